@@ -179,37 +179,37 @@ type ExtType uint16
 
 // Extension types, RFC 2332 §5.3 and the Cisco NAT address extension.
 const (
-	ExtEnd                  ExtType = 0
-	ExtResponderAddress     ExtType = 3
-	ExtForwardTransitNHS    ExtType = 4
-	ExtReverseTransitNHS    ExtType = 5
-	ExtAuthentication       ExtType = 7
-	ExtVendorPrivate        ExtType = 8
-	ExtNATAddress           ExtType = 9 // Cisco; collides with RFC 2735's Device Capabilities
-	extCompulsory           uint16  = 0x8000
-	extUnused               uint16  = 0x4000
-	extTypeMask             uint16  = 0x3fff
-	trafficCodeRedirect     uint16  = 0
-	maxPacket                       = 0xffff
-	fixedHeaderLen                  = 20
-	mandatoryLen                    = 8
-	cieLen                          = 12
-	extHeaderLen                    = 4
-	tlLengthMask                    = 0x3f
-	tlTypeE164                      = 0x40
-	shtlReservedBit                 = 0x80
-	afnOffset                       = 0
-	protoTypeOffset                 = 2
-	snapOffset                      = 4
-	hopCountOffset                  = 9
-	pktSzOffset                     = 10
-	checksumOffset                  = 12
-	extOffOffset                    = 14
-	versionOffset                   = 16
-	typeOffset                      = 17
-	shtlOffset                      = 18
-	sstlOffset                      = 19
-	defaultTrafficIndicationHopCnt  = 1
+	ExtEnd                         ExtType = 0
+	ExtResponderAddress            ExtType = 3
+	ExtForwardTransitNHS           ExtType = 4
+	ExtReverseTransitNHS           ExtType = 5
+	ExtAuthentication              ExtType = 7
+	ExtVendorPrivate               ExtType = 8
+	ExtNATAddress                  ExtType = 9 // Cisco; collides with RFC 2735's Device Capabilities
+	extCompulsory                  uint16  = 0x8000
+	extUnused                      uint16  = 0x4000
+	extTypeMask                    uint16  = 0x3fff
+	trafficCodeRedirect            uint16  = 0
+	maxPacket                              = 0xffff
+	fixedHeaderLen                         = 20
+	mandatoryLen                           = 8
+	cieLen                                 = 12
+	extHeaderLen                           = 4
+	tlLengthMask                           = 0x3f
+	tlTypeE164                             = 0x40
+	shtlReservedBit                        = 0x80
+	afnOffset                              = 0
+	protoTypeOffset                        = 2
+	snapOffset                             = 4
+	hopCountOffset                         = 9
+	pktSzOffset                            = 10
+	checksumOffset                         = 12
+	extOffOffset                           = 14
+	versionOffset                          = 16
+	typeOffset                             = 17
+	shtlOffset                             = 18
+	sstlOffset                             = 19
+	defaultTrafficIndicationHopCnt         = 1
 )
 
 // TrafficCodeRedirect is the only Traffic Indication code defined: "NHRP
@@ -219,4 +219,3 @@ const TrafficCodeRedirect = trafficCodeRedirect
 // TrafficIndicationHopCount is the hop count of a traffic indication: it goes
 // to the neighbouring spoke only.
 const TrafficIndicationHopCount = defaultTrafficIndicationHopCnt
-

@@ -21,11 +21,11 @@ var (
 
 // goldenAll lists the golden packets for table tests and fuzz seeds.
 var goldenAll = map[string][]byte{
-	"resReqFRR": goldenResReqFRR,
-	"resReqForwarded": goldenResReqForwarded,
-	"resReplyAuth": goldenResReplyAuth,
+	"resReqFRR":         goldenResReqFRR,
+	"resReqForwarded":   goldenResReqForwarded,
+	"resReplyAuth":      goldenResReplyAuth,
 	"trafficIndication": goldenTrafficIndication,
-	"errorHopCount": goldenErrorHopCount,
-	"resReqV6overV4": goldenResReqV6overV4,
-	"resReplyV6overV6": goldenResReplyV6overV6,
+	"errorHopCount":     goldenErrorHopCount,
+	"resReqV6overV4":    goldenResReqV6overV4,
+	"resReplyV6overV6":  goldenResReplyV6overV6,
 }

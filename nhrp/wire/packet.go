@@ -388,4 +388,3 @@ func (t ExtType) String() string {
 	}
 	return "extension " + strconv.Itoa(int(t))
 }
-

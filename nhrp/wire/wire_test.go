@@ -176,7 +176,11 @@ func TestDecodeMalformed(t *testing.T) {
 			b[extOff+3] = 3
 			return fix(b)
 		}), CodeInvalidExtension},
-		{"missing End", edit(frr, func(b []byte) []byte { b = b[:len(b)-4]; binary.BigEndian.PutUint16(b[10:], uint16(len(b))); return fix(b) }), CodeInvalidExtension},
+		{"missing End", edit(frr, func(b []byte) []byte {
+			b = b[:len(b)-4]
+			binary.BigEndian.PutUint16(b[10:], uint16(len(b)))
+			return fix(b)
+		}), CodeInvalidExtension},
 		{"data after End", edit(frr, func(b []byte) []byte {
 			b = append(b, 0, 0, 0, 0)
 			binary.BigEndian.PutUint16(b[10:], uint16(len(b)))
