@@ -13,11 +13,14 @@ const errorQuoteLen = 256
 // parseError counts a packet that failed to decode and answers it when the
 // error code says so and enough of the packet parsed to know whom to answer.
 func (n *Node) parseError(t *tunnelState, pkt []byte, pe *wire.ParseError) {
-	if pe.Code == wire.CodeNone {
+	if h := wire.Header(pkt); !h.Valid() || !h.ChecksumOK() {
 		n.drop(DropChecksum)
 		return
 	}
 	n.drop(DropMalformed)
+	if pe.Code == wire.CodeNone {
+		return
+	}
 	src, ok := quotedSource(pkt)
 	if !ok {
 		return

@@ -28,8 +28,11 @@ func shortcutUp(t *testing.T, l *lab, i, j int) int {
 	t.Helper()
 	before := l.hubFwd
 	for k := 0; k < 50; k++ {
-		if l.send(l.spokes[i-1], l.host(j)) {
+		if r, ok := l.spokes[i-1].rib.Lookup(l.host(j)); ok && r.Shortcut {
 			return l.hubFwd - before
+		}
+		if l.send(l.spokes[i-1], l.host(j)) {
+			t.Fatal("send went direct without a shortcut route")
 		}
 		l.advance(10 * time.Millisecond)
 	}
