@@ -46,4 +46,3 @@ func shortcutUpQuiet(l *lab, i, j int) {
 		l.advance(10 * time.Millisecond)
 	}
 }
-

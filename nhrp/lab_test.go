@@ -213,7 +213,7 @@ type lab struct {
 	hubFwd int // data packets the hub forwarded spoke to spoke
 	// lenient ignores IKEv2 toward unknown peers (fuzzed requests).
 	lenient bool
-	v6     bool
+	v6      bool
 }
 
 type labOpts struct {
