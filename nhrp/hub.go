@@ -1,6 +1,7 @@
 package nhrp
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/esphub/esphub/nhrp/wire"
@@ -77,6 +78,38 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 	}
 	n.log.Debug("nhrp: redirect", "to", in, "src", src, "dst", dst)
 	n.send(in, p)
+}
+
+// HairpinFlow is Hairpin for a dataplane that reports only the inner
+// addresses (dataplane.HairpinEvent): the traffic indication quotes a
+// minimal IP header with those addresses, which is all a receiver (IOS, FRR
+// or esphub) reads from it.
+func (n *Node) HairpinFlow(in, out string, src, dst netip.Addr) {
+	if !src.IsValid() || src.Is4() != dst.Is4() {
+		n.lock()
+		n.drop(DropBadIndication)
+		n.unlock()
+		return
+	}
+	n.Hairpin(in, out, minimalIPHeader(src.Unmap(), dst.Unmap()))
+}
+
+// minimalIPHeader returns an IPv4 (with checksum) or IPv6 header with no
+// payload ("no next header" for IPv6, protocol 255 for IPv4).
+func minimalIPHeader(src, dst netip.Addr) []byte {
+	if src.Is4() && dst.Is4() {
+		b := make([]byte, 20)
+		b[0], b[3], b[8], b[9] = 0x45, 20, 64, 255
+		copy(b[12:], src.AsSlice())
+		copy(b[16:], dst.AsSlice())
+		binary.BigEndian.PutUint16(b[10:], wire.Checksum(b))
+		return b
+	}
+	b := make([]byte, 40)
+	b[0], b[6], b[7] = 0x60, 59, 64
+	copy(b[8:], src.AsSlice())
+	copy(b[24:], dst.AsSlice())
+	return b
 }
 
 func afnOf(a netip.Addr) wire.AFN {

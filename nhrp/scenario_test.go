@@ -41,20 +41,19 @@ func shortcutUp(t *testing.T, l *lab, i, j int) int {
 }
 
 func TestThreeSpokeShortcut(t *testing.T) {
-	for _, v6 := range []bool{false, true} {
-		name := "IPv4"
-		if v6 {
-			name = "IPv6"
-		}
-		t.Run(name, func(t *testing.T) {
-			testThreeSpoke(t, v6)
+	for _, tc := range []struct {
+		name       string
+		v6, v6NBMA bool
+	}{{"IPv4 over IPv4", false, false}, {"IPv6 over IPv4", true, false}, {"IPv6 over IPv6", true, true}, {"IPv4 over IPv6", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			testThreeSpoke(t, labOpts{v6: tc.v6, v6NBMA: tc.v6NBMA, hold: 600 * time.Second})
 		})
 	}
 }
 
-func testThreeSpoke(t *testing.T, v6 bool) {
-	hold := 600 * time.Second
-	l := newLab(t, 3, labOpts{v6: v6, hold: hold})
+func testThreeSpoke(t *testing.T, o labOpts) {
+	hold := o.hold
+	l := newLab(t, 3, o)
 	s1, s2, s3 := l.spokes[0], l.spokes[1], l.spokes[2]
 
 	// First packet crosses the hub, which redirects; the shortcut is up by
@@ -341,3 +340,46 @@ func TestIOSDuration(t *testing.T) {
 }
 
 func regexpLine(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+func TestHairpinFlow(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1 := l.spokes[0]
+	src := s1.lan.Addr().Next().Next()
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, l.host(2))
+	l.pump()
+	var ti *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && q.Type == wire.TypeTrafficIndication {
+			ti = q
+		}
+	}
+	if ti == nil {
+		t.Fatal("no traffic indication")
+	}
+	if s, d, ok := wire.InnerAddrs(ti.Payload); !ok || s != src || d != l.host(2) || wire.Checksum(ti.Payload[:20]) != 0 {
+		t.Fatalf("quoted header % x", ti.Payload)
+	}
+	if r, ok := s1.rib.Lookup(l.host(2)); !ok || !r.Shortcut {
+		t.Fatal("no shortcut after a flow-only hairpin event")
+	}
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.MustParseAddr("2001:db8::1"))
+	if l.hub.node.Dropped(DropBadIndication) != 1 {
+		t.Fatal("mixed-family flow accepted")
+	}
+}
+
+func TestBidirectionalOneTunnel(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	shortcutUp(t, l, 1, 2)
+	if n := shortcutUp(t, l, 2, 1); n != 1 {
+		t.Errorf("reverse direction: hub forwarded %d", n)
+	}
+	if got := len(l.spokes[0].initiate) + len(l.spokes[1].initiate); got != 1 {
+		t.Fatalf("%d IKEv2 initiations for one spoke pair", got)
+	}
+	r1, _ := l.spokes[0].rib.Lookup(l.host(2))
+	r2, _ := l.spokes[1].rib.Lookup(l.host(1))
+	if l.links[end{l.spokes[0], r1.Tunnel}] != (end{l.spokes[1], r2.Tunnel}) {
+		t.Fatalf("directions use different tunnels: %v / %v", r1, r2)
+	}
+}
