@@ -26,6 +26,7 @@ const (
 	DropRateLimited                       // redirect suppressed by the redirect timeout
 	DropNotSameNetwork                    // hairpin between different network-ids
 	DropBadIndication                     // traffic indication without a usable quoted packet
+	DropBusy                              // too many replies waiting for tunnels
 	numDropReasons
 )
 
@@ -45,6 +46,7 @@ var dropNames = [numDropReasons]string{
 	DropRateLimited:     "redirect_rate_limited",
 	DropNotSameNetwork:  "different_network_id",
 	DropBadIndication:   "bad_traffic_indication",
+	DropBusy:            "pending_replies_full",
 }
 
 func (r DropReason) String() string {

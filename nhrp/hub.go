@@ -43,17 +43,20 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		n.drop(DropRateLimited)
 		return
 	}
-	if len(n.redirect) >= n.cfg.RedirectTableMax {
+	if len(n.redirect) >= n.cfg.RedirectTableMax && now.Sub(n.lastSweep) >= n.cfg.RedirectTimeout {
+		// Sweep at most once per timeout, so a flood of new pairs cannot
+		// turn every event into a full scan.
+		n.lastSweep = now
 		for k, t := range n.redirect {
 			if now.Sub(t) >= n.cfg.RedirectTimeout {
 				delete(n.redirect, k)
 			}
 		}
-		if len(n.redirect) >= n.cfg.RedirectTableMax {
-			// Under a flood of distinct pairs, refuse rather than grow.
-			n.drop(DropRateLimited)
-			return
-		}
+	}
+	if len(n.redirect) >= n.cfg.RedirectTableMax {
+		// Under a flood of distinct pairs, refuse rather than grow.
+		n.drop(DropRateLimited)
+		return
 	}
 	self := tin.localProto(src.Is4())
 	if !self.IsValid() || !tin.LocalNBMA.IsValid() {

@@ -148,6 +148,10 @@ type Config struct {
 	QuoteLen int
 	// RedirectTableMax bounds the redirect rate-limit table (default 65536).
 	RedirectTableMax int
+	// MaxPendingReplies bounds the exit spoke's replies waiting for
+	// spoke-to-spoke tunnels (default 1024); beyond it requests are
+	// refused with an Error Indication.
+	MaxPendingReplies int
 }
 
 func (c *Config) setDefaults() {
@@ -171,6 +175,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RedirectTableMax <= 0 {
 		c.RedirectTableMax = 65536
+	}
+	if c.MaxPendingReplies <= 0 {
+		c.MaxPendingReplies = 1024
 	}
 	if c.HoldTime > 0xffff*time.Second {
 		c.HoldTime = 0xffff * time.Second
@@ -254,9 +261,11 @@ type Node struct {
 	byReqID  map[uint32]*shortcut
 	pending  []*pendingReply // exit side: replies waiting for a tunnel
 	redirect map[redirectKey]time.Time
-	nextID   uint32
-	outbox   []func()
-	ctr      Counters
+	// lastSweep is when the redirect table was last swept.
+	lastSweep time.Time
+	nextID    uint32
+	outbox    []func()
+	ctr       Counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.

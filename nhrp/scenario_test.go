@@ -383,3 +383,20 @@ func TestBidirectionalOneTunnel(t *testing.T) {
 		t.Fatalf("directions use different tunnels: %v / %v", r1, r2)
 	}
 }
+
+func TestRedirectTableBounded(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	l.hub.node.cfg.RedirectTableMax = 4
+	src := l.spokes[0].lan.Addr().Next()
+	for i := 0; i < 6; i++ {
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.AddrFrom4([4]byte{198, 19, 12, byte(10 + i)}))
+	}
+	if got := l.hub.node.Stats().TrafficIndicationsSent; got != 4 {
+		t.Fatalf("sent %d redirects with a table of 4", got)
+	}
+	l.advance(9 * time.Second) // past the redirect timeout: entries can be swept
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.MustParseAddr("198.19.12.99"))
+	if got := l.hub.node.Stats().TrafficIndicationsSent; got != 5 {
+		t.Fatalf("table not swept after the timeout (%d sent)", got)
+	}
+}

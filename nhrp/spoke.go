@@ -257,6 +257,11 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 		n.sendReply(ts, pr)
 		return
 	}
+	if len(n.pending) >= n.cfg.MaxPendingReplies {
+		n.drop(DropBusy)
+		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
+		return
+	}
 	initiated := false
 	for _, o := range n.pending {
 		if o.peerProto == pr.peerProto {
