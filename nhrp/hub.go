@@ -17,6 +17,13 @@ type redirectKey struct{ src, dst netip.Addr }
 // is not retained. The dataplane should rate-limit these events itself; the
 // Node's limit is the one the operator configures.
 func (n *Node) Hairpin(in, out string, pkt []byte) {
+	src, dst, ok := wire.InnerAddrs(pkt)
+	n.hairpin(in, out, src, dst, ok, pkt)
+}
+
+// hairpin is Hairpin with the inner addresses parsed; pkt nil means "quote a
+// minimal header". The suppressed path does not allocate.
+func (n *Node) hairpin(in, out string, src, dst netip.Addr, ok bool, pkt []byte) {
 	n.lock()
 	defer n.unlock()
 	if !n.cfg.Redirect {
@@ -32,8 +39,7 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		n.drop(DropNotSameNetwork)
 		return
 	}
-	src, dst, ok := wire.InnerAddrs(pkt)
-	if !ok {
+	if !ok || src.Is4() != dst.Is4() {
 		n.drop(DropBadIndication)
 		return
 	}
@@ -64,6 +70,9 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		return
 	}
 	n.redirect[key] = now
+	if pkt == nil {
+		pkt = minimalIPHeader(src, dst)
+	}
 	q := pkt
 	if len(q) > n.cfg.QuoteLen {
 		q = q[:n.cfg.QuoteLen]
@@ -88,13 +97,8 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 // minimal IP header with those addresses, which is all a receiver (IOS, FRR
 // or esphub) reads from it.
 func (n *Node) HairpinFlow(in, out string, src, dst netip.Addr) {
-	if !src.IsValid() || src.Is4() != dst.Is4() {
-		n.lock()
-		n.drop(DropBadIndication)
-		n.unlock()
-		return
-	}
-	n.Hairpin(in, out, minimalIPHeader(src.Unmap(), dst.Unmap()))
+	src, dst = src.Unmap(), dst.Unmap()
+	n.hairpin(in, out, src, dst, src.IsValid() && dst.IsValid(), nil)
 }
 
 // minimalIPHeader returns an IPv4 (with checksum) or IPv6 header with no

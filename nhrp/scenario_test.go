@@ -65,6 +65,20 @@ func testThreeSpoke(t *testing.T, o labOpts) {
 	if hs.TrafficIndicationsSent != 1 || hs.ResolutionRequestsFwd != 1 {
 		t.Errorf("hub stats %+v", hs)
 	}
+	// The request the hub forwarded: one hop used, the hub recorded in the
+	// forward transit NHS record.
+	var fwd *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionRequest {
+			fwd = q
+		}
+	}
+	if fwd == nil || fwd.HopCount != wire.DefaultHopCount-1 {
+		t.Fatalf("forwarded request %+v", fwd)
+	}
+	if x := fwd.Ext(wire.ExtForwardTransitNHS); x == nil || len(x.CIEs) != 1 || x.CIEs[0].NBMA != l.hub.nbma || x.CIEs[0].Proto != l.hub.overlay {
+		t.Fatalf("forward transit record %+v", x)
+	}
 	if len(s2.initiate) != 1 || s2.initiate[0].PeerNBMA != s1.public || s2.initiate[0].PeerProto != s1.overlay || s2.initiate[0].VirtualTemplate != 1 {
 		t.Fatalf("exit spoke initiate %+v", s2.initiate)
 	}
@@ -169,6 +183,20 @@ func TestNATBothSpokes(t *testing.T) {
 	shortcutUp(t, l, 1, 2)
 	// The exit spoke learned the requester's post-NAT address from the NAT
 	// extension the hub filled in, and dialled that.
+	// The request the hub forwarded: one hop used, the hub recorded in the
+	// forward transit NHS record.
+	var fwd *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionRequest {
+			fwd = q
+		}
+	}
+	if fwd == nil || fwd.HopCount != wire.DefaultHopCount-1 {
+		t.Fatalf("forwarded request %+v", fwd)
+	}
+	if x := fwd.Ext(wire.ExtForwardTransitNHS); x == nil || len(x.CIEs) != 1 || x.CIEs[0].NBMA != l.hub.nbma || x.CIEs[0].Proto != l.hub.overlay {
+		t.Fatalf("forward transit record %+v", x)
+	}
 	if len(s2.initiate) != 1 || s2.initiate[0].PeerNBMA != s1.public {
 		t.Fatalf("initiate %+v, want peer %v", s2.initiate, s1.public)
 	}
@@ -398,5 +426,33 @@ func TestRedirectTableBounded(t *testing.T) {
 	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.MustParseAddr("198.19.12.99"))
 	if got := l.hub.node.Stats().TrafficIndicationsSent; got != 5 {
 		t.Fatalf("table not swept after the timeout (%d sent)", got)
+	}
+}
+
+func TestSuppressedHairpinDoesNotAllocate(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	src, dst := l.spokes[0].lan.Addr().Next(), l.host(2)
+	pkt := ipPacket(src, dst)
+	l.hub.node.Hairpin("Virtual-Access1", "Virtual-Access2", pkt)
+	l.events = nil
+	n := testing.AllocsPerRun(200, func() {
+		l.hub.node.Hairpin("Virtual-Access1", "Virtual-Access2", pkt)
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	})
+	if n != 0 {
+		t.Fatalf("suppressed redirect allocates %v times", n)
+	}
+	if got := l.hub.node.Dropped(DropRateLimited); got < 400 {
+		t.Fatalf("rate-limited count %d", got)
+	}
+}
+
+func BenchmarkHairpinSuppressed(b *testing.B) {
+	l := newLab(&testing.T{}, 2, labOpts{hold: 600 * time.Second})
+	src, dst := l.spokes[0].lan.Addr().Next(), l.host(2)
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
 	}
 }
