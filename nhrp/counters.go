@@ -171,3 +171,46 @@ func (n *Node) countReceived(p *wire.Packet) {
 		n.ctr.ErrorIndicationsRecv.Add(1)
 	}
 }
+
+// Metric is one counter as a metrics exporter (Prometheus, in the daemon)
+// publishes it: a name, at most one label, and a monotonically increasing
+// value.
+type Metric struct {
+	Name       string
+	Help       string
+	LabelName  string // empty: no label
+	LabelValue string
+	Value      uint64
+}
+
+// Metrics lists the counters of s under stable Prometheus-style names.
+func (s Stats) Metrics() []Metric {
+	typ := func(dir, t string, v uint64) Metric {
+		return Metric{Name: "esphub_nhrp_packets_" + dir + "_total", Help: "NHRP packets " + dir + " by type.",
+			LabelName: "type", LabelValue: t, Value: v}
+	}
+	out := []Metric{
+		typ("sent", "traffic_indication", s.TrafficIndicationsSent),
+		typ("sent", "resolution_request", s.ResolutionRequestsSent),
+		typ("sent", "resolution_reply", s.ResolutionRepliesSent),
+		typ("sent", "error_indication", s.ErrorIndicationsSent),
+		typ("received", "traffic_indication", s.TrafficIndicationsRecv),
+		typ("received", "resolution_request", s.ResolutionRequestsRecv),
+		typ("received", "resolution_reply", s.ResolutionRepliesRecv),
+		typ("received", "error_indication", s.ErrorIndicationsRecv),
+		typ("forwarded", "resolution_request", s.ResolutionRequestsFwd),
+		typ("forwarded", "resolution_reply", s.ResolutionRepliesFwd),
+		{Name: "esphub_nhrp_resolution_retries_total", Help: "Resolution requests retransmitted.", Value: s.ResolutionRetries},
+		{Name: "esphub_nhrp_resolution_timeouts_total", Help: "Resolutions abandoned without an answer.", Value: s.ResolutionTimeouts},
+		{Name: "esphub_nhrp_shortcut_routes_installed_total", Help: "Shortcut routes installed.", Value: s.ShortcutsInstalled},
+		{Name: "esphub_nhrp_shortcut_routes_removed_total", Help: "Shortcut routes removed.", Value: s.ShortcutsRemoved},
+		{Name: "esphub_nhrp_shortcut_refreshes_total", Help: "Shortcuts re-resolved while in use.", Value: s.ShortcutsRefreshed},
+		{Name: "esphub_nhrp_tunnels_requested_total", Help: "Spoke-to-spoke tunnels asked of IKEv2.", Value: s.TunnelsRequested},
+		{Name: "esphub_nhrp_send_errors_total", Help: "Packets the tunnel refused.", Value: s.SendErrors},
+	}
+	for r := DropReason(0); r < numDropReasons; r++ {
+		out = append(out, Metric{Name: "esphub_nhrp_drops_total", Help: "NHRP packets and events dropped, by reason.",
+			LabelName: "reason", LabelValue: r.String(), Value: s.Drops[r.String()]})
+	}
+	return out
+}

@@ -68,6 +68,11 @@ func testThreeSpoke(t *testing.T, o labOpts) {
 	// The request the hub forwarded: one hop used, the hub recorded in the
 	// forward transit NHS record.
 	var fwd *wire.Packet
+	for _, e := range s1.node.Cache() {
+		if e.Type == TypeIncomplete {
+			t.Errorf("temporary entry survived the reply: %+v", e)
+		}
+	}
 	for _, p := range l.sent {
 		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionRequest {
 			fwd = q
@@ -369,6 +374,25 @@ func TestIOSDuration(t *testing.T) {
 
 func regexpLine(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
 
+func TestIncompleteEntryWhileResolving(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	l.cut[end{l.hub, "Virtual-Access2"}] = true
+	l.send(l.spokes[0], l.host(2))
+	c := l.spokes[0].node.Cache()
+	if len(c) != 1 || c[0].Type != TypeIncomplete || c[0].Prefix != hostPrefix(l.host(2)) || c[0].Tunnel != "Tunnel0" {
+		t.Fatalf("cache while resolving %+v", c)
+	}
+	var b bytes.Buffer
+	WriteNHRP(&b, c, l.clock.Now(), true, false)
+	if want := "198.19.12.10/32\n  Tunnel0 created 00:00:00, expire 00:00:30\n  Type: incomplete, Flags: none\n"; b.String() != want {
+		t.Fatalf("show:\n%q\nwant\n%q", b.String(), want)
+	}
+	l.advance(31 * time.Second)
+	if c := l.spokes[0].node.Cache(); len(c) != 0 {
+		t.Fatalf("incomplete entry outlived the resolution timeout: %+v", c)
+	}
+}
+
 func TestHairpinFlow(t *testing.T) {
 	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
 	s1 := l.spokes[0]
@@ -454,5 +478,22 @@ func BenchmarkHairpinSuppressed(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	shortcutUp(t, l, 1, 2)
+	ms := l.hub.node.Stats().Metrics()
+	seen := map[string]uint64{}
+	for _, m := range ms {
+		seen[m.Name+"{"+m.LabelValue+"}"] = m.Value
+	}
+	if seen["esphub_nhrp_packets_sent_total{traffic_indication}"] != 1 ||
+		seen["esphub_nhrp_packets_forwarded_total{resolution_request}"] != 1 {
+		t.Fatalf("metrics %v", seen)
+	}
+	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 17+int(numDropReasons) {
+		t.Fatalf("%d metrics; drop reasons missing", len(ms))
 	}
 }

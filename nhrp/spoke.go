@@ -112,6 +112,10 @@ func (n *Node) initiate(target netip.Addr, from *tunnelState) {
 	s.reqID = s.req.RequestID
 	n.shorts[key] = s
 	n.byReqID[s.reqID] = s
+	// The temporary entry an operator sees while the resolution runs; the
+	// reply replaces it (the seeds' "temporary cache entry via the hub").
+	n.setEntry(Entry{Prefix: key, Tunnel: via.Name, Type: TypeIncomplete}, n.cfg.ResolutionTimeout, false)
+	s.entries = []netip.Prefix{key}
 	n.log.Debug("nhrp: resolving", "target", target, "via", via.Name)
 	n.sendRequest(s)
 	s.timers = append(s.timers, n.afterFunc(n.cfg.ResolutionTimeout, func() {
