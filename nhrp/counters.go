@@ -56,9 +56,9 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
-// Counters are the Node's NHRP traffic counters (`show ip nhrp traffic`).
+// counters are the Node's NHRP traffic counters (`show ip nhrp traffic`).
 // They are updated atomically; read them with Node.Stats.
-type Counters struct {
+type counters struct {
 	Received                 atomic.Uint64
 	TrafficIndicationsSent   atomic.Uint64
 	TrafficIndicationsRecv   atomic.Uint64
@@ -80,7 +80,7 @@ type Counters struct {
 	drops                    [numDropReasons]atomic.Uint64
 }
 
-// Stats is a snapshot of Counters, JSON friendly.
+// Stats is a snapshot of the Node's counters, JSON friendly.
 type Stats struct {
 	Received               uint64            `json:"received"`
 	TrafficIndicationsSent uint64            `json:"traffic_indications_sent"`

@@ -265,7 +265,7 @@ type Node struct {
 	lastSweep time.Time
 	nextID    uint32
 	outbox    []func()
-	ctr       Counters
+	ctr       counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.
