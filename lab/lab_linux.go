@@ -22,8 +22,6 @@ import (
 // as "ip netns").
 const NetnsDir = "/run/netns"
 
-
-
 // ErrExists is returned by Up when namespaces with the lab's prefix already
 // exist: another lab, or the remains of a crashed one ("esphub-lab down").
 var ErrExists = errors.New("lab already exists")
