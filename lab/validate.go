@@ -160,11 +160,14 @@ func (p *parser) validate(s *Spec) {
 			}
 			ifaceLine[key] = line
 			n.Ifaces = append(n.Ifaces, ep)
-			if l.MTU != 0 && l.MTU < 1280 {
+		}
+		if l.MTU != 0 && l.MTU < 1280 {
+		mtu:
+			for _, ep := range []*Endpoint{l.A, l.B} {
 				for _, a := range ep.Addrs {
 					if a.Addr().Is6() {
 						p.errorAt(l.Line, "link %d: mtu %d is below the IPv6 minimum of 1280 but %s is IPv6", li+1, l.MTU, a)
-						break
+						break mtu
 					}
 				}
 			}
