@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -265,6 +266,12 @@ func (l *Lab) up(ctx context.Context, hook func(string) error) error {
 		if err := l.createLink(lk); err != nil {
 			return fmt.Errorf("link %s:%s - %s:%s: %w", lk.A.Node, lk.A.Iface, lk.B.Node, lk.B.Iface, err)
 		}
+	}
+	if err := step("carrier"); err != nil {
+		return err
+	}
+	if err := l.waitOperUp(ctx); err != nil {
+		return err
 	}
 	for _, n := range l.spec.Nodes {
 		if err := step("routes " + n.Name); err != nil {
@@ -537,6 +544,43 @@ func deleteNamespace(name string) error {
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// waitOperUp waits until every link end reports operational state up, so
+// that a lab is ready for traffic (and for XDP programs) when Up returns. The
+// kernel updates operstate asynchronously, usually within a second.
+func (l *Lab) waitOperUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, n := range l.spec.Nodes {
+		if len(n.Ifaces) == 0 {
+			continue
+		}
+		h, err := l.Netlink(n.Name)
+		if err != nil {
+			return err
+		}
+		for _, e := range n.Ifaces {
+			for {
+				link, err := h.LinkByName(e.Iface)
+				if err != nil {
+					h.Close()
+					return fmt.Errorf("node %s: find %s: %w", n.Name, e.Iface, err)
+				}
+				if link.Attrs().OperState == netlink.OperUp {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					h.Close()
+					return fmt.Errorf("node %s: %s is still %s: %w", n.Name, e.Iface, link.Attrs().OperState, ctx.Err())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}
+		h.Close()
 	}
 	return nil
 }
