@@ -9,15 +9,19 @@ import (
 // NAT, or "" when the node needs none. It is loaded with "nft -f -" inside the
 // node's namespace, so the table never exists in the root namespace.
 //
-// Loss drops IP packets leaving an interface at random (numgen random mod 100
-// < N) in a postrouting filter chain, which sees both forwarded and locally
-// sent packets. Each rule counts what it drops or translates, so tests and
-// people can read "nft list table inet esphub_lab".
+// Loss configured for one end of a link (traffic leaving that end) is applied
+// where the traffic arrives: the peer's prerouting chain drops IP packets
+// coming in on the link at random (numgen random mod 100 < N), before
+// conntrack. Dropping on arrival rather than on output keeps the loss silent
+// for the sender, as on a real lossy link: a packet dropped in the output
+// path would fail the sender's write with EPERM. Each rule counts what it
+// drops or translates, so tests and people can read
+// "nft list table inet esphub_lab".
 func nftRules(n *Node) string {
 	var loss, nat []string
 	for _, e := range n.Ifaces {
-		if p := e.Impair.LossPercent; p > 0 {
-			loss = append(loss, fmt.Sprintf("\t\toifname %q numgen random mod 100 < %d counter drop comment \"loss %s\"\n", e.Iface, p, e.Iface))
+		if p := e.Peer.Impair.LossPercent; p > 0 {
+			loss = append(loss, fmt.Sprintf("\t\tiifname %q numgen random mod 100 < %d counter drop comment \"loss from %s\"\n", e.Iface, p, e.Peer.Node))
 		}
 	}
 	if n.NAT != nil {
@@ -38,7 +42,7 @@ func nftRules(n *Node) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", nftTable)
 	if len(loss) > 0 {
-		b.WriteString("\tchain loss {\n\t\ttype filter hook postrouting priority filter; policy accept;\n")
+		b.WriteString("\tchain loss {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
 		for _, r := range loss {
 			b.WriteString(r)
 		}

@@ -75,7 +75,8 @@ type NAT struct {
 
 // Impairment degrades traffic leaving an interface.
 type Impairment struct {
-	// LossPercent drops that share of IP packets at random (nftables numgen).
+	// LossPercent drops that share of IP packets at random (nftables numgen
+	// in the receiving node, so the sender sees no error).
 	LossPercent int
 	// RateBits limits the egress rate in bits per second with tc tbf (0: none).
 	RateBits uint64

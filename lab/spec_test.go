@@ -249,16 +249,25 @@ links:
 	got := nftRules(s.Node("nat"))
 	for _, want := range []string{
 		"table inet esphub_lab {",
-		`oifname "wan" numgen random mod 100 < 7 counter drop`,
 		"type nat hook postrouting priority srcnat",
 		`meta nfproto ipv4 oifname "wan" counter masquerade`,
 	} {
 		if !strings.Contains(got, want) {
-			t.Errorf("rules lack %q:\n%s", want, got)
+			t.Errorf("nat rules lack %q:\n%s", want, got)
 		}
 	}
-	if r := nftRules(s.Node("b")); r != "" {
-		t.Errorf("node without loss or NAT got rules:\n%s", r)
+	if strings.Contains(got, "numgen") {
+		t.Errorf("loss leaving nat is applied in nat:\n%s", got)
+	}
+	// Loss leaving nat's wan is applied where it arrives: b's interface "nat".
+	got = nftRules(s.Node("b"))
+	for _, want := range []string{
+		"type filter hook prerouting priority raw",
+		`iifname "nat" numgen random mod 100 < 7 counter drop`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("b's rules lack %q:\n%s", want, got)
+		}
 	}
 }
 
