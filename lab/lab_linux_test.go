@@ -255,10 +255,11 @@ func TestRateLimit(t *testing.T) {
 	}
 	// 2 Mbit/s offered for a second to a 1 Mbit/s link: about half arrives
 	// (125 KB plus the bucket and the queue, some 10 KB). Without the limit
-	// all 250 would.
+	// all 250 would. On a loaded machine the sender falls behind and catches
+	// up in bursts the short queue drops, so fewer may arrive; never more.
 	const n, size = 250, 1000
 	got := blast(t, l, n, size, time.Second, time.Second)
-	if got < 50 || got > 180 {
+	if got < 20 || got > 180 {
 		t.Errorf("received %d of %d datagrams offered at 2 Mbit/s through a 1mbit tbf, want about 135", got, n)
 	}
 	t.Logf("rate 1mbit: %d of %d 1000-byte datagrams offered at 2 Mbit/s arrived", got, n)

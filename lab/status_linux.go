@@ -42,7 +42,9 @@ type IfaceStatus struct {
 	MTU   int            `json:"mtu"`
 	Addrs []netip.Prefix `json:"addresses,omitempty"`
 	Peer  string         `json:"peer,omitempty"` // "node:iface" from the spec
-	Qdisc string         `json:"qdisc,omitempty"`
+	// Impairment shows the tbf rate read from the kernel and the spec's loss
+	// (whose nft counters are in NodeStatus.Nft).
+	Impairment string `json:"impairment,omitempty"`
 }
 
 // Up reports whether every node's namespace exists.
@@ -105,15 +107,19 @@ func (l *Lab) nodeStatus(ctx context.Context, n *Node, ns *NodeStatus) error {
 			bits, _ := ad.Mask.Size()
 			is.Addrs = append(is.Addrs, netip.PrefixFrom(ip.Unmap(), bits))
 		}
-		if ep := n.Iface(a.Name); ep != nil {
+		ep := n.Iface(a.Name)
+		if ep != nil {
 			is.Peer = ep.Peer.Node + ":" + ep.Peer.Iface
 		}
 		if qs, err := h.QdiscList(lk); err == nil {
 			for _, q := range qs {
 				if tbf, ok := q.(*netlink.Tbf); ok && q.Attrs().Parent == netlink.HANDLE_ROOT {
-					is.Qdisc = fmt.Sprintf("tbf rate %s", FormatRate(tbf.Rate*8))
+					is.Impairment = fmt.Sprintf("tbf rate %s", FormatRate(tbf.Rate*8))
 				}
 			}
+		}
+		if ep != nil && ep.Impair.LossPercent > 0 {
+			is.Impairment = strings.TrimSpace(fmt.Sprintf("%s loss %d%%", is.Impairment, ep.Impair.LossPercent))
 		}
 		ns.Ifaces = append(ns.Ifaces, is)
 	}
@@ -220,7 +226,7 @@ func (s *Status) WriteText(w io.Writer) error {
 			for _, a := range i.Addrs {
 				addrs = append(addrs, a.String())
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, netns, i.Name, i.State, i.Peer, strings.Join(addrs, " "), i.Qdisc)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, netns, i.Name, i.State, i.Peer, strings.Join(addrs, " "), i.Impairment)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -54,6 +54,8 @@ type cli struct {
 	verbose bool
 	stdout  io.Writer
 	stderr  io.Writer
+	// usageOut is stdout when help was asked for, stderr after a mistake.
+	usageOut io.Writer
 }
 
 func main() {
@@ -67,8 +69,10 @@ func (c *cli) flags(name string) *flag.FlagSet {
 	fs.StringVar(&c.output, "o", c.output, "status output `format`: text or json")
 	fs.BoolVar(&c.verbose, "v", c.verbose, "log each step to stderr")
 	fs.Usage = func() {
-		fmt.Fprint(c.stderr, usage)
+		fs.SetOutput(c.usageOut)
+		fmt.Fprint(c.usageOut, usage)
 		fs.PrintDefaults()
+		fs.SetOutput(c.stderr)
 	}
 	return fs
 }
@@ -76,7 +80,15 @@ func (c *cli) flags(name string) *flag.FlagSet {
 // run is main without the exit, for tests. It returns the exit status:
 // 0 success, 1 failure, 2 usage error; exec returns the command's status.
 func run(args []string, stdout, stderr io.Writer) int {
-	c := &cli{output: "text", stdout: stdout, stderr: stderr}
+	c := &cli{output: "text", stdout: stdout, stderr: stderr, usageOut: stderr}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "help" {
+			c.usageOut = stdout
+		}
+		if a == "exec" {
+			break // what follows is the command to run
+		}
+	}
 	fs := c.flags("esphub-lab")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,8 +103,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "help" {
-		fs.SetOutput(stdout)
-		c.stderr = stdout
 		fs.Usage()
 		return 0
 	}
