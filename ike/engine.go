@@ -34,6 +34,8 @@ type Config struct {
 	RetransmitTimeout time.Duration
 	RetransmitBackoff float64
 	RetransmitTries   int
+	// RetransmitMaxTimeout caps the back-off (default 60 s).
+	RetransmitMaxTimeout time.Duration
 	// WindowSize is the number of concurrent requests we accept from a peer
 	// and announce with SET_WINDOW_SIZE (IOS "crypto ikev2 window size",
 	// default 5).
@@ -129,6 +131,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.RetransmitBackoff < 1 {
 		cfg.RetransmitBackoff = 1.8
+	}
+	if cfg.RetransmitMaxTimeout <= 0 {
+		cfg.RetransmitMaxTimeout = time.Minute
 	}
 	if cfg.RetransmitTries <= 0 {
 		cfg.RetransmitTries = 5
@@ -313,7 +318,7 @@ func (e *Engine) retransmitSpan() time.Duration {
 	d, w := time.Duration(0), e.cfg.RetransmitTimeout
 	for range e.cfg.RetransmitTries + 1 {
 		d += w
-		w = time.Duration(float64(w) * e.cfg.RetransmitBackoff)
+		w = min(time.Duration(float64(w)*e.cfg.RetransmitBackoff), e.cfg.RetransmitMaxTimeout)
 	}
 	return d
 }

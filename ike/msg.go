@@ -254,7 +254,7 @@ func (sa *ikeSA) retransmit(p *pendingReq) {
 		return
 	}
 	p.tries++
-	p.wait = time.Duration(float64(p.wait) * sa.e.cfg.RetransmitBackoff)
+	p.wait = min(time.Duration(float64(p.wait)*sa.e.cfg.RetransmitBackoff), sa.e.cfg.RetransmitMaxTimeout)
 	sa.e.stats.inc(CounterRetransmits)
 	sa.transmit(p)
 }
