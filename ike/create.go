@@ -158,12 +158,9 @@ func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.cfg = t.old.cfg
 		// Keep the negotiated selectors and the accepted algorithm first.
 		t.cfg.LocalTS, t.cfg.RemoteTS = t.old.localTS, t.old.remoteTS
-		pfs := t.old.cfg.Proposals
-		first := t.old.prop
-		if len(pfs) > 0 {
-			first.DH = pfs[0].DH
-		}
-		t.cfg.Proposals = append([]suite.Proposal{first}, pfs...)
+		// The negotiated algorithms (with the PFS group the SA was made
+		// with, if any) come first, then the configured ones.
+		t.cfg.Proposals = append([]suite.Proposal{t.old.prop}, t.old.cfg.Proposals...)
 	}
 	if err := t.prepare(sa); err != nil {
 		return nil, err

@@ -101,6 +101,7 @@ type Engine struct {
 	// Owned by the Run goroutine.
 	sas          map[uint64]*ikeSA      // by our SPI
 	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by (peer, SPIi) until IKE_AUTH
+	tombstones   map[uint64]*tombstone  // removed SAs' last answers, by our SPI
 	cookieSecret [32]byte
 }
 
@@ -148,14 +149,15 @@ func New(cfg Config) (*Engine, error) {
 		cfg.MaxMessageSize = 65535
 	}
 	e := &Engine{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		clock:    cfg.Clock,
-		rand:     cfg.Rand,
-		calls:    make(chan func(), 64),
-		stopped:  make(chan struct{}),
-		sas:      make(map[uint64]*ikeSA),
-		halfOpen: make(map[halfOpenKey]*ikeSA),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		clock:      cfg.Clock,
+		rand:       cfg.Rand,
+		calls:      make(chan func(), 64),
+		stopped:    make(chan struct{}),
+		sas:        make(map[uint64]*ikeSA),
+		halfOpen:   make(map[halfOpenKey]*ikeSA),
+		tombstones: make(map[uint64]*tombstone),
 	}
 	if _, err := io.ReadFull(e.rand, e.cookieSecret[:]); err != nil {
 		return nil, fmt.Errorf("ike: cookie secret: %w", err)

@@ -326,6 +326,7 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 		return
 	}
 	sa.responses[id] = pkt
+	sa.lastReq, sa.lastResp = m.raw, pkt
 	for {
 		if _, ok := sa.responses[sa.nextPeerID]; !ok {
 			break
@@ -395,6 +396,13 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	}
 	sa := e.sas[spi]
 	if sa == nil || (sa.initiator == (hb.Flags()&wire.FlagInitiator != 0)) {
+		if tb := e.tombstones[spi]; tb != nil && !response && bytes.Equal(tb.req, p.Data) {
+			// The peer did not get our answer to its last request (typically
+			// its Delete); answer again although the SA is gone.
+			e.stats.inc(CounterDupRequests)
+			e.send(p.Local, p.Remote, tb.resp)
+			return
+		}
 		e.stats.inc(CounterDropUnknownSPI)
 		return
 	}

@@ -142,6 +142,20 @@ func selectProposal(sa *wire.SA, local []suite.Proposal, proto wire.ProtocolID, 
 				}
 				return lp, op, true
 			}
+			// A Child SA policy without PFS still accepts an initiator that
+			// asks for it, with the first group offered that we implement
+			// (what a FlexVPN hub does for spokes configured with PFS).
+			if proto == wire.ProtocolESP && !ignoreDH && lp.DH == wire.DHNone && offers(op, lp, proto, true) {
+				for _, t := range op.Transforms {
+					if t.Type != wire.TransformDH || t.DH() == wire.DHNone {
+						continue
+					}
+					if _, err := suite.PublicLen(t.DH()); err == nil {
+						lp.DH = t.DH()
+						return lp, op, true
+					}
+				}
+			}
 		}
 	}
 	return suite.Proposal{}, nil, false

@@ -76,6 +76,15 @@ type ikeSA struct {
 	dpdTimer Timer   // periodic liveness check
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
+
+	// The last request we answered and our answer, kept after the SA is
+	// gone so a retransmitted Delete still gets its response.
+	lastReq, lastResp []byte
+}
+
+// tombstone remembers the last exchange of a removed SA.
+type tombstone struct {
+	req, resp []byte
 }
 
 // pendingReq is an outstanding request of ours.
@@ -237,6 +246,16 @@ func (sa *ikeSA) destroy(reason error) {
 	sa.failTasks(reason)
 	if e.sas[sa.localSPI()] == sa {
 		delete(e.sas, sa.localSPI())
+		if sa.lastResp != nil {
+			spi := sa.localSPI()
+			tb := &tombstone{req: sa.lastReq, resp: sa.lastResp}
+			e.tombstones[spi] = tb
+			e.afterFunc(e.retransmitSpan(), func() {
+				if e.tombstones[spi] == tb {
+					delete(e.tombstones, spi)
+				}
+			})
+		}
 	}
 	if !sa.initiator {
 		k := halfOpenKey{sa.remote, sa.spii}
