@@ -56,10 +56,10 @@ func (c Counter) String() string {
 type Stats [counterCount]uint64
 
 // Get returns one counter's value.
-func (s *Stats) Get(c Counter) uint64 { return s[c] }
+func (s Stats) Get(c Counter) uint64 { return s[c] }
 
 // Map returns the counters by name, for JSON and Prometheus exporters.
-func (s *Stats) Map() map[string]uint64 {
+func (s Stats) Map() map[string]uint64 {
 	m := make(map[string]uint64, counterCount)
 	for i, v := range s {
 		m[counterNames[i]] = v
