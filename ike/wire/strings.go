@@ -159,6 +159,13 @@ var notifyNames = map[NotifyType]string{
 	NotifyEAPOnlyAuthentication: "EAP_ONLY_AUTHENTICATION", NotifyChildlessIKEv2Supported: "CHILDLESS_IKEV2_SUPPORTED",
 	NotifyMultipleAuthSupported: "MULTIPLE_AUTH_SUPPORTED", NotifyIKEv2FragmentationSupported: "IKEV2_FRAGMENTATION_SUPPORTED",
 	NotifySignatureHashAlgorithms: "SIGNATURE_HASH_ALGORITHMS",
+	NotifyUnacceptableAddresses:   "UNACCEPTABLE_ADDRESSES", NotifyUnexpectedNATDetected: "UNEXPECTED_NAT_DETECTED",
+	NotifyAuthorizationFailed: "AUTHORIZATION_FAILED", NotifyAdditionalIP4Address: "ADDITIONAL_IP4_ADDRESS",
+	NotifyAdditionalIP6Address: "ADDITIONAL_IP6_ADDRESS", NotifyUpdateSAAddresses: "UPDATE_SA_ADDRESSES",
+	NotifyCookie2: "COOKIE2", NotifyNoNATsAllowed: "NO_NATS_ALLOWED", NotifyAuthLifetime: "AUTH_LIFETIME",
+	NotifyAnotherAuthFollows: "ANOTHER_AUTH_FOLLOWS", NotifyMessageIDSyncSupported: "IKEV2_MESSAGE_ID_SYNC_SUPPORTED",
+	NotifyUsePPK: "USE_PPK", NotifyPPKIdentity: "PPK_IDENTITY", NotifyNoPPKAuth: "NO_PPK_AUTH",
+	NotifyIntermediateExchangeSupported: "INTERMEDIATE_EXCHANGE_SUPPORTED",
 }
 
 func (n NotifyType) String() string { return name(n, notifyNames) }

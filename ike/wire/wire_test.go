@@ -303,3 +303,16 @@ func TestSKMustBeLast(t *testing.T) {
 		t.Fatal("SK followed by bytes decoded")
 	}
 }
+
+func TestMessageString(t *testing.T) {
+	m := initRequest()
+	want := "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) N(REDIR_SUP) V ]"
+	if got := m.String(); got != want {
+		t.Errorf("String() = %q\nwant %q", got, want)
+	}
+	got := string(AppendSummary(nil, authInner()))
+	want = "[ IDi N(INIT_CONTACT) IDr AUTH CPRQ SA TSi TSr N(MOBIKE_SUP) V ]"
+	if got != want {
+		t.Errorf("summary = %q\nwant %q", got, want)
+	}
+}
