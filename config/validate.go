@@ -1,0 +1,3 @@
+package config
+
+func (p *parser) validate() {}
