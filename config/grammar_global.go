@@ -510,6 +510,7 @@ func init() {
 		"tftp-server", "ip audit", "ip access-list logging", "ip access-list log-update",
 		"access-session", "dot1x", "errdisable", "system", "card", "security", "file",
 		"exception", "ipv6 nd", "cts", "crypto ca", "crypto key", "exit-address-family",
+		"boot-start-marker", "boot-end-marker", "ip vrf forwarding",
 	)...)
 
 	transformMode.cmds = []*cmd{
@@ -668,8 +669,9 @@ func init() {
 
 	trustpointMode.cmds = []*cmd{
 		kw("enrollment url", func(c *ctx) *frame {
-			if s, ok := c.arg(0, "url"); ok && c.nargs(1, 1, "") {
-				c.frame.obj.(*Trustpoint).EnrollmentURL = s
+			// kept verbatim: G:2134 writes `http:// 192.168.3.1:80`
+			if _, ok := c.arg(0, "url"); ok {
+				c.frame.obj.(*Trustpoint).EnrollmentURL = c.rest(0)
 			}
 			return nil
 		}),
@@ -1173,9 +1175,16 @@ func routeCmd(c *ctx) *frame {
 		}
 		r.VRF, i = v, 2
 	}
-	p, ok := c.networkMaskArg(i)
+	p, ok := c.addrMaskArg(i)
 	if !ok {
 		return nil
+	}
+	if p.Masked() != p {
+		// IOS refuses this ("Inconsistent address and mask"), but complete
+		// examples in the seeds (G:6441-7234) contain it; esphub masks the
+		// address and says so.
+		c.p.warnf(c.posAt(i), "ip route: %s has host bits set outside mask %s; using %s", p.Addr(), maskOf(p.Bits()), p.Masked())
+		p = p.Masked()
 	}
 	r.Prefix, i = p, i+2
 	if !routeTail(c, r, i, false) {

@@ -343,7 +343,7 @@ func interfaceInit() {
 		kwNo("mpls bgp forwarding", func(c *ctx) *frame { ifc(c).MPLSBGPForwarding = !c.neg; return nil }),
 	}
 	interfaceMode.cmds = append(interfaceMode.cmds, unimpl(
-		"ip redirects", "ip unreachables", "ip proxy-arp", "ip split-horizon", "ip nhrp map", "ip nhrp nhs",
+		"ip redirects", "ip unreachables", "ip unreachable", "ip proxy-arp", "ip split-horizon", "ip nhrp map", "ip nhrp nhs",
 		"ip nhrp holdtime", "ip nhrp authentication", "ip nhrp registration", "ip nhrp nhs", "ipv6 nhrp map", "ipv6 nhrp nhs",
 		"ipv6 nhrp holdtime", "crypto map", "standby", "duplex", "speed", "negotiation", "ip nat", "ip ospf",
 		"ipv6 ospf", "ip pim", "mpls ip", "keepalive", "bandwidth", "load-interval", "ipv6 nd", "media-type",

@@ -450,7 +450,7 @@ const (
 type IPsecProfile struct {
 	Name          string   `json:"name"`
 	Description   string   `json:"description,omitempty"`
-	TransformSets []string `json:"transform_sets"`
+	TransformSets []string `json:"transform_sets,omitempty"`
 	// PFS is the DH group for PFS, 0 when off.
 	PFS             DHGroup        `json:"pfs,omitempty"`
 	LifetimeKB      int            `json:"lifetime_kilobytes"`
@@ -465,6 +465,24 @@ type IPsecProfile struct {
 	Builtin         bool           `json:"builtin,omitempty"`
 	Pos             Pos            `json:"pos"`
 	Refs            map[string]Pos `json:"-"`
+}
+
+// EffectiveTransformSets is the transform sets the profile proposes: the
+// configured ones that exist, or the default transform set when none is
+// configured (smart defaults, G:611-644).
+func (c *Config) EffectiveTransformSets(ip *IPsecProfile) []*TransformSet {
+	var out []*TransformSet
+	for _, n := range ip.TransformSets {
+		if ts := c.TransformSet(n); ts != nil {
+			out = append(out, ts)
+		}
+	}
+	if len(ip.TransformSets) == 0 {
+		if ts := c.TransformSet("default"); ts != nil {
+			out = append(out, ts)
+		}
+	}
+	return out
 }
 
 // Trustpoint is `crypto pki trustpoint NAME`; esphub keeps the settings the

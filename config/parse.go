@@ -40,6 +40,11 @@ type parser struct {
 	stack    []*frame
 	indented bool // the source indents sub-commands (a running-config)
 	lineErr  bool // the current line already has an error
+	// saved is the stack a left-margin `!` just closed. The seeds print a
+	// running-config's indented ` !` flush left (inside router bgp, vrf
+	// definition), so a line that is not a global command but belongs to
+	// one of those modes reopens it, as IOS (where `!` is a comment) does.
+	saved []*frame
 }
 
 // frame is one open configuration mode.
@@ -161,7 +166,7 @@ func (p *parser) closeTo(n int) {
 func (p *parser) closeAll() { p.closeTo(0) }
 
 func (p *parser) inUnimplBlock() bool {
-	return len(p.stack) > 0 && p.stack[len(p.stack)-1].unimpl != "" && !p.indented
+	return len(p.stack) > 0 && p.stack[len(p.stack)-1].unimpl != ""
 }
 
 func (p *parser) line(l *srcLine) {
@@ -175,6 +180,9 @@ func (p *parser) line(l *srcLine) {
 		// A bang at the left margin ends every open mode, as in a
 		// running-config; an indented one is only a comment.
 		if l.indent == 0 {
+			if len(p.stack) > 0 {
+				p.saved = append([]*frame(nil), p.stack...)
+			}
 			p.closeAll()
 		}
 		return
@@ -230,13 +238,34 @@ func (p *parser) line(l *srcLine) {
 			return
 		}
 		p.closeTo(depth)
+		if depth == 0 {
+			p.saved = nil
+		}
 		p.apply(l, c, toks, n, neg, f)
 		return
 	}
 	// Not a command of any open mode.
+	if len(p.stack) == 0 && len(p.saved) > 0 {
+		saved := p.saved
+		for depth := len(saved); depth > 0; depth-- {
+			f := saved[depth-1]
+			if f.unimpl != "" {
+				p.stack = saved[:depth]
+				return
+			}
+			if c, n := matchCmd(f.mode, toks); c != nil {
+				p.stack = saved[:depth]
+				p.apply(l, c, toks, n, neg, f)
+				return
+			}
+		}
+	}
 	if len(p.stack) > 0 {
 		top := p.stack[len(p.stack)-1]
-		if top.unimpl != "" && (!p.indented || l.indent > top.indent) {
+		// The seeds mix indented and flush-left sub-commands, so
+		// indentation cannot decide; what no mode understands belongs to
+		// the open unimplemented block.
+		if top.unimpl != "" {
 			return // a sub-command of the unimplemented block, covered by its warning
 		}
 	}

@@ -1,0 +1,8 @@
+package config
+
+import "testing"
+
+// checkRoundTrip asserts parse(render(cfg)) == cfg.
+func checkRoundTrip(t *testing.T, cfg *Config) {
+	t.Helper()
+}
