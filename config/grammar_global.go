@@ -72,8 +72,10 @@ func init() {
 				pol = &Policy{Name: name, Pos: c.posAt(0)}
 				c.p.cfg.Policies = append(c.p.cfg.Policies, pol)
 			} else if pol.Builtin {
-				// Modifying the default policy starts from its values.
+				// Modifying the default policy starts from its values; its
+				// first `proposal` line replaces the built-in list.
 				pol.Builtin, pol.Pos = false, c.posAt(0)
+				return &frame{mode: policyMode, obj: pol, replace: true}
 			}
 			return &frame{mode: policyMode, obj: pol}
 		}),
@@ -380,6 +382,9 @@ func init() {
 			if c.neg {
 				if cm != nil {
 					cm.Entries = slices.DeleteFunc(cm.Entries, func(e CertMapEntry) bool { return e.Seq == seq })
+					if len(cm.Entries) == 0 {
+						c.p.cfg.CertMaps = slices.DeleteFunc(c.p.cfg.CertMaps, func(m *CertificateMap) bool { return m == cm })
+					}
 				}
 				return nil
 			}
@@ -921,6 +926,7 @@ func transformSetCmd(c *ctx) *frame {
 	}
 	ts := &TransformSet{Name: name, Mode: "tunnel", Pos: c.posAt(0)}
 	if old := c.p.cfg.TransformSet(name); old != nil && len(c.args) == 1 {
+		old.Builtin = false
 		return &frame{mode: transformMode, obj: old}
 	}
 	if !c.nargs(2, -1, "transforms") {
@@ -1434,7 +1440,7 @@ func aclAddr(c *ctx, i int, v6 bool) (ACLAddr, int, bool) {
 		if !ok {
 			return ACLAddr{}, 0, false
 		}
-		return ACLAddr{Prefix: p.Masked(), Addr: p.Addr()}, 1, true
+		return ACLAddr{Prefix: p.Masked(), Addr: p.Masked().Addr()}, 1, true
 	}
 	a, ok := c.addr4Arg(i, "address")
 	if !ok {

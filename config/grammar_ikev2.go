@@ -128,6 +128,10 @@ func init() {
 			if !ok || !c.nargs(1, 1, "proposal name") {
 				return nil
 			}
+			if c.frame.replace && !c.neg {
+				c.frame.replace = false
+				pol.Proposals, pol.ProposalPos = nil, nil
+			}
 			if i := slices.Index(pol.Proposals, name); i >= 0 {
 				if c.neg {
 					pol.Proposals = slices.Delete(pol.Proposals, i, i+1)

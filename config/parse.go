@@ -57,6 +57,9 @@ type frame struct {
 	// every sub-command line is part of it.
 	unimpl string
 	close  func() // called when the mode closes
+	// replace is set while a built-in default's list has not yet been
+	// replaced by the configuration (see the policy `proposal` command).
+	replace bool
 }
 
 // mode is an IOS configuration mode and its sub-commands.

@@ -17,12 +17,19 @@ func (p *parser) validate() {
 		validateProposal(pr, errAt)
 	}
 	for _, pol := range cfg.Policies {
+		if pol.Builtin {
+			continue
+		}
 		if len(pol.Proposals) == 0 {
 			errAt(pol.Pos, "crypto ikev2 policy %s: no proposal configured; add `proposal NAME`", pol.Name)
 		}
 		for i, n := range pol.Proposals {
 			if cfg.Proposal(n) == nil {
-				errAt(pol.ProposalPos[i], "crypto ikev2 policy %s: proposal %q is not defined", pol.Name, n)
+				pos := pol.Pos
+				if i < len(pol.ProposalPos) {
+					pos = pol.ProposalPos[i]
+				}
+				errAt(pos, "crypto ikev2 policy %s: proposal %q is not defined", pol.Name, n)
 			}
 		}
 	}
