@@ -51,6 +51,7 @@ type pairSpec struct {
 	esn, sgt  bool
 	greKey    bool
 	networkID uint32
+	spi       uint32 // A->B SPI (B->A is spi+1); defaults when 0
 }
 
 type pair struct {
@@ -67,6 +68,9 @@ type pair struct {
 func newPair(t testing.TB, s pairSpec, opts ...func(*Options)) *pair {
 	t.Helper()
 	p := &pair{spec: s, spiAB: 0xa0b00001, spiBA: 0xb0a00001, evA: NewChanEvents(64), evB: NewChanEvents(64)}
+	if s.spi != 0 {
+		p.spiAB, p.spiBA = s.spi, s.spi+1
+	}
 	oa, ob := Options{Events: p.evA}, Options{Events: p.evB}
 	for _, o := range opts {
 		o(&oa)
