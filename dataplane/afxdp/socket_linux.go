@@ -134,7 +134,7 @@ func (u *UMEM) Open(cfg SocketConfig) (*Socket, error) {
 	return s, nil
 }
 
-func (u *UMEM) open(cfg SocketConfig, owner, sharedFD int, modeFlag uint16) (s *Socket, err error) {
+func (u *UMEM) open(cfg SocketConfig, owner, sharedFD int, modeFlag uint16) (_ *Socket, err error) {
 	var sizes [4]uint32 // rx, tx, fill, comp
 	for i, v := range []int{cfg.RXSize, cfg.TXSize, cfg.FillSize, cfg.CompletionSize} {
 		if sizes[i], err = ringSize(v); err != nil {
@@ -145,7 +145,7 @@ func (u *UMEM) open(cfg SocketConfig, owner, sharedFD int, modeFlag uint16) (s *
 	if err != nil {
 		return nil, fmt.Errorf("open xsk: socket: %w", err)
 	}
-	s = &Socket{u: u, fd: fd, owner: owner, cfg: cfg}
+	s := &Socket{u: u, fd: fd, owner: owner, cfg: cfg}
 	defer func() {
 		if err != nil {
 			s.unmapRings()
