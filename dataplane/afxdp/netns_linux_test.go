@@ -108,7 +108,7 @@ func vethPair(t testing.TB, nsA, nameA, nsB, nameB string, subnet int) (a, b *li
 	b = &link{ns: nsB, name: nameB, mac: net.HardwareAddr{0x02, 0xee, 0, byte(subnet), 0, 2},
 		ip4: netip.AddrFrom4([4]byte{198, 18, byte(subnet), 2}),
 		ip6: netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::2", subnet))}
-	ipCmd(t, "-n", nsA, "link", "add", nameA, "address", a.mac.String(), "type", "veth",
+	ipCmd(t, "-n", nsA, "link", "add", "name", nameA, "address", a.mac.String(), "type", "veth",
 		"peer", "name", nameB, "address", b.mac.String(), "netns", nsB)
 	for _, l := range []*link{a, b} {
 		peer := b
@@ -117,7 +117,7 @@ func vethPair(t testing.TB, nsA, nameA, nsB, nameB string, subnet int) (a, b *li
 		}
 		ipCmd(t, "-n", l.ns, "addr", "add", l.ip4.String()+"/24", "dev", l.name)
 		ipCmd(t, "-n", l.ns, "addr", "add", l.ip6.String()+"/64", "dev", l.name, "nodad")
-		ipCmd(t, "-n", l.ns, "link", "set", l.name, "up")
+		ipCmd(t, "-n", l.ns, "link", "set", "dev", l.name, "up")
 		// veth leaves UDP checksums to an offload that never happens on
 		// frames taken by XDP; have the stack compute them.
 		if out, err := exec.Command("ip", "netns", "exec", l.ns, "ethtool", "-K", l.name, "tx", "off").CombinedOutput(); err != nil {
