@@ -45,7 +45,7 @@ func espInUDPFrame(src, dst *link, size int) []byte {
 // genResult is what a generator run saw.
 type genResult struct {
 	sent, received, lost int
-	elapsed             time.Duration
+	elapsed              time.Duration
 }
 
 // generate transmits n copies of frame (with the ESP sequence number set
