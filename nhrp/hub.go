@@ -135,6 +135,13 @@ func protoTypeOf(a netip.Addr) uint16 {
 
 func hostBits(a netip.Addr) uint8 { return uint8(a.BitLen()) }
 
+// viaOverlay reports whether r points into the NBMA overlay: out of one of
+// the Node's tunnels. A route out of any other interface reaches the
+// destination off the overlay (this node serves it).
+func (n *Node) viaOverlay(r Route) bool {
+	return !r.Local && r.Tunnel != "" && n.tunnels[r.Tunnel] != nil
+}
+
 // isLocal reports whether a is one of this node's overlay addresses.
 func (n *Node) isLocal(a netip.Addr) bool {
 	for _, t := range n.tunnels {
@@ -155,7 +162,7 @@ func (n *Node) isLocal(a netip.Addr) bool {
 // filled in for a spoke behind NAT.
 func (n *Node) forward(t *tunnelState, pkt []byte, p *wire.Packet, dst netip.Addr) {
 	r, ok := n.deps.RIB.Lookup(dst)
-	if !ok || r.Tunnel == "" || r.Local {
+	if !ok || !n.viaOverlay(r) {
 		n.drop(DropNoRoute)
 		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return

@@ -32,9 +32,10 @@ type Sender interface {
 // Route is the answer of a RIB lookup in the Node's overlay VRF.
 type Route struct {
 	Prefix netip.Prefix // the matching route
-	// Tunnel is the egress tunnel when the route points into the NBMA
-	// overlay (an "NBMA next hop"); empty when the destination is reached
-	// off the overlay (a LAN this node serves) or is local.
+	// Tunnel is the egress interface. When it names a tunnel attached to
+	// the Node the route points into the NBMA overlay (an "NBMA next hop");
+	// any other interface, or none, means the destination is reached off
+	// the overlay: a LAN this node serves.
 	Tunnel  string
 	NextHop netip.Addr // overlay next hop, if any
 	// Local is set when dst is an address of this node.
@@ -50,7 +51,10 @@ type RIB interface {
 	Lookup(dst netip.Addr) (Route, bool)
 }
 
-// RouteKind is how a shortcut is installed, as IOS offers.
+// RouteKind is how a shortcut is installed, as IOS offers. With RouteNHO the
+// RouteSink overrides the next hop of the route for exactly that prefix
+// when one exists, and should otherwise fall back to an NHRP route, as IOS
+// does for prefixes it has no route for.
 type RouteKind uint8
 
 const (

@@ -497,3 +497,18 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("%d metrics; drop reasons missing", len(ms))
 	}
 }
+
+func TestLANInterfaceRouteIsOffOverlay(t *testing.T) {
+	// The daemon's RIB names real interfaces; only attached tunnels count as
+	// the overlay, so a LAN route out of "GigabitEthernet2" makes the spoke
+	// the exit for that prefix.
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s2 := l.spokes[1]
+	s2.rib.routes = nil
+	s2.rib.add(s2.lan.String(), "GigabitEthernet2", false)
+	s2.rib.add("198.19.0.0/16", "Tunnel0", false)
+	s2.rib.add(netip.PrefixFrom(s2.overlay, 32).String(), "", true)
+	if n := shortcutUp(t, l, 1, 2); n != 1 {
+		t.Fatalf("hub forwarded %d", n)
+	}
+}

@@ -92,7 +92,7 @@ func (n *Node) initiate(target netip.Addr, from *tunnelState) {
 		return // in progress, built, or negative: nothing new to do
 	}
 	r, ok := n.deps.RIB.Lookup(target)
-	if !ok || r.Tunnel == "" || r.Shortcut {
+	if !ok || !n.viaOverlay(r) || r.Shortcut {
 		// Not routed into the overlay, or already on a shortcut.
 		n.drop(DropNoRoute)
 		return
@@ -199,14 +199,14 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 	}
 	r, ok := n.deps.RIB.Lookup(target)
 	switch {
-	case ok && r.Tunnel != "" && !r.Local && n.cfg.NHS:
+	case ok && n.viaOverlay(r) && n.cfg.NHS:
 		n.forward(t, pkt, p, target)
 		return
 	case !ok:
 		n.drop(DropNoRoute)
 		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return
-	case r.Tunnel != "" && !r.Local:
+	case n.viaOverlay(r):
 		// A spoke asked to resolve something it reaches through the overlay
 		// itself: it does not own the prefix.
 		n.drop(DropNotOwned)
@@ -647,7 +647,7 @@ func (n *Node) negative(s *shortcut) {
 func (n *Node) handleErrorIndication(t *tunnelState, p *wire.Packet) {
 	if !n.isLocal(p.DstProto) {
 		if n.cfg.NHS {
-			if r, ok := n.deps.RIB.Lookup(p.DstProto); ok && r.Tunnel != "" && r.Tunnel != t.Name {
+			if r, ok := n.deps.RIB.Lookup(p.DstProto); ok && n.viaOverlay(r) && r.Tunnel != t.Name {
 				if p.HopCount > 1 {
 					p.HopCount--
 					n.sendRaw(r.Tunnel, p)
