@@ -451,9 +451,12 @@ func (n *Node) Receive(tunnel string, pkt []byte) {
 		n.handleResolutionReply(t, pkt, p)
 	case wire.TypeErrorIndication:
 		n.handleErrorIndication(t, p)
+	case wire.TypeRegistrationRequest:
+		n.handleRegistrationRequest(t, pkt, p)
 	default:
-		// Registration and purge are not part of FlexVPN spoke-to-spoke
-		// (IKEv2 does what registration does in DMVPN).
+		// Purge is not used by FlexVPN (nor handled by FRR); registration
+		// replies are for spokes that register, which esphub spokes do not
+		// (IKEv2 tells the hub what registration would).
 		n.drop(DropUnsupportedType)
 	}
 }
