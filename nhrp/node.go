@@ -453,10 +453,11 @@ func (n *Node) Receive(tunnel string, pkt []byte) {
 		n.handleErrorIndication(t, p)
 	case wire.TypeRegistrationRequest:
 		n.handleRegistrationRequest(t, pkt, p)
+	case wire.TypePurgeRequest:
+		n.handlePurgeRequest(t, pkt, p)
 	default:
-		// Purge is not used by FlexVPN (nor handled by FRR); registration
-		// replies are for spokes that register, which esphub spokes do not
-		// (IKEv2 tells the hub what registration would).
+		// Registration and purge replies answer requests esphub does not
+		// send (IKEv2 tells the hub what registration would).
 		n.drop(DropUnsupportedType)
 	}
 }

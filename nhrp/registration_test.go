@@ -70,3 +70,46 @@ func TestRegistrationFromNATedSpoke(t *testing.T) {
 		t.Fatalf("registration outlived its holding time: %+v", c)
 	}
 }
+
+func TestPurgeRemovesShortcut(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1, s2 := l.spokes[0], l.spokes[1]
+	shortcutUp(t, l, 1, 2)
+	var va string
+	for _, r := range s1.rib.shortcuts() {
+		va = r.Tunnel
+	}
+	// Spoke2 withdraws its LAN (it moved elsewhere), over the shortcut.
+	purge := &wire.Packet{AFN: wire.AFNIPv4, ProType: wire.ProtoIPv4, HopCount: 64, Type: wire.TypePurgeRequest,
+		RequestID: 5, SrcNBMA: s2.nbma, SrcProto: s2.overlay, DstProto: s1.overlay,
+		CIEs: []wire.CIE{{PrefixLen: 24, Proto: s2.lan.Addr()}}}
+	s1.node.Receive(va, enc(t, purge))
+	l.pump()
+	if r, ok := s1.rib.Lookup(l.host(2)); !ok || r.Shortcut {
+		t.Fatalf("purged prefix still on the shortcut: %+v", r)
+	}
+	var rep *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && q.Type == wire.TypePurgeReply {
+			rep = q
+		}
+	}
+	if rep == nil || rep.RequestID != 5 || rep.DstProto != s1.overlay {
+		t.Fatalf("purge reply %+v", rep)
+	}
+	// The next redirect (after the hub's redirect timeout) resolves again.
+	l.advance(9 * time.Second)
+	shortcutUp(t, l, 1, 2)
+	// With the N flag nothing is answered.
+	purge.Flags = wire.FlagPurgeN
+	purge.RequestID = 6
+	sent := len(l.sent)
+	for _, r := range s1.rib.shortcuts() {
+		va = r.Tunnel
+	}
+	s1.node.Receive(va, enc(t, purge))
+	l.pump()
+	if len(l.sent) != sent {
+		t.Fatal("purge with N flag answered")
+	}
+}
