@@ -26,6 +26,9 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 func (n *Node) hairpin(in, out string, src, dst netip.Addr, ok bool, pkt []byte) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	if !n.cfg.Redirect {
 		n.drop(DropNoShortcut)
 		return

@@ -12,6 +12,8 @@
 package nhrp
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -269,6 +271,7 @@ type Node struct {
 	lastSweep time.Time
 	nextID    uint32
 	outbox    []func()
+	closed    bool
 	ctr       counters
 }
 
@@ -296,9 +299,40 @@ func New(cfg Config, deps Deps) (*Node, error) {
 		shorts:   make(map[netip.Prefix]*shortcut),
 		byReqID:  make(map[uint32]*shortcut),
 		redirect: make(map[redirectKey]time.Time),
-		nextID:   uint32(deps.Clock.Now().UnixNano()) | 1,
+		nextID:   randomID(),
 	}
 	return n, nil
+}
+
+// randomID starts request IDs at an unpredictable value, so that IDs do not
+// repeat across restarts.
+func randomID() uint32 {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 1
+	}
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// Close withdraws every route the Node installed, stops its timers and
+// forgets its state, for when the configuration removes the NHRP instance.
+// Later calls to the Node do nothing.
+func (n *Node) Close() {
+	n.lock()
+	defer n.unlock()
+	for _, s := range n.shorts {
+		n.dropShortcut(s)
+	}
+	for p, e := range n.cache {
+		n.removeEntry(p, e)
+	}
+	for _, pr := range n.pending {
+		pr.stop()
+	}
+	n.pending = nil
+	n.tunnels = map[string]*tunnelState{}
+	n.redirect = map[redirectKey]time.Time{}
+	n.closed = true
 }
 
 // lock takes the mutex; unlock releases it and then runs the queued calls to
@@ -316,12 +350,15 @@ func (n *Node) unlock() {
 
 func (n *Node) later(f func()) { n.outbox = append(n.outbox, f) }
 
-// afterFunc arms a timer whose callback runs f under the Node's lock.
+// afterFunc arms a timer whose callback runs f under the Node's lock,
+// unless the Node was closed meanwhile.
 func (n *Node) afterFunc(d time.Duration, f func()) Timer {
 	return n.deps.Clock.AfterFunc(d, func() {
 		n.lock()
 		defer n.unlock()
-		f()
+		if !n.closed {
+			f()
+		}
 	})
 }
 
@@ -374,6 +411,9 @@ func withAuth(exts []wire.Extension, pw string) []wire.Extension {
 func (n *Node) TunnelUp(t Tunnel) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	ts := &tunnelState{Tunnel: t, up: n.now()}
 	if old, ok := n.tunnels[t.Name]; ok {
 		ts.up = old.up
@@ -421,6 +461,9 @@ func (n *Node) TunnelDown(name string) {
 func (n *Node) Receive(tunnel string, pkt []byte) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	n.ctr.Received.Add(1)
 	t, ok := n.tunnels[tunnel]
 	if !ok {

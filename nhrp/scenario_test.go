@@ -512,3 +512,21 @@ func TestLANInterfaceRouteIsOffOverlay(t *testing.T) {
 		t.Fatalf("hub forwarded %d", n)
 	}
 }
+
+func TestClose(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1 := l.spokes[0]
+	shortcutUp(t, l, 1, 2)
+	s1.node.Close()
+	if len(s1.rib.shortcuts()) != 0 || len(s1.node.Cache()) != 0 {
+		t.Fatal("Close left routes or entries")
+	}
+	sent := len(l.sent)
+	l.send(s1, l.host(2)) // the hub redirects (rate limit permitting); nothing happens
+	l.advance(time.Hour)
+	for _, p := range l.sent[sent:] {
+		if p.from == s1 {
+			t.Fatal("a closed Node sent a packet")
+		}
+	}
+}
