@@ -85,6 +85,7 @@ func TestCheck(t *testing.T) {
 // TestLifecycle is the acceptance flow: up, exec a ping from the host behind
 // a NATed spoke to the hub's host, status, down, and nothing left.
 func TestLifecycle(t *testing.T) {
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft", "ping")
 	prefix := labtest.Prefix()

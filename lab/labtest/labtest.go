@@ -3,7 +3,8 @@
 // A test calls Up with a spec path or an inline YAML spec; it gets a running
 // lab with a unique short prefix (so parallel tests and packages never
 // collide) that is removed in t.Cleanup. Tests that use it need root: without
-// root they skip, and under CI=true they fail (internal/testenv).
+// root they skip, and under CI=true they fail (internal/testenv). In -short
+// mode (make test-unit) they skip.
 package labtest
 
 import (
@@ -52,6 +53,7 @@ func itoa36(v uint64) string {
 // and registers its removal with t.Cleanup. It fails the test on any error.
 func Up(t testing.TB, spec string) *lab.Lab {
 	t.Helper()
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft")
 	s, err := lab.LoadOrInline(spec)
@@ -64,6 +66,7 @@ func Up(t testing.TB, spec string) *lab.Lab {
 // UpSpec is Up for a parsed spec.
 func UpSpec(t testing.TB, s *lab.Spec) *lab.Lab {
 	t.Helper()
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft")
 	prefix := Prefix()
