@@ -324,13 +324,14 @@ func (l *Lab) createLink(lk *Link) error {
 		PeerName:      lk.B.Iface,
 		PeerNamespace: netlink.NsFd(int(nsb)),
 	}
+	if q := lk.Queues; q > 0 {
+		veth.NumTxQueues, veth.NumRxQueues = q, q
+		veth.PeerNumTxQueues, veth.PeerNumRxQueues = uint32(q), uint32(q)
+	}
 	if err := ha.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth: %w", err)
 	}
-	for _, end := range []struct {
-		h  *netlink.Handle
-		ep *Endpoint
-	}{{ha, lk.A}, {hb, lk.B}} {
+	for _, end := range []linkEnd{{ha, hb, lk.A}, {hb, ha, lk.B}} {
 		link, err := end.h.LinkByName(end.ep.Iface)
 		if err != nil {
 			return fmt.Errorf("find %s on %s: %w", end.ep.Iface, end.ep.Node, err)
@@ -343,6 +344,23 @@ func (l *Lab) createLink(lk *Link) error {
 				return fmt.Errorf("add %s to %s on %s: %w", a, end.ep.Iface, end.ep.Node, err)
 			}
 		}
+		if lk.StaticNeigh {
+			peer, err := end.other().LinkByName(end.ep.Peer.Iface)
+			if err != nil {
+				return fmt.Errorf("find %s on %s: %w", end.ep.Peer.Iface, end.ep.Peer.Node, err)
+			}
+			for _, a := range end.ep.Peer.Addrs {
+				n := &netlink.Neigh{
+					LinkIndex:    link.Attrs().Index,
+					IP:           a.Addr().AsSlice(),
+					HardwareAddr: peer.Attrs().HardwareAddr,
+					State:        netlink.NUD_PERMANENT,
+				}
+				if err := end.h.NeighSet(n); err != nil {
+					return fmt.Errorf("neighbour %s on %s: %w", a.Addr(), end.ep.Node, err)
+				}
+			}
+		}
 		if end.ep.Impair.RateBits > 0 {
 			if err := end.h.QdiscReplace(tbfQdisc(link.Attrs().Index, end.ep.Impair)); err != nil {
 				return fmt.Errorf("tbf on %s on %s: %w", end.ep.Iface, end.ep.Node, err)
@@ -351,6 +369,15 @@ func (l *Lab) createLink(lk *Link) error {
 	}
 	return nil
 }
+
+// linkEnd is one end of a link being created, with netlink handles in its
+// own and its peer's namespace.
+type linkEnd struct {
+	h, peerH *netlink.Handle
+	ep       *Endpoint
+}
+
+func (e linkEnd) other() *netlink.Handle { return e.peerH }
 
 // tbfQdisc builds the root token bucket for a rate limit. Without an explicit
 // burst the bucket holds 10ms at the rate, and never less than two full-size

@@ -345,3 +345,43 @@ func TestCommandErrors(t *testing.T) {
 		t.Errorf("Do on a lab that is not up succeeded")
 	}
 }
+
+func TestQueuesAndStaticNeighbours(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, strings.Replace(fmt.Sprintf(impairedPair, "iface: x"), "links:\n", "links:\n  - {a: {node: a, iface: q, addr: 198.18.1.1/24}, b: {node: b, iface: q, addr: 198.18.1.2/24}, queues: 2, neigh: static}\n", 1))
+	ha, err := l.Netlink("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ha.Close()
+	hb, err := l.Netlink("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	qa, err := ha.LinkByName("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qb, err := hb.LinkByName("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := qa.Attrs(); a.NumRxQueues != 2 || a.NumTxQueues != 2 {
+		t.Errorf("a:q queues rx %d tx %d, want 2", a.NumRxQueues, a.NumTxQueues)
+	}
+	neighs, err := ha.NeighList(qa.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range neighs {
+		if n.IP.String() == "198.18.1.2" && n.State == netlink.NUD_PERMANENT && n.HardwareAddr.String() == qb.Attrs().HardwareAddr.String() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no permanent neighbour for 198.18.1.2 with b's MAC %s on a:q: %+v", qb.Attrs().HardwareAddr, neighs)
+	}
+	ping(t, l, "a", netip.MustParseAddr("198.18.1.2"))
+}

@@ -399,7 +399,7 @@ func (p *parser) route(n *yaml.Node, what string) (Route, bool) {
 }
 
 func (p *parser) link(n *yaml.Node) *Link {
-	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu")
+	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh")
 	l := &Link{Line: n.Line}
 	var linkImp Impairment
 	p.impairment(f, "link", &linkImp)
@@ -410,6 +410,27 @@ func (p *parser) link(n *yaml.Node) *Link {
 				p.errorf(m, "link: mtu must be a number from 68 to 65535, got %q", s)
 			} else {
 				l.MTU = v
+			}
+		}
+	}
+	if q, ok := f["queues"]; ok {
+		if s, ok := p.scalar(q, "link: queues"); ok {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 || v > 64 {
+				p.errorf(q, "link: queues must be a number from 1 to 64, got %q", s)
+			} else {
+				l.Queues = v
+			}
+		}
+	}
+	if nb, ok := f["neigh"]; ok {
+		if s, ok := p.scalar(nb, "link: neigh"); ok {
+			switch s {
+			case "static":
+				l.StaticNeigh = true
+			case "dynamic":
+			default:
+				p.errorf(nb, "link: neigh must be static or dynamic, got %q", s)
 			}
 		}
 	}

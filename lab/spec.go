@@ -91,8 +91,15 @@ func (i Impairment) IsZero() bool { return i.LossPercent == 0 && i.RateBits == 0
 type Link struct {
 	A, B *Endpoint
 	// MTU of both ends (0: kernel default).
-	MTU  int
-	Line int
+	MTU int
+	// Queues is the number of RX and TX queues of each end (0: kernel
+	// default); AF_XDP binds one socket per queue.
+	Queues int
+	// StaticNeigh installs permanent neighbour entries for the peer's
+	// addresses on both ends, so no ARP or ND crosses the link (dataplane
+	// benchmarks that bypass the kernel stack need this).
+	StaticNeigh bool
+	Line        int
 }
 
 // Endpoint is one end of a link: an interface inside a node.

@@ -129,6 +129,8 @@ links:
 		{name: "route via self", old: "via: 198.18.0.2}", new: "via: 198.18.0.1}", line: 6, want: "own address"},
 		{name: "loss out of range", old: "loss: 10", new: "loss: 101", line: 12, want: "0 to 100"},
 		{name: "rate without unit", old: "rate: 5mbit", new: "rate: 5000", line: 13, want: "needs a unit"},
+		{name: "queues out of range", old: "    rate: 5mbit", new: "    queues: 100", line: 13, want: "queues must be"},
+		{name: "bad neigh mode", old: "    rate: 5mbit", new: "    neigh: sticky", line: 13, want: "static or dynamic"},
 		{name: "mtu too small for ipv6", old: "    rate: 5mbit", new: "    mtu: 1000", line: 10, want: "IPv6 minimum"},
 		{name: "nat on missing iface", old: "    forward: false", new: "    nat: {masquerade: [wan]}", line: 8, want: `masquerade interface "wan" does not exist`},
 		{name: "nat without forwarding", old: "    forward: false", new: "    forward: false\n    nat: {masquerade: [eth0]}", line: 9, want: "nat needs forwarding"},
