@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAB=bin/esphub-lab
+LAB=${ESPHUB_LAB:-bin/esphub-lab}   # tests point this at their own build
 SPEC=lab/topologies/hub-3spokes-nat.yaml
-PREFIX=demo                      # namespaces demo-hub, demo-host2, ...
+PREFIX=${DEMO_PREFIX:-demo}         # namespaces demo-hub, demo-host2, ...
 HUBHOST=198.19.0.10              # the host on the hub's LAN
 HUBHOST6=2001:db8:1::10
 NAT_OUTSIDE=198.18.100.2         # what the NAT box turns spoke2's site into

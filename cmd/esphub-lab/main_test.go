@@ -149,3 +149,32 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("exec on a lab that is down: code %d %q", code, errOut)
 	}
 }
+
+// TestDemoScript runs 'make demo''s script with this test binary standing in
+// for bin/esphub-lab, under a prefix of its own, and checks that it succeeds
+// and leaves nothing behind.
+func TestDemoScript(t *testing.T) {
+	testenv.Short(t)
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "bash", "ip", "nft", "ping", "tcpdump")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := labtest.Prefix()
+	t.Cleanup(func() { _ = lab.DownPrefix(prefix) })
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "demo.sh"))
+	cmd.Env = append(os.Environ(), "ESPHUB_LAB_TEST_MAIN=1", "ESPHUB_LAB="+exe, "DEMO_PREFIX="+prefix)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"IP 198.18.100.2 > 198.19.0.10", "(failed as expected)", "The lab works."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if names, _ := lab.Namespaces(prefix); len(names) != 0 {
+		t.Errorf("demo left %v behind", names)
+	}
+}
