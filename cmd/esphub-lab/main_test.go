@@ -150,7 +150,7 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-// TestDemoScript runs 'make demo”s script with this test binary standing in
+// TestDemoScript runs the make demo script with this test binary standing in
 // for bin/esphub-lab, under a prefix of its own, and checks that it succeeds
 // and leaves nothing behind.
 func TestDemoScript(t *testing.T) {
