@@ -97,11 +97,21 @@ func TestHub2Spokes(t *testing.T) {
 	if got, want := sourceSeen(t, l, "host1", ln), l.Addr4("host1", "eth0"); got != want {
 		t.Errorf("hubhost saw source %s, want %s", got, want)
 	}
-	// Addresses outside the lab are unreachable: no default route on inet.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := l.Exec(ctx, "host1", "ping", "-n", "-c", "1", "-W", "1", "192.0.2.1"); err == nil {
-		t.Errorf("ping to 192.0.2.1 left the lab:\n%s", out)
+	// Nothing can leave the lab: the internet router, where every default
+	// route ends, has none itself.
+	h, err := l.Netlink("inet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	routes, err := h.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			t.Errorf("inet has a default route: %v", r)
+		}
 	}
 }
 

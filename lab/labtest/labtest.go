@@ -23,14 +23,15 @@ import (
 
 var seq atomic.Uint32
 
-// Prefix returns a lab prefix unique to this process and call: "t" followed
-// by the pid and a sequence number in base 36, short enough for the namespace
-// and interface limits.
+// Prefix returns a lab prefix unique among concurrently running processes
+// and calls: "t", the pid in base 36 padded to 5 digits (Linux pids stay
+// below 36^5), and a per-process sequence number in base 36. The fixed width
+// keeps pid 1 call 37 ("t00001" "11") apart from pid 37 call 1.
 func Prefix() string {
 	n := seq.Add(1)
-	p := fmt.Sprintf("t%s%s", itoa36(uint64(os.Getpid())), itoa36(uint64(n)))
+	p := fmt.Sprintf("t%05s%s", itoa36(uint64(os.Getpid())), itoa36(uint64(n)))
 	if len(p) > lab.MaxPrefixLen {
-		p = p[:lab.MaxPrefixLen]
+		panic("labtest: more than 36^4 labs in one process")
 	}
 	return p
 }
