@@ -73,6 +73,15 @@ func (l *Lab) Netns(node string) string { return l.prefix + "-" + node }
 // for loopback addresses). The slice must not be modified.
 func (l *Lab) Addrs(node, iface string) []netip.Prefix { return l.spec.Addrs(node, iface) }
 
+// Addr returns the first address of node's iface in spec order ("lo" for
+// the loopback), or the zero Addr when there is none.
+func (l *Lab) Addr(node, iface string) netip.Addr {
+	if a := l.Addrs(node, iface); len(a) > 0 {
+		return a[0].Addr()
+	}
+	return netip.Addr{}
+}
+
 // Addr4 returns the first IPv4 address of node's iface, or the zero Addr.
 func (l *Lab) Addr4(node, iface string) netip.Addr { return firstAddr(l.Addrs(node, iface), true) }
 

@@ -395,3 +395,35 @@ func TestQueuesAndStaticNeighbours(t *testing.T) {
 	}
 	ping(t, l, "a", netip.MustParseAddr("198.18.1.2"))
 }
+
+func TestDeviceRoute(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, `nodes:
+  a: {routes: [{to: 198.19.9.0/24, dev: b}, {to: "2001:db8:9::/48", dev: b}]}
+  b: {lo: [198.19.9.1/32, "2001:db8:9::1/128"]}
+links:
+  - {a: {node: a, addr: [198.18.0.1/24, "2001:db8::1/64"]}, b: {node: b, addr: [198.18.0.2/24, "2001:db8::2/64"]}}
+`)
+	// b answers ARP for its lo addresses on the link, so an on-link route
+	// without a gateway reaches them. (IPv6 neighbour discovery answers only
+	// for addresses on the receiving interface, so only the route is checked.)
+	ping(t, l, "a", l.Addr4("b", "lo"))
+	h, err := l.Netlink("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := h.RouteList(link, netlink.FAMILY_V6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(routes, func(r netlink.Route) bool {
+		return r.Dst != nil && r.Dst.String() == "2001:db8:9::/48" && r.Gw == nil
+	}) {
+		t.Errorf("no device route to 2001:db8:9::/48 on a: %v", routes)
+	}
+}
