@@ -531,3 +531,27 @@ func (l *Lab) waitOperUp(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Labs groups the named namespaces by prefix (the text before the first '-'),
+// for "esphub-lab list": what is up on this machine, including the remains of
+// crashed labs. Namespaces without a '-' or whose prefix is not a valid lab
+// prefix are not lab namespaces and are left out. Keys are prefixes, values
+// the namespace names in order.
+func Labs() (map[string][]string, error) {
+	entries, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string][]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	out := map[string][]string{}
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "-")
+		if !ok || CheckPrefix(prefix) != nil {
+			continue
+		}
+		out[prefix] = append(out[prefix], e.Name())
+	}
+	return out, nil
+}

@@ -50,3 +50,6 @@ func (l *Lab) Do(node string, fn func() error) error { return ErrNotSupported }
 func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	return nil, fmt.Errorf("status: %w", ErrNotSupported)
 }
+
+// Labs needs Linux.
+func Labs() (map[string][]string, error) { return nil, ErrNotSupported }

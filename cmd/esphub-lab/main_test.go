@@ -58,6 +58,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", topo, "host2"}, 2, "want SPEC NODE CMD"},
 		{[]string{"exec", topo, "nosuch", "true"}, 1, `no node "nosuch"`},
 		{[]string{"check", "/nonexistent/spec.yaml"}, 1, "no such file"},
+		{[]string{"list", "extra"}, 2, "list takes no arguments"},
 	}
 	for _, tc := range tests {
 		code, _, errOut := runCLI(tc.args...)
@@ -133,6 +134,10 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("status text: code %d\n%s", code, out)
 	}
 
+	code, out, _ = runCLI("list")
+	if code != 0 || !strings.Contains(out, prefix+"  ") || !strings.Contains(out, "hubhost") {
+		t.Errorf("list: code %d\n%s", code, out)
+	}
 	code, out, errOut = runCLI("down", "--prefix", prefix)
 	if code != 0 || !strings.Contains(out, "removed 10 namespaces") {
 		t.Errorf("down: code %d %s%s", code, out, errOut)
