@@ -111,7 +111,9 @@ func (l *Lab) Exec(ctx context.Context, node string, argv ...string) ([]byte, er
 // Do runs fn on a locked OS thread switched into node's namespace, and
 // switches back afterwards. Sockets, TUN devices and netlink requests fn
 // creates belong to the node and keep working after Do returns. fn runs on
-// another goroutine; goroutines it starts do not inherit the namespace.
+// another goroutine; goroutines it starts do not inherit the namespace. A
+// panic in fn is re-raised in the caller's goroutine. Do is safe for
+// concurrent use.
 func (l *Lab) Do(node string, fn func() error) error {
 	ns, err := l.NsHandle(node)
 	if err != nil {
@@ -122,32 +124,47 @@ func (l *Lab) Do(node string, fn func() error) error {
 }
 
 func doIn(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
+	type result struct {
+		err      error
+		panicked any
+	}
+	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current namespace: %w", err)
+			done <- result{err: fmt.Errorf("get current namespace: %w", err)}
 			return
 		}
 		defer orig.Close()
 		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace: %w", err)
+			done <- result{err: fmt.Errorf("enter namespace: %w", err)}
 			return
 		}
-		ferr := fn()
+		var res result
+		func() {
+			// A panic in fn is carried to the caller's goroutine, where a
+			// test's recover or the test framework can see it.
+			defer func() { res.panicked = recover() }()
+			res.err = fn()
+		}()
 		if err := netns.Set(orig); err != nil {
 			// The thread stays locked and dies with this goroutine, so no
 			// other goroutine ever runs in the wrong namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("leave namespace: %w", err))
+			res.err = errors.Join(res.err, fmt.Errorf("leave namespace: %w", err))
+			done <- res
 			return
 		}
 		runtime.UnlockOSThread()
-		errc <- ferr
+		done <- res
 	}()
-	return <-errc
+	res := <-done
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	return res.err
 }
 
 func nsPath(name string) string { return NetnsDir + "/" + name }

@@ -427,3 +427,59 @@ links:
 		t.Errorf("no device route to 2001:db8:9::/48 on a: %v", routes)
 	}
 }
+
+func TestDoSwitchesAndRestores(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, fmt.Sprintf(impairedPair, "iface: x"))
+	ifaces := func() []string {
+		list, err := net.Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, i := range list {
+			names = append(names, i.Name)
+		}
+		return names
+	}
+	var inside []string
+	if err := l.Do("b", func() error { inside = ifaces(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(inside, []string{"lo", "a"}) {
+		t.Errorf("interfaces inside b = %v, want [lo a]", inside)
+	}
+	want := errors.New("from fn")
+	if err := l.Do("a", func() error { return want }); !errors.Is(err, want) {
+		t.Errorf("Do returned %v, want fn's error", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the panic from fn", r)
+			}
+		}()
+		_ = l.Do("a", func() error { panic("boom") })
+	}()
+	// Many concurrent Do calls each see their own node.
+	errc := make(chan error, 40)
+	for i := range 40 {
+		node, peer := "a", "x"
+		if i%2 == 1 {
+			node, peer = "b", "a"
+		}
+		go func() {
+			errc <- l.Do(node, func() error {
+				if names := ifaces(); !slices.Contains(names, peer) {
+					return fmt.Errorf("in %s saw %v", node, names)
+				}
+				return nil
+			})
+		}()
+	}
+	for range 40 {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+}
