@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab"
 	"github.com/esphub/esphub/lab/labtest"
 	"github.com/vishvananda/netlink"
@@ -480,6 +481,30 @@ func TestDoSwitchesAndRestores(t *testing.T) {
 	for range 40 {
 		if err := <-errc; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// BenchmarkUpDown measures a full Up and Down of the larger shipped topology
+// (10 namespaces, 9 veth pairs, routes, NAT), which every end-to-end test
+// pays once.
+func BenchmarkUpDown(b *testing.B) {
+	testenv.NeedRoot(b)
+	testenv.NeedCommands(b, "ip", "nft")
+	s, err := lab.Load(labtest.Topology("hub-3spokes-nat"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	prefix := labtest.Prefix()
+	b.Cleanup(func() { _ = lab.DownPrefix(prefix) })
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := lab.Up(context.Background(), s, lab.Options{Prefix: prefix})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Down(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
