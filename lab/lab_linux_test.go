@@ -160,6 +160,16 @@ func TestHub3SpokesNAT(t *testing.T) {
 			t.Errorf("nat counters: %q", n.Nft)
 		}
 	}
+	// The NAT node's conntrack table shows host2's translation.
+	maps, err := l.NATMappings("nat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(maps, func(m lab.NATMapping) bool {
+		return m.Proto == "udp" && m.Inside.Addr() == l.Addr4("host2", "eth0") && m.Outside.Addr() == l.Addr4("nat", "wan") && m.Remote.Addr() == hubhost4
+	}) {
+		t.Errorf("no udp mapping host2 -> nat wan in %v", maps)
+	}
 	// Inet has no route into the NATed site.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -507,4 +517,84 @@ func BenchmarkUpDown(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+const natTriple = `nodes:
+  in: {routes: [{to: default, via: 198.18.1.1}]}
+  nat: {nat: {masquerade: [out]%s}}
+  out: {}
+links:
+  - {a: {node: in, addr: 198.18.1.2/24}, b: {node: nat, addr: 198.18.1.1/24}}
+  - {a: {node: nat, iface: out, addr: 198.18.2.1/24}, b: {node: out, addr: 198.18.2.2/24}}
+`
+
+// outsidePort sends from UDP port 500 inside to the outside node and returns
+// the source port the outside sees.
+func outsidePort(t *testing.T, l *lab.Lab, ln *net.UDPConn) uint16 {
+	t.Helper()
+	var c *net.UDPConn
+	err := l.Do("in", func() error {
+		var err error
+		c, err = net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.Addr4("in", "nat"), 500)),
+			net.UDPAddrFromAddrPort(ln.LocalAddr().(*net.UDPAddr).AddrPort()))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 64)
+	for range 50 {
+		if _, err := c.Write([]byte("ike")); err != nil {
+			t.Fatal(err)
+		}
+		ln.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, src, err := ln.ReadFromUDPAddrPort(buf); err == nil {
+			if src.Addr() != l.Addr4("nat", "out") {
+				t.Fatalf("outside saw %s, want the NAT's address", src)
+			}
+			return src.Port()
+		}
+	}
+	t.Fatal("nothing crossed the NAT")
+	return 0
+}
+
+func TestNATPorts(t *testing.T) {
+	t.Parallel()
+	t.Run("preserve", func(t *testing.T) {
+		t.Parallel()
+		l := labtest.Up(t, fmt.Sprintf(natTriple, ""))
+		ln := listenUDP(t, l, "out", l.Addr4("out", "nat"))
+		if p := outsidePort(t, l, ln); p != 500 {
+			t.Errorf("outside port %d, want 500 kept", p)
+		}
+	})
+	t.Run("random and rebinding", func(t *testing.T) {
+		t.Parallel()
+		l := labtest.Up(t, fmt.Sprintf(natTriple, ", ports: random"))
+		ln := listenUDP(t, l, "out", l.Addr4("out", "nat"))
+		first := outsidePort(t, l, ln)
+		if first == 500 {
+			t.Errorf("outside port stayed 500 with ports: random")
+		}
+		if got := outsidePort(t, l, ln); got != first {
+			t.Errorf("mapping changed without a flush: %d then %d", first, got)
+		}
+		// Flushing conntrack rebinds: the next packet gets a new port (a
+		// repeat has odds of 1 in ~64k, so try a few times).
+		changed := false
+		for range 3 {
+			if err := l.FlushConntrack("nat"); err != nil {
+				t.Fatal(err)
+			}
+			if outsidePort(t, l, ln) != first {
+				changed = true
+				break
+			}
+		}
+		if !changed {
+			t.Errorf("outside port stayed %d after flushing conntrack", first)
+		}
+	})
 }

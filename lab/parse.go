@@ -268,7 +268,7 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 		}
 	}
 	if x, ok := f["nat"]; ok {
-		nf := p.fields(x, what+": nat", "masquerade", "family")
+		nf := p.fields(x, what+": nat", "masquerade", "family", "ports")
 		nat := &NAT{Family: "inet"}
 		if m, ok := nf["masquerade"]; ok {
 			for _, i := range p.list(m, what+": nat: masquerade") {
@@ -284,6 +284,17 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 					p.errorf(fam, "%s: nat: family must be inet, ip or ip6, got %q", what, s)
 				}
 				nat.Family = s
+			}
+		}
+		if ports, ok := nf["ports"]; ok {
+			if s, ok := p.scalar(ports, what+": nat: ports"); ok {
+				switch s {
+				case "random":
+					nat.RandomPorts = true
+				case "preserve":
+				default:
+					p.errorf(ports, "%s: nat: ports must be preserve or random, got %q", what, s)
+				}
 			}
 		}
 		nd.NAT = nat

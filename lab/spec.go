@@ -71,6 +71,10 @@ type NAT struct {
 	Masquerade []string
 	// Family is "inet" (IPv4 and IPv6, the default), "ip" or "ip6".
 	Family string
+	// RandomPorts makes the NAT pick random source ports ("ports: random")
+	// instead of keeping the original port when it is free, the way many
+	// consumer NATs do: UDP 500 then leaves as some other port.
+	RandomPorts bool
 }
 
 // Impairment degrades traffic leaving an interface.

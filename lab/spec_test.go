@@ -137,6 +137,7 @@ links:
 		{name: "mtu too small for ipv6", old: "    rate: 5mbit", new: "    mtu: 1000", line: 10, want: "IPv6 minimum"},
 		{name: "nat on missing iface", old: "    forward: false", new: "    nat: {masquerade: [wan]}", line: 8, want: `masquerade interface "wan" does not exist`},
 		{name: "nat without forwarding", old: "    forward: false", new: "    forward: false\n    nat: {masquerade: [eth0]}", line: 9, want: "nat needs forwarding"},
+		{name: "nat bad ports", old: "    forward: false", new: "    nat: {masquerade: [eth0], ports: any}", line: 8, want: "preserve or random"},
 		{name: "sysctl outside net", old: "    forward: false", new: "    sysctl: {kernel.panic: 1}", line: 8, want: "only net.*"},
 		{name: "yaml syntax", old: "  b:\n", new: "  b: [\n", line: 0, want: ""},
 		{name: "nodes not a mapping", spec: "nodes: [a, b]\n", line: 1, want: "want a mapping"},

@@ -26,7 +26,9 @@ type NodeStatus struct {
 	Routes []string      `json:"routes,omitempty"`
 	// Nft holds the lab's nftables rules with their counters (loss, NAT).
 	Nft []string `json:"nftables,omitempty"`
-	Err string   `json:"error,omitempty"`
+	// NAT lists the translations a NAT node holds now.
+	NAT []NATMapping `json:"nat,omitempty"`
+	Err string       `json:"error,omitempty"`
 }
 
 // IfaceStatus describes one interface inside a node.
@@ -49,6 +51,23 @@ func (s *Status) Up() bool {
 		}
 	}
 	return len(s.Nodes) > 0
+}
+
+// NATMapping is one connection a NAT node translated, read from its
+// conntrack table.
+type NATMapping struct {
+	Proto   string         `json:"proto"`   // "udp", "tcp", "icmp", "ipv6-icmp" or a number
+	Inside  netip.AddrPort `json:"inside"`  // the original source
+	Outside netip.AddrPort `json:"outside"` // the source after translation
+	Remote  netip.AddrPort `json:"remote"`  // the destination
+}
+
+func (m NATMapping) String() string {
+	if m.Inside.Port() == 0 && m.Outside.Port() == 0 && m.Remote.Port() == 0 {
+		// ICMP and other protocols without ports
+		return fmt.Sprintf("%s %s -> %s as %s", m.Proto, m.Inside.Addr(), m.Remote.Addr(), m.Outside.Addr())
+	}
+	return fmt.Sprintf("%s %s -> %s as %s", m.Proto, m.Inside, m.Remote, m.Outside)
 }
 
 // FormatRate renders bits per second the way tc does ("10Mbit").
@@ -119,7 +138,7 @@ func (s *Status) WriteText(w io.Writer) error {
 		return err
 	}
 	for _, n := range s.Nodes {
-		if len(n.Routes) == 0 && len(n.Nft) == 0 {
+		if len(n.Routes) == 0 && len(n.Nft) == 0 && len(n.NAT) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s:\n", n.Name)
@@ -128,6 +147,23 @@ func (s *Status) WriteText(w io.Writer) error {
 		}
 		for _, r := range n.Nft {
 			fmt.Fprintf(w, "  nft   %s\n", r)
+		}
+		// ICMP flows differ only in their echo id, which is not shown:
+		// print each distinct line once with a count.
+		var lines []string
+		count := map[string]int{}
+		for _, m := range n.NAT {
+			s := m.String()
+			if count[s] == 0 {
+				lines = append(lines, s)
+			}
+			count[s]++
+		}
+		for _, s := range lines {
+			if c := count[s]; c > 1 {
+				s = fmt.Sprintf("%s (%d flows)", s, c)
+			}
+			fmt.Fprintf(w, "  nat   %s\n", s)
 		}
 	}
 	return nil

@@ -106,6 +106,11 @@ func (l *Lab) nodeStatus(ctx context.Context, n *Node, ns *NodeStatus) error {
 			ns.Routes = append(ns.Routes, s)
 		}
 	}
+	if n.NAT != nil {
+		if ns.NAT, err = l.NATMappings(n.Name); err != nil {
+			return err
+		}
+	}
 	if nftRules(n) != "" {
 		out, err := l.Exec(ctx, n.Name, "nft", "list", "table", "inet", nftTable)
 		if err != nil {
