@@ -355,10 +355,10 @@ func (c *ctx) posAt(i int) Pos {
 	}
 	if len(c.args) > 0 {
 		last := c.args[len(c.args)-1]
-		return c.p.pos(c.line, last.col+len(last.text)+1)
+		return c.p.pos(c.line, last.col+len(last.text))
 	}
 	last := c.kw[len(c.kw)-1]
-	return c.p.pos(c.line, last.col+len(last.text)+1)
+	return c.p.pos(c.line, last.col+len(last.text))
 }
 
 func (c *ctx) errf(i int, format string, args ...any) *frame {
