@@ -170,7 +170,9 @@ var objectKinds = []objectKind{
 	{words: []string{"crypto", "ikev2", "authorization", "policy"},
 		list: func(c *config.Config) []any { return anys(c.AuthzPolicies) },
 		name: func(o any) string { return o.(*config.AuthorizationPolicy).Name },
-		show: func(e *env, c *config.Config, o any) { config.ShowAuthzPolicy(e.stdout, o.(*config.AuthorizationPolicy)) }},
+		show: func(e *env, c *config.Config, o any) {
+			config.ShowAuthzPolicy(e.stdout, o.(*config.AuthorizationPolicy))
+		}},
 	{words: []string{"crypto", "ipsec", "profile"},
 		list: func(c *config.Config) []any { return anys(c.IPsecProfiles) },
 		name: func(o any) string { return o.(*config.IPsecProfile).Name },
