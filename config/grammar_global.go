@@ -748,8 +748,8 @@ func init() {
 			}
 			return &frame{mode: vrfAFMode, obj: v}
 		}),
-		kw("vnet tag", func(c *ctx) *frame { c.warnUnimpl(0, "vnet tag"); return nil }),
 	}
+	vrfDefMode.cmds = append(vrfDefMode.cmds, unimpl("vnet tag")...)
 	vrfAFMode.cmds = []*cmd{
 		kwNo("route-target", func(c *ctx) *frame { return vrfRT(c) }),
 		kw("exit-address-family", func(c *ctx) *frame { return nil }),
