@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -320,4 +321,33 @@ func TestDifferentialLAN(t *testing.T) {
 		}
 	}
 	t.Logf("verdicts: %v", seen)
+}
+
+var (
+	fuzzOnce  sync.Once
+	fuzzSteer *Steering
+	fuzzErr   error
+)
+
+// FuzzWANProgram runs fuzzed frames through both the BPF program (with
+// BPF_PROG_TEST_RUN) and ClassifyWAN and requires the same verdict. It
+// needs root; the steering objects are loaded once per fuzzing process.
+func FuzzWANProgram(f *testing.F) {
+	for _, g := range wanGolden() {
+		f.Add(g.frame)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) < minRunLen || len(frame) > 3000 {
+			return
+		}
+		testenv.NeedRoot(t)
+		fuzzOnce.Do(func() { fuzzSteer, fuzzErr = Load(Options{}) })
+		if fuzzErr != nil {
+			t.Fatalf("Load: %v", fuzzErr)
+		}
+		_, got, _ := runVerdict(t, fuzzSteer, fuzzSteer.objs.XdpWan, frame)
+		if want := ClassifyWAN(frame, DefaultPorts); got != want {
+			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
+		}
+	})
 }
