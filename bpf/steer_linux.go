@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -167,6 +168,7 @@ type Attachment struct {
 	role    Role
 	mode    AttachMode // the mode that succeeded (driver or generic)
 	link    link.Link  // nil for a registration without a program (tests)
+	queues  uint64     // bit q set: a socket is registered for queue q
 }
 
 // Ifindex returns the interface index.
@@ -310,6 +312,35 @@ func (s *Steering) detachLocked(a *Attachment) error {
 	return errors.Join(errs...)
 }
 
+// InterfaceInfo describes one attached interface, for show commands.
+type InterfaceInfo struct {
+	Ifindex int    `json:"ifindex"`
+	Role    string `json:"role"`
+	Mode    string `json:"mode"`
+	VRF     uint32 `json:"vrf"`
+	Sockets []int  `json:"queues"` // queues with a registered socket
+}
+
+// Interfaces returns the attached interfaces ordered by ifindex.
+func (s *Steering) Interfaces() ([]InterfaceInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []InterfaceInfo
+	for _, a := range s.ifaces {
+		info := InterfaceInfo{Ifindex: a.ifindex, Role: a.role.String(), Mode: a.mode.String(), VRF: a.vrf}
+		// XSKMAP entries cannot be read back from user space, so the
+		// registrations are tracked here.
+		for q := range MaxQueues {
+			if a.queues&(1<<q) != 0 {
+				info.Sockets = append(info.Sockets, q)
+			}
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(x, y InterfaceInfo) int { return x.Ifindex - y.Ifindex })
+	return out, nil
+}
+
 // RegisterSocket makes the AF_XDP socket fd receive the steered frames of
 // the attached interface's receive queue. The socket must already be bound
 // to that interface and queue; the kernel drops (and counts in the socket's
@@ -324,9 +355,13 @@ func (s *Steering) RegisterSocket(ifindex, queue, fd int) error {
 	if queue < 0 || queue >= MaxQueues {
 		return fmt.Errorf("register socket: queue %d out of range [0,%d)", queue, MaxQueues)
 	}
+	if fd < 0 {
+		return fmt.Errorf("register socket: invalid descriptor %d", fd)
+	}
 	if err := s.objs.Xsks.Update(uint32(a.slot*MaxQueues+queue), uint32(fd), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("register socket for ifindex %d queue %d: %w", ifindex, queue, err)
 	}
+	a.queues |= 1 << queue
 	return nil
 }
 
@@ -346,6 +381,7 @@ func (s *Steering) UnregisterSocket(ifindex, queue int) error {
 	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unregister socket for ifindex %d queue %d: %w", ifindex, queue, err)
 	}
+	a.queues &^= 1 << queue
 	return nil
 }
 
@@ -403,6 +439,15 @@ type Counter struct {
 
 // Counters are the per-verdict counters summed over CPUs, indexed by Verdict.
 type Counters [NumVerdicts]Counter
+
+// ByName returns the counters keyed by verdict name, for JSON and metrics.
+func (c Counters) ByName() map[string]Counter {
+	m := make(map[string]Counter, len(c))
+	for i, v := range c {
+		m[Verdict(i).String()] = v
+	}
+	return m
+}
 
 // Counters reads the per-verdict counters, summed over all CPUs.
 func (s *Steering) Counters() (Counters, error) {

@@ -114,6 +114,23 @@ func TestWANProgramGolden(t *testing.T) {
 	}
 	// With lo registered but no socket bound, steered frames still pass.
 	registerLo(t, s, RoleWAN, 0)
+	infos, err := s.Interfaces()
+	if err != nil || len(infos) != 1 || infos[0].Ifindex != loIfindex || infos[0].Role != "wan" || len(infos[0].Sockets) != 0 {
+		t.Errorf("Interfaces() = %+v, %v", infos, err)
+	}
+	if err := s.RegisterSocket(loIfindex, MaxQueues, 3); err == nil {
+		t.Error("RegisterSocket accepted a queue out of range")
+	}
+	if err := s.RegisterSocket(99999, 0, 3); err == nil {
+		t.Error("RegisterSocket accepted an interface that is not attached")
+	}
+	c, err := s.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.ByName(); m["esp"] != c[ESP] || len(m) != NumVerdicts {
+		t.Errorf("ByName: %v", m)
+	}
 	g := wanGolden()[0]
 	if ret, v, noSock := runVerdict(t, s, s.objs.XdpWan, g.frame); ret != 2 || v != ESP || !noSock {
 		t.Errorf("registered, no socket: ret %d verdict %v noSocket %v", ret, v, noSock)

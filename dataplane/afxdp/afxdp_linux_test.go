@@ -175,6 +175,10 @@ func TestWANSteering(t *testing.T) {
 	if !xdpAttached(t, b) {
 		t.Fatal("ip link shows no XDP program on the DUT")
 	}
+	if infos, err := d.steer.Interfaces(); err != nil || len(infos) != 1 || infos[0].Ifindex != b.ifindex ||
+		infos[0].Mode != "driver" || len(infos[0].Sockets) != 1 || infos[0].Sockets[0] != 0 {
+		t.Errorf("Interfaces() = %+v, %v", infos, err)
+	}
 
 	ike500 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip4, 500))
 	natt4 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip4, 4500))
