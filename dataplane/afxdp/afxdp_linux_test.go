@@ -535,3 +535,37 @@ func TestBindAndAttachModes(t *testing.T) {
 		t.Error("program still attached after Steering.Close")
 	}
 }
+
+// TestPollerWakes checks that an idle worker sleeps in poll and wakes when
+// a steered packet arrives.
+func TestPollerWakes(t *testing.T) {
+	nsA, nsB := newNetns(t, "pollA"), newNetns(t, "pollB")
+	a, b := vethPair(t, nsA, "wa", nsB, "wb", 62)
+	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{})
+	p := NewPoller(d.sock)
+	start := time.Now()
+	if n, err := p.Wait(100 * time.Millisecond); err != nil || n != 0 {
+		t.Fatalf("idle Wait = %d, %v", n, err)
+	}
+	if el := time.Since(start); el < 90*time.Millisecond {
+		t.Errorf("idle Wait returned after %v", el)
+	}
+	c := listenUDP(t, nsA, netip.AddrPortFrom(a.ip4, 4500))
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.WriteToUDPAddrPort(espPayload(0x7001, 1, 32), netip.AddrPortFrom(b.ip4, 4500))
+	}()
+	start = time.Now()
+	n, err := p.Wait(20 * time.Second)
+	if err != nil || n != 1 {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("woke after %v", el)
+	}
+	descs := make([]Desc, 4)
+	if k := d.sock.Receive(descs); k != 1 {
+		t.Fatalf("Receive after wake-up got %d", k)
+	}
+	d.umem.Release(descs[:1])
+}
