@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // Limits compiled into steer.c.
@@ -135,6 +136,9 @@ func Load(opts Options) (*Steering, error) {
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("load steering programs: verifier: %+v", verr)
 		}
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load steering programs: %w (needs CAP_BPF and CAP_NET_ADMIN, or root)", err)
+		}
 		return nil, fmt.Errorf("load steering programs: %w", err)
 	}
 	return s, nil
@@ -238,7 +242,16 @@ func (s *Steering) attach(ifindex int, role Role, vrf uint32, mode AttachMode) (
 	}
 	if err != nil {
 		_ = s.unregisterLocked(a)
-		return nil, fmt.Errorf("attach %s program to ifindex %d (%s mode): %w (is another XDP program attached?)", role, ifindex, mode, err)
+		hint := ""
+		switch {
+		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
+			hint = " (another XDP program is attached to the interface)"
+		case errors.Is(err, unix.ERANGE):
+			hint = " (MTU too large for XDP on this device or its peer)"
+		case errors.Is(err, unix.EPERM):
+			hint = " (needs CAP_NET_ADMIN and CAP_BPF)"
+		}
+		return nil, fmt.Errorf("attach %s program to ifindex %d (%s mode): %w%s", role, ifindex, mode, err, hint)
 	}
 	s.log.Info("xdp program attached", "role", role.String(), "ifindex", ifindex, "mode", a.mode.String(), "vrf", vrf)
 	return a, nil
