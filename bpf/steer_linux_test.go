@@ -368,3 +368,44 @@ func FuzzWANProgram(f *testing.F) {
 		}
 	})
 }
+
+var (
+	fuzzLANOnce  sync.Once
+	fuzzLANSteer *Steering
+	fuzzLANErr   error
+)
+
+// FuzzLANProgram compares the LAN program with ClassifyLAN on fuzzed frames
+// against the lanPrefixes set, as seen from VRF 7. It needs root.
+func FuzzLANProgram(f *testing.F) {
+	for _, g := range lanGolden() {
+		f.Add(g.frame)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) < minRunLen || len(frame) > 3000 {
+			return
+		}
+		testenv.NeedRoot(t)
+		fuzzLANOnce.Do(func() {
+			fuzzLANSteer, fuzzLANErr = Load(Options{})
+			if fuzzLANErr != nil {
+				return
+			}
+			for _, p := range lanPrefixes() {
+				if fuzzLANErr = fuzzLANSteer.AddProtected(p.VRF, p.Prefix); fuzzLANErr != nil {
+					return
+				}
+			}
+			fuzzLANSteer.mu.Lock()
+			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 7)
+			fuzzLANSteer.mu.Unlock()
+		})
+		if fuzzLANErr != nil {
+			t.Fatalf("setup: %v", fuzzLANErr)
+		}
+		_, got, _ := runVerdict(t, fuzzLANSteer, fuzzLANSteer.objs.XdpLan, frame)
+		if want := ClassifyLAN(frame, 7, lanPrefixes()); got != want {
+			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
+		}
+	})
+}
