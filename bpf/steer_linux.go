@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -440,6 +441,86 @@ func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
 			op = "delete"
 		}
 		return fmt.Errorf("%s protected prefix %v vrf %d: %w", op, p, vrf, err)
+	}
+	return nil
+}
+
+// ProtectedPrefixes returns every protected prefix of every VRF, ordered
+// by VRF, family and prefix.
+func (s *Steering) ProtectedPrefixes() ([]ProtectedPrefix, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.protectedLocked()
+}
+
+func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
+	var out []ProtectedPrefix
+	var k4 steerLpm4Key
+	var v uint32
+	it4 := s.objs.Protected4.Iterate()
+	for it4.Next(&k4, &v) {
+		out = append(out, ProtectedPrefix{VRF: k4.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)-32)})
+	}
+	if err := it4.Err(); err != nil {
+		return nil, fmt.Errorf("list protected IPv4 prefixes: %w", err)
+	}
+	var k6 steerLpm6Key
+	it6 := s.objs.Protected6.Iterate()
+	for it6.Next(&k6, &v) {
+		out = append(out, ProtectedPrefix{VRF: k6.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)-32)})
+	}
+	if err := it6.Err(); err != nil {
+		return nil, fmt.Errorf("list protected IPv6 prefixes: %w", err)
+	}
+	slices.SortFunc(out, func(a, b ProtectedPrefix) int {
+		if a.VRF != b.VRF {
+			return cmp.Compare(a.VRF, b.VRF)
+		}
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
+	})
+	return out, nil
+}
+
+// SetProtected makes the VRF's protected prefixes exactly want: it adds
+// the missing ones before it deletes the extra ones, so that a prefix in
+// both the old and new sets is never unprotected in between. The control
+// side calls it with the VRF's tunnel routes after each RIB change.
+func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
+	wantSet := make(map[netip.Prefix]bool, len(want))
+	for _, p := range want {
+		if !p.IsValid() {
+			return fmt.Errorf("set protected prefixes vrf %d: invalid prefix %v", vrf, p)
+		}
+		wantSet[p.Masked()] = true
+	}
+	s.mu.Lock()
+	cur, err := s.protectedLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("set protected prefixes vrf %d: %w", vrf, err)
+	}
+	have := make(map[netip.Prefix]bool)
+	for _, p := range cur {
+		if p.VRF == vrf {
+			have[p.Prefix] = true
+		}
+	}
+	for p := range wantSet {
+		if !have[p] {
+			if err := s.AddProtected(vrf, p); err != nil {
+				return err
+			}
+		}
+	}
+	for p := range have {
+		if !wantSet[p] {
+			if err := s.DeleteProtected(vrf, p); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -409,3 +409,54 @@ func FuzzLANProgram(f *testing.F) {
 		}
 	})
 }
+
+func TestSetProtected(t *testing.T) {
+	s := loadForTest(t, Ports{})
+	pp := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, x := range ss {
+			out = append(out, netip.MustParsePrefix(x))
+		}
+		return out
+	}
+	if err := s.SetProtected(1, pp("198.19.0.0/16", "2001:db8:1::/48", "198.18.5.5/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetProtected(2, pp("198.19.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	// Replace VRF 1's set: one kept, one removed, one added; host bits masked.
+	if err := s.SetProtected(1, pp("198.19.7.7/16", "2001:db8:2::/48")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ProtectedPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ProtectedPrefix{
+		{1, netip.MustParsePrefix("198.19.0.0/16")},
+		{1, netip.MustParsePrefix("2001:db8:2::/48")},
+		{2, netip.MustParsePrefix("198.19.0.0/16")},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ProtectedPrefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("ProtectedPrefixes = %v, want %v", got, want)
+		}
+	}
+	// The program sees the result.
+	registerLo(t, s, RoleLAN, 1)
+	f := eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:2::9"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != Protected {
+		t.Errorf("added prefix: %v", v)
+	}
+	f = eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:1::9"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassUnprotected {
+		t.Errorf("removed prefix: %v", v)
+	}
+	if err := s.SetProtected(1, []netip.Prefix{{}}); err == nil {
+		t.Error("SetProtected accepted an invalid prefix")
+	}
+}
