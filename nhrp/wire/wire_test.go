@@ -427,3 +427,23 @@ func TestTsharkOracle(t *testing.T) {
 }
 
 func itoa(v int) string { return strconv.Itoa(v) }
+
+func BenchmarkDecode(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(goldenResReqForwarded); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	p, _ := Decode(goldenResReqForwarded)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Append(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
