@@ -33,6 +33,9 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range goldenMessages(f) {
 		f.Add(s)
 	}
+	for _, s := range captureSeeds(f) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {
@@ -58,6 +61,15 @@ func FuzzDecodePayloads(f *testing.F) {
 	f.Add(byte(PayloadIDi), pt)
 	for _, s := range goldenMessages(f) {
 		f.Add(s[16], s[HeaderLen:])
+	}
+	// The decrypted inner payloads of real strongSwan messages.
+	for _, scen := range []string{"gcm", "cbc"} {
+		dc := decodeCapture(f, captureDir, scen)
+		for i, pt := range dc.plain {
+			if pt != nil && len(dc.inner[i]) > 0 {
+				f.Add(byte(dc.inner[i][0].Type()), pt)
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, first byte, b []byte) {
 		ps, err := DecodePayloads(PayloadType(first), b)
