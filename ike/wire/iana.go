@@ -1,6 +1,3 @@
-// Package wire encodes and decodes IKEv2 messages (RFC 7296) and the payloads
-// of the extensions esphub implements (RFC 7383 fragments, RFC 5685 redirect,
-// RFC 4306 configuration attributes). It depends on the standard library only.
 package wire
 
 // This file holds the IANA "Internet Key Exchange Version 2 (IKEv2) Parameters"
