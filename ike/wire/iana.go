@@ -200,6 +200,19 @@ const (
 	AttrSupportedAttributes CFGAttr = 14
 	AttrInternalIP6Subnet   CFGAttr = 15
 	AttrInternalDNSDomain   CFGAttr = 25 // RFC 8598
+
+	// Cisco Unity attributes, which IOS pushes to FlexVPN and AnyConnect clients.
+	AttrUnityBanner        CFGAttr = 28672
+	AttrUnitySavePassword  CFGAttr = 28673
+	AttrUnityDefDomain     CFGAttr = 28674
+	AttrUnitySplitDNSName  CFGAttr = 28675
+	AttrUnitySplitInclude  CFGAttr = 28676
+	AttrUnityNATTPort      CFGAttr = 28677
+	AttrUnityLocalLAN      CFGAttr = 28678
+	AttrUnityPFS           CFGAttr = 28679
+	AttrUnityFirewallType  CFGAttr = 28680
+	AttrUnityBackupServers CFGAttr = 28681
+	AttrUnityDDNSHostname  CFGAttr = 28682
 )
 
 // NotifyType is a Notify payload's message type (RFC 7296 §3.10.1 and extensions).
