@@ -266,6 +266,7 @@ func TestPayloadValidation(t *testing.T) {
 		{"EAP length", PayloadEAP, "0201000601"},
 		{"EAP success with data", PayloadEAP, "0301000500"},
 		{"EAP bad code", PayloadEAP, "0901000401"},
+		{"EAP initiate without type", PayloadEAP, "05010004"},
 		{"CERTREQ not multiple of 20", PayloadCERTREQ, "04aabb"},
 		{"empty VID", PayloadVendorID, ""},
 		{"SA empty", PayloadSA, ""},
