@@ -79,7 +79,10 @@ var (
 	dumpHeader = regexp.MustCompile(`^(.*?) => (\d+) bytes @ `)
 	hexLine    = regexp.MustCompile(`^\s*\d+: `)
 	parsedMsg  = regexp.MustCompile(`^parsed \S+ (request|response) `)
-	spiLine    = regexp.MustCompile(`^\s+SPI 0x([0-9a-f]{8})`)
+	// "CHILD_SA net{2} established with SPIs 3515e46a_i c067c1bc_o ...",
+	// optionally prefixed by "inbound " when a rekey responder delays the
+	// outbound SA; it is logged on the thread that derived the keys.
+	established = regexp.MustCompile(`CHILD_SA \S+ established with SPIs ([0-9a-f]{8})_i ([0-9a-f]{8})_o`)
 )
 
 type threadState struct {
@@ -89,7 +92,6 @@ type threadState struct {
 	dh        []byte
 	ike       *IKEKeys
 	child     *ChildKeys
-	expectSPI string // "in" or "out" after "adding inbound/outbound ESP SA"
 }
 
 // ParseKeys extracts the IKE and Child SA keys from a charon log written
@@ -137,25 +139,12 @@ func ParseKeys(log []byte) Keys {
 			ts.initiator = p[1] == "response"
 			continue
 		}
-		switch {
-		case strings.HasPrefix(msg, "adding inbound ESP SA"):
-			ts.expectSPI = "in"
-		case strings.HasPrefix(msg, "adding outbound ESP SA"):
-			ts.expectSPI = "out"
-		default:
-			if s := spiLine.FindStringSubmatch(msg); s != nil && ts.child != nil && ts.expectSPI != "" {
-				v, _ := strconv.ParseUint(s[1], 16, 32)
-				if ts.expectSPI == "in" {
-					ts.child.SPIIn = uint32(v)
-				} else {
-					ts.child.SPIOut = uint32(v)
-				}
-				ts.expectSPI = ""
-				if ts.child.SPIIn != 0 && ts.child.SPIOut != 0 {
-					k.Child = append(k.Child, *ts.child)
-					ts.child = nil
-				}
-			}
+		if e := established.FindStringSubmatch(msg); e != nil && ts.child != nil {
+			in, _ := strconv.ParseUint(e[1], 16, 32)
+			out, _ := strconv.ParseUint(e[2], 16, 32)
+			ts.child.SPIIn, ts.child.SPIOut = uint32(in), uint32(out)
+			k.Child = append(k.Child, *ts.child)
+			ts.child = nil
 		}
 	}
 	return k
