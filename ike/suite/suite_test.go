@@ -552,3 +552,23 @@ func TestNATDetectionHash(t *testing.T) {
 		t.Errorf("v6: %x, want %x", v6, want6)
 	}
 }
+
+func TestWipe(t *testing.T) {
+	k, err := DeriveIKEKeys(Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA196, PRF: wire.PRFHMACSHA1},
+		[]byte("ni-ni-ni"), []byte("nr-nr-nr"), []byte("g^ir"), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prf, _ := NewPRF(wire.PRFHMACSHA1)
+	ck, err := DeriveChildKeys(prf, k.SKd, nil, []byte("ni"), []byte("nr"), Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Wipe()
+	ck.Wipe()
+	for i, b := range [][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer, k.SKpi, k.SKpr, ck.EncrI, ck.EncrR} {
+		if len(b) == 0 || !bytes.Equal(b, make([]byte, len(b))) {
+			t.Errorf("key %d not wiped: %x", i, b)
+		}
+	}
+}

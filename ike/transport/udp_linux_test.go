@@ -67,7 +67,7 @@ func TestUDPTransport(t *testing.T) {
 	var espMu sync.Mutex
 	var esp []Packet
 	// A binds the wildcards (pktinfo path), B binds specific addresses.
-	a := listenT(t, UDPConfig{NetNS: p.A})
+	a := listenT(t, UDPConfig{NetNS: p.A, ReadBuffer: 1 << 20, WriteBuffer: 1 << 20})
 	b := listenT(t, UDPConfig{NetNS: p.B, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8::2")},
 		OnESP: func(local, remote netip.AddrPort, data []byte) {
 			espMu.Lock()

@@ -24,6 +24,11 @@ const testPSK = "interop-test-psk-0123456789"
 
 // pairConfigs returns mirrored configurations for A (initiator) and B.
 func pairConfigs(p swan.Pair, ike, esp string) (swan.Config, swan.Config) {
+	return pairConfigsAt(p, p.AddrA.String(), p.AddrB.String(), ike, esp)
+}
+
+// pairConfigsAt is pairConfigs with explicit outer addresses (IPv6 tests).
+func pairConfigsAt(p swan.Pair, addrA, addrB, ike, esp string) (swan.Config, swan.Config) {
 	mk := func(name string, local, remote, lts, rts, lid, rid string) swan.Config {
 		return swan.Config{
 			Name: name,
@@ -35,27 +40,28 @@ func pairConfigs(p swan.Pair, ike, esp string) (swan.Config, swan.Config) {
 			Secrets: []swan.Secret{{Name: "ab", IDs: []string{"a.test", "b.test"}, PSK: testPSK}},
 		}
 	}
-	return mk("a", p.AddrA.String(), p.AddrB.String(), p.InnerA.String()+"/32", p.InnerB.String()+"/32", "a.test", "b.test"),
-		mk("b", p.AddrB.String(), p.AddrA.String(), p.InnerB.String()+"/32", p.InnerA.String()+"/32", "b.test", "a.test")
+	return mk("a", addrA, addrB, p.InnerA.String()+"/32", p.InnerB.String()+"/32", "a.test", "b.test"),
+		mk("b", addrB, addrA, p.InnerB.String()+"/32", p.InnerA.String()+"/32", "b.test", "a.test")
 }
 
 type suiteCase struct {
 	ike, esp string
+	ipv6     bool // outer addresses
 	ikeP     suite.Proposal
 	espP     suite.Proposal
 }
 
 var cases = []suiteCase{
-	{"aes256gcm16-prfsha256-ecp256", "aes256gcm16",
+	{"aes256gcm16-prfsha256-ecp256", "aes256gcm16", false,
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2256, DH: wire.DHECP256},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}},
-	{"aes128-sha256-modp2048", "aes128-sha256",
+	{"aes128-sha256-modp2048", "aes128-sha256", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2256128, PRF: wire.PRFHMACSHA2256, DH: wire.DHMODP2048},
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2256128}},
-	{"aes256-sha384-x25519", "aes192-sha1",
+	{"aes256-sha384-x25519", "aes192-sha1", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2384192, PRF: wire.PRFHMACSHA2384, DH: wire.DHCurve25519},
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 192, Integ: wire.IntegHMACSHA196}},
-	{"aes128gcm16-prfsha512-ecp384", "aes128gcm16",
+	{"aes128gcm16-prfsha512-ecp384", "aes128gcm16", true,
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2512, DH: wire.DHECP384},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}},
 }
@@ -98,7 +104,7 @@ func capture(t *testing.T, ns, filter string) (stop func() []byte) {
 }
 
 // ikeOver4500 extracts the IKE messages (non-ESP marker removed) from an
-// Ethernet/IPv4 pcap of UDP port 4500 traffic.
+// Ethernet pcap (IPv4 or IPv6 without extension headers) of UDP port 4500 traffic.
 func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 	t.Helper()
 	if len(pcap) < 24 || binary.LittleEndian.Uint32(pcap) != 0xa1b2c3d4 {
@@ -112,11 +118,18 @@ func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 		}
 		frame := b[16 : 16+n]
 		b = b[16+n:]
-		if len(frame) < 14+20+8+4 || frame[12] != 0x08 || frame[13] != 0 || frame[14+9] != 17 {
+		var udp []byte
+		switch {
+		case len(frame) >= 14+20+8 && frame[12] == 0x08 && frame[13] == 0x00 && frame[14+9] == 17:
+			udp = frame[14+int(frame[14]&0x0f)*4:]
+		case len(frame) >= 14+40+8 && frame[12] == 0x86 && frame[13] == 0xdd && frame[14+6] == 17:
+			udp = frame[14+40:]
+		default:
 			continue
 		}
-		ihl := int(frame[14]&0x0f) * 4
-		udp := frame[14+ihl:]
+		if len(udp) < 8 {
+			continue
+		}
 		payload := udp[8:]
 		if len(payload) >= 4+28 && bytes.Equal(payload[:4], []byte{0, 0, 0, 0}) {
 			out = append(out, payload[4:])
@@ -162,9 +175,16 @@ type record struct {
 func TestStrongSwanInterop(t *testing.T) {
 	testenv.NeedCommands(t, "ping")
 	for _, c := range cases {
-		t.Run(c.ike, func(t *testing.T) {
+		name := c.ike
+		if c.ipv6 {
+			name += "/ipv6"
+		}
+		t.Run(name, func(t *testing.T) {
 			p := swan.NewPair(t)
 			cfgA, cfgB := pairConfigs(p, c.ike, c.esp)
+			if c.ipv6 {
+				cfgA, cfgB = pairConfigsAt(p, p.AddrA6.String(), p.AddrB6.String(), c.ike, c.esp)
+			}
 			a := swan.StartT(t, p.A, cfgA)
 			b := swan.StartT(t, p.B, cfgB)
 			stopCap := capture(t, p.A, "udp port 4500")
