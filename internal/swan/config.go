@@ -14,8 +14,12 @@ type Config struct {
 	Name string
 	// Conns and Secrets are rendered into swanctl.conf. SwanctlConf, if
 	// set, is used verbatim instead.
-	Conns       []Conn
-	Secrets     []Secret
+	Conns   []Conn
+	Secrets []Secret
+	// Pools are virtual IP address pools (name → addrs, e.g.
+	// "198.19.255.0/24") a responder hands out through configuration
+	// payloads; a Conn refers to them in Pools.
+	Pools       map[string]string
 	SwanctlConf string
 	// Charon holds extra charon.* settings of strongswan.conf, e.g.
 	// {"block_threshold": "1000", "init_limit_half_open": "1000"} for a
@@ -47,6 +51,9 @@ type Conn struct {
 	LocalAuth, RemoteAuth string
 	// Encap forces UDP encapsulation; kernel-libipsec fakes NAT-D anyway.
 	Encap bool
+	// VIPs requests virtual IPs through a configuration payload
+	// (initiator, e.g. "0.0.0.0"); Pools serves them (responder).
+	VIPs, Pools []string
 	// DPDDelay enables liveness checks; RekeyTime and ReauthTime schedule
 	// IKE rekeying and reauthentication (0 leaves strongSwan's defaults;
 	// a negative value disables).
@@ -137,6 +144,12 @@ func (c Config) RenderSwanctl() string {
 		if cn.Encap {
 			b.WriteString("        encap = yes\n")
 		}
+		if len(cn.VIPs) > 0 {
+			fmt.Fprintf(&b, "        vips = %s\n", list(cn.VIPs))
+		}
+		if len(cn.Pools) > 0 {
+			fmt.Fprintf(&b, "        pools = %s\n", list(cn.Pools))
+		}
 		if cn.DPDDelay != 0 {
 			fmt.Fprintf(&b, "        dpd_delay = %s\n", dur(cn.DPDDelay))
 		}
@@ -207,6 +220,13 @@ func (c Config) RenderSwanctl() string {
 		fmt.Fprintf(&b, "        secret = %s\n    }\n", quote(s.PSK))
 	}
 	b.WriteString("}\n")
+	if len(c.Pools) > 0 {
+		b.WriteString("pools {\n")
+		for _, name := range slices.Sorted(maps.Keys(c.Pools)) {
+			fmt.Fprintf(&b, "    %s {\n        addrs = %s\n    }\n", name, quote(c.Pools[name]))
+		}
+		b.WriteString("}\n")
+	}
 	return b.String()
 }
 

@@ -22,6 +22,9 @@ type IKESA struct {
 	EncrKeySize           int
 	IntegAlg, PRFAlg      string
 	DHGroup               string // e.g. ECP_256
+	// LocalVIPs and RemoteVIPs are virtual IPs assigned through
+	// configuration payloads.
+	LocalVIPs, RemoteVIPs []string
 	Children              []ChildSA
 	// Fields holds every scalar the listing had, for what the typed
 	// fields do not cover.
@@ -165,6 +168,7 @@ func ikeFrom(s *section) IKESA {
 		NATLocal: f["nat-local"] == "yes", NATRemote: f["nat-remote"] == "yes",
 		EncrAlg: f["encr-alg"], EncrKeySize: atoi(f["encr-keysize"]), IntegAlg: f["integ-alg"],
 		PRFAlg: f["prf-alg"], DHGroup: f["dh-group"], Fields: f,
+		LocalVIPs: s.lists["local-vips"], RemoteVIPs: s.lists["remote-vips"],
 	}
 	sa.LocalHost, _ = netip.ParseAddr(f["local-host"])
 	sa.RemoteHost, _ = netip.ParseAddr(f["remote-host"])

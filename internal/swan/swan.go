@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -334,6 +335,41 @@ func (in *Instance) Keys() (Keys, error) {
 		return Keys{}, fmt.Errorf("swan %s: %w", in.Name, err)
 	}
 	return ParseKeys(data), nil
+}
+
+// WaitLog polls charon's log until a line matches the regular expression
+// pattern and returns that line: tests wait for events strongSwan only
+// logs (a received DELETE, a liveness check, a retransmit).
+func (in *Instance) WaitLog(ctx context.Context, pattern string) (string, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return "", fmt.Errorf("swan %s: %w", in.Name, err)
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if data, err := in.Log(); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if re.MatchString(line) {
+					return line, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("swan %s: no log line matches %q: %w", in.Name, pattern, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Kill ends charon with SIGKILL and no Delete sent, as a crashed peer
+// would; liveness tests use it. Stop is still safe to call afterwards.
+func (in *Instance) Kill() {
+	if in.cmd != nil && in.cmd.Process != nil && in.Running() {
+		_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+		<-in.exited
+	}
 }
 
 // Stop terminates charon (SIGTERM, then SIGKILL after 10s) and removes a
