@@ -572,3 +572,29 @@ func TestWipe(t *testing.T) {
 		}
 	}
 }
+
+// TestSKInPlace: decrypting a receive buffer into itself and sealing a
+// plaintext that sits where the output goes must give the right result.
+func TestSKInPlace(t *testing.T) {
+	aad := []byte("header")
+	for _, p := range skSuites {
+		c := newTestCipher(t, p)
+		pt := []byte("the plaintext of an IKE_AUTH message, 50 bytes..")
+		body, _ := c.Seal(nil, aad, pt, rand.Reader)
+		buf := bytes.Clone(body)
+		got, err := c.Open(buf[:0], aad, buf)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("%v: in-place Open = %q, %v", p, got, err)
+		}
+		// Plaintext at the start of the buffer the ciphertext is written to.
+		buf = make([]byte, 0, 256)
+		buf = append(buf, pt...)
+		sealed, err := c.Seal(buf[:0], aad, buf[:len(pt)], rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Open(nil, aad, sealed); err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("%v: Seal over its own plaintext: %q, %v", p, got, err)
+		}
+	}
+}
