@@ -3,6 +3,7 @@ package swan_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -112,7 +113,8 @@ func capture(t *testing.T, ns, filter string) (stop func() []byte) {
 	return stop
 }
 
-// ikeOver4500 extracts the IKE messages (non-ESP marker removed) from an
+// ikeOver4500 extracts the IKE messages (on port 500, and on 4500 with the
+// non-ESP marker removed) from an
 // Ethernet pcap (IPv4 or IPv6 without extension headers) of UDP port 4500 traffic.
 func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 	t.Helper()
@@ -140,7 +142,13 @@ func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 			continue
 		}
 		payload := udp[8:]
-		if len(payload) >= 4+28 && bytes.Equal(payload[:4], []byte{0, 0, 0, 0}) {
+		sport, dport := binary.BigEndian.Uint16(udp[0:]), binary.BigEndian.Uint16(udp[2:])
+		switch {
+		case sport == 500 || dport == 500:
+			if len(payload) >= 28 {
+				out = append(out, payload)
+			}
+		case len(payload) >= 4+28 && bytes.Equal(payload[:4], []byte{0, 0, 0, 0}):
 			out = append(out, payload[4:])
 		}
 	}
@@ -196,7 +204,7 @@ func TestStrongSwanInterop(t *testing.T) {
 			}
 			a := swan.StartT(t, p.A, cfgA)
 			b := swan.StartT(t, p.B, cfgB)
-			stopCap := capture(t, p.A, "udp port 4500")
+			stopCap := capture(t, p.A, "udp port 500 or udp port 4500")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			if err := a.Initiate(ctx, "a-b", "net"); err != nil {
@@ -309,6 +317,34 @@ func TestStrongSwanInterop(t *testing.T) {
 			}
 			if req == nil || resp == nil {
 				t.Fatalf("IKE_AUTH request/response not captured (%d IKE messages on 4500)", len(msgs))
+			}
+			// strongSwan's KE payloads must be in the encoding our
+			// KeyExchange expects (x | y for ECP, padded for MODP).
+			kes := 0
+			for _, m := range msgs {
+				dm, err := wire.Decode(m)
+				if err != nil || dm.Header.Exchange != wire.ExchangeIKESAInit {
+					continue
+				}
+				for _, pl := range dm.Payloads {
+					ke, ok := pl.(*wire.KE)
+					if !ok {
+						continue
+					}
+					kes++
+					mine, err := suite.NewKeyExchange(c.ikeP.DH, rand.Reader)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ke.Group != c.ikeP.DH {
+						t.Errorf("KE group %d, want %d", ke.Group, c.ikeP.DH)
+					} else if _, err := mine.SharedSecret(ke.Data); err != nil {
+						t.Errorf("strongSwan's KE data rejected: %v", err)
+					}
+				}
+			}
+			if kes != 2 {
+				t.Errorf("%d KE payloads in the IKE_SA_INIT exchange, want 2", kes)
 			}
 			for _, x := range []struct {
 				name       string
