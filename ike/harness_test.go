@@ -127,6 +127,7 @@ type pairOpts struct {
 	natA       bool // put A behind a NAT
 	initProf   func(*Profile)
 	respPSK    []byte
+	respProf   func(*Profile)
 	noChildren bool
 }
 
@@ -196,6 +197,9 @@ func newPair(t testing.TB, o pairOpts) *pair {
 	polB := &testPolicy{props: o.respProps, remoteID: idSpokeA, profile: &Profile{
 		Name: "hub", LocalID: idHubB, LocalPSK: psk, RemotePSK: psk, Child: respChild,
 	}}
+	if o.respProf != nil {
+		o.respProf(polB.profile)
+	}
 	a := mk(addrA, &testPolicy{props: o.respProps})
 	b := mk(addrB, polB)
 	if o.natA {
