@@ -267,12 +267,12 @@ type ikeRekeyTask struct {
 	done    func(error)
 	auto    bool // started by the lifetime timer; retried when refused
 	retries int
-	spi    uint64
-	ni     []byte
-	kex    suite.KeyExchange
-	group  wire.DHGroup
-	props  []suite.Proposal
-	rounds int
+	spi     uint64
+	ni      []byte
+	kex     suite.KeyExchange
+	group   wire.DHGroup
+	props   []suite.Proposal
+	rounds  int
 }
 
 func (t *ikeRekeyTask) exchange() wire.ExchangeType { return wire.ExchangeCreateChildSA }
