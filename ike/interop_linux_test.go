@@ -26,7 +26,7 @@ var interopSuites = []struct {
 func (ie *interopEnv) initiate(ctx context.Context) IKESAInfo {
 	ie.t.Helper()
 	info, err := ie.us.e.Initiate(ctx, InitiateRequest{
-		Local: netip.AddrPortFrom(oursAddr, 500), Remote: netip.AddrPortFrom(swanAddr, 500), Profile: ie.prof,
+		Local: ie.us.addr(500), Remote: netip.AddrPortFrom(swanAddr, 500), Profile: ie.prof,
 	})
 	if err != nil {
 		ie.t.Fatalf("initiate to strongSwan: %v", err)
@@ -124,4 +124,32 @@ func TestInteropResponder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropBehindNAT: esphub behind a real NAT (nftables masquerade)
+// initiates; both sides detect it, IKE moves to 4500, NAT keepalives flow,
+// and strongSwan rekeys and checks liveness through the NAT.
+func TestInteropBehindNAT(t *testing.T) {
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, remote: "%any", nat: true, dpdDelay: "1s"}, sc.ike, sc.esp)
+	ie.prof.NATKeepalive = 500 * time.Millisecond
+	ctx := testCtx(t)
+	info := ie.initiate(ctx)
+	if !info.NATLocal {
+		t.Fatalf("NAT not detected: %+v", info)
+	}
+	ie.check(1)
+	time.Sleep(1500 * time.Millisecond)
+	ie.sw.swanctl("--rekey", "--child", "net")
+	waitFor(t, "strongSwan's child rekey through the NAT", func() bool {
+		cs := ikeSAs(t, ie.us)[0].Children
+		return len(cs) == 1 && cs[0].Replaces != 0 && !cs[0].Initiator
+	})
+	ie.check(1)
+	if err := ie.us.e.RekeyIKESA(ctx, info.LocalSPI); err != nil {
+		t.Fatalf("rekey ike through the NAT: %v", err)
+	}
+	ie.check(1)
+	ie.sw.swanctl("--terminate", "--ike", "ours")
+	waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 })
 }

@@ -205,7 +205,9 @@ func TestScriptedNoProposal(t *testing.T) {
 }
 
 func TestScriptedNATFloat(t *testing.T) {
-	p, w := logPair(t, pairOpts{natA: true, initProf: func(pr *Profile) { pr.NATKeepalive = 0 }})
+	p, w := logPair(t, pairOpts{natA: true,
+		initProf: func(pr *Profile) { pr.NATKeepalive = 30 * time.Millisecond },
+		respProf: func(pr *Profile) { pr.NATKeepalive = 30 * time.Millisecond }})
 	info, err := p.initiate(testCtx(t))
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +237,11 @@ func TestScriptedNATFloat(t *testing.T) {
 		}
 	}
 	checkChildKeys(t, p.a, p.b)
+	// Only the side behind the NAT keeps the mapping alive.
+	waitFor(t, "keepalives from A", func() bool { return p.a.keepalives.Load() >= 3 })
+	if n := p.b.keepalives.Load(); n != 0 {
+		t.Fatalf("B, not behind a NAT, sent %d keepalives", n)
+	}
 }
 
 func TestForceEncap(t *testing.T) {

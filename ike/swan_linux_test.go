@@ -63,6 +63,8 @@ type swan struct {
 
 type swanOpts struct {
 	ike, esp string // strongSwan proposal strings
+	remote   string // strongSwan's remote_addrs (default: our address)
+	nat      bool   // our engine sits behind the lab's NAT box
 	rekeyIKE string // e.g. "0" to disable (default 4h)
 	rekeyCHD string
 	dpdDelay string
@@ -116,6 +118,10 @@ swanctl {
 	if dpd == "" {
 		dpd = "0"
 	}
+	remote := o.remote
+	if remote == "" {
+		remote = oursAddr.String()
+	}
 	swanctlConf := fmt.Sprintf(`connections {
     ours {
         version = 2
@@ -151,7 +157,7 @@ secrets {
         secret = "%s"
     }
 }
-`, swanAddr, oursAddr, o.ike, rekeyIKE, dpd, o.esp, rekeyCHD, swanPSK)
+`, swanAddr, remote, o.ike, rekeyIKE, dpd, o.esp, rekeyCHD, swanPSK)
 	if err := os.WriteFile(s.conf, []byte(strongswanConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +307,28 @@ func (s *swan) loggedKeys() map[string]bool {
 	return keys
 }
 
+// interopNATSpec puts our engine behind an nftables masquerade.
+const interopNATSpec = `
+prefix: ikin
+description: esphub IKE engine behind a NAT, against strongSwan
+nodes:
+  ours:
+    lo: [198.19.1.1/32]
+    routes:
+      - {to: default, via: 198.18.1.1}
+  nat:
+    nat: {masquerade: [wan]}
+  swan:
+    lo: [198.19.2.1/32]
+links:
+  - a: {node: ours, iface: wan, addr: [198.18.1.2/24]}
+    b: {node: nat, iface: lan, addr: [198.18.1.1/24]}
+  - a: {node: nat, iface: wan, addr: [198.18.0.1/24]}
+    b: {node: swan, iface: wan, addr: [198.18.0.2/24]}
+`
+
+var oursNATAddr = netip.MustParseAddr("198.18.1.2")
+
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
 type interopEnv struct {
 	t    *testing.T
@@ -308,14 +336,19 @@ type interopEnv struct {
 	sw   *swan
 	us   *peer
 	prof *Profile
+	nat  bool
 }
 
 func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *interopEnv {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, charonBin, "swanctl", "ip", "nft")
-	l := labtest.Up(t, interopSpec)
+	spec, local := interopSpec, oursAddr
+	if o.nat {
+		spec, local = interopNATSpec, oursNATAddr
+	}
+	l := labtest.Up(t, spec)
 	sw := startSwan(t, l, o)
-	tr, err := listenUDP(l.Netns("ours"), oursAddr)
+	tr, err := listenUDP(l.Netns("ours"), local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +362,7 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		IKEProposals: []suite.Proposal{ikeProp}, Child: child,
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
-	us := &peer{ip: oursAddr, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
+	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
 	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
 		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
 	if err != nil {
@@ -340,7 +373,7 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; tr.Close() })
-	return &interopEnv{t: t, lab: l, sw: sw, us: us, prof: prof}
+	return &interopEnv{t: t, lab: l, sw: sw, us: us, prof: prof, nat: o.nat}
 }
 
 // check compares strongSwan's view with ours: one IKE SA with the same SPIs,
@@ -372,7 +405,7 @@ func (ie *interopEnv) check(wantChildren int) {
 	if s.spiI != fmt.Sprintf("%016x", spiI) || s.spiR != fmt.Sprintf("%016x", spiR) {
 		t.Fatalf("IKE SPIs: strongSwan %s_i %s_r, ours %016x_i %016x_r", s.spiI, s.spiR, spiI, spiR)
 	}
-	if o.Local.Port() != 4500 || o.Remote.Port() != 4500 || s.localPort != "4500" || !o.NATRemote {
+	if o.Local.Port() != 4500 || o.Remote.Port() != 4500 || s.localPort != "4500" || !o.NATRemote || ie.nat && !o.NATLocal {
 		t.Fatalf("NAT-T: ours %v -> %v (NAT remote %v), strongSwan local port %s", o.Local, o.Remote, o.NATRemote, s.localPort)
 	}
 	keys := ie.sw.loggedKeys()
