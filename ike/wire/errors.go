@@ -12,8 +12,8 @@ var ErrMalformed = errors.New("malformed IKE message")
 // Error is a decode or validation error. It carries the notify type an IKE
 // responder answers with (RFC 7296 §2.21.1) and, where the RFC defines one,
 // the notification data: for UNSUPPORTED_CRITICAL_PAYLOAD the one-byte type
-// of the offending payload, for INVALID_MAJOR_VERSION the highest version we
-// support.
+// of the offending payload. (INVALID_MAJOR_VERSION has no data: the version
+// we support goes in the answer's header.)
 //
 // Offset is the byte offset in the decoded buffer where the problem was found
 // (relative to the start of the buffer passed to the decoder), for debugging.
