@@ -263,7 +263,10 @@ func (p *parser) line(l *srcLine) {
 				p.stack = saved[:depth]
 				return
 			}
-			if c, n := matchCmd(f.mode, toks); c != nil {
+			// An implemented mode reopens only for an indented line: a
+			// flush-left sub-command after `!` is an error, as the mode
+			// rules say.
+			if c, n := matchCmd(f.mode, toks); c != nil && l.indent > 0 {
 				p.stack = saved[:depth]
 				p.apply(l, c, toks, n, neg, f)
 				return
