@@ -404,3 +404,26 @@ func TestControlErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTrafficSelectors(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	must(t, pr.b.DeleteSA(Inbound, pr.spiAB))
+	must(t, pr.b.AddSA(SAConfig{SPI: pr.spiAB, Direction: Inbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: pr.encAB,
+		LocalTS: []netip.Prefix{netip.MustParsePrefix("198.18.20.0/24")}, RemoteTS: []netip.Prefix{netip.MustParsePrefix("198.18.10.0/25")}}))
+	for _, tc := range []struct {
+		src  string
+		want Verdict
+	}{{"198.18.10.1", VerdictHost}, {"198.18.10.200", VerdictDrop}} {
+		p := seal(t, pr, netip.MustParseAddr(tc.src), hostB4, 64)
+		pr.wb.ProcessInbound([]*Packet{p})
+		if p.Verdict != tc.want || (tc.want == VerdictDrop && p.Drop != DropSelector) {
+			t.Errorf("from %s: %v %v", tc.src, p.Verdict, p.Drop)
+		}
+	}
+	// IPv6 traffic is outside IPv4-only selectors.
+	p := seal(t, pr, hostA6, hostB6, 64)
+	pr.wb.ProcessInbound([]*Packet{p})
+	if p.Drop != DropSelector {
+		t.Errorf("ipv6 through ipv4 selectors: %v %v", p.Verdict, p.Drop)
+	}
+}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -54,6 +55,13 @@ type SAConfig struct {
 	// ReplayWindow disables anti-replay when set to -1 (RFC 4303 allows
 	// a receiver to not check); 0 selects the full window.
 	ReplayWindow int
+	// LocalTS and RemoteTS are the negotiated traffic selectors (address
+	// ranges as prefixes). For an inbound tunnel-mode (ModeIPsec) SA the
+	// engine drops decrypted packets whose source is outside RemoteTS or
+	// whose destination is outside LocalTS (RFC 4301 §5.2); empty means any,
+	// as FlexVPN's 0.0.0.0/0 selectors do. GRE-mode SAs protect the GRE
+	// endpoints, so their inner packets are not checked.
+	LocalTS, RemoteTS []netip.Prefix
 }
 
 // SA is an installed SA. Its configuration is immutable; counters are
@@ -65,6 +73,8 @@ type SA struct {
 	tunnel    TunnelID
 	esn, sgt  bool
 	noReplay  bool
+	localTS   []netip.Prefix
+	remoteTS  []netip.Prefix
 	lifetime  atomic.Pointer[Lifetime]
 	cipher    *esp.Cipher
 	seq       atomic.Uint64 // outbound: last sequence number used
@@ -91,7 +101,7 @@ func newSA(c SAConfig) (*SA, error) {
 		return nil, fmt.Errorf("sa %#x: %w", c.SPI, err)
 	}
 	sa := &SA{spi: c.SPI, dir: c.Direction, tunnel: c.Tunnel, esn: c.ESN, sgt: c.SGT, cipher: ci,
-		noReplay: c.ReplayWindow < 0}
+		noReplay: c.ReplayWindow < 0, localTS: unmapAll(c.LocalTS), remoteTS: unmapAll(c.RemoteTS)}
 	lt := c.Lifetime
 	sa.lifetime.Store(&lt)
 	return sa, nil
@@ -169,4 +179,30 @@ func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+func unmapAll(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
+	}
+	return out
+}
+
+// selects reports whether an inner packet from src to dst is within the
+// SA's traffic selectors.
+func (sa *SA) selects(src, dst netip.Addr) bool {
+	return inAny(sa.remoteTS, src) && inAny(sa.localTS, dst)
+}
+
+func inAny(ps []netip.Prefix, a netip.Addr) bool {
+	if len(ps) == 0 {
+		return true
+	}
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -335,12 +335,12 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 	t.rxBytes.Add(uint64(len(payload)))
 	p.setView(sa.cipher.PayloadOffset(), len(payload))
 	p.Tunnel = t.cfg.ID
-	w.decapsulate(tb, p, t, next)
+	w.decapsulate(tb, p, t, sa, next)
 }
 
 // decapsulate strips CMD, GRE and MPLS from a decrypted payload and routes
 // the inner packet.
-func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, next uint8) {
+func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint8) {
 	vrf := t.cfg.VRF
 	var sgt uint16
 	if next == hdr.ProtoCMD {
@@ -426,6 +426,11 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, next uint8) {
 	src, dst, ok := innerIP(p)
 	if !ok {
 		w.drop(p, DropMalformed)
+		return
+	}
+	if t.cfg.Mode == ModeIPsec && !sa.selects(src, dst) {
+		sa.drops.Add(1)
+		w.drop(p, DropSelector)
 		return
 	}
 	if sgt != 0 {
