@@ -178,6 +178,12 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if cfg.IKEv2.CookieChallenge != nil {
 		ic.CookieThreshold = *cfg.IKEv2.CookieChallenge
 	}
+	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
+		// IOS retries liveness checks every `dpd ... RETRY` seconds, five
+		// times, before it declares the peer dead; the engine's one
+		// retransmission schedule follows the shortest configured retry.
+		ic.RetransmitTimeout, ic.RetransmitBackoff = r, 1
+	}
 	e, err := ike.New(ic)
 	if err != nil {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
@@ -186,6 +192,25 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d.rib.Watch(d.fibApply)
 	d.applyConfigRoutes(nil, cfg)
 	return d, nil
+}
+
+// dpdRetry returns the shortest DPD retry interval configured globally or
+// in a profile, or 0.
+func dpdRetry(c *config.Config) time.Duration {
+	var best time.Duration
+	consider := func(d *config.DPD) {
+		if d != nil && d.Retry > 0 {
+			r := time.Duration(d.Retry) * time.Second
+			if best == 0 || r < best {
+				best = r
+			}
+		}
+	}
+	consider(c.IKEv2.DPD)
+	for _, p := range c.Profiles {
+		consider(p.DPD)
+	}
+	return best
 }
 
 // Engine returns the IKE engine (for tests and metrics).

@@ -109,26 +109,38 @@ func encrName(p suite.Proposal) string {
 	return p.Encr.String()
 }
 
-func shaName(s string) string {
-	s = strings.ToUpper(s)
-	for _, n := range []string{"SHA512", "SHA384", "SHA256", "SHA1", "MD5"} {
-		if strings.Contains(strings.ReplaceAll(strings.ReplaceAll(s, "_", ""), "-", ""), strings.TrimSuffix(n, "1")) {
-			if n == "SHA1" && strings.Contains(s, "96") {
-				return "SHA96"
-			}
-			return n
-		}
+func prfName(p suite.Proposal) string {
+	switch p.PRF {
+	case wire.PRFHMACMD5:
+		return "MD5"
+	case wire.PRFHMACSHA1:
+		return "SHA1"
+	case wire.PRFHMACSHA2256:
+		return "SHA256"
+	case wire.PRFHMACSHA2384:
+		return "SHA384"
+	case wire.PRFHMACSHA2512:
+		return "SHA512"
 	}
-	return s
+	return p.PRF.String()
 }
 
-func prfName(p suite.Proposal) string { return shaName(p.PRF.String()) }
-
 func hashName(p suite.Proposal) string {
-	if p.Integ == wire.IntegNone {
+	switch p.Integ {
+	case wire.IntegNone:
 		return "None"
+	case wire.IntegHMACMD596:
+		return "MD596"
+	case wire.IntegHMACSHA196:
+		return "SHA96"
+	case wire.IntegHMACSHA2256128:
+		return "SHA256"
+	case wire.IntegHMACSHA2384192:
+		return "SHA384"
+	case wire.IntegHMACSHA2512256:
+		return "SHA512"
 	}
-	return shaName(p.Integ.String())
+	return p.Integ.String()
 }
 
 func vrfPair(fvrf, ivrf string) string {
@@ -797,20 +809,28 @@ func (d *Daemon) showDerived(ctx context.Context, args []string) (api.Result, er
 // virtual-access, with the tunnel endpoints the session filled in.
 func derivedConfig(cfg *config.Config, s *Session) []string {
 	var body []string
+	protection := ""
+	mode := ""
 	in := false
 	for _, l := range strings.Split(cfg.RunningConfig(false), "\n") {
 		if strings.HasPrefix(l, "interface ") {
 			in = strings.Fields(l)[1] == s.Template
 			continue
 		}
-		if in {
-			if !strings.HasPrefix(l, " ") {
-				in = false
-				continue
-			}
-			if strings.HasPrefix(l, " tunnel source") || strings.HasPrefix(l, " tunnel destination") {
-				continue
-			}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(l, " ") {
+			in = false
+			continue
+		}
+		switch {
+		case strings.HasPrefix(l, " tunnel source"), strings.HasPrefix(l, " tunnel destination"):
+		case strings.HasPrefix(l, " tunnel mode"):
+			mode = l
+		case strings.HasPrefix(l, " tunnel protection"):
+			protection = l
+		default:
 			body = append(body, l)
 		}
 	}
@@ -818,13 +838,19 @@ func derivedConfig(cfg *config.Config, s *Session) []string {
 	out = append(out, body...)
 	out = append(out, " tunnel source "+s.Local.Addr().String())
 	if s.Mode == "ipsec" {
+		// mode auto may have chosen IPsec for a template in GRE mode
+		mode = " tunnel mode ipsec ipv4"
 		if s.Remote.Addr().Is6() {
-			out = append(out, " tunnel mode ipsec ipv6")
-		} else {
-			out = append(out, " tunnel mode ipsec ipv4")
+			mode = " tunnel mode ipsec ipv6"
 		}
 	}
+	if mode != "" {
+		out = append(out, mode)
+	}
 	out = append(out, " tunnel destination "+s.Remote.Addr().String())
+	if protection != "" {
+		out = append(out, protection)
+	}
 	out = append(out, " no tunnel protection ipsec initiate")
 	return out
 }
@@ -1027,13 +1053,21 @@ func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, 
 	fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
 	fmt.Fprintf(&b, "Tunnels: %d, SAs: %d\n\n", len(in.Tunnels), len(in.SAs))
 	sort.Slice(in.Tunnels, func(i, j int) bool { return in.Tunnels[i].Config.ID < in.Tunnels[j].Config.ID })
-	fmt.Fprintf(&b, "%-12s%-7s%-28s%-28s%12s%12s%12s%12s\n", "Tunnel", "Mode", "Local", "Remote", "RxPkts", "RxBytes", "TxPkts", "TxBytes")
+	names := map[dataplane.TunnelID]string{}
+	for _, s := range d.Sessions() {
+		names[s.TunnelID] = s.Interface
+	}
+	fmt.Fprintf(&b, "%-18s%-7s%-24s%-24s%10s%12s%10s%12s\n", "Interface", "Mode", "Local", "Remote", "RxPkts", "RxBytes", "TxPkts", "TxBytes")
 	for _, t := range in.Tunnels {
+		name := names[t.Config.ID]
+		if name == "" {
+			name = strconv.FormatUint(uint64(t.Config.ID), 10)
+		}
 		l, r := t.Config.Local.String(), t.Config.Remote.String()
 		if t.Config.Encap {
 			l, r = netip.AddrPortFrom(t.Config.Local, t.Config.LocalPort).String(), netip.AddrPortFrom(t.Config.Remote, t.Config.RemotePort).String()
 		}
-		fmt.Fprintf(&b, "%-12d%-7s%-28s%-28s%12d%12d%12d%12d\n", t.Config.ID, t.Config.Mode, l, r, t.RxPackets, t.RxBytes, t.TxPackets, t.TxBytes)
+		fmt.Fprintf(&b, "%-18s%-7s%-24s%-24s%10d%12d%10d%12d\n", name, t.Config.Mode, l, r, t.RxPackets, t.RxBytes, t.TxPackets, t.TxBytes)
 	}
 	b.WriteString("\nDrops by reason:\n")
 	keys := make([]string, 0, len(in.Drops))
