@@ -85,27 +85,70 @@ func initiatorTunnels(c *config.Config) []*config.Interface {
 }
 
 // tunnelConfigEqual reports whether everything a connector uses is the same
-// in both configurations, so that a reload can leave its session alone.
+// in both configurations, so that a reload can leave its session alone: the
+// interface, its IPsec profile and transform sets, the IKEv2 profile, the
+// IKEv2 policy's proposals, the keyring entry that holds the peer's keys
+// (other entries may change freely) and the FlexVPN client peer list.
 func tunnelConfigEqual(a, b *config.Config, name string) bool {
 	ia, ib := a.Interface(name), b.Interface(name)
-	if !config.Equal(ia, ib) {
+	if !config.Equal(ia, ib) || ia == nil {
 		return false
 	}
-	pa, pb := ipsecProfileName(ia), ipsecProfileName(ib)
-	ipa, ipb := a.IPsecProfile(pa), b.IPsecProfile(pb)
-	if !config.Equal(ipa, ipb) || ipa == nil {
-		return ipa == ipb
-	}
-	if !config.Equal(a.EffectiveTransformSets(ipa), b.EffectiveTransformSets(ipb)) {
+	ipa, ipb := a.IPsecProfile(ipsecProfileName(ia)), b.IPsecProfile(ipsecProfileName(ib))
+	if ipa == nil || ipb == nil || !config.Equal(ipa, ipb) ||
+		!config.Equal(a.EffectiveTransformSets(ipa), b.EffectiveTransformSets(ipb)) {
 		return false
 	}
 	fa, fb := a.Profile(ipa.IKEv2Profile), b.Profile(ipb.IKEv2Profile)
-	if !config.Equal(fa, fb) || fa == nil {
-		return fa == fb
+	if fa == nil || fb == nil || !config.Equal(fa, fb) {
+		return false
 	}
-	return config.Equal(a.Keyring(fa.Keyring), b.Keyring(fb.Keyring)) &&
-		config.Equal(a.FlexVPNClients, b.FlexVPNClients) &&
-		config.Equal(a.Proposals, b.Proposals) && config.Equal(a.Policies, b.Policies)
+	var clA, clB []*config.FlexVPNClient
+	for _, c := range a.FlexVPNClients {
+		if strings.EqualFold(c.ClientConnect, name) {
+			clA = append(clA, c)
+		}
+	}
+	for _, c := range b.FlexVPNClients {
+		if strings.EqualFold(c.ClientConnect, name) {
+			clB = append(clB, c)
+		}
+	}
+	if !config.Equal(clA, clB) {
+		return false
+	}
+	tc := ia.Tunnel
+	var peers []netip.Addr
+	if tc.Destination == "dynamic" {
+		for _, c := range clA {
+			for _, p := range c.Peers {
+				peers = append(peers, p.Address)
+			}
+		}
+	} else if tc.DestAddr.IsValid() {
+		peers = append(peers, tc.DestAddr)
+	} else if ad, err := netip.ParseAddr(tc.Destination); err == nil {
+		peers = append(peers, ad)
+	}
+	ka, kb := a.Keyring(fa.Keyring), b.Keyring(fb.Keyring)
+	for _, p := range peers {
+		q := config.KeyQuery{Role: config.Initiator, Hostname: tc.Destination, Address: p.Unmap()}
+		if !config.Equal(ka.LookupPeer(q), kb.LookupPeer(q)) {
+			return false
+		}
+	}
+	if len(peers) == 0 && !config.Equal(ka, kb) {
+		return false
+	}
+	local := tc.SourceAddr
+	if !local.IsValid() {
+		local, _ = interfaceAddr(a, tc.Source, false)
+	}
+	pa, pb := a.SelectPolicy(tc.VRF, local), b.SelectPolicy(tc.VRF, local)
+	if pa == nil || pb == nil {
+		return pa == pb
+	}
+	return config.Equal(a.PolicyProposals(pa), b.PolicyProposals(pb))
 }
 
 func ipsecProfileName(ifc *config.Interface) string {
@@ -223,7 +266,10 @@ func (c *connector) run(ctx context.Context) {
 			c.state, c.lastErr, c.nextTry, c.retryIn = connRetry, err.Error(), d.now().Add(wait), backoff
 			c.attempts++
 		})
-		d.event("IKEV2", logging.Warning, "PEER_UNREACHABLE", fmt.Sprintf("%s: peer %v: %v; retrying in %v", c.name, c.peer, err, wait.Round(time.Millisecond)))
+		d.mu.Lock()
+		peer := c.peer
+		d.mu.Unlock()
+		d.event("IKEV2", logging.Warning, "PEER_UNREACHABLE", fmt.Sprintf("%s: peer %v: %v; retrying in %v", c.name, peer, err, wait.Round(time.Millisecond)))
 		if !sleepCtx(ctx, wait) {
 			return
 		}
@@ -291,6 +337,7 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 	if err != nil {
 		return ike.InitiateRequest{}, err
 	}
+	c.peer = netip.AddrPortFrom(remote, transport.PortIKE) // shown even if the rest fails
 	local := tc.SourceAddr
 	if !local.IsValid() && tc.Source != "" && tc.Source != "dynamic" {
 		a, ok := interfaceAddr(cfg, tc.Source, remote.Is6())
@@ -302,6 +349,7 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 	if !local.IsValid() {
 		return ike.InitiateRequest{}, fmt.Errorf("%s: tunnel source must name an address or an interface with one", c.name)
 	}
+	c.local = netip.AddrPortFrom(local, transport.PortIKE)
 	ipName := ipsecProfileName(ifc)
 	ipp := cfg.IPsecProfile(ipName)
 	if ipp == nil {
