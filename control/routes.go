@@ -274,8 +274,23 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 	prof := cfg.Profile(s.Profile)
 	vrf := s.VRF
 	iface := s.Interface
+	// Reverse routes: an IPsec-mode peer that narrowed the selectors to
+	// its own subnets (a strongSwan site, an RFC client) is reached
+	// through its session even without route exchange.
+	var reverse []netip.Prefix
+	if s.plan != nil && s.plan.Mode == dataplane.ModeIPsec {
+		for _, c := range s.Children {
+			reverse = append(reverse, tsPrefixes(c.RemoteTS)...)
+		}
+	}
 	d.mu.Unlock()
 	var accepted []netip.Prefix
+	for _, p := range reverse {
+		r := rib.Route{VRF: vrf, Prefix: p, Source: rib.Static, Distance: 1, NextHops: []rib.NextHop{{Interface: iface}}, Owner: iface}
+		if d.rib.Add(r) == nil {
+			accepted = append(accepted, p)
+		}
+	}
 	for _, sr := range cfg.Routes {
 		if sr.Interface == iface {
 			_ = d.rib.Add(staticRoute(sr, iface))

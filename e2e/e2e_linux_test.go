@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/control/api"
+	"github.com/esphub/esphub/internal/swan"
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab"
 	"github.com/esphub/esphub/lab/labtest"
@@ -508,4 +509,106 @@ end`, 1)
 			}
 		}
 	})
+}
+
+// TestStrongSwanAlongsideSpokes brings a strongSwan site-to-site peer up on
+// the same hub as esphub spokes: the hub clones a Virtual-Access for it,
+// installs a reverse route for the subnet it narrowed the selectors to, and
+// traffic flows both ways while the spokes stay up.
+func TestStrongSwanAlongsideSpokes(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", "ping", "nft", swan.Charon, swan.Swanctl)
+	bin := buildDaemon(t)
+	l := labtest.Up(t, labtest.Topology("hub-3spokes-nat"))
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+	for _, n := range []string{"hub", "spoke1", "spoke2"} {
+		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
+	}
+	t.Cleanup(func() {
+		for _, n := range w.nodes {
+			w.stop(n)
+		}
+		cancel()
+		if t.Failed() {
+			for name, n := range w.nodes {
+				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
+			}
+		}
+	})
+	hub, s1, s2 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"]
+	hubCfg := strings.Replace(readExample(t, "hub.cfg"), " peer spoke1\n",
+		" peer swan\n  identity fqdn swan.lab.example\n  pre-shared-key 0 lab-swan-key-0123456789\n peer spoke1\n", 1)
+	writeCfg(t, hub.cfg, hubCfg)
+	writeCfg(t, s1.cfg, readExample(t, "spoke1.cfg"))
+	writeCfg(t, s2.cfg, readExample(t, "spoke2.cfg"))
+	for _, n := range []*node{hub, s1, s2} {
+		w.start(n)
+	}
+	w.eventually(45*time.Second, "spoke sessions", func() (bool, string) {
+		s, text := w.sessionsByID(hub)
+		return len(s) == 2, text
+	})
+
+	// The strongSwan site is the inet router itself (198.18.0.1, on the
+	// hub's link), protecting a loopback subnet of its own.
+	if _, err := l.Exec(ctx, "inet", "ip", "addr", "add", "198.19.250.1/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	sw := swan.StartT(t, l.Netns("inet"), swan.Config{
+		Name: "swan",
+		Conns: []swan.Conn{{
+			Name: "hub", LocalAddrs: []string{"198.18.0.1"}, RemoteAddrs: []string{"198.18.0.2"},
+			Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "swan.lab.example", RemoteID: "hub.lab.example",
+			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.250.0/24"}, RemoteTS: []string{"198.19.0.0/24"},
+				ESPProposals: []string{"aes256gcm16"}}},
+		}},
+		Secrets: []swan.Secret{{Name: "hub", IDs: []string{"swan.lab.example", "hub.lab.example"}, PSK: "lab-swan-key-0123456789"}},
+	})
+	ictx, icancel := context.WithTimeout(ctx, time.Minute)
+	defer icancel()
+	if err := sw.Initiate(ictx, "hub", "net"); err != nil {
+		t.Fatalf("strongSwan initiate: %v\n%s", err, sw.LogTail(30))
+	}
+	var va string
+	w.eventually(30*time.Second, "strongSwan session and reverse route on the hub", func() (bool, string) {
+		s, text := w.sessionsByID(hub)
+		row, ok := s["swan.lab.example"]
+		if !ok {
+			return false, text
+		}
+		va = row.Interface
+		rows, rtext := w.routes(hub)
+		r, ok := findRoute(rows, "198.19.250.0/24")
+		return ok && r.NextHops[0].Interface == va && len(s) == 3, text + rtext
+	})
+	text := w.text(hub, "show", "crypto", "session")
+	if !strings.Contains(text, "permit ip 198.19.0.0/255.255.255.0 198.19.250.0/255.255.255.0") {
+		t.Errorf("the strongSwan session's flow is missing from show crypto session:\n%s", text)
+	}
+	ctxp, cancelp := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelp()
+	var out []byte
+	var err error
+	for range 3 {
+		out, err = l.Exec(ctxp, "inet", "ping", "-n", "-c", "2", "-i", "0.2", "-W", "3", "-I", "198.19.250.1", "198.19.0.10")
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("strongSwan site -> hub LAN through the tunnel: %v\n%s\n%s", err, out, w.text(hub, "show", "dataplane"))
+	}
+	sas, err := sw.ListSAs(ctxp)
+	if err != nil || len(sas) != 1 {
+		t.Fatalf("strongSwan SAs: %v %+v", err, sas)
+	}
+	if c, ok := sas[0].Child("net", "INSTALLED"); !ok || c.PacketsIn == 0 {
+		t.Errorf("strongSwan child SA received nothing: %+v", sas[0].Children)
+	}
+	// The spokes are unaffected.
+	if err := w.ping("host1", "198.19.2.10"); err != nil {
+		t.Error(err)
+	}
 }
