@@ -27,17 +27,29 @@ func ikeProposals(ps []*config.Proposal) []suite.Proposal {
 	for _, p := range ps {
 		for _, e := range p.Encryption {
 			id, bits := e.IANA()
-			integs := []wire.IntegID{wire.IntegNone}
-			if !e.IsAEAD() {
-				integs = integs[:0]
+			type pair struct {
+				integ wire.IntegID
+				prfs  []config.PRF
+			}
+			var pairs []pair
+			switch {
+			case e.IsAEAD():
+				pairs = []pair{{wire.IntegNone, p.EffectivePRF()}}
+			case len(p.PRF) > 0:
 				for _, i := range p.Integrity {
-					integs = append(integs, i.IANA())
+					pairs = append(pairs, pair{i.IANA(), p.PRF})
+				}
+			default:
+				// Without a prf line each integrity algorithm brings its
+				// own PRF; they are not crossed.
+				for _, i := range p.Integrity {
+					pairs = append(pairs, pair{i.IANA(), []config.PRF{config.PRFFor(i)}})
 				}
 			}
-			for _, integ := range integs {
-				for _, prf := range p.EffectivePRF() {
+			for _, pr := range pairs {
+				for _, prf := range pr.prfs {
 					for _, g := range p.Groups {
-						out = append(out, suite.Proposal{Encr: id, KeyBits: int(bits), Integ: integ, PRF: prf.IANA(), DH: g.IANA()})
+						out = append(out, suite.Proposal{Encr: id, KeyBits: int(bits), Integ: pr.integ, PRF: prf.IANA(), DH: g.IANA()})
 					}
 				}
 			}
