@@ -29,8 +29,9 @@ import (
 	"github.com/esphub/esphub/internal/logging"
 )
 
-// loadConfig reads and parses the configuration; on errors it returns them
-// as FILE:LINE:COL lines (the first one first).
+// loadConfig reads and parses the configuration. On errors it returns one
+// line: the first error as FILE:LINE:COL: message, and how many more there
+// are (esphubctl config check lists them all).
 func loadConfig(path string) (*config.Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -39,11 +40,11 @@ func loadConfig(path string) (*config.Config, error) {
 	cfg, diags := config.Parse(path, src)
 	if diags.HasErrors() {
 		errs := diags.Errors()
-		lines := make([]string, 0, len(errs))
-		for _, d := range errs {
-			lines = append(lines, d.String())
+		msg := errs[0].String()
+		if len(errs) > 1 {
+			msg += fmt.Sprintf(" (and %d more errors; run: esphubctl config check %s)", len(errs)-1, path)
 		}
-		return nil, errors.New(strings.Join(lines, "\n"))
+		return nil, errors.New(msg)
 	}
 	return cfg, nil
 }
@@ -181,7 +182,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		nc, err := loadConfig(o.config)
 		if err != nil {
 			logging.Event(context.Background(), log, "CONFIG", logging.Error, "RELOAD_FAILED", "configuration refused, keeping the running one", "err", err.Error())
-			return nil, fmt.Errorf("configuration refused, the running one is kept:\n%w", err)
+			return nil, fmt.Errorf("configuration refused, the running one is kept: %w", err)
 		}
 		changes := d.Reload(nc)
 		logging.Event(context.Background(), log, "CONFIG", logging.Notification, "RELOADED", fmt.Sprintf("configuration reloaded, %d change(s)", len(changes)))
