@@ -242,7 +242,8 @@ func (p *parser) validateInterface(i *Interface, errAt func(Pos, string, ...any)
 		if t.VRF != "" && cfg.VRF(t.VRF) == nil {
 			errAt(i.Refs["tunnel vrf"], "interface %s: tunnel VRF %q is not defined", i.Name, t.VRF)
 		}
-		if pos, ok := i.Refs["tunnel source"]; ok && t.Source != "" && t.Source != "dynamic" && !t.SourceAddr.IsValid() && cfg.Interface(t.Source) == nil {
+		if pos, ok := i.Refs["tunnel source"]; ok && t.Source != "" && t.Source != "dynamic" && !t.SourceAddr.IsValid() &&
+			!linuxIfName(t.Source) && cfg.Interface(t.Source) == nil {
 			// A warning: on Linux the source is usually a host interface
 			// (eth0) that the configuration need not describe.
 			p.warnf(pos, "interface %s: tunnel source interface %s is not configured; esphub uses the host interface of that name", i.Name, t.Source)
