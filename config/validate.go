@@ -170,6 +170,12 @@ func (p *parser) validateProfile(pr *Profile, errAt func(Pos, string, ...any)) {
 			p.warnf(a.Pos, "%s: authorization policy %q is not defined; local authorization for it returns no attributes", name, a.Name)
 		}
 	}
+	if v := pr.MatchFVRF; v != "" && v != "any" && cfg.VRF(v) == nil {
+		p.warnf(pr.Refs["match fvrf"], "%s: VRF %q is not defined; the profile matches no peer", name, v)
+	}
+	if v := pr.IVRF; v != "" && v != "global" && cfg.VRF(v) == nil { // `ivrf global` (G:6525): the global table
+		p.warnf(pr.Refs["ivrf"], "%s: ivrf %q is not defined", name, v)
+	}
 	if pr.VirtualTemplate != 0 {
 		vt := cfg.VirtualTemplate(pr.VirtualTemplate)
 		if vt == nil {
