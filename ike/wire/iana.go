@@ -1,6 +1,3 @@
-// Package wire encodes and decodes IKEv2 messages (RFC 7296) and the payloads
-// of the extensions esphub implements (RFC 7383 fragments, RFC 5685 redirect,
-// RFC 4306 configuration attributes). It depends on the standard library only.
 package wire
 
 // This file holds the IANA "Internet Key Exchange Version 2 (IKEv2) Parameters"
@@ -203,6 +200,19 @@ const (
 	AttrSupportedAttributes CFGAttr = 14
 	AttrInternalIP6Subnet   CFGAttr = 15
 	AttrInternalDNSDomain   CFGAttr = 25 // RFC 8598
+
+	// Cisco Unity attributes, which IOS pushes to FlexVPN and AnyConnect clients.
+	AttrUnityBanner        CFGAttr = 28672
+	AttrUnitySavePassword  CFGAttr = 28673
+	AttrUnityDefDomain     CFGAttr = 28674
+	AttrUnitySplitDNSName  CFGAttr = 28675
+	AttrUnitySplitInclude  CFGAttr = 28676
+	AttrUnityNATTPort      CFGAttr = 28677
+	AttrUnityLocalLAN      CFGAttr = 28678
+	AttrUnityPFS           CFGAttr = 28679
+	AttrUnityFirewallType  CFGAttr = 28680
+	AttrUnityBackupServers CFGAttr = 28681
+	AttrUnityDDNSHostname  CFGAttr = 28682
 )
 
 // NotifyType is a Notify payload's message type (RFC 7296 §3.10.1 and extensions).
@@ -227,29 +237,44 @@ const (
 	NotifyInvalidSelectors           NotifyType = 39
 	NotifyTemporaryFailure           NotifyType = 43
 	NotifyChildSANotFound            NotifyType = 44
+	NotifyUnacceptableAddresses      NotifyType = 40 // RFC 4555
+	NotifyUnexpectedNATDetected      NotifyType = 41 // RFC 4555
+	NotifyAuthorizationFailed        NotifyType = 46 // RFC 6407
 
-	NotifyInitialContact              NotifyType = 16384
-	NotifySetWindowSize               NotifyType = 16385
-	NotifyAdditionalTSPossible        NotifyType = 16386
-	NotifyIPCompSupported             NotifyType = 16387
-	NotifyNATDetectionSourceIP        NotifyType = 16388
-	NotifyNATDetectionDestinationIP   NotifyType = 16389
-	NotifyCookie                      NotifyType = 16390
-	NotifyUseTransportMode            NotifyType = 16391
-	NotifyHTTPCertLookupSupported     NotifyType = 16392
-	NotifyRekeySA                     NotifyType = 16393
-	NotifyESPTFCPaddingNotSupported   NotifyType = 16394
-	NotifyNonFirstFragmentsAlso       NotifyType = 16395
-	NotifyMOBIKESupported             NotifyType = 16396
-	NotifyNoAdditionalAddresses       NotifyType = 16399
-	NotifyRedirectSupported           NotifyType = 16406 // RFC 5685
-	NotifyRedirect                    NotifyType = 16407
-	NotifyRedirectedFrom              NotifyType = 16408
-	NotifyEAPOnlyAuthentication       NotifyType = 16417
-	NotifyChildlessIKEv2Supported     NotifyType = 16418
-	NotifyMultipleAuthSupported       NotifyType = 16404
-	NotifyIKEv2FragmentationSupported NotifyType = 16430 // RFC 7383
-	NotifySignatureHashAlgorithms     NotifyType = 16431 // RFC 7427
+	NotifyInitialContact                NotifyType = 16384
+	NotifySetWindowSize                 NotifyType = 16385
+	NotifyAdditionalTSPossible          NotifyType = 16386
+	NotifyIPCompSupported               NotifyType = 16387
+	NotifyNATDetectionSourceIP          NotifyType = 16388
+	NotifyNATDetectionDestinationIP     NotifyType = 16389
+	NotifyCookie                        NotifyType = 16390
+	NotifyUseTransportMode              NotifyType = 16391
+	NotifyHTTPCertLookupSupported       NotifyType = 16392
+	NotifyRekeySA                       NotifyType = 16393
+	NotifyESPTFCPaddingNotSupported     NotifyType = 16394
+	NotifyNonFirstFragmentsAlso         NotifyType = 16395
+	NotifyMOBIKESupported               NotifyType = 16396
+	NotifyNoAdditionalAddresses         NotifyType = 16399
+	NotifyRedirectSupported             NotifyType = 16406 // RFC 5685
+	NotifyRedirect                      NotifyType = 16407
+	NotifyRedirectedFrom                NotifyType = 16408
+	NotifyEAPOnlyAuthentication         NotifyType = 16417
+	NotifyChildlessIKEv2Supported       NotifyType = 16418
+	NotifyMultipleAuthSupported         NotifyType = 16404
+	NotifyIKEv2FragmentationSupported   NotifyType = 16430 // RFC 7383
+	NotifySignatureHashAlgorithms       NotifyType = 16431 // RFC 7427
+	NotifyAdditionalIP4Address          NotifyType = 16397 // RFC 4555
+	NotifyAdditionalIP6Address          NotifyType = 16398
+	NotifyUpdateSAAddresses             NotifyType = 16400
+	NotifyCookie2                       NotifyType = 16401
+	NotifyNoNATsAllowed                 NotifyType = 16402
+	NotifyAuthLifetime                  NotifyType = 16403 // RFC 4478
+	NotifyAnotherAuthFollows            NotifyType = 16405 // RFC 4739
+	NotifyMessageIDSyncSupported        NotifyType = 16420 // RFC 6311
+	NotifyUsePPK                        NotifyType = 16435 // RFC 8784
+	NotifyPPKIdentity                   NotifyType = 16436
+	NotifyNoPPKAuth                     NotifyType = 16437
+	NotifyIntermediateExchangeSupported NotifyType = 16438 // RFC 9242
 )
 
 // IsError reports whether n is an error notify type (RFC 7296 §3.10.1).

@@ -1,0 +1,334 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// authTask is the initiator's IKE_AUTH with PSK, creating the first Child SA.
+type authTask struct {
+	done     func(error)
+	childSPI uint32
+}
+
+func (t *authTask) exchange() wire.ExchangeType { return wire.ExchangeIKEAuth }
+
+func idPayload(id Identity, responder bool) *wire.ID {
+	return &wire.ID{Responder: responder, IDType: id.Type, Data: id.Data}
+}
+
+// pskAuth computes the AUTH data of one side (RFC 7296 §2.15).
+func (sa *ikeSA) pskAuth(psk []byte, initiatorSide bool, id *wire.ID) []byte {
+	var msg, nonce []byte
+	if initiatorSide {
+		msg, nonce = sa.initReq, sa.nr
+	} else {
+		msg, nonce = sa.initResp, sa.ni
+	}
+	signed := suite.SignedOctets(sa.prf, sa.skp(initiatorSide), msg, nonce, id.AppendBody(nil))
+	return suite.PSKAuth(sa.prf, psk, signed)
+}
+
+func (sa *ikeSA) verifyAuth(psk []byte, initiatorSide bool, id *wire.ID, a *wire.Auth) bool {
+	if a == nil || a.Method != wire.AuthSharedKeyMIC || len(psk) == 0 {
+		return false
+	}
+	want := sa.pskAuth(psk, initiatorSide, id)
+	return subtle.ConstantTimeCompare(want, a.Data) == 1
+}
+
+func defaultID(id Identity, addr netip.AddrPort) Identity {
+	if id.IsZero() {
+		return IdentityAddr(addr.Addr())
+	}
+	return id
+}
+
+func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	e, prof := sa.e, sa.profile
+	sa.localID = defaultID(prof.LocalID, sa.local)
+	idi := idPayload(sa.localID, false)
+	ps := []wire.Payload{idi, notify(wire.NotifyInitialContact, nil)}
+	if !prof.RemoteID.IsZero() {
+		ps = append(ps, idPayload(prof.RemoteID, true))
+	}
+	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
+	if prof.ConfigRequest != nil {
+		req := cloneCP(prof.ConfigRequest)
+		req.CFGType = wire.CFGRequest
+		sa.localCP = req
+		ps = append(ps, req)
+	}
+	if len(prof.Child.Proposals) > 0 {
+		if t.childSPI == 0 {
+			spi, err := e.newChildSPI()
+			if err != nil {
+				return nil, err
+			}
+			t.childSPI = spi
+		}
+		ps = append(ps, childOffer(prof.Child, t.childSPI, false)...)
+	}
+	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
+	return ps, nil
+}
+
+// childOffer is the SA, TSi, TSr (and USE_TRANSPORT_MODE) of a Child SA
+// request.
+func childOffer(cfg ChildConfig, spi uint32, withDH bool) []wire.Payload {
+	ps := []wire.Payload{
+		wireSA(wire.ProtocolESP, binary.BigEndian.AppendUint32(nil, spi), cfg.Proposals, withDH),
+		tsToWire(false, orAny(cfg.LocalTS)),
+		tsToWire(true, orAny(cfg.RemoteTS)),
+	}
+	if cfg.Mode == ModeTransport {
+		ps = append(ps, notify(wire.NotifyUseTransportMode, nil))
+	}
+	return ps
+}
+
+// orAny returns ts, or 0.0.0.0/0 and ::/0 when ts is empty (FlexVPN's
+// route-based sessions).
+func orAny(ts []TrafficSelector) []TrafficSelector {
+	if len(ts) == 0 {
+		return []TrafficSelector{TSAny4, TSAny6}
+	}
+	return ts
+}
+
+func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	e, prof := sa.e, sa.profile
+	if n := m.notify(wire.NotifyAuthenticationFailed); n != nil {
+		e.stats.inc(CounterAuthFailures)
+		return false, fmt.Errorf("ike_auth: %w: peer rejected our authentication", ErrAuthFailed)
+	}
+	idr, a := m.id(true), m.auth()
+	if idr == nil || a == nil {
+		if n := m.errorNotify(); n != nil {
+			return false, &NotifyError{Exchange: "IKE_AUTH", Notify: n.NotifyType, Code: uint16(n.NotifyType)}
+		}
+		return false, errors.New("ike_auth: response lacks IDr or AUTH")
+	}
+	remoteID := Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
+	if !prof.RemoteID.IsZero() && !prof.RemoteID.Equal(remoteID) {
+		e.stats.inc(CounterAuthFailures)
+		return false, fmt.Errorf("ike_auth: %w: peer identity %s, expected %s", ErrAuthFailed, remoteID, prof.RemoteID)
+	}
+	if !sa.verifyAuth(prof.RemotePSK, false, idr, a) {
+		e.stats.inc(CounterAuthFailures)
+		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
+	}
+	sa.remoteID = remoteID
+	sa.peerCP = cloneCP(m.cp())
+	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
+		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
+	}
+	sa.established()
+	e.stats.inc(CounterIKEUp)
+	e.emit(Event{Kind: EventIKEUp, IKE: sa.info()})
+	e.log.Info("ike sa up", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "id", sa.remoteID.String(),
+		"proposal", sa.prop.String(), "nat", sa.udpEncap())
+	sa.startTimers()
+
+	var childErr error
+	if len(prof.Child.Proposals) > 0 {
+		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.ni, sa.nr, nil, 0, false)
+	}
+	if t.done != nil {
+		t.done(childErr)
+		t.done = nil
+	}
+	return false, nil
+}
+
+// acceptChild handles the Child SA part of a response to our IKE_AUTH or
+// CREATE_CHILD_SA request.
+func (sa *ikeSA) acceptChild(m *inMessage, cfg ChildConfig, inSPI uint32, ni, nr, shared []byte, replaces uint32, withDH bool) error {
+	if n := m.errorNotify(); n != nil {
+		return &NotifyError{Exchange: m.hdr.Exchange.String(), Notify: n.NotifyType, Code: uint16(n.NotifyType)}
+	}
+	prop, op, err := acceptedProposal(m.sa(), cfg.Proposals, wire.ProtocolESP, !withDH)
+	if err != nil {
+		return fmt.Errorf("child sa: %w", err)
+	}
+	if withDH && prop.DH == wire.DHNone {
+		shared = nil
+	}
+	tsi, tsr := tsFromWire(m.ts(false)), tsFromWire(m.ts(true))
+	if !tsSubset(tsi, orAny(cfg.LocalTS)) || !tsSubset(tsr, orAny(cfg.RemoteTS)) {
+		return fmt.Errorf("child sa: %w: responder widened the selectors", ErrTSUnacceptable)
+	}
+	c := cfg
+	if cfg.Mode == ModeTransport && m.notify(wire.NotifyUseTransportMode) == nil {
+		c.Mode = ModeTunnel
+	}
+	_, err = sa.makeChild(childParams{
+		cfg: c, prop: prop, inSPI: inSPI, outSPI: op.ESPSPI(), ni: ni, nr: nr, shared: shared,
+		weInitiated: true, localTS: tsi, remoteTS: tsr, replaces: replaces,
+	})
+	return err
+}
+
+func (t *authTask) fail(sa *ikeSA, err error) {
+	sa.destroy(err)
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+}
+
+// respondAuth is the responder's IKE_AUTH.
+func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
+	e := sa.e
+	failed := func(reason error) ([]wire.Payload, func()) {
+		e.stats.inc(CounterAuthFailures)
+		e.log.Info("ike_auth failed", "peer", m.remote, "err", reason)
+		return []wire.Payload{notify(wire.NotifyAuthenticationFailed, nil)}, func() { sa.destroy(reason) }
+	}
+	if sa.state != stateConnecting {
+		return []wire.Payload{notify(wire.NotifyInvalidSyntax, nil)}, nil
+	}
+	idi, a := m.id(false), m.auth()
+	if idi == nil || a == nil {
+		return failed(errors.New("IKE_AUTH without IDi or AUTH (EAP is not supported)"))
+	}
+	remoteID := Identity{Type: idi.IDType, Data: bytes.Clone(idi.Data)}
+	if err := remoteID.validate(); err != nil {
+		return failed(err)
+	}
+	req := ProfileRequest{Local: sa.local, Remote: sa.remote, RemoteID: remoteID, VendorIDs: sa.peerVendorIDs}
+	if idr := m.id(true); idr != nil {
+		req.LocalID = Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
+	}
+	prof, err := e.cfg.Policy.MatchProfile(req)
+	if err != nil {
+		return failed(fmt.Errorf("no profile for %s: %w", remoteID, err))
+	}
+	if !sa.verifyAuth(prof.RemotePSK, true, idi, a) {
+		return failed(fmt.Errorf("%w: AUTH from %s does not verify", ErrAuthFailed, remoteID))
+	}
+	sa.profile = prof
+	sa.remoteID = remoteID
+	sa.localID = defaultID(prof.LocalID, sa.local)
+	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
+		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
+	}
+	if prof.ForceEncap {
+		sa.natLocal = true
+	}
+	idr := idPayload(sa.localID, true)
+	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
+	cp, childOK := sa.respondCP(m, prof)
+	if cp != nil {
+		ps = append(ps, cp)
+	}
+	if m.sa() != nil && childOK {
+		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)
+	}
+	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
+
+	delete(e.halfOpen, halfOpenKey{sa.remote, sa.spii})
+	for k, v := range e.halfOpen {
+		if v == sa {
+			delete(e.halfOpen, k)
+		}
+	}
+	if m.notify(wire.NotifyInitialContact) != nil {
+		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
+		for _, old := range e.sas {
+			if old != sa && old.state == stateEstablished && old.remoteID.Equal(remoteID) &&
+				old.remote.Addr() == sa.remote.Addr() {
+				old.destroy(errors.New("replaced after INITIAL_CONTACT"))
+			}
+		}
+	}
+	sa.established()
+	e.stats.inc(CounterIKEUp)
+	e.emit(Event{Kind: EventIKEUp, IKE: sa.info()})
+	e.log.Info("ike sa up", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "id", sa.remoteID.String(),
+		"proposal", sa.prop.String(), "nat", sa.udpEncap())
+	sa.startTimers()
+	return ps, nil
+}
+
+// respondChild negotiates a Child SA as responder (IKE_AUTH or
+// CREATE_CHILD_SA) and returns the response's SA, [Nr], [KEr], TSi, TSr, or
+// the error notify. In CREATE_CHILD_SA a proposal with a DH group means PFS:
+// the request's KE must match it (else INVALID_KE_PAYLOAD).
+func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, replaces uint32, nonce wire.Payload) []wire.Payload {
+	e := sa.e
+	withDH := m.hdr.Exchange == wire.ExchangeCreateChildSA
+	prop, op, ok := selectProposal(m.sa(), cfg.Proposals, wire.ProtocolESP, !withDH)
+	if !ok {
+		e.stats.inc(CounterNoProposal)
+		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	tsi, tsr := tsFromWire(m.ts(false)), tsFromWire(m.ts(true))
+	if len(cfg.RemoteTS) > 0 {
+		tsi = NarrowTS(tsi, cfg.RemoteTS)
+	}
+	if len(cfg.LocalTS) > 0 {
+		tsr = NarrowTS(tsr, cfg.LocalTS)
+	}
+	if len(tsi) == 0 || len(tsr) == 0 {
+		e.stats.inc(CounterTSUnacceptable)
+		return []wire.Payload{notify(wire.NotifyTSUnacceptable, nil)}
+	}
+	c := cfg
+	c.Mode = ModeTunnel
+	if m.notify(wire.NotifyUseTransportMode) != nil && cfg.Mode == ModeTransport {
+		c.Mode = ModeTransport
+	}
+	inSPI, err := e.newChildSPI()
+	if err != nil {
+		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+	}
+	var shared []byte
+	var keOut wire.Payload
+	if withDH && prop.DH != wire.DHNone {
+		ke := m.ke()
+		if ke == nil || ke.Group != prop.DH {
+			e.stats.inc(CounterInvalidKESent)
+			return []wire.Payload{notifyUint16(wire.NotifyInvalidKEPayload, uint16(prop.DH))}
+		}
+		kex, err := suite.NewKeyExchange(prop.DH, e.rand)
+		if err != nil {
+			return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+		}
+		if shared, err = kex.SharedSecret(ke.Data); err != nil {
+			nt, ok := suite.NotifyOf(err)
+			if !ok {
+				nt = wire.NotifyInvalidSyntax
+			}
+			return []wire.Payload{notify(nt, nil)}
+		}
+		keOut = &wire.KE{Group: prop.DH, Data: kex.Public()}
+	}
+	if _, err := sa.makeChild(childParams{
+		cfg: c, prop: prop, inSPI: inSPI, outSPI: op.ESPSPI(), ni: ni, nr: nr, shared: shared,
+		weInitiated: false, localTS: tsr, remoteTS: tsi, replaces: replaces,
+	}); err != nil {
+		e.log.Warn("child sa install failed", "err", err)
+		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	ps := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wireProposal(op.Number, wire.ProtocolESP,
+		binary.BigEndian.AppendUint32(nil, inSPI), prop, withDH)}}}
+	if nonce != nil {
+		ps = append(ps, nonce)
+	}
+	if keOut != nil {
+		ps = append(ps, keOut)
+	}
+	ps = append(ps, tsToWire(false, tsi), tsToWire(true, tsr))
+	if c.Mode == ModeTransport {
+		ps = append(ps, notify(wire.NotifyUseTransportMode, nil))
+	}
+	return ps
+}

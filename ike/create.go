@@ -1,0 +1,539 @@
+package ike
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// childCreateTask creates an additional Child SA (RFC 7296 §1.3.1) or,
+// with old set, rekeys one (childRekeyTask embeds it, §1.3.3).
+type childCreateTask struct {
+	done    func(error)
+	cfg     ChildConfig
+	spi     uint32
+	ni      []byte
+	kex     suite.KeyExchange
+	group   wire.DHGroup
+	rounds  int
+	created *childSA
+}
+
+func (t *childCreateTask) exchange() wire.ExchangeType { return wire.ExchangeCreateChildSA }
+
+// prepare allocates the SPI, nonce and (with PFS) key exchange.
+func (t *childCreateTask) prepare(sa *ikeSA) error {
+	e := sa.e
+	if t.spi == 0 {
+		spi, err := e.newChildSPI()
+		if err != nil {
+			return err
+		}
+		t.spi = spi
+	}
+	if t.ni == nil {
+		ni, err := e.random(nonceLen)
+		if err != nil {
+			return err
+		}
+		t.ni = ni
+	}
+	if t.group == wire.DHNone && len(t.cfg.Proposals) > 0 {
+		t.group = t.cfg.Proposals[0].DH
+	}
+	if t.group != wire.DHNone && (t.kex == nil || t.kex.Group() != t.group) {
+		kex, err := suite.NewKeyExchange(t.group, e.rand)
+		if err != nil {
+			return fmt.Errorf("create_child_sa: %w", err)
+		}
+		t.kex = kex
+	}
+	return nil
+}
+
+func (t *childCreateTask) payloads(extra ...wire.Payload) []wire.Payload {
+	ps := append([]wire.Payload{}, extra...)
+	offer := childOffer(t.cfg, t.spi, true)
+	ps = append(ps, offer[0], &wire.Nonce{Data: t.ni})
+	if t.kex != nil {
+		ps = append(ps, &wire.KE{Group: t.group, Data: t.kex.Public()})
+	}
+	return append(ps, offer[1:]...)
+}
+
+func (t *childCreateTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	if err := t.prepare(sa); err != nil {
+		return nil, err
+	}
+	return t.payloads(), nil
+}
+
+// retryKE handles INVALID_KE_PAYLOAD: another round with the group the
+// responder wants, if we offer it.
+func (t *childCreateTask) retryKE(m *inMessage) bool {
+	n := m.notify(wire.NotifyInvalidKEPayload)
+	if n == nil || len(n.Data) != 2 || t.rounds >= 2 {
+		return false
+	}
+	g := wire.DHGroup(binary.BigEndian.Uint16(n.Data))
+	if g == t.group || !slices.ContainsFunc(t.cfg.Proposals, func(p suite.Proposal) bool { return p.DH == g }) {
+		return false
+	}
+	t.rounds++
+	t.group = g
+	return true
+}
+
+// complete derives and installs the Child SA from the response.
+func (t *childCreateTask) complete(sa *ikeSA, m *inMessage, replaces uint32) error {
+	nr := m.nonce()
+	if nr == nil {
+		if n := m.errorNotify(); n != nil {
+			return &NotifyError{Exchange: "CREATE_CHILD_SA", Notify: n.NotifyType, Code: uint16(n.NotifyType)}
+		}
+		return errors.New("create_child_sa: response without nonce")
+	}
+	var shared []byte
+	if t.kex != nil {
+		ke := m.ke()
+		if ke != nil {
+			if ke.Group != t.group {
+				return errors.New("create_child_sa: responder's KE is of another group")
+			}
+			s, err := t.kex.SharedSecret(ke.Data)
+			if err != nil {
+				return fmt.Errorf("create_child_sa: %w", err)
+			}
+			shared = s
+		}
+	}
+	before := len(sa.children)
+	err := sa.acceptChild(m, t.cfg, t.spi, t.ni, nr, shared, replaces, true)
+	if err != nil {
+		return err
+	}
+	if len(sa.children) > before {
+		t.created = sa.children[t.spi]
+	}
+	return nil
+}
+
+func (t *childCreateTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	if t.retryKE(m) {
+		return true, nil
+	}
+	err := t.complete(sa, m, 0)
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+	return false, nil
+}
+
+func (t *childCreateTask) fail(sa *ikeSA, err error) {
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+}
+
+// childRekeyTask rekeys a Child SA: CREATE_CHILD_SA with REKEY_SA, then
+// the old SA is deleted, unless a simultaneous rekey by the peer won.
+type childRekeyTask struct {
+	childCreateTask
+	old *childSA
+	// auto marks a rekey started by the lifetime timer: if the peer
+	// refuses it (TEMPORARY_FAILURE while it rekeys or deletes the same SA),
+	// it is retried after a random pause, up to maxRekeyRetries times.
+	auto    bool
+	retries int
+}
+
+// maxRekeyRetries bounds the retries of a timer-driven rekey; the hard
+// lifetime ends the SA if none succeeds.
+const maxRekeyRetries = 5
+
+// retryDelay is a random pause before a refused rekey is tried again, so
+// that two peers that collided do not collide again.
+func (e *Engine) retryDelay() time.Duration {
+	return e.cfg.RetransmitTimeout + e.jitter(10*e.cfg.RetransmitTimeout)
+}
+
+func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	if t.old.state != childInstalled && t.old.state != childRekeying || t.old.sa != sa {
+		return nil, fmt.Errorf("rekey child sa %08x: %w", t.old.inSPI, ErrNoChildSA)
+	}
+	t.old.state = childRekeying
+	if t.cfg.Name == "" && len(t.cfg.Proposals) == 0 {
+		t.cfg = t.old.cfg
+		// Keep the negotiated selectors and the accepted algorithm first.
+		t.cfg.LocalTS, t.cfg.RemoteTS = t.old.localTS, t.old.remoteTS
+		// The negotiated algorithms (with the PFS group the SA was made
+		// with, if any) come first, then the configured ones.
+		t.cfg.Proposals = append([]suite.Proposal{t.old.prop}, t.old.cfg.Proposals...)
+	}
+	if err := t.prepare(sa); err != nil {
+		return nil, err
+	}
+	rekey := &wire.Notify{Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, t.old.inSPI), NotifyType: wire.NotifyRekeySA}
+	return t.payloads(rekey), nil
+}
+
+func (t *childRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	if t.retryKE(m) {
+		return true, nil
+	}
+	old := t.old
+	err := t.complete(sa, m, old.inSPI)
+	if err != nil {
+		// TEMPORARY_FAILURE / CHILD_SA_NOT_FOUND: the peer is rekeying or
+		// deleting it; keep the old SA and let its timers or the peer act.
+		if old.state == childRekeying {
+			old.state = childInstalled
+		}
+		sa.e.log.Info("child sa rekey failed", "in", fmt.Sprintf("%08x", old.inSPI), "err", err)
+		t.finish(err)
+		t.retry(sa)
+		return false, nil
+	}
+	if pr := old.peerRekey; pr != nil && pr.child.state != childRemoved {
+		// Simultaneous rekey (RFC 7296 §2.8.1): the SA created by the
+		// exchange with the lowest nonce is redundant; whoever initiated that
+		// exchange deletes it, the other initiator deletes the old SA.
+		sa.e.stats.inc(CounterRekeyCollisions)
+		ours := minNonce(t.ni, m.nonce())
+		theirs := minNonce(pr.ni, pr.nr)
+		if bytes.Compare(ours, theirs) < 0 {
+			// Our new SA loses: delete it; the peer deletes the old one.
+			old.state = childRekeyed
+			sa.queueTask(&deleteChildTask{children: []*childSA{t.created}})
+			t.finish(nil)
+			return false, nil
+		}
+	}
+	old.state = childRekeyed
+	sa.queueTask(&deleteChildTask{children: []*childSA{old}})
+	t.finish(nil)
+	return false, nil
+}
+
+func (t *childRekeyTask) finish(err error) {
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+}
+
+func (t *childRekeyTask) fail(sa *ikeSA, err error) {
+	if t.old.state == childRekeying {
+		t.old.state = childInstalled
+	}
+	t.finish(err)
+	if sa.state == stateEstablished {
+		t.retry(sa)
+	}
+}
+
+// retry schedules a timer-driven rekey again after it was refused.
+func (t *childRekeyTask) retry(sa *ikeSA) {
+	old := t.old
+	if !t.auto || t.retries >= maxRekeyRetries || old.state != childInstalled {
+		return
+	}
+	n := t.retries + 1
+	old.timers = append(old.timers, sa.e.afterFunc(sa.e.retryDelay(), func() {
+		if old.state == childInstalled && old.sa.state == stateEstablished {
+			old.sa.queueTask(&childRekeyTask{old: old, auto: true, retries: n})
+		}
+	}))
+}
+
+func minNonce(a, b []byte) []byte {
+	if bytes.Compare(a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
+// ikeRekeyTask rekeys the IKE SA (RFC 7296 §1.3.2): the new SA inherits
+// the Child SAs, then the old one is deleted.
+type ikeRekeyTask struct {
+	done    func(error)
+	auto    bool // started by the lifetime timer; retried when refused
+	retries int
+	spi     uint64
+	ni      []byte
+	kex     suite.KeyExchange
+	group   wire.DHGroup
+	props   []suite.Proposal
+	rounds  int
+}
+
+func (t *ikeRekeyTask) exchange() wire.ExchangeType { return wire.ExchangeCreateChildSA }
+func (t *ikeRekeyTask) exclusive() bool             { return true }
+
+func (t *ikeRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
+	e := sa.e
+	if sa.state != stateEstablished {
+		return nil, fmt.Errorf("rekey ike sa: %w", ErrBusy)
+	}
+	if t.props == nil {
+		t.props = []suite.Proposal{sa.prop}
+		for _, p := range sa.profile.IKEProposals {
+			if p != sa.prop {
+				t.props = append(t.props, p)
+			}
+		}
+	}
+	if t.group == wire.DHNone {
+		t.group = t.props[0].DH
+	}
+	if t.spi == 0 {
+		spi, err := e.newSPI()
+		if err != nil {
+			return nil, err
+		}
+		t.spi = spi
+		if t.ni, err = e.random(nonceLen); err != nil {
+			return nil, err
+		}
+	}
+	if t.kex == nil || t.kex.Group() != t.group {
+		kex, err := suite.NewKeyExchange(t.group, e.rand)
+		if err != nil {
+			return nil, err
+		}
+		t.kex = kex
+	}
+	return []wire.Payload{
+		wireSA(wire.ProtocolIKE, binary.BigEndian.AppendUint64(nil, t.spi), t.props, true),
+		&wire.Nonce{Data: t.ni},
+		&wire.KE{Group: t.group, Data: t.kex.Public()},
+	}, nil
+}
+
+func (t *ikeRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	if n := m.notify(wire.NotifyInvalidKEPayload); n != nil && len(n.Data) == 2 && t.rounds < 2 {
+		g := wire.DHGroup(binary.BigEndian.Uint16(n.Data))
+		if g != t.group && slices.ContainsFunc(t.props, func(p suite.Proposal) bool { return p.DH == g }) {
+			t.rounds++
+			t.group = g
+			return true, nil
+		}
+	}
+	err := t.complete(sa, m)
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+	if err != nil {
+		sa.e.log.Info("ike sa rekey failed", "spi", hexSPI(sa.localSPI()), "err", err)
+		t.retry(sa)
+	}
+	return false, nil
+}
+
+func (t *ikeRekeyTask) retry(sa *ikeSA) {
+	if !t.auto || t.retries >= maxRekeyRetries || sa.state != stateEstablished {
+		return
+	}
+	n := t.retries + 1
+	sa.addTimer(sa.e.afterFunc(sa.e.retryDelay(), func() {
+		if sa.state == stateEstablished {
+			sa.queueTask(&ikeRekeyTask{auto: true, retries: n})
+		}
+	}))
+}
+
+func (t *ikeRekeyTask) complete(sa *ikeSA, m *inMessage) error {
+	if n := m.errorNotify(); n != nil {
+		return &NotifyError{Exchange: "CREATE_CHILD_SA", Notify: n.NotifyType, Code: uint16(n.NotifyType)}
+	}
+	prop, op, err := acceptedProposal(m.sa(), t.props, wire.ProtocolIKE, false)
+	if err != nil {
+		return fmt.Errorf("rekey ike sa: %w", err)
+	}
+	ke, nr := m.ke(), m.nonce()
+	if ke == nil || nr == nil || ke.Group != t.group || prop.DH != t.group || len(op.SPI) != 8 {
+		return errors.New("rekey ike sa: response lacks KE, nonce or SPI")
+	}
+	shared, err := t.kex.SharedSecret(ke.Data)
+	if err != nil {
+		return fmt.Errorf("rekey ike sa: %w", err)
+	}
+	_, err = sa.rekeyInto(prop, true, t.spi, op.IKESPI(), t.ni, nr, shared)
+	return err
+}
+
+func (t *ikeRekeyTask) fail(sa *ikeSA, err error) {
+	if t.done != nil {
+		t.done(err)
+		t.done = nil
+	}
+}
+
+// rekeyInto creates the IKE SA that replaces sa, moves the Child SAs over,
+// and schedules the old SA's deletion when we initiated the rekey. The
+// rekey's initiator becomes the new SA's original initiator.
+func (sa *ikeSA) rekeyInto(prop suite.Proposal, weInitiated bool, spii, spir uint64, ni, nr, shared []byte) (*ikeSA, error) {
+	e := sa.e
+	keys, err := suite.DeriveRekeyedIKEKeys(prop, sa.prop.PRF, sa.keys.SKd, shared, ni, nr, spii, spir)
+	if err != nil {
+		return nil, fmt.Errorf("rekey ike sa: %w", err)
+	}
+	n := e.newIKESA(weInitiated, sa.local, sa.remote)
+	n.spii, n.spir = spii, spir
+	if err := n.setProposal(prop); err != nil {
+		return nil, err
+	}
+	if err := n.installKeys(keys); err != nil {
+		return nil, err
+	}
+	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
+	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
+	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
+	n.peerWindow = sa.peerWindow
+	n.state = stateEstablished
+	for spi, c := range sa.children {
+		if c.state == childRemoved {
+			continue
+		}
+		c.sa = n
+		n.children[spi] = c
+		delete(sa.children, spi)
+	}
+	e.sas[n.localSPI()] = n
+	sa.state = stateRekeyed
+	// The old SA's timers stop; its children now live on the new SA.
+	for _, tm := range append(sa.timers, sa.dpdTimer, sa.kaTimer) {
+		if tm != nil {
+			tm.Stop()
+		}
+	}
+	sa.timers, sa.dpdTimer, sa.kaTimer = nil, nil, nil
+	n.startTimers()
+	e.emit(Event{Kind: EventIKERekeyed, IKE: n.info(), OldSPI: sa.localSPI()})
+	e.log.Info("ike sa rekeyed", "old", hexSPI(sa.localSPI()), "new", hexSPI(n.localSPI()), "peer", sa.remote)
+	if weInitiated {
+		sa.queueTask(&deleteIKETask{})
+	} else {
+		// The peer deletes the old SA; if it never does, expire it.
+		sa.addTimer(e.afterFunc(2*e.retransmitSpan(), func() { sa.destroy(ErrDeleted) }))
+	}
+	return n, nil
+}
+
+// respondCreateChild answers CREATE_CHILD_SA: a new Child SA, a Child SA
+// rekey (REKEY_SA) or an IKE SA rekey (SA of protocol IKE).
+func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
+	e := sa.e
+	ni := m.nonce()
+	spa := m.sa()
+	if ni == nil || spa == nil || len(spa.Proposals) == 0 {
+		return []wire.Payload{notify(wire.NotifyInvalidSyntax, nil)}
+	}
+	nr, err := e.random(nonceLen)
+	if err != nil {
+		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+	}
+	if spa.Proposals[0].Protocol == wire.ProtocolIKE {
+		return sa.respondIKERekey(m, ni, nr)
+	}
+	cfg := sa.profile.Child
+	var old *childSA
+	if n := m.notify(wire.NotifyRekeySA); n != nil {
+		if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {
+			return []wire.Payload{notify(wire.NotifyInvalidSyntax, nil)}
+		}
+		spi := binary.BigEndian.Uint32(n.SPI)
+		for _, c := range sa.children {
+			if c.outSPI == spi && c.state != childRemoved {
+				old = c
+				break
+			}
+		}
+		if old == nil {
+			return []wire.Payload{&wire.Notify{Protocol: wire.ProtocolESP, SPI: n.SPI, NotifyType: wire.NotifyChildSANotFound}}
+		}
+		if old.state == childRekeyed || old.state == childDeleting {
+			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+		}
+		cfg = old.cfg
+	}
+	var replaces uint32
+	if old != nil {
+		replaces = old.inSPI
+	}
+	before := len(sa.children)
+	ps := sa.respondChild(m, cfg, ni, nr, replaces, &wire.Nonce{Data: nr})
+	if old != nil && len(sa.children) > before && old.state == childRekeying {
+		// We are rekeying the same SA: remember this exchange's nonces to
+		// resolve the collision when our response arrives.
+		for _, c := range sa.children {
+			if c.replaces == old.inSPI && !c.initiator {
+				old.peerRekey = &rekeyRecord{ni: bytes.Clone(ni), nr: nr, child: c}
+			}
+		}
+	}
+	return ps
+}
+
+// respondIKERekey answers the peer's rekey of this IKE SA.
+func (sa *ikeSA) respondIKERekey(m *inMessage, ni, nr []byte) []wire.Payload {
+	e := sa.e
+	for _, p := range sa.inflight {
+		if _, ok := p.task.(*ikeRekeyTask); ok {
+			// Both sides rekey at once: refuse; the jittered timers make the
+			// next attempts unlikely to collide (RFC 7296 §2.25).
+			e.stats.inc(CounterRekeyCollisions)
+			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+		}
+	}
+	local := []suite.Proposal{sa.prop}
+	if sa.profile != nil {
+		local = append(local, sa.profile.IKEProposals...)
+	}
+	if ps, err := e.cfg.Policy.ResponderIKE(sa.local, sa.remote); err == nil {
+		local = append(local, ps...)
+	}
+	prop, op, ok := selectProposal(m.sa(), local, wire.ProtocolIKE, false)
+	if !ok || len(op.SPI) != 8 {
+		e.stats.inc(CounterNoProposal)
+		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	ke := m.ke()
+	if ke == nil || ke.Group != prop.DH {
+		e.stats.inc(CounterInvalidKESent)
+		return []wire.Payload{notifyUint16(wire.NotifyInvalidKEPayload, uint16(prop.DH))}
+	}
+	kex, err := suite.NewKeyExchange(prop.DH, e.rand)
+	if err != nil {
+		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	shared, err := kex.SharedSecret(ke.Data)
+	if err != nil {
+		nt, ok := suite.NotifyOf(err)
+		if !ok {
+			nt = wire.NotifyInvalidSyntax
+		}
+		return []wire.Payload{notify(nt, nil)}
+	}
+	spir, err := e.newSPI()
+	if err != nil {
+		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+	}
+	if _, err := sa.rekeyInto(prop, false, op.IKESPI(), spir, ni, nr, shared); err != nil {
+		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	return []wire.Payload{
+		&wire.SA{Proposals: []wire.Proposal{wireProposal(op.Number, wire.ProtocolIKE, binary.BigEndian.AppendUint64(nil, spir), prop, true)}},
+		&wire.Nonce{Data: nr},
+		&wire.KE{Group: prop.DH, Data: kex.Public()},
+	}
+}

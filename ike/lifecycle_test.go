@@ -1,0 +1,219 @@
+package ike
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// runLifecycle drives every exchange from A and checks both sides after each.
+func runLifecycle(t *testing.T, p *pair) {
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatalf("initiate: %v", err)
+	}
+	spi := info.LocalSPI
+	waitFor(t, "responder up with its child", func() bool { return establishedCount(t, p.b) == 1 && len(p.b.inst.snapshot()) == 1 })
+	checkChildKeys(t, p.a, p.b)
+
+	// A second Child SA with PFS.
+	pfs := defaultChild()
+	pfs.Name = "pfs"
+	pfs.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHECP256}}
+	pfs.LocalTS = []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("198.19.1.7/32"))}
+	if err := p.a.e.CreateChildSA(ctx, spi, pfs); err != nil {
+		t.Fatalf("create child: %v", err)
+	}
+	waitFor(t, "two children on B", func() bool { return len(p.b.inst.snapshot()) == 2 })
+	checkChildKeys(t, p.a, p.b)
+
+	// Rekey the first Child SA: the old pair goes, a new pair comes.
+	var first uint32
+	for spi, c := range p.a.inst.snapshot() {
+		if c.Name == "net" {
+			first = spi
+		}
+	}
+	if err := p.a.e.RekeyChildSA(ctx, spi, first); err != nil {
+		t.Fatalf("rekey child: %v", err)
+	}
+	waitFor(t, "old child gone on both", func() bool {
+		_, oldA := p.a.inst.snapshot()[first]
+		return !oldA && len(p.a.inst.snapshot()) == 2 && len(p.b.inst.snapshot()) == 2
+	})
+	checkChildKeys(t, p.a, p.b)
+
+	// Rekey the IKE SA: children survive, SPIs change.
+	if err := p.a.e.RekeyIKESA(ctx, spi); err != nil {
+		t.Fatalf("rekey ike: %v", err)
+	}
+	var newSPI uint64
+	waitFor(t, "one IKE SA each after rekey", func() bool {
+		as, bs := ikeSAs(t, p.a), ikeSAs(t, p.b)
+		if len(as) != 1 || len(bs) != 1 || as[0].LocalSPI == spi {
+			return false
+		}
+		newSPI = as[0].LocalSPI
+		return bs[0].RemoteSPI == newSPI && len(as[0].Children) == 2 && len(bs[0].Children) == 2
+	})
+	checkChildKeys(t, p.a, p.b)
+
+	// The rekeyed SA works: liveness, another child rekey on it, from B too.
+	if err := p.a.e.CheckLiveness(ctx, newSPI); err != nil {
+		t.Fatalf("liveness: %v", err)
+	}
+	bs := ikeSAs(t, p.b)
+	if err := p.b.e.CheckLiveness(ctx, bs[0].LocalSPI); err != nil {
+		t.Fatalf("liveness from B: %v", err)
+	}
+	var bChild uint32
+	for spi := range p.b.inst.snapshot() {
+		bChild = spi
+		break
+	}
+	if err := p.b.e.RekeyChildSA(ctx, bs[0].LocalSPI, bChild); err != nil {
+		t.Fatalf("rekey child from B: %v", err)
+	}
+	waitFor(t, "B's rekey settles", func() bool {
+		_, old := p.b.inst.snapshot()[bChild]
+		return !old && len(p.a.inst.snapshot()) == 2 && len(p.b.inst.snapshot()) == 2
+	})
+	checkChildKeys(t, p.a, p.b)
+	if err := p.b.e.RekeyIKESA(ctx, bs[0].LocalSPI); err != nil {
+		t.Fatalf("rekey ike from B: %v", err)
+	}
+	waitFor(t, "B's IKE rekey settles", func() bool {
+		as, bs2 := ikeSAs(t, p.a), ikeSAs(t, p.b)
+		return len(as) == 1 && len(bs2) == 1 && bs2[0].LocalSPI != bs[0].LocalSPI && as[0].RemoteSPI == bs2[0].LocalSPI
+	})
+	newSPI = ikeSAs(t, p.a)[0].LocalSPI
+
+	// Delete one Child SA, then the IKE SA.
+	var some uint32
+	for spi := range p.a.inst.snapshot() {
+		some = spi
+		break
+	}
+	if err := p.a.e.DeleteChildSA(ctx, newSPI, some); err != nil {
+		t.Fatalf("delete child: %v", err)
+	}
+	waitFor(t, "one child each", func() bool { return len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1 })
+	checkChildKeys(t, p.a, p.b)
+	if err := p.a.e.DeleteIKESA(ctx, newSPI); err != nil {
+		t.Fatalf("delete ike: %v", err)
+	}
+	waitFor(t, "everything gone", func() bool {
+		return len(ikeSAs(t, p.a)) == 0 && len(ikeSAs(t, p.b)) == 0 &&
+			len(p.a.inst.snapshot()) == 0 && len(p.b.inst.snapshot()) == 0
+	})
+	if p.b.countEvents(EventIKEDown) != 1 || p.a.countEvents(EventIKEDown) != 1 {
+		t.Fatalf("ike-down events: A %d B %d", p.a.countEvents(EventIKEDown), p.b.countEvents(EventIKEDown))
+	}
+}
+
+func TestLifecyclePerfectNetwork(t *testing.T) {
+	runLifecycle(t, newPair(t, pairOpts{}))
+}
+
+// TestLifecycleUnderLoss is acceptance target 1: every exchange under 30%
+// loss with reordering and duplicates.
+func TestLifecycleUnderLoss(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run("seed"+string(rune('0'+seed)), func(t *testing.T) {
+			p := newPair(t, pairOpts{net: transport.MemOptions{
+				Loss: 0.3, Reorder: 0.2, ReorderDelay: 15 * time.Millisecond, Duplicate: 0.1, Seed: seed,
+			}})
+			runLifecycle(t, p)
+			sa, sb := p.a.e.Stats(), p.b.e.Stats()
+			if sa.Get(CounterRetransmits)+sb.Get(CounterRetransmits) == 0 {
+				t.Fatal("30% loss but no retransmissions")
+			}
+			t.Logf("retransmits A %d B %d, duplicate requests answered A %d B %d, net %+v",
+				sa.Get(CounterRetransmits), sb.Get(CounterRetransmits), sa.Get(CounterDupRequests), sb.Get(CounterDupRequests), p.net.Stats())
+		})
+	}
+}
+
+func TestLivenessDeadPeer(t *testing.T) {
+	p := newPair(t, pairOpts{configure: func(c *Config) { c.RetransmitTries = 3; c.RetransmitMaxTimeout = 50 * time.Millisecond }})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.net.SetLoss(1)
+	err = p.a.e.CheckLiveness(ctx, info.LocalSPI)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("liveness against a dead peer: %v, want ErrTimeout", err)
+	}
+	if len(ikeSAs(t, p.a)) != 0 || len(p.a.inst.snapshot()) != 0 {
+		t.Fatal("dead peer's SAs not removed")
+	}
+	if p.a.countEvents(EventIKEDown) != 1 || p.a.countEvents(EventChildDown) != 1 {
+		t.Fatal("missing down events")
+	}
+}
+
+func TestPeriodicDPD(t *testing.T) {
+	p := newPair(t, pairOpts{
+		configure: func(c *Config) { c.RetransmitTries = 2; c.RetransmitMaxTimeout = 40 * time.Millisecond },
+		initProf:  func(pr *Profile) { pr.DPDInterval = 60 * time.Millisecond },
+	})
+	if _, err := p.initiate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(ikeSAs(t, p.a)) != 1 {
+		t.Fatal("SA lost with a live peer")
+	}
+	p.net.SetLoss(1)
+	waitFor(t, "DPD removes the SA", func() bool { return len(ikeSAs(t, p.a)) == 0 })
+}
+
+func TestDeleteFromResponder(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	ctx := testCtx(t)
+	if _, err := p.initiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
+	bs := ikeSAs(t, p.b)
+	if err := p.b.e.DeleteChildSA(ctx, bs[0].LocalSPI, bs[0].Children[0].InboundSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "children gone", func() bool { return len(p.a.inst.snapshot()) == 0 && len(p.b.inst.snapshot()) == 0 })
+	if err := p.b.e.DeleteIKESA(ctx, bs[0].LocalSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "IKE SAs gone", func() bool { return len(ikeSAs(t, p.a)) == 0 && len(ikeSAs(t, p.b)) == 0 })
+}
+
+func TestLifetimesRekeyAutomatically(t *testing.T) {
+	child := defaultChild()
+	child.Lifetime = 400 * time.Millisecond
+	child.RekeyMargin = 200 * time.Millisecond
+	child.Jitter = 50 * time.Millisecond
+	p := newPair(t, pairOpts{child: child, initProf: func(pr *Profile) {
+		pr.Lifetime = 700 * time.Millisecond
+		pr.RekeyMargin = 300 * time.Millisecond
+		pr.Jitter = 50 * time.Millisecond
+	}})
+	info, err := p.initiate(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "IKE SA rekeyed by its lifetime", func() bool {
+		as := ikeSAs(t, p.a)
+		return len(as) == 1 && as[0].LocalSPI != info.LocalSPI && p.a.countEvents(EventChildRekeyed)+p.b.countEvents(EventChildRekeyed) >= 2
+	})
+	waitFor(t, "state settles", func() bool {
+		return len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1
+	})
+	checkChildKeys(t, p.a, p.b)
+}

@@ -1,0 +1,129 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// Vendor IDs Cisco IOS sends and recognises; Cisco's IKEv2 vendor IDs are
+// plain ASCII strings (wire-formats.md §1.4).
+var (
+	VendorFlexVPNSupported  = []byte("FLEXVPN-SUPPORTED")
+	VendorCiscoDeleteReason = []byte("CISCO-DELETE-REASON")
+	VendorCiscoDynamicRoute = []byte("CISCO-DYNAMIC-ROUTE")
+)
+
+var knownVendorIDs = [][]byte{VendorFlexVPNSupported, VendorCiscoDeleteReason, VendorCiscoDynamicRoute}
+
+// ourVendorIDs returns the Vendor ID payloads of our IKE_SA_INIT messages.
+func (e *Engine) ourVendorIDs(p *Profile) []wire.Payload {
+	var ps []wire.Payload
+	if !e.cfg.DisableCiscoVendorIDs {
+		for _, v := range knownVendorIDs {
+			ps = append(ps, &wire.VendorID{Data: v})
+		}
+	}
+	if p != nil {
+		for _, v := range p.VendorIDs {
+			ps = append(ps, &wire.VendorID{Data: v})
+		}
+	}
+	return ps
+}
+
+// reportVendorIDs hands the peer's unknown Vendor IDs to the caller.
+func (sa *ikeSA) reportVendorIDs(vs [][]byte) {
+	for _, v := range vs {
+		known := false
+		for _, k := range knownVendorIDs {
+			if bytes.Equal(v, k) {
+				known = true
+				break
+			}
+		}
+		sa.peerVendorIDs = append(sa.peerVendorIDs, v)
+		if !known {
+			sa.e.emit(Event{Kind: EventVendorID, IKE: sa.info(), Data: v})
+		}
+	}
+}
+
+// natdPayloads returns our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP
+// notifies (RFC 7296 §2.23). With force set the source hash is garbage, so
+// the peer sees a NAT and both sides UDP-encapsulate ESP.
+func (e *Engine) natdPayloads(spii, spir uint64, local, remote netip.AddrPort, force bool) []wire.Payload {
+	src := suite.NATDetectionHash(spii, spir, local)
+	if force {
+		src = make([]byte, len(src))
+		_, _ = e.rand.Read(src)
+	}
+	return []wire.Payload{
+		notify(wire.NotifyNATDetectionSourceIP, src),
+		notify(wire.NotifyNATDetectionDestinationIP, suite.NATDetectionHash(spii, spir, remote)),
+	}
+}
+
+// checkNATD compares the peer's NAT detection hashes with the addresses the
+// message actually had. It returns whether each side is behind a NAT, and
+// ok=false when the peer sent no NAT detection (no NAT-T support).
+func checkNATD(m *inMessage, spii, spir uint64) (natLocal, natRemote, ok bool) {
+	srcWant := suite.NATDetectionHash(spii, spir, m.remote)
+	dstWant := suite.NATDetectionHash(spii, spir, m.local)
+	var srcSeen, srcMatch, dstSeen, dstMatch bool
+	for _, p := range m.payloads {
+		n, isN := p.(*wire.Notify)
+		if !isN {
+			continue
+		}
+		switch n.NotifyType {
+		case wire.NotifyNATDetectionSourceIP:
+			srcSeen = true
+			if hmac.Equal(n.Data, srcWant) {
+				srcMatch = true
+			}
+		case wire.NotifyNATDetectionDestinationIP:
+			dstSeen = true
+			if hmac.Equal(n.Data, dstWant) {
+				dstMatch = true
+			}
+		}
+	}
+	if !srcSeen || !dstSeen {
+		return false, false, false
+	}
+	return !dstMatch, !srcMatch, true
+}
+
+// floatTo4500 moves the SA's IKE traffic to the NAT-T port (RFC 7296
+// §2.23): from IKE_AUTH on, both ends use 4500 with the non-ESP marker.
+func (sa *ikeSA) floatTo4500() {
+	if sa.local.Port() == wire.PortIKE {
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), wire.PortNATT)
+	}
+	if sa.remote.Port() == wire.PortIKE {
+		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), wire.PortNATT)
+	}
+}
+
+// KeepaliveSender is implemented by transports that can send NAT keepalives
+// (RFC 3948 §2.3), such as transport.UDP.
+type KeepaliveSender interface {
+	SendKeepalive(local, remote netip.AddrPort) error
+}
+
+// cookie computes the COOKIE of RFC 7296 §2.6:
+// <version> | HMAC-SHA256(secret, Ni | IPi | SPIi), truncated, version 0.
+func (e *Engine) cookie(ni []byte, remote netip.AddrPort, spii uint64) []byte {
+	mac := hmac.New(sha256.New, e.cookieSecret[:])
+	mac.Write(ni)
+	a := remote.Addr().Unmap().AsSlice()
+	mac.Write(a)
+	mac.Write(binary.BigEndian.AppendUint64(nil, spii))
+	return append([]byte{0}, mac.Sum(nil)[:16]...)
+}

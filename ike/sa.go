@@ -1,0 +1,330 @@
+package ike
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// saState is an IKE SA's life cycle.
+type saState uint8
+
+const (
+	stateConnecting  saState = iota // IKE_SA_INIT / IKE_AUTH in progress
+	stateEstablished                // authenticated
+	stateRekeyed                    // replaced by a rekey; only its Delete remains
+	stateDeleting                   // our Delete is outstanding
+	stateDead                       // removed
+)
+
+func (s saState) String() string {
+	switch s {
+	case stateConnecting:
+		return "IN-NEG"
+	case stateEstablished:
+		return "READY"
+	case stateRekeyed:
+		return "REKEYED"
+	case stateDeleting:
+		return "DELETE"
+	}
+	return "DEAD"
+}
+
+// ikeSA is one IKE SA. Every field is owned by the Engine's Run goroutine.
+type ikeSA struct {
+	e         *Engine
+	initiator bool // we are the original initiator (I flag)
+	spii      uint64
+	spir      uint64
+	local     netip.AddrPort
+	remote    netip.AddrPort
+	state     saState
+	created   time.Time
+	profile   *Profile
+
+	prop     suite.Proposal
+	prf      suite.PRF
+	keys     suite.IKEKeys
+	skOut    suite.SKCipher
+	skIn     suite.SKCipher
+	ni, nr   []byte
+	initReq  []byte // IKE_SA_INIT request as sent/received, for AUTH
+	initResp []byte // IKE_SA_INIT response
+
+	localID, remoteID Identity
+	peerVendorIDs     [][]byte
+	// localCP and peerCP are the configuration payloads each side sent in
+	// IKE_AUTH (cp.go), deep copies.
+	localCP, peerCP *wire.Configuration
+	natLocal        bool // we are behind a NAT (dest hash mismatch)
+	natRemote       bool // peer is behind a NAT (source hash mismatch)
+	lastRx          time.Time
+
+	children map[uint32]*childSA // by inbound SPI
+
+	// Initiator side of the window.
+	nextReqID  uint32
+	peerWindow uint32
+	inflight   map[uint32]*pendingReq
+	queue      []task
+
+	// Responder side of the window.
+	nextPeerID uint32            // lowest request ID not yet answered
+	responses  map[uint32][]byte // encoded responses by message ID
+
+	timers   []Timer // lifetime, half-open
+	dpdTimer Timer   // periodic liveness check
+	kaTimer  Timer   // periodic NAT keepalive
+	onUp     []func(error)
+
+	// The last request we answered and our answer, kept after the SA is
+	// gone so a retransmitted Delete still gets its response.
+	lastReq, lastResp []byte
+}
+
+// tombstone remembers the last exchange of a removed SA.
+type tombstone struct {
+	req, resp []byte
+}
+
+// pendingReq is an outstanding request of ours.
+type pendingReq struct {
+	id     uint32
+	task   task
+	packet []byte
+	tries  int
+	timer  Timer
+	wait   time.Duration
+}
+
+func (e *Engine) newIKESA(initiator bool, local, remote netip.AddrPort) *ikeSA {
+	return &ikeSA{
+		e:          e,
+		initiator:  initiator,
+		local:      local,
+		remote:     remote,
+		created:    e.clock.Now(),
+		lastRx:     e.clock.Now(),
+		children:   make(map[uint32]*childSA),
+		peerWindow: 1,
+		inflight:   make(map[uint32]*pendingReq),
+		responses:  make(map[uint32][]byte),
+	}
+}
+
+// localSPI and remoteSPI are ours and the peer's.
+func (sa *ikeSA) localSPI() uint64 {
+	if sa.initiator {
+		return sa.spii
+	}
+	return sa.spir
+}
+
+func (sa *ikeSA) remoteSPI() uint64 {
+	if sa.initiator {
+		return sa.spir
+	}
+	return sa.spii
+}
+
+// IKESAInfo is a snapshot of an IKE SA for show commands and events.
+type IKESAInfo struct {
+	LocalSPI, RemoteSPI uint64
+	Initiator           bool
+	State               string
+	Local, Remote       netip.AddrPort
+	LocalID, RemoteID   Identity
+	Profile             string
+	Proposal            suite.Proposal
+	NATLocal, NATRemote bool
+	Created             time.Time
+	VendorIDs           [][]byte
+	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
+	LocalNextMsgID, RemoteNextMsgID uint32
+	LocalWindow, RemoteWindow       uint32
+	LocalReqQueued                  int
+	Children                        []ChildSA
+	// LocalConfig and PeerConfig are the configuration payloads each side
+	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
+	// the responder's CFG_REPLY; for a responder, the reverse.
+	LocalConfig, PeerConfig *wire.Configuration
+}
+
+func (sa *ikeSA) info() IKESAInfo {
+	in := IKESAInfo{
+		LocalSPI: sa.localSPI(), RemoteSPI: sa.remoteSPI(), Initiator: sa.initiator,
+		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
+		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
+		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
+		VendorIDs:      sa.peerVendorIDs,
+		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
+		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
+		LocalReqQueued: len(sa.queue),
+		LocalConfig:    sa.localCP, PeerConfig: sa.peerCP,
+	}
+	if sa.profile != nil {
+		in.Profile = sa.profile.Name
+	}
+	for _, c := range sa.children {
+		if c.state == childInstalled || c.state == childRekeying {
+			in.Children = append(in.Children, *c.public())
+		}
+	}
+	return in
+}
+
+// udpEncap reports whether ESP must travel in UDP (RFC 3948).
+func (sa *ikeSA) udpEncap() bool { return sa.natLocal || sa.natRemote }
+
+func (sa *ikeSA) addTimer(t Timer) { sa.timers = append(sa.timers, t) }
+
+func (sa *ikeSA) stopTimers() {
+	for _, t := range sa.timers {
+		t.Stop()
+	}
+	sa.timers = nil
+	for _, t := range []Timer{sa.dpdTimer, sa.kaTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	for _, p := range sa.inflight {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+	}
+	for _, c := range sa.children {
+		c.stopTimers()
+	}
+}
+
+// failTasks fails every queued and outstanding task with err.
+func (sa *ikeSA) failTasks(err error) {
+	for id, p := range sa.inflight {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		delete(sa.inflight, id)
+		p.task.fail(sa, err)
+	}
+	q := sa.queue
+	sa.queue = nil
+	for _, t := range q {
+		t.fail(sa, err)
+	}
+	cbs := sa.onUp
+	sa.onUp = nil
+	for _, cb := range cbs {
+		cb(err)
+	}
+}
+
+// established marks the SA up and tells whoever waits.
+func (sa *ikeSA) established() {
+	sa.state = stateEstablished
+	cbs := sa.onUp
+	sa.onUp = nil
+	for _, cb := range cbs {
+		cb(nil)
+	}
+}
+
+// destroy removes the SA and its Child SAs locally: timers stop, the
+// installer forgets the Child SAs, waiting callers get reason, and an
+// ike-down event is emitted (unless the SA was replaced by a rekey, which
+// hands its children on first).
+func (sa *ikeSA) destroy(reason error) {
+	if sa.state == stateDead {
+		return
+	}
+	e := sa.e
+	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	rekeyed := sa.state == stateRekeyed
+	sa.stopTimers()
+	for _, c := range sa.children {
+		c.remove(reason)
+	}
+	sa.state = stateDead
+	if reason == nil {
+		reason = ErrDeleted
+	}
+	sa.failTasks(reason)
+	if e.sas[sa.localSPI()] == sa {
+		delete(e.sas, sa.localSPI())
+		if sa.lastResp != nil {
+			spi := sa.localSPI()
+			tb := &tombstone{req: sa.lastReq, resp: sa.lastResp}
+			e.tombstones[spi] = tb
+			e.afterFunc(e.retransmitSpan(), func() {
+				if e.tombstones[spi] == tb {
+					delete(e.tombstones, spi)
+				}
+			})
+		}
+	}
+	if !sa.initiator {
+		k := halfOpenKey{sa.remote, sa.spii}
+		if e.halfOpen[k] == sa {
+			delete(e.halfOpen, k)
+		}
+		for k, v := range e.halfOpen {
+			if v == sa {
+				delete(e.halfOpen, k)
+			}
+		}
+	}
+	if wasUp || rekeyed {
+		e.stats.inc(CounterIKEDown)
+		if !rekeyed {
+			ev := Event{Kind: EventIKEDown, IKE: sa.info()}
+			if !errors.Is(reason, ErrDeleted) {
+				ev.Reason = reason
+			}
+			e.emit(ev)
+		}
+	} else {
+		e.stats.inc(CounterIKEFailed)
+	}
+	e.log.Debug("ike sa removed", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "reason", reason)
+}
+
+// cipherFor returns the keys our and the peer's messages use.
+func (sa *ikeSA) installKeys(keys suite.IKEKeys) error {
+	ei, ai, er, ar := keys.SKei, keys.SKai, keys.SKer, keys.SKar
+	out, err := suite.NewSKCipher(sa.prop, ei, ai)
+	if err != nil {
+		return err
+	}
+	in, err := suite.NewSKCipher(sa.prop, er, ar)
+	if err != nil {
+		return err
+	}
+	if !sa.initiator {
+		out, in = in, out
+	}
+	sa.keys, sa.skOut, sa.skIn = keys, out, in
+	return nil
+}
+
+// skp returns SK_pi or SK_pr for the given side.
+func (sa *ikeSA) skp(initiatorSide bool) []byte {
+	if initiatorSide {
+		return sa.keys.SKpi
+	}
+	return sa.keys.SKpr
+}
+
+// hexSPI formats an SPI as IOS does (16 hex digits).
+func hexSPI(s uint64) string {
+	const hexd = "0123456789ABCDEF"
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexd[s&0xf]
+		s >>= 4
+	}
+	return string(b[:])
+}

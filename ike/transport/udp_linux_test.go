@@ -1,0 +1,200 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/esphub/esphub/lab/labtest"
+)
+
+// nsPair is two network namespaces joined by a veth pair (lab/labtest):
+// A has 198.18.0.1/24, 198.18.0.11/24 and 2001:db8::1/64; B has
+// 198.18.0.2/24 and 2001:db8::2/64.
+type nsPair struct{ A, B string }
+
+const pairSpec = `
+description: UDP transport test link
+nodes:
+  a: {}
+  b: {}
+links:
+  - a: {node: a, iface: veth0, addr: [198.18.0.1/24, 198.18.0.11/24, 2001:db8::1/64]}
+    b: {node: b, iface: veth0, addr: [198.18.0.2/24, 2001:db8::2/64]}
+`
+
+func newNSPair(t *testing.T) nsPair {
+	t.Helper()
+	l := labtest.Up(t, pairSpec)
+	return nsPair{A: l.Netns("a"), B: l.Netns("b")}
+}
+
+func listenT(t *testing.T, cfg UDPConfig) *UDP {
+	t.Helper()
+	u, err := ListenUDP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return u
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// rawSocket opens a plain UDP socket in ns, to send what our transport
+// would not (ESP, keepalives, runts) and to see bytes as they are on the wire.
+func rawSocket(t *testing.T, ns, laddr string) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	err := InNetNS(ns, func() error {
+		var err error
+		c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap(laddr)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestUDPTransport(t *testing.T) {
+	p := newNSPair(t)
+	var espMu sync.Mutex
+	var esp []Packet
+	// A binds the wildcards (pktinfo path), B binds specific addresses.
+	a := listenT(t, UDPConfig{NetNS: p.A, ReadBuffer: 1 << 20, WriteBuffer: 1 << 20})
+	b := listenT(t, UDPConfig{NetNS: p.B, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8::2")},
+		OnESP: func(local, remote netip.AddrPort, data []byte) {
+			espMu.Lock()
+			esp = append(esp, Packet{Local: local, Remote: remote, Data: bytes.Clone(data)})
+			espMu.Unlock()
+		}})
+
+	t.Run("ipv4-500", func(t *testing.T) {
+		// A sends from a chosen secondary address through its wildcard socket.
+		if err := a.Send(Packet{Local: ap("198.18.0.11:500"), Remote: ap("198.18.0.2:500"), Data: []byte("init")}); err != nil {
+			t.Fatal(err)
+		}
+		got := recvT(t, b)
+		if got.Local != ap("198.18.0.2:500") || got.Remote != ap("198.18.0.11:500") || string(got.Data) != "init" {
+			t.Fatalf("B got %+v", got)
+		}
+		if err := b.Send(Packet{Local: got.Local, Remote: got.Remote, Data: []byte("resp")}); err != nil {
+			t.Fatal(err)
+		}
+		got = recvT(t, a)
+		// The wildcard socket learnt which of A's addresses was used.
+		if got.Local != ap("198.18.0.11:500") || got.Remote != ap("198.18.0.2:500") || string(got.Data) != "resp" {
+			t.Fatalf("A got %+v", got)
+		}
+	})
+	t.Run("ipv6-4500-marker", func(t *testing.T) {
+		if err := a.Send(Packet{Local: ap("[2001:db8::1]:4500"), Remote: ap("[2001:db8::2]:4500"), Data: []byte("auth")}); err != nil {
+			t.Fatal(err)
+		}
+		got := recvT(t, b)
+		if got.Local != ap("[2001:db8::2]:4500") || got.Remote != ap("[2001:db8::1]:4500") || string(got.Data) != "auth" {
+			t.Fatalf("B got %+v", got)
+		}
+	})
+	t.Run("marker-on-wire", func(t *testing.T) {
+		raw := rawSocket(t, p.A, "198.18.0.1:14500")
+		if err := b.Send(Packet{Local: ap("198.18.0.2:4500"), Remote: ap("198.18.0.1:14500"), Data: []byte("ike")}); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 100)
+		_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, from, err := raw.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf[:n], []byte("\x00\x00\x00\x00ike")) || from != ap("198.18.0.2:4500") {
+			t.Errorf("wire bytes %q from %v, want the non-ESP marker then ike from 198.18.0.2:4500", buf[:n], from)
+		}
+		// And the transport's ESP path: WriteESP sends verbatim.
+		espPkt := []byte{0, 0, 0x10, 0x01, 0, 0, 0, 1, 0xaa}
+		if err := b.WriteESP(ap("198.18.0.2:0"), ap("198.18.0.1:14500"), espPkt); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err = raw.ReadFromUDPAddrPort(buf)
+		if err != nil || !bytes.Equal(buf[:n], espPkt) {
+			t.Errorf("ESP on wire %x, %v", buf[:n], err)
+		}
+		if err := b.SendKeepalive(ap("198.18.0.2:0"), ap("198.18.0.1:14500")); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err = raw.ReadFromUDPAddrPort(buf)
+		if err != nil || !bytes.Equal(buf[:n], []byte{0xff}) {
+			t.Errorf("keepalive on wire %x, %v", buf[:n], err)
+		}
+	})
+	t.Run("demux-4500", func(t *testing.T) {
+		raw := rawSocket(t, p.A, "198.18.0.1:24500")
+		to := net.UDPAddrFromAddrPort(ap("198.18.0.2:4500"))
+		before := b.Stats()
+		for _, d := range [][]byte{
+			{0xff},                                  // NAT keepalive
+			{0, 0},                                  // runt
+			{0, 0, 0x10, 0x01, 0, 0},                // ESP too short for SPI + sequence
+			{0, 0, 0x10, 0x01, 0, 0, 0, 7, 1, 2, 3}, // ESP
+			append([]byte{0, 0, 0, 0}, "ike-after-marker"...),
+		} {
+			if _, err := raw.WriteToUDP(d, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := recvT(t, b)
+		if string(got.Data) != "ike-after-marker" || got.Remote != ap("198.18.0.1:24500") {
+			t.Errorf("B got %+v", got)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := b.Stats()
+			espMu.Lock()
+			nESP := len(esp)
+			espMu.Unlock()
+			if s.RxKeepalive-before.RxKeepalive == 1 && s.DropShort-before.DropShort == 2 && nESP == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v (before %+v), %d ESP datagrams", s, before, nESP)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		espMu.Lock()
+		defer espMu.Unlock()
+		if e := esp[0]; e.Local != ap("198.18.0.2:4500") || e.Remote != ap("198.18.0.1:24500") || !bytes.Equal(e.Data, []byte{0, 0, 0x10, 0x01, 0, 0, 0, 7, 1, 2, 3}) {
+			t.Errorf("OnESP got %+v", e)
+		}
+	})
+	t.Run("no-socket", func(t *testing.T) {
+		if err := b.Send(Packet{Local: ap("198.18.0.99:500"), Remote: ap("198.18.0.1:500"), Data: []byte("x")}); err == nil {
+			t.Error("send from an address B has no socket for succeeded")
+		}
+	})
+	t.Run("close", func(t *testing.T) {
+		c := listenT(t, UDPConfig{NetNS: p.B, IKEPort: 1500, NATTPort: 14500})
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Recv(context.Background())
+			done <- err
+		}()
+		c.Close()
+		select {
+		case err := <-done:
+			if err != net.ErrClosed {
+				t.Errorf("Recv after Close: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not unblock Recv")
+		}
+	})
+	if s := a.Stats(); s.TxIKE < 2 || s.RxIKE < 1 {
+		t.Errorf("A stats %+v", s)
+	}
+}
