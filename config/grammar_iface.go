@@ -228,6 +228,7 @@ func interfaceInit() {
 					return nil
 				}
 				t.Source, t.SourceAddr = a.String(), a
+				ifc(c).Refs["tunnel source"] = c.posAt(0)
 				return nil
 			}
 			if name, ok := interfaceArg(c, 0); ok {
@@ -258,6 +259,7 @@ func interfaceInit() {
 					return c.errf(0, "tunnel destination: %s is not a unicast address", a)
 				}
 				t.Destination, t.DestAddr = a.String(), a
+				ifc(c).Refs["tunnel destination"] = c.posAt(0)
 				return nil
 			}
 			if looksLikeDotted(s) || strings.Contains(s, ":") {
@@ -279,6 +281,7 @@ func interfaceInit() {
 			switch m {
 			case ModeGREIP, ModeGREIPv6, ModeGREMultipoint, ModeIPsecIPv4, ModeIPsecIPv6, ModeIPsecV4OverV6, ModeIPsecV6OverV4:
 				t.Mode = m
+				ifc(c).Refs["tunnel mode"] = c.posAt(0)
 			default:
 				return c.errf(0, "tunnel mode: %q is not supported (gre ip, gre ipv6, gre multipoint, ipsec ipv4, ipsec ipv6, ipsec ipv6 v4-overlay, ipsec ipv4 v6-overlay)", c.rest(0))
 			}

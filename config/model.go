@@ -584,6 +584,12 @@ const (
 	ModeIPsecV6OverV4 TunnelMode = "ipsec ipv4 v6-overlay"
 )
 
+// TransportIPv6 reports whether the tunnel mode carries the tunnel over
+// IPv6 (the outer header).
+func (m TunnelMode) TransportIPv6() bool {
+	return m == ModeGREIPv6 || m == ModeIPsecIPv6 || m == ModeIPsecV4OverV6
+}
+
 // TunnelConfig holds the `tunnel ...` sub-commands.
 type TunnelConfig struct {
 	// Source is an address, an interface name, or "dynamic".

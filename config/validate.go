@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -253,6 +254,19 @@ func (p *parser) validateInterface(i *Interface, errAt func(Pos, string, ...any)
 			// A warning: on Linux the source is usually a host interface
 			// (eth0) that the configuration need not describe.
 			p.warnf(pos, "interface %s: tunnel source interface %s is not configured; esphub uses the host interface of that name", i.Name, t.Source)
+		}
+		// The outer addresses must be of the family the mode says
+		// (gre ip and ipsec ipv4 run over IPv4; gre ipv6, ipsec ipv6 and
+		// ipsec ipv6 v4-overlay over IPv6).
+		v6 := t.EffectiveMode().TransportIPv6()
+		fam := map[bool]string{false: "IPv4", true: "IPv6"}
+		for _, ref := range []struct {
+			key  string
+			addr netip.Addr
+		}{{"tunnel destination", t.DestAddr}, {"tunnel source", t.SourceAddr}} {
+			if ref.addr.IsValid() && ref.addr.Is6() != v6 {
+				errAt(i.Refs[ref.key], "interface %s: %s %s is %s but tunnel mode %s runs over %s", i.Name, ref.key, ref.addr, fam[ref.addr.Is6()], t.EffectiveMode(), fam[v6])
+			}
 		}
 		if i.Kind == KindVirtualTemplate && t.Destination != "" {
 			p.warnf(i.Pos, "interface %s: a virtual template takes its tunnel destination from each session; `tunnel destination` is ignored", i.Name)
