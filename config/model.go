@@ -550,6 +550,7 @@ type Interface struct {
 	Addresses []netip.Prefix `json:"ip_address,omitempty"`
 	// Secondary addresses follow Addresses[0] in Addresses and are flagged here.
 	Secondary         []bool         `json:"-"`
+	AddressPos        []Pos          `json:"-"`
 	AddressNegotiated bool           `json:"ip_address_negotiated,omitempty"`
 	Unnumbered        string         `json:"ip_unnumbered,omitempty"`
 	IPv6Addresses     []netip.Prefix `json:"ipv6_address,omitempty"`
