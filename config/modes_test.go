@@ -149,3 +149,36 @@ func TestEqualIgnoresPositions(t *testing.T) {
 		t.Fatal("objects compare too")
 	}
 }
+
+func TestInterfaceNames(t *testing.T) {
+	tests := []struct {
+		in, want string
+		kind     InterfaceKind
+		ok       bool
+	}{
+		{"Tunnel0", "Tunnel0", KindTunnel, true},
+		{"tunnel0", "Tunnel0", KindTunnel, true},
+		{"Tu10", "Tunnel10", KindTunnel, true},
+		{"Virtual-Templat1", "Virtual-Template1", KindVirtualTemplate, true}, // G:2106, an IOS abbreviation
+		{"virtual-template1", "Virtual-Template1", KindVirtualTemplate, true},
+		{"Loopback0", "Loopback0", KindLoopback, true},
+		{"lo0", "Loopback0", KindLoopback, true},
+		{"g1", "GigabitEthernet1", KindPhysical, true}, // B:42-58
+		{"Ethernet0/1.10", "Ethernet0/1.10", KindPhysical, true},
+		{"e0/0", "Ethernet0/0", KindPhysical, true},
+		{"eth0", "eth0", KindPhysical, true}, // Linux
+		{"enp0s3", "enp0s3", KindPhysical, true},
+		{"tun0", "tun0", KindPhysical, true},
+		{"lo", "lo", KindPhysical, true},
+		{"Virtual-Templatel", "", "", false}, // G:3323 misprint
+		{"Tunnell", "", "", false},           // G:7269 misprint
+		{"Tunnel", "", "", false},
+		{"Foo0", "", "", false},
+	}
+	for _, tc := range tests {
+		name, kind, _, ok := canonicalInterface(tc.in)
+		if ok != tc.ok || name != tc.want || kind != tc.kind {
+			t.Errorf("%q: got %q %q %v, want %q %q %v", tc.in, name, kind, ok, tc.want, tc.kind, tc.ok)
+		}
+	}
+}
