@@ -31,10 +31,24 @@ type Underlay interface {
 	WriteESP(b []byte, remote netip.AddrPort) error
 }
 
+// BatchUnderlay is an Underlay that can send many datagrams per system
+// call (sendmmsg). It sends bufs[i] to remotes[i] and returns how many went.
+type BatchUnderlay interface {
+	Underlay
+	WriteESPBatch(bufs [][]byte, remotes []netip.AddrPort) (int, error)
+}
+
 // Overlay is the host side: a TUN device or anything that reads and writes
 // whole IP packets, one per call. Read and Write may be called concurrently.
 type Overlay interface {
 	io.ReadWriter
+}
+
+// BatchOverlay is an Overlay that can read several packets per wakeup into
+// packet buffers (setting their lengths); RunOverlay uses it when present.
+type BatchOverlay interface {
+	Overlay
+	ReadBatch(pkts []*dataplane.Packet) (int, error)
 }
 
 // PuntFunc receives control-plane packets that arrive through a tunnel
@@ -108,6 +122,10 @@ func (b *Backend) Stats() Stats {
 		UnderlayTx: b.underlayTx.Load(), SendErrors: b.sendErrors.Load(), Punted: b.punted.Load()}
 }
 
+// overlayBatch is how many packets RunOverlay reads per wakeup when the
+// overlay supports batches.
+const overlayBatch = 32
+
 // RunOverlay reads packets from the overlay, encapsulates and sends them,
 // until ctx ends or the overlay returns an error (closing the overlay ends
 // it). It returns nil on ctx's end.
@@ -116,11 +134,28 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 		return errors.New("portable: no overlay")
 	}
 	w := b.cfg.Engine.NewWorker()
-	p := dataplane.NewPacket(b.cfg.BufferSize)
-	batch := []*dataplane.Packet{p}
+	s := newSender(b)
+	pkts := make([]*dataplane.Packet, overlayBatch)
+	for i := range pkts {
+		pkts[i] = dataplane.NewPacket(b.cfg.BufferSize)
+	}
+	bo, batched := b.cfg.Overlay.(BatchOverlay)
 	for {
-		p.Reset()
-		n, err := b.cfg.Overlay.Read(p.ReadBuffer())
+		for _, p := range pkts {
+			p.Reset()
+		}
+		var n int
+		var err error
+		if batched {
+			n, err = bo.ReadBatch(pkts)
+		} else {
+			var m int
+			m, err = b.cfg.Overlay.Read(pkts[0].ReadBuffer())
+			if err == nil && m > 0 {
+				pkts[0].SetLen(m)
+				n = 1
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -130,11 +165,12 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 		if n == 0 {
 			continue
 		}
-		b.overlayRx.Add(1)
-		p.SetLen(n)
-		p.VRF = b.cfg.OverlayVRF
-		w.ProcessOutbound(batch)
-		b.dispatch(batch)
+		for _, p := range pkts[:n] {
+			p.VRF = b.cfg.OverlayVRF
+		}
+		b.overlayRx.Add(uint64(n))
+		w.ProcessOutbound(pkts[:n])
+		s.dispatch(pkts[:n])
 	}
 }
 
@@ -185,53 +221,101 @@ func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte)
 	return nil
 }
 
-// dispatch acts on each packet's verdict.
+// dispatch acts on each packet's verdict, sending one datagram per call.
 func (b *Backend) dispatch(pkts []*dataplane.Packet) {
 	for _, p := range pkts {
-		switch p.Verdict {
-		case dataplane.VerdictUnderlay:
-			if err := b.send(p); err != nil {
-				b.sendErrors.Add(1)
-			}
-		case dataplane.VerdictHost:
-			if b.cfg.Overlay == nil {
-				continue
-			}
-			if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
-				b.sendErrors.Add(1)
-				continue
-			}
-			b.overlayTx.Add(1)
-		case dataplane.VerdictPunt:
-			b.punted.Add(1)
-			if b.cfg.Punt != nil {
-				b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
-			}
+		b.dispatchOne(p)
+	}
+}
+
+func (b *Backend) dispatchOne(p *dataplane.Packet) {
+	switch p.Verdict {
+	case dataplane.VerdictUnderlay:
+		if err := b.send(p); err != nil {
+			b.sendErrors.Add(1)
+		}
+	case dataplane.VerdictHost:
+		if b.cfg.Overlay == nil {
+			return
+		}
+		if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
+			b.sendErrors.Add(1)
+			return
+		}
+		b.overlayTx.Add(1)
+	case dataplane.VerdictPunt:
+		b.punted.Add(1)
+		if b.cfg.Punt != nil {
+			b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
 		}
 	}
 }
 
 var errNoUnderlay = errors.New("no underlay for this encapsulation")
 
-// send strips the outer headers the engine built (the sockets add their
-// own) and writes the ESP to the right underlay.
-func (b *Backend) send(p *dataplane.Packet) error {
+// socketPayload returns what a socket sends for an underlay packet: the
+// engine built the outer IP (and UDP) header, the kernel builds its own.
+func socketPayload(p *dataplane.Packet) []byte {
 	d := p.Data()
 	off := hdr.IPv4MinLen
 	if hdr.IPVersion(d) == 6 {
 		off = hdr.IPv6Len
 	}
-	u := b.cfg.Raw
 	if p.Encap {
 		off += hdr.UDPLen
+	}
+	return d[off:]
+}
+
+// send writes one underlay packet to the right underlay.
+func (b *Backend) send(p *dataplane.Packet) error {
+	u := b.cfg.Raw
+	if p.Encap {
 		u = b.cfg.UDP
 	}
 	if u == nil {
 		return errNoUnderlay
 	}
-	if err := u.WriteESP(d[off:], p.Remote); err != nil {
+	if err := u.WriteESP(socketPayload(p), p.Remote); err != nil {
 		return err
 	}
 	b.underlayTx.Add(1)
 	return nil
+}
+
+// sender dispatches verdicts for one goroutine, collecting ESP-in-UDP
+// packets into one sendmmsg when the UDP underlay supports batches. It is
+// not safe for concurrent use.
+type sender struct {
+	b       *Backend
+	batch   BatchUnderlay
+	bufs    [][]byte
+	remotes []netip.AddrPort
+}
+
+func newSender(b *Backend) *sender {
+	s := &sender{b: b}
+	s.batch, _ = b.cfg.UDP.(BatchUnderlay)
+	return s
+}
+
+func (s *sender) dispatch(pkts []*dataplane.Packet) {
+	s.bufs, s.remotes = s.bufs[:0], s.remotes[:0]
+	for _, p := range pkts {
+		if p.Verdict == dataplane.VerdictUnderlay && p.Encap && s.batch != nil {
+			s.bufs = append(s.bufs, socketPayload(p))
+			s.remotes = append(s.remotes, p.Remote)
+			continue
+		}
+		s.b.dispatchOne(p)
+	}
+	if len(s.bufs) == 0 {
+		return
+	}
+	n, _ := s.batch.WriteESPBatch(s.bufs, s.remotes)
+	s.b.underlayTx.Add(uint64(n))
+	if n < len(s.bufs) {
+		s.b.sendErrors.Add(uint64(len(s.bufs) - n))
+	}
+	clear(s.bufs) // do not keep packet buffers reachable
 }
