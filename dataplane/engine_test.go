@@ -427,3 +427,43 @@ func TestTrafficSelectors(t *testing.T) {
 		t.Errorf("ipv6 through ipv4 selectors: %v %v", p.Verdict, p.Drop)
 	}
 }
+
+// TestAttachFrame runs a packet that lives in a foreign buffer (as an
+// AF_XDP frame with an Ethernet header would) through both directions.
+func TestAttachFrame(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeGRE, suite: suites[0], encap: true})
+	frame := make([]byte, 2048)
+	const xdpHeadroom = 256
+	in := icmpPacket(hostA4, hostB4, 100, 1)
+	copy(frame[xdpHeadroom+hdr.EthernetLen:], in)
+	var p Packet
+	if !p.Attach(frame, xdpHeadroom, hdr.EthernetLen+len(in)) || !p.Pull(hdr.EthernetLen) {
+		t.Fatal("attach/pull failed")
+	}
+	pr.wa.ProcessOutbound([]*Packet{&p})
+	if p.Verdict != VerdictUnderlay {
+		t.Fatalf("%v %v", p.Verdict, p.Drop)
+	}
+	eth, ok := p.Prepend(hdr.EthernetLen)
+	if !ok {
+		t.Fatal("no headroom for Ethernet")
+	}
+	hdr.Ethernet(eth).SetEtherType(hdr.EtherTypeIPv4)
+	buf, off := p.Buffer()
+	if &buf[0] != &frame[0] || off+p.Len() > len(frame) || hdr.Ethernet(p.Data()).EtherType() != hdr.EtherTypeIPv4 {
+		t.Fatal("packet left the frame")
+	}
+	var q Packet
+	q.Attach(frame, off, p.Len())
+	q.Pull(hdr.EthernetLen)
+	if !q.StripOuter() {
+		t.Fatal("StripOuter")
+	}
+	pr.wb.ProcessInbound([]*Packet{&q})
+	if q.Verdict != VerdictHost || !bytes.Equal(q.Data(), in) {
+		t.Fatalf("%v %v", q.Verdict, q.Drop)
+	}
+	if p.Attach(frame, 2000, 100) {
+		t.Fatal("attach past the end accepted")
+	}
+}

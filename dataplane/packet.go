@@ -98,6 +98,38 @@ func NewPacket(size int) *Packet {
 	return p
 }
 
+// Attach points p at an existing buffer (for example an AF_XDP UMEM frame)
+// with data at buf[off:off+n], clearing the metadata. The engine then reads
+// and rewrites buf in place; the caller keeps ownership and must not touch
+// buf while p is being processed. It reports false when the data does not
+// fit in buf.
+func (p *Packet) Attach(buf []byte, off, n int) bool {
+	if off < 0 || n < 0 || off+n > len(buf) {
+		return false
+	}
+	*p = Packet{buf: buf, off: off, n: n}
+	return true
+}
+
+// Buffer returns the whole buffer and the data's offset in it, for a
+// backend that must report where the (possibly moved) data now starts, as
+// an AF_XDP TX descriptor does.
+func (p *Packet) Buffer() (buf []byte, off int) { return p.buf, p.off }
+
+// Prepend grows the data n bytes to the front (for a link-layer header)
+// and returns them; ok is false when the headroom is too small.
+func (p *Packet) Prepend(n int) (b []byte, ok bool) { return p.prepend(n) }
+
+// Pull drops n bytes from the front of the data (a link-layer header); it
+// reports false when the data is shorter than n.
+func (p *Packet) Pull(n int) bool {
+	if n < 0 || n > p.n {
+		return false
+	}
+	p.trimFront(n)
+	return true
+}
+
 // Reset empties the data (at Headroom) and clears the metadata, keeping the
 // buffer.
 func (p *Packet) Reset() {
