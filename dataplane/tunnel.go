@@ -96,7 +96,6 @@ type tunnel struct {
 	local  netip.AddrPort
 	remote netip.AddrPort
 	out    atomic.Pointer[SA]
-	ipID   atomic.Uint32
 	// Counters of traffic by direction, independent of SA rekeys.
 	txPackets, txBytes atomic.Uint64
 	rxPackets, rxBytes atomic.Uint64

@@ -15,6 +15,53 @@ type Worker struct {
 	e     *Engine
 	s     esp.Scratch
 	drops [numDropReasons]uint64
+	out   run // outbound SA and tunnel counters pending flush
+	in    run // inbound
+}
+
+// run accumulates the counters of consecutive packets on one SA (and its
+// tunnel) so that a batch costs one atomic add per counter rather than one
+// per packet, as VPP flushes per-SA counters once per frame.
+type run struct {
+	sa    *SA
+	t     *tunnel
+	pkts  uint64
+	bytes uint64 // SA bytes (ESP packet for inbound, payload for outbound)
+	tb    uint64 // tunnel bytes (inner payload)
+}
+
+// add accounts one packet on sa/t, flushing a previous run first. It returns
+// false when the packet would pass the SA's hard lifetime.
+func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool) bool {
+	if r.sa != sa {
+		r.flush(tx)
+		r.sa, r.t = sa, t
+	}
+	p := r.pkts + 1
+	b := r.bytes + uint64(saBytes)
+	if !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+		return false
+	}
+	r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
+	return true
+}
+
+func (r *run) flush(tx bool) {
+	if r.sa == nil {
+		return
+	}
+	if r.pkts != 0 {
+		r.sa.packets.Add(r.pkts)
+		r.sa.bytes.Add(r.bytes)
+		if tx {
+			r.t.txPackets.Add(r.pkts)
+			r.t.txBytes.Add(r.tb)
+		} else {
+			r.t.rxPackets.Add(r.pkts)
+			r.t.rxBytes.Add(r.tb)
+		}
+	}
+	*r = run{}
 }
 
 // NewWorker returns a worker for one queue.
@@ -26,6 +73,8 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 }
 
 func (w *Worker) flush() {
+	w.out.flush(true)
+	w.in.flush(false)
 	for r, n := range w.drops {
 		if n != 0 {
 			w.e.drops[r].Add(n)
@@ -230,7 +279,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	}
 	n := p.n
 	seq, ok := sa.nextSeq(&w.e.ev)
-	if !ok || !sa.account(n, &w.e.ev) {
+	if !ok || !w.out.add(sa, t, n, n, &w.e.ev, true) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
@@ -246,7 +295,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	}
 	if t.cfg.Remote.Is4() {
 		b, _ := p.prepend(hdr.IPv4MinLen)
-		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(t.ipID.Add(1)), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
+		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(seq), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
 	} else {
 		b, _ := p.prepend(hdr.IPv6Len)
 		hdr.EncodeIPv6(b, tos, uint16(p.n-hdr.IPv6Len), outerProto, t.cfg.TTL, t.cfg.Local, t.cfg.Remote)
@@ -254,8 +303,6 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if sgt != 0 {
 		w.e.sgtTx[sgt].Add(1)
 	}
-	t.txPackets.Add(1)
-	t.txBytes.Add(uint64(n))
 	p.Verdict, p.Tunnel, p.Local, p.Remote, p.Encap, p.SGT = VerdictUnderlay, t.cfg.ID, t.local, t.remote, t.cfg.Encap, sgt
 }
 
@@ -326,13 +373,11 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 		w.drop(p, DropReplay)
 		return
 	}
-	if !sa.account(len(d), &w.e.ev) {
+	if !w.in.add(sa, t, len(d), len(payload), &w.e.ev, false) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
 	}
-	t.rxPackets.Add(1)
-	t.rxBytes.Add(uint64(len(payload)))
 	p.setView(sa.cipher.PayloadOffset(), len(payload))
 	p.Tunnel = t.cfg.ID
 	w.decapsulate(tb, p, t, sa, next)
