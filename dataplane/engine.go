@@ -470,3 +470,14 @@ func (e *Engine) Tunnels() []TunnelStats {
 	slices.SortFunc(out, func(a, b TunnelStats) int { return int(a.Config.ID) - int(b.Config.ID) })
 	return out
 }
+
+// TunnelEndpoints returns a tunnel's underlay addresses (ports set when it
+// uses ESP in UDP) and whether it encapsulates; ok is false for an unknown
+// tunnel.
+func (e *Engine) TunnelEndpoints(id TunnelID) (local, remote netip.AddrPort, encap, ok bool) {
+	t := e.tab.Load().tunnels[id]
+	if t == nil {
+		return local, remote, false, false
+	}
+	return t.local, t.remote, t.cfg.Encap, true
+}

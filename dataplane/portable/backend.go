@@ -221,6 +221,29 @@ func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte)
 	return nil
 }
 
+// natKeepalive is the RFC 3948 §2.3 NAT-keepalive payload.
+var natKeepalive = []byte{0xff}
+
+// SendNATKeepalive sends one NAT keepalive (a single 0xFF byte in UDP, RFC
+// 3948 §2.3) to tunnel t's peer, so that a NAT in front of this host keeps
+// its mapping. The control side calls it on a timer (strongSwan's default
+// is every 20 s) for tunnels that detected a NAT.
+func (b *Backend) SendNATKeepalive(t dataplane.TunnelID) error {
+	_, remote, encap, ok := b.TunnelEndpoints(t)
+	switch {
+	case !ok:
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, dataplane.ErrNotFound)
+	case !encap:
+		return fmt.Errorf("nat keepalive on tunnel %d: tunnel does not use UDP encapsulation", t)
+	case b.cfg.UDP == nil:
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, errNoUnderlay)
+	}
+	if err := b.cfg.UDP.WriteESP(natKeepalive, remote); err != nil {
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, err)
+	}
+	return nil
+}
+
 // dispatch acts on each packet's verdict, sending one datagram per call.
 func (b *Backend) dispatch(pkts []*dataplane.Packet) {
 	for _, p := range pkts {
