@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -127,6 +128,27 @@ func TestPacketPathNoAllocs(t *testing.T) {
 			})
 			if allocs != 0 {
 				t.Errorf("%+v batch %d: %v allocs per batch", spec, n, allocs)
+			}
+			// AllocsPerRun rounds down to whole allocations per run; also
+			// count every malloc over 20000 packets, so that an allocation
+			// every few batches is caught. The count is process-wide (the
+			// runtime and test framework allocate now and then), hence the
+			// small allowance: fewer than one per thousand packets.
+			const packets = 20000
+			runs := packets / len(bb.pkts)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for i := 0; i < runs; i++ {
+				bb.reset()
+				pr.wa.ProcessOutbound(bb.pkts)
+				for _, p := range bb.pkts {
+					p.StripOuter()
+				}
+				pr.wb.ProcessInbound(bb.pkts)
+			}
+			runtime.ReadMemStats(&after)
+			if m := after.Mallocs - before.Mallocs; m >= packets/1000 {
+				t.Errorf("%+v batch %d: %d mallocs over %d packets", spec, n, m, packets)
 			}
 		}
 	}

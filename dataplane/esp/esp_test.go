@@ -211,3 +211,14 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestCBCIVsDiffer(t *testing.T) {
+	c, _ := NewCipher(AESCBCSHA256, key(16, 1), key(32, 2))
+	c2, _ := NewCipher(AESCBCSHA256, key(16, 1), key(32, 2))
+	a := sealPacket(t, c, []byte("x"), 1, 1, false, 4)
+	b := sealPacket(t, c, []byte("x"), 1, 2, false, 4)
+	d := sealPacket(t, c2, []byte("x"), 1, 1, false, 4)
+	if bytes.Equal(a[8:24], b[8:24]) || bytes.Equal(a[8:24], d[8:24]) || bytes.Equal(a[8:16], []byte{0, 0, 0, 0, 0, 0, 0, 1}) {
+		t.Fatal("CBC IVs repeat or are predictable")
+	}
+}
