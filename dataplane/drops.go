@@ -23,6 +23,7 @@ const (
 	DropLoop                 // would send a packet back where it came from
 	DropSGT                  // malformed CMD header or SGT 0xFFFF
 	DropSelector             // inner addresses outside the inbound SA's traffic selectors
+	DropTooBig               // would exceed the tunnel MTU with DF set (an ICMP error goes back when possible)
 	numDropReasons
 )
 
@@ -44,6 +45,7 @@ var dropNames = [numDropReasons]string{
 	DropLoop:      "loop",
 	DropSGT:       "sgt",
 	DropSelector:  "selector",
+	DropTooBig:    "too-big",
 }
 
 func (r DropReason) String() string {

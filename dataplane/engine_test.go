@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -465,5 +466,76 @@ func TestAttachFrame(t *testing.T) {
 	}
 	if p.Attach(frame, 2000, 100) {
 		t.Fatal("attach past the end accepted")
+	}
+}
+
+func TestTunnelMTU(t *testing.T) {
+	for _, outer6 := range []bool{false, true} {
+		pr := newPair(t, pairSpec{mode: ModeGRE, suite: suites[0], encap: true, outer6: outer6})
+		must(t, pr.a.DeleteTunnel(1))
+		cfg := pr.ta
+		cfg.MTU = 1400
+		cfg.ICMPSource4 = netip.MustParseAddr("198.18.99.1")
+		cfg.ICMPSource6 = netip.MustParseAddr("2001:db8:99::1")
+		must(t, pr.a.AddTunnel(cfg))
+		must(t, pr.a.AddSA(SAConfig{SPI: pr.spiAB, Direction: Outbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: pr.encAB}))
+		for _, inner6 := range []bool{false, true} {
+			src, dst := hostA4, hostB4
+			if inner6 {
+				src, dst = hostA6, hostB6
+			}
+			// Find the largest inner packet that passes: the ICMP error
+			// must announce exactly that size.
+			largest := 0
+			for n := 1300; n < 1400; n++ {
+				p := NewPacket(DefaultBufferSize)
+				in := icmpPacket(src, dst, n, 1)
+				if !inner6 {
+					in[6] |= 0x40 // DF
+					hdr.IPv4(in).UpdateChecksum()
+				}
+				p.SetData(in)
+				pr.wa.ProcessOutbound([]*Packet{p})
+				if p.Verdict == VerdictUnderlay {
+					if len(p.Data()) > 1400 {
+						t.Fatalf("outer packet of %d bytes on a 1400 MTU", len(p.Data()))
+					}
+					largest = n
+					continue
+				}
+				if p.Verdict != VerdictHost || p.Drop != DropTooBig {
+					t.Fatalf("n=%d: verdict %v drop %v", n, p.Verdict, p.Drop)
+				}
+				e := p.Data()
+				if !inner6 {
+					h := hdr.IPv4(e)
+					icmp := h.Payload()
+					if !h.Valid() || !h.ChecksumValid() || h.Dst() != src || h.Src() != cfg.ICMPSource4 || icmp[0] != 3 || icmp[1] != 4 ||
+						hdr.Checksum(icmp, 0) != 0xffff || int(binary.BigEndian.Uint16(icmp[6:8])) != largest || len(icmp) != 8+28 {
+						t.Fatalf("bad ICMP error % x (largest %d)", e, largest)
+					}
+				} else {
+					h := hdr.IPv6(e)
+					icmp := h.Payload()
+					want := max(largest, 1280)
+					if !h.Valid() || h.Dst() != src || h.Src() != cfg.ICMPSource6 || icmp[0] != 2 ||
+						hdr.Checksum(icmp, hdr.PseudoHeaderSum(h.Src(), h.Dst(), hdr.ProtoICMPv6, len(icmp))) != 0xffff ||
+						int(binary.BigEndian.Uint32(icmp[4:8])) != want {
+						t.Fatalf("bad ICMPv6 error (largest %d): % x", largest, e[:48])
+					}
+				}
+				break
+			}
+			if largest == 0 {
+				t.Fatal("nothing fit")
+			}
+		}
+		// Without DF an oversized IPv4 packet is sent (the underlay fragments).
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(icmpPacket(hostA4, hostB4, 1450, 1))
+		pr.wa.ProcessOutbound([]*Packet{p})
+		if p.Verdict != VerdictUnderlay {
+			t.Fatalf("DF-clear packet: %v %v", p.Verdict, p.Drop)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/esphub/esphub/dataplane/esp"
@@ -131,7 +132,7 @@ func (w *Worker) EncapsulateTo(p *Packet, id TunnelID, etherType uint16) {
 		w.drop(p, DropProto)
 		return
 	}
-	w.encapsulate(tb, p, t, NextHop{Kind: NextHopTunnel, Tunnel: id}, src, 0, etherType)
+	w.encapsulate(tb, p, t, NextHop{Kind: NextHopTunnel, Tunnel: id}, src, 0, etherType, false)
 }
 
 // innerIP validates the IP packet in p, trims the data to the packet's own
@@ -178,14 +179,14 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropNoTunnel)
 		return
 	}
-	w.encapsulate(tb, p, t, nh, src, 0, 0)
+	w.encapsulate(tb, p, t, nh, src, 0, 0, true)
 }
 
 // encapsulate builds [CMD][GRE][MPLS] in front of the packet, seals it with
 // the tunnel's outbound SA and adds the outer headers. sgt is a tag the
 // packet arrived with (hairpin), 0 to look the source up; etherType is the
 // payload's EtherType, 0 to derive it from the IP version.
-func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src netip.Addr, sgt uint16, etherType uint16) {
+func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src netip.Addr, sgt uint16, etherType uint16, fromHost bool) {
 	sa := t.out.Load()
 	if sa == nil {
 		w.drop(p, DropNoSA)
@@ -246,6 +247,17 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	}
 	if t.cfg.Encap {
 		outerLen += hdr.UDPLen
+	}
+	if mtu := t.cfg.MTU; mtu != 0 && innerProto != 0 {
+		extra := cmdLen + greLen + mplsLen
+		if outerLen+ci.PayloadOffset()+p.n+extra+ci.TrailerLen(p.n+extra) > mtu {
+			if innerProto == hdr.ProtoIPv4IP && d[6]&0x40 == 0 {
+				// DF clear: send it; the underlay fragments the outer packet.
+			} else {
+				w.tooBig(p, t, ci.MaxPayload(mtu-outerLen)-extra, fromHost)
+				return
+			}
+		}
 	}
 	if !p.ensureHeadroom(outerLen+ci.PayloadOffset()+cmdLen+greLen+mplsLen, esp.MaxTrailerLen) {
 		w.drop(p, DropNoBuffer)
@@ -507,7 +519,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		w.drop(p, DropTTL)
 		return
 	}
-	w.encapsulate(tb, p, out, nh, src, sgt, 0)
+	w.encapsulate(tb, p, out, nh, src, sgt, 0, false)
 }
 
 // decTTL decrements the TTL or hop limit of a forwarded packet, reporting
@@ -526,4 +538,70 @@ func decTTL(d []byte) bool {
 	}
 	d[7]--
 	return true
+}
+
+// tooBig drops a packet that does not fit the tunnel and, for a packet from
+// the host side, turns it into the ICMP error (RFC 1191 / RFC 8201) that
+// tells its sender the largest packet the tunnel takes.
+func (w *Worker) tooBig(p *Packet, t *tunnel, innerMTU int, fromHost bool) {
+	w.drops[DropTooBig]++
+	p.Verdict, p.Drop = VerdictDrop, DropTooBig
+	if !fromHost || innerMTU < 68 {
+		return
+	}
+	d := p.Data()
+	if hdr.IPVersion(d) == 4 {
+		h := hdr.IPv4(d)
+		src := t.cfg.ICMPSource4
+		hl := h.HeaderLen()
+		if !src.IsValid() || !h.Src().IsGlobalUnicast() || isICMPError(h.Protocol(), d[hl:], false) {
+			return
+		}
+		quote := min(p.n, hl+8)
+		if !p.ensureHeadroom(hdr.IPv4MinLen+8, 0) {
+			return
+		}
+		dst := h.Src()
+		p.n = quote
+		b, _ := p.prepend(hdr.IPv4MinLen + 8)
+		icmp := b[hdr.IPv4MinLen:]
+		icmp[0], icmp[1], icmp[2], icmp[3], icmp[4], icmp[5] = 3, 4, 0, 0, 0, 0 // destination unreachable, fragmentation needed
+		binary.BigEndian.PutUint16(icmp[6:8], uint16(min(innerMTU, 0xffff)))
+		sum := ^hdr.Checksum(p.Data()[hdr.IPv4MinLen:], 0)
+		binary.BigEndian.PutUint16(icmp[2:4], sum)
+		hdr.EncodeIPv4(b, 0xc0, uint16(p.n), 0, 64, 1, src, dst)
+	} else {
+		h := hdr.IPv6(d)
+		src := t.cfg.ICMPSource6
+		if !src.IsValid() || !h.Src().IsGlobalUnicast() || isICMPError(h.NextHeader(), d[hdr.IPv6Len:], true) {
+			return
+		}
+		const minMTU6 = 1280
+		quote := min(p.n, minMTU6-hdr.IPv6Len-8)
+		if !p.ensureHeadroom(hdr.IPv6Len+8, 0) {
+			return
+		}
+		dst := h.Src()
+		p.n = quote
+		b, _ := p.prepend(hdr.IPv6Len + 8)
+		icmp := b[hdr.IPv6Len:]
+		icmp[0], icmp[1], icmp[2], icmp[3] = 2, 0, 0, 0 // packet too big
+		binary.BigEndian.PutUint32(icmp[4:8], uint32(max(innerMTU, minMTU6)))
+		hdr.EncodeIPv6(b, 0, uint16(p.n-hdr.IPv6Len), hdr.ProtoICMPv6, 64, src, dst)
+		sum := ^hdr.Checksum(icmp[:p.n-hdr.IPv6Len], hdr.PseudoHeaderSum(src, dst, hdr.ProtoICMPv6, p.n-hdr.IPv6Len))
+		binary.BigEndian.PutUint16(icmp[2:4], sum)
+	}
+	p.Verdict = VerdictHost
+}
+
+// isICMPError reports whether an upper-layer payload is an ICMP error
+// message, which must never trigger another (RFC 1122 §3.2.2, RFC 4443 §2.4).
+func isICMPError(proto uint8, l4 []byte, v6 bool) bool {
+	if len(l4) == 0 {
+		return false
+	}
+	if v6 {
+		return proto == hdr.ProtoICMPv6 && l4[0] < 128
+	}
+	return proto == 1 && l4[0] != 0 && l4[0] != 8 && l4[0] != 13 && l4[0] != 14
 }

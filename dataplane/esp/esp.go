@@ -186,6 +186,14 @@ func (c *Cipher) TrailerLen(n int) int {
 	return c.padLen(n) + 2 + c.icvLen
 }
 
+// MaxPayload returns the largest payload whose ESP packet (header, IV,
+// payload, padding, trailer, ICV) fits in n bytes, or 0.
+func (c *Cipher) MaxPayload(n int) int {
+	l := n - HeaderLen - c.ivLen - c.icvLen
+	x := (l/c.align)*c.align - 2
+	return max(x, 0)
+}
+
 // MaxTrailerLen is an upper bound of TrailerLen for any payload.
 const MaxTrailerLen = aes.BlockSize - 1 + 2 + MaxICVLen
 

@@ -222,3 +222,18 @@ func TestCBCIVsDiffer(t *testing.T) {
 		t.Fatal("CBC IVs repeat or are predictable")
 	}
 }
+
+func TestMaxPayload(t *testing.T) {
+	for _, ac := range algCases() {
+		c, _ := NewCipher(ac.alg, ac.enc, ac.mac)
+		for n := 60; n < 1600; n++ {
+			m := c.MaxPayload(n)
+			if c.PayloadOffset()+m+c.TrailerLen(m) > n {
+				t.Fatalf("%s n=%d: payload %d does not fit", ac.name, n, m)
+			}
+			if c.PayloadOffset()+m+1+c.TrailerLen(m+1) <= n {
+				t.Fatalf("%s n=%d: payload %d is not the largest", ac.name, n, m)
+			}
+		}
+	}
+}
