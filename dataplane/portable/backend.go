@@ -306,39 +306,55 @@ func (b *Backend) send(p *dataplane.Packet) error {
 	return nil
 }
 
-// sender dispatches verdicts for one goroutine, collecting ESP-in-UDP
-// packets into one sendmmsg when the UDP underlay supports batches. It is
-// not safe for concurrent use.
+// sender dispatches verdicts for one goroutine, collecting underlay
+// packets into one sendmmsg per underlay when the underlays support
+// batches. It is not safe for concurrent use.
 type sender struct {
-	b       *Backend
-	batch   BatchUnderlay
+	b        *Backend
+	udp, raw sendBatch
+}
+
+type sendBatch struct {
+	u       BatchUnderlay
 	bufs    [][]byte
 	remotes []netip.AddrPort
 }
 
 func newSender(b *Backend) *sender {
 	s := &sender{b: b}
-	s.batch, _ = b.cfg.UDP.(BatchUnderlay)
+	s.udp.u, _ = b.cfg.UDP.(BatchUnderlay)
+	s.raw.u, _ = b.cfg.Raw.(BatchUnderlay)
 	return s
 }
 
 func (s *sender) dispatch(pkts []*dataplane.Packet) {
-	s.bufs, s.remotes = s.bufs[:0], s.remotes[:0]
 	for _, p := range pkts {
-		if p.Verdict == dataplane.VerdictUnderlay && p.Encap && s.batch != nil {
-			s.bufs = append(s.bufs, socketPayload(p))
-			s.remotes = append(s.remotes, p.Remote)
-			continue
+		if p.Verdict == dataplane.VerdictUnderlay {
+			q := &s.raw
+			if p.Encap {
+				q = &s.udp
+			}
+			if q.u != nil {
+				q.bufs = append(q.bufs, socketPayload(p))
+				q.remotes = append(q.remotes, p.Remote)
+				continue
+			}
 		}
 		s.b.dispatchOne(p)
 	}
-	if len(s.bufs) == 0 {
+	s.flush(&s.udp)
+	s.flush(&s.raw)
+}
+
+func (s *sender) flush(q *sendBatch) {
+	if len(q.bufs) == 0 {
 		return
 	}
-	n, _ := s.batch.WriteESPBatch(s.bufs, s.remotes)
+	n, _ := q.u.WriteESPBatch(q.bufs, q.remotes)
 	s.b.underlayTx.Add(uint64(n))
-	if n < len(s.bufs) {
-		s.b.sendErrors.Add(uint64(len(s.bufs) - n))
+	if n < len(q.bufs) {
+		s.b.sendErrors.Add(uint64(len(q.bufs) - n))
 	}
-	clear(s.bufs) // do not keep packet buffers reachable
+	clear(q.bufs) // do not keep packet buffers reachable
+	q.bufs, q.remotes = q.bufs[:0], q.remotes[:0]
 }

@@ -46,7 +46,7 @@ type mmsg struct {
 	wb    mmsgBatch
 }
 
-func (m *mmsg) init(c *net.UDPConn) error {
+func (m *mmsg) init(c syscall.Conn) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -93,10 +93,11 @@ func getSockaddr(rsa *unix.RawSockaddrInet6) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// readBatch fills pkts (at most batchSize) with datagrams in one recvmmsg,
-// blocking in the runtime poller until at least one arrives.
-func (u *UDPUnderlay) readBatch(pkts []*dataplane.Packet) (int, error) {
-	b := &u.rb
+// recv fills pkts (at most batchSize) with datagrams in one recvmmsg,
+// blocking in the runtime poller until at least one arrives; from(i) then
+// gives the sender of pkts[i].
+func (m *mmsg) recv(pkts []*dataplane.Packet) (int, error) {
+	b := &m.rb
 	if len(pkts) > batchSize {
 		pkts = pkts[:batchSize]
 	}
@@ -109,7 +110,7 @@ func (u *UDPUnderlay) readBatch(pkts []*dataplane.Packet) (int, error) {
 	}
 	var n int
 	var errno syscall.Errno
-	err := u.rc.Read(func(fd uintptr) bool {
+	err := m.rc.Read(func(fd uintptr) bool {
 		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(pkts)), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return false
@@ -124,36 +125,48 @@ func (u *UDPUnderlay) readBatch(pkts []*dataplane.Packet) (int, error) {
 		return 0, errno
 	}
 	for i := 0; i < n; i++ {
-		p := pkts[i]
-		p.SetLen(int(b.msgs[i].n))
-		p.Local, p.Remote, p.Encap = u.local, getSockaddr(&b.names[i]), true
+		pkts[i].SetLen(int(b.msgs[i].n))
 	}
 	return n, nil
 }
 
-// WriteESPBatch implements BatchUnderlay with sendmmsg: it sends bufs[i]
-// to remotes[i] and returns how many were sent.
+func (m *mmsg) from(i int) netip.AddrPort { return getSockaddr(&m.rb.names[i]) }
+
+// WriteESPBatch implements BatchUnderlay with sendmmsg.
 func (u *UDPUnderlay) WriteESPBatch(bufs [][]byte, remotes []netip.AddrPort) (int, error) {
-	u.wmu.Lock()
-	defer u.wmu.Unlock()
-	b := &u.wb
-	sent := 0
-	for sent < len(bufs) {
-		n := min(len(bufs)-sent, batchSize)
+	return u.send(bufs, remotes)
+}
+
+// WriteESPBatch implements BatchUnderlay with sendmmsg.
+func (r *RawUnderlay) WriteESPBatch(bufs [][]byte, remotes []netip.AddrPort) (int, error) {
+	return r.send(bufs, remotes)
+}
+
+// send sends bufs[i] to remotes[i] with sendmmsg and returns how many went
+// out; a datagram the kernel refuses is skipped (and reported as the
+// error) so that it cannot stall the rest.
+func (m *mmsg) send(bufs [][]byte, remotes []netip.AddrPort) (int, error) {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	b := &m.wb
+	done, sent := 0, 0
+	var lastErr error
+	for done < len(bufs) {
+		n := min(len(bufs)-done, batchSize)
 		for i := 0; i < n; i++ {
-			buf := bufs[sent+i]
+			buf := bufs[done+i]
 			if len(buf) == 0 {
 				return sent, errors.New("empty datagram")
 			}
 			b.iovs[i].Base = &buf[0]
 			b.iovs[i].SetLen(len(buf))
-			nl := putSockaddr(&b.names[i], u.inet6, remotes[sent+i])
+			nl := putSockaddr(&b.names[i], m.inet6, remotes[done+i])
 			b.msgs[i].hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.names[i])), Namelen: nl, Iov: &b.iovs[i]}
 			b.msgs[i].hdr.SetIovlen(1)
 		}
 		var r int
 		var errno syscall.Errno
-		err := u.rc.Write(func(fd uintptr) bool {
+		err := m.rc.Write(func(fd uintptr) bool {
 			rr, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
 			if e == unix.EAGAIN || e == unix.EINTR {
 				return false
@@ -161,20 +174,18 @@ func (u *UDPUnderlay) WriteESPBatch(bufs [][]byte, remotes []netip.AddrPort) (in
 			r, errno = int(rr), e
 			return true
 		})
-		if err != nil {
+		switch {
+		case err != nil:
 			return sent, err
+		case errno != 0 || r <= 0:
+			lastErr = fmt.Errorf("sendmmsg: %w", errno)
+			done++
+		default:
+			done += r
+			sent += r
 		}
-		if errno != 0 {
-			// One bad destination must not stall the rest: skip it.
-			sent++
-			if sent == len(bufs) {
-				return sent, fmt.Errorf("sendmmsg: %w", errno)
-			}
-			continue
-		}
-		sent += r
 	}
-	return sent, nil
+	return sent, lastErr
 }
 
 // Serve reads datagrams in batches (recvmmsg) straight into packet buffers
@@ -190,16 +201,58 @@ func (u *UDPUnderlay) Serve(ctx context.Context, b *Backend) error {
 		for _, p := range pkts {
 			p.Reset()
 		}
-		n, err := u.readBatch(pkts)
+		n, err := u.recv(pkts)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("esp-in-udp read: %w", err)
 		}
+		for i, p := range pkts[:n] {
+			p.Local, p.Remote, p.Encap = u.local, u.from(i), true
+		}
 		b.underlayRx.Add(uint64(n))
 		w.ProcessInbound(pkts[:n])
 		s.dispatch(pkts[:n])
+	}
+}
+
+// Serve reads ESP packets in batches (recvmmsg) and hands them to the
+// backend until the socket is closed or ctx ends. IPv4 raw sockets deliver
+// the IP header too; it is parsed and stripped.
+func (r *RawUnderlay) Serve(ctx context.Context, b *Backend) error {
+	w := b.cfg.Engine.NewWorker()
+	pkts := make([]*dataplane.Packet, batchSize)
+	for i := range pkts {
+		pkts[i] = dataplane.NewPacket(b.cfg.BufferSize)
+	}
+	batch := make([]*dataplane.Packet, 0, batchSize)
+	s := newSender(b)
+	for {
+		for _, p := range pkts {
+			p.Reset()
+		}
+		n, err := r.recv(pkts)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("raw esp read: %w", err)
+		}
+		batch = batch[:0]
+		for i, p := range pkts[:n] {
+			if !r.inet6 {
+				if !p.StripOuter() || p.Encap {
+					continue
+				}
+			} else {
+				p.Local, p.Remote, p.Encap = netip.AddrPortFrom(r.local, 0), r.from(i), false
+			}
+			batch = append(batch, p)
+		}
+		b.underlayRx.Add(uint64(len(batch)))
+		w.ProcessInbound(batch)
+		s.dispatch(batch)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"github.com/esphub/esphub/dataplane"
 )
@@ -34,4 +35,25 @@ func (u *UDPUnderlay) Serve(ctx context.Context, b *Backend) error {
 	}
 }
 
-func (m *mmsg) init(*net.UDPConn) error { return nil }
+func (m *mmsg) init(syscall.Conn) error { return nil }
+
+// Serve reads ESP packets and hands them to the backend until the socket is
+// closed or ctx ends.
+func (r *RawUnderlay) Serve(ctx context.Context, b *Backend) error {
+	w := b.cfg.Engine.NewWorker()
+	p := dataplane.NewPacket(b.cfg.BufferSize)
+	for {
+		p.Reset()
+		n, from, err := r.conn.ReadFromIP(p.ReadBuffer())
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("raw esp read: %w", err)
+		}
+		addr, _ := netip.AddrFromSlice(from.IP)
+		p.SetLen(n)
+		p.Local, p.Remote, p.Encap = netip.AddrPortFrom(r.local, 0), netip.AddrPortFrom(addr.Unmap(), 0), false
+		b.processInbound(w, p)
+	}
+}
