@@ -55,6 +55,7 @@ type Control interface {
 	UpdateSA(dir Direction, spi uint32, lt Lifetime) error
 	DeleteSA(dir Direction, spi uint32) error
 	AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error
+	AddRoutes(vrf uint32, routes []Route) error
 	DeleteRoute(vrf uint32, p netip.Prefix) error
 	SetSGTMapping(vrf uint32, p netip.Prefix, sgt uint16) error
 	DeleteSGTMapping(vrf uint32, p netip.Prefix) error
@@ -311,6 +312,36 @@ func (e *Engine) AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error {
 	}
 	return e.update(func(tb *tables) error {
 		tb.fib[vrf] = tb.fib[vrf].with(p, nh, false)
+		return nil
+	})
+}
+
+// Route is one FIB entry for AddRoutes.
+type Route struct {
+	Prefix  netip.Prefix
+	NextHop NextHop
+	// Delete removes Prefix instead of adding it.
+	Delete bool
+}
+
+// AddRoutes applies many route changes to vrf as one update (one snapshot,
+// each touched table copied once), for loading or resynchronising a RIB.
+// Deleting a missing route is not an error here. Nothing is applied when
+// any entry is invalid.
+func (e *Engine) AddRoutes(vrf uint32, routes []Route) error {
+	changes := make([]lpmEntry[NextHop], 0, len(routes))
+	for _, r := range routes {
+		p, err := checkPrefix(r.Prefix)
+		if err != nil {
+			return fmt.Errorf("add routes: %v: %w", r.Prefix, err)
+		}
+		if !r.Delete && (r.NextHop.Kind < NextHopHost || r.NextHop.Kind > NextHopDrop) {
+			return fmt.Errorf("add routes: %v: next hop kind not set", p)
+		}
+		changes = append(changes, lpmEntry[NextHop]{p: p, v: r.NextHop, del: r.Delete})
+	}
+	return e.update(func(tb *tables) error {
+		tb.fib[vrf] = tb.fib[vrf].withMany(changes)
 		return nil
 	})
 }

@@ -399,3 +399,31 @@ func TestLPM(t *testing.T) {
 		t.Errorf("walk saw %d of %d", n, tb2.n)
 	}
 }
+
+func TestAddRoutesBulk(t *testing.T) {
+	e := NewEngine(Options{})
+	var rs []Route
+	for i := 0; i < 100000; i++ {
+		rs = append(rs, Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)}), 32),
+			NextHop: NextHop{Kind: NextHopTunnel, Tunnel: TunnelID(i%7 + 1)}})
+	}
+	rs = append(rs, Route{Prefix: netip.MustParsePrefix("2001:db8::/32"), NextHop: NextHop{Kind: NextHopDrop}})
+	start := time.Now()
+	must(t, e.AddRoutes(0, rs))
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("loading 100k routes took %v", d)
+	}
+	if nh, ok := e.Lookup(0, netip.MustParseAddr("100.1.2.3")); !ok || nh.Tunnel != TunnelID((1<<16+2<<8+3)%7+1) {
+		t.Fatalf("lookup %v %v", nh, ok)
+	}
+	must(t, e.AddRoutes(0, []Route{{Prefix: netip.MustParsePrefix("100.1.2.3/32"), Delete: true}, {Prefix: netip.MustParsePrefix("198.18.0.0/15"), Delete: true}}))
+	if _, ok := e.Lookup(0, netip.MustParseAddr("100.1.2.3")); ok {
+		t.Fatal("deleted route still there")
+	}
+	if got := len(e.Routes(0)); got != 100000 {
+		t.Fatalf("%d routes", got)
+	}
+	if e.AddRoutes(0, []Route{{Prefix: netip.MustParsePrefix("198.18.0.0/15")}}) == nil {
+		t.Fatal("route without next hop accepted")
+	}
+}
