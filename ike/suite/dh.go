@@ -53,6 +53,10 @@ type group interface {
 
 func groupOf(g wire.DHGroup) (group, error) {
 	switch g {
+	case wire.DHMODP1024:
+		return modp1024, nil
+	case wire.DHMODP1536:
+		return modp1536, nil
 	case wire.DHMODP2048:
 		return modp2048, nil
 	case wire.DHMODP3072:

@@ -70,6 +70,10 @@ func (p Proposal) String() string {
 	}
 	switch p.DH {
 	case wire.DHNone:
+	case wire.DHMODP1024:
+		s += "-modp1024"
+	case wire.DHMODP1536:
+		s += "-modp1536"
 	case wire.DHMODP2048:
 		s += "-modp2048"
 	case wire.DHMODP3072:
@@ -150,4 +154,11 @@ func Supported(p Proposal) error {
 		}
 	}
 	return nil
+}
+
+// Weak reports whether p uses a transform RFC 8247 says not to use any
+// more (here: DH groups 2 and 5, kept for peers on IOS default proposals).
+// The configuration layer warns about, or refuses, such proposals.
+func Weak(p Proposal) bool {
+	return p.DH == wire.DHMODP1024 || p.DH == wire.DHMODP1536
 }

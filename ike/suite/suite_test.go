@@ -229,9 +229,13 @@ func TestKnownAnswers(t *testing.T) {
 // TestMODPPrimes checks the built-in RFC 3526 primes: safe primes of the
 // right size with 64 leading and trailing one bits.
 func TestMODPPrimes(t *testing.T) {
-	for _, g := range []*modpGroup{modp2048, modp3072, modp4096} {
+	for _, g := range []*modpGroup{modp1024, modp1536, modp2048, modp3072, modp4096} {
 		bits := int(g.id)
 		switch g.id {
+		case wire.DHMODP1024:
+			bits = 1024
+		case wire.DHMODP1536:
+			bits = 1536
 		case wire.DHMODP2048:
 			bits = 2048
 		case wire.DHMODP3072:
@@ -253,7 +257,7 @@ func TestMODPPrimes(t *testing.T) {
 	}
 }
 
-var allGroups = []wire.DHGroup{wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096, wire.DHECP256, wire.DHECP384, wire.DHECP521, wire.DHCurve25519}
+var allGroups = []wire.DHGroup{wire.DHMODP1024, wire.DHMODP1536, wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096, wire.DHECP256, wire.DHECP384, wire.DHECP521, wire.DHCurve25519}
 
 func TestKeyExchangeAgreement(t *testing.T) {
 	for _, g := range allGroups {
@@ -281,8 +285,11 @@ func TestKeyExchangeAgreement(t *testing.T) {
 			t.Errorf("group %d: shared secrets differ", g)
 		}
 	}
-	if _, err := NewKeyExchange(wire.DHMODP1024, rand.Reader); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("group 2: %v, want ErrUnsupported", err)
+	if _, err := NewKeyExchange(wire.DHMODP768, rand.Reader); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("group 1: %v, want ErrUnsupported", err)
+	}
+	if !Weak(Proposal{DH: wire.DHMODP1536}) || Weak(Proposal{DH: wire.DHMODP2048}) {
+		t.Error("Weak disagrees with RFC 8247 for groups 5/14")
 	}
 }
 
@@ -365,7 +372,7 @@ func TestRFC6989Checks(t *testing.T) {
 			"off-curve": append(bytes.Repeat([]byte{0}, n-1), 1),
 		}
 		switch g {
-		case wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096:
+		case wire.DHMODP1024, wire.DHMODP1536, wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096:
 			grp, _ := groupOf(g)
 			m := grp.(*modpGroup)
 			bad["p-1"] = m.pMinus1.FillBytes(make([]byte, n))

@@ -71,6 +71,10 @@ var cases = []suiteCase{
 	{"aes256-sha512-modp4096", "aes256gcm16", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP4096},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}},
+	// What an IOS default proposal negotiates (AES-CBC-256, SHA512, group 5).
+	{"aes256-sha512-modp1536", "aes256-sha1", false,
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP1536},
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA196}},
 	{"aes128gcm16-prfsha512-ecp384", "aes128gcm16", true,
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2512, DH: wire.DHECP384},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}},
