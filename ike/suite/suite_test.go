@@ -83,8 +83,14 @@ func TestPRFPlusOracle(t *testing.T) {
 		if !bytes.Equal(got, want[:n]) {
 			t.Errorf("n=%d: got %x, want %x", n, got, want[:n])
 		}
+		// The generic path, for PRFs that are not our HMAC type.
+		if got := PRFPlus(wrappedPRF{p}, key, seed, n); !bytes.Equal(got, want[:n]) {
+			t.Errorf("generic n=%d: got %x, want %x", n, got, want[:n])
+		}
 	}
 }
+
+type wrappedPRF struct{ PRF }
 
 type katVector struct {
 	Name     string            `json:"name"`
