@@ -125,6 +125,14 @@ func (g *modpGroup) generate(rand io.Reader) (KeyExchange, error) {
 	}
 }
 
+// fromExponent builds a key pair from a fixed private exponent, for
+// known-answer tests.
+func (g *modpGroup) fromExponent(x []byte) KeyExchange {
+	xi := new(big.Int).SetBytes(x)
+	y := new(big.Int).Exp(big.NewInt(2), xi, g.p)
+	return &modpKE{g: g, x: xi, pub: y.FillBytes(make([]byte, g.size))}
+}
+
 func (k *modpKE) Group() wire.DHGroup { return k.g.id }
 func (k *modpKE) Public() []byte      { return k.pub }
 

@@ -611,3 +611,63 @@ func TestSKInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyExchangeKnownAnswers checks public values and shared secrets of
+// every group against testdata/dh.json, computed independently by
+// testdata/gendh.py (Python integers for MODP, the cryptography package
+// for ECP and X25519).
+func TestKeyExchangeKnownAnswers(t *testing.T) {
+	b, err := os.ReadFile("testdata/dh.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []struct {
+		Group                            wire.DHGroup
+		PrivI, PrivR, PubI, PubR, Shared string
+	}
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[wire.DHGroup]bool{}
+	for _, v := range vs {
+		mk := func(priv string) KeyExchange {
+			switch v.Group {
+			case wire.DHCurve25519:
+				ke, err := x25519FromScalar(bytes.NewReader(unhex(t, priv)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ke
+			case wire.DHECP256, wire.DHECP384, wire.DHECP521:
+				ke, err := newECPFromScalar(v.Group, unhex(t, priv))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ke
+			}
+			g, err := groupOf(v.Group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g.(*modpGroup).fromExponent(unhex(t, priv))
+		}
+		ki, kr := mk(v.PrivI), mk(v.PrivR)
+		if hex.EncodeToString(ki.Public()) != v.PubI || hex.EncodeToString(kr.Public()) != v.PubR {
+			t.Errorf("group %d: public values differ from the oracle", v.Group)
+		}
+		zi, err := ki.SharedSecret(unhex(t, v.PubR))
+		if err != nil || hex.EncodeToString(zi) != v.Shared {
+			t.Errorf("group %d: initiator's shared secret %x, %v", v.Group, zi, err)
+		}
+		zr, err := kr.SharedSecret(unhex(t, v.PubI))
+		if err != nil || hex.EncodeToString(zr) != v.Shared {
+			t.Errorf("group %d: responder's shared secret %x, %v", v.Group, zr, err)
+		}
+		seen[v.Group] = true
+	}
+	for _, g := range allGroups {
+		if !seen[g] {
+			t.Errorf("no known answer for group %d", g)
+		}
+	}
+}
