@@ -39,6 +39,8 @@ func (p Proposal) String() string {
 		s = fmt.Sprintf("aes%d", p.KeyBits)
 	case wire.EncrAESGCM16:
 		s = fmt.Sprintf("aes%dgcm16", p.KeyBits)
+	case wire.EncrChaCha20Poly1305:
+		s = "chacha20poly1305"
 	default:
 		s = fmt.Sprintf("encr%d-%d", p.Encr, p.KeyBits)
 	}
@@ -136,7 +138,7 @@ func Supported(p Proposal) error {
 	if _, _, err := encrParams(p.Encr, p.KeyBits); err != nil {
 		return err
 	}
-	if p.Encr != wire.EncrAESGCM16 {
+	if !isAEAD(p.Encr) {
 		if _, err := integParams(p.Integ); err != nil {
 			return err
 		}

@@ -209,7 +209,7 @@ func TestKnownAnswers(t *testing.T) {
 				t.Errorf("Open = %x, %v; want %x", opened, err, pt)
 			}
 			ivLen := 16
-			if v.Encr == wire.EncrAESGCM16 {
+			if isAEAD(v.Encr) {
 				ivLen = 8
 			}
 			sealed, err := c.Seal([]byte("prefix"), aad, pt, &fixedReader{body[:ivLen]})
@@ -403,6 +403,7 @@ func TestRFC6989Checks(t *testing.T) {
 }
 
 var skSuites = []Proposal{
+	{Encr: wire.EncrChaCha20Poly1305},
 	{Encr: wire.EncrAESGCM16, KeyBits: 128},
 	{Encr: wire.EncrAESGCM16, KeyBits: 256},
 	{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA196},
@@ -501,6 +502,7 @@ func TestChildKeyLengths(t *testing.T) {
 	}{
 		{Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}, 36, 0},
 		{Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}, 20, 0},
+		{Proposal{Encr: wire.EncrChaCha20Poly1305}, 36, 0},
 		{Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2256128}, 16, 32},
 		{Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA196}, 32, 20},
 	}
@@ -533,7 +535,7 @@ func TestSKAllocs(t *testing.T) {
 		out := make([]byte, 0, 512)
 		body, _ := c.Seal(nil, aad, pt, rand.Reader)
 		limit := 0.0
-		if p.Encr == wire.EncrAESCBC {
+		if !isAEAD(p.Encr) {
 			limit = 1 // cipher.NewCBC{En,De}crypter per message
 		}
 		seal := testing.AllocsPerRun(50, func() { _, _ = c.Seal(buf[:0], aad, pt, zeroReader{}) })

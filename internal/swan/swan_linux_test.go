@@ -71,6 +71,9 @@ var cases = []suiteCase{
 	{"aes256-sha512-modp4096", "aes256gcm16", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP4096},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}},
+	{"chacha20poly1305-prfsha256-x25519", "chacha20poly1305", false,
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2256, DH: wire.DHCurve25519},
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305}},
 	// What an IOS default proposal negotiates (AES-CBC-256, SHA512, group 5).
 	{"aes256-sha512-modp1536", "aes256-sha1", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP1536},
