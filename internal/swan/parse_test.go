@@ -65,6 +65,9 @@ func TestParseKeys(t *testing.T) {
 		t.Fatalf("%d IKE and %d child key sets, want 1 each", len(k.IKE), len(k.Child))
 	}
 	ike := k.IKE[0]
+	if ike.SPIi != 0x13b000a7e3911ff8 || ike.SPIr != 0x657128bc76f16e70 {
+		t.Errorf("IKE SPIs %016x/%016x, want those swanctl listed", ike.SPIi, ike.SPIr)
+	}
 	if !ike.Initiator || len(ike.SharedSecret) != 256 || len(ike.SKEYSEED) != 32 || len(ike.SKd) != 32 ||
 		len(ike.SKai) != 32 || len(ike.SKar) != 32 || len(ike.SKei) != 16 || len(ike.SKer) != 16 || len(ike.SKpi) != 32 || len(ike.SKpr) != 32 {
 		t.Errorf("IKE keys have wrong lengths: %+v", ike)

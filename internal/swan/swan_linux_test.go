@@ -257,6 +257,10 @@ func TestStrongSwanInterop(t *testing.T) {
 				t.Fatalf("parsed %d/%d IKE and %d/%d child key sets, want 1 each", len(ka.IKE), len(kb.IKE), len(ka.Child), len(kb.Child))
 			}
 			ikeA, ikeB := ka.IKE[0], kb.IKE[0]
+			if ikeA.SPIi != saA.SPIi || ikeA.SPIr != saA.SPIr || ikeB.SPIi != saA.SPIi || ikeB.SPIr != saA.SPIr {
+				t.Errorf("IKE SPIs from the logs %016x/%016x and %016x/%016x, swanctl lists %016x/%016x",
+					ikeA.SPIi, ikeA.SPIr, ikeB.SPIi, ikeB.SPIr, saA.SPIi, saA.SPIr)
+			}
 			if !ikeA.Initiator || ikeB.Initiator || !bytes.Equal(ikeA.SKEYSEED, ikeB.SKEYSEED) || !bytes.Equal(ikeA.SKer, ikeB.SKer) {
 				t.Errorf("IKE keys differ between the peers")
 			}
