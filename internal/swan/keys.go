@@ -90,6 +90,17 @@ func (k Keys) ChildBySPI(spi uint32) (ChildKeys, bool) {
 	return ChildKeys{}, false
 }
 
+// IKEBySPI returns the keys of the IKE SA with these SPIs (known for SAs
+// created by IKE_SA_INIT, see IKEKeys.SPIi).
+func (k Keys) IKEBySPI(spii, spir uint64) (IKEKeys, bool) {
+	for _, ike := range k.IKE {
+		if ike.SPIi == spii && ike.SPIr == spir {
+			return ike, true
+		}
+	}
+	return IKEKeys{}, false
+}
+
 var (
 	logLine    = regexp.MustCompile(`^(\S+) (\d+)\[(\w+)\] (.*)$`)
 	dumpHeader = regexp.MustCompile(`^(.*?) => (\d+) bytes @ `)
