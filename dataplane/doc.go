@@ -1,0 +1,19 @@
+// Package dataplane is esphub's packet engine: the code every I/O backend
+// (AF_XDP, portable TUN+sockets) shares to turn overlay packets into ESP and
+// back. It does no I/O and starts no goroutines.
+//
+// Outbound, a worker takes IP packets from the overlay (LAN side), looks the
+// destination up in the VRF's FIB, and for a tunnel next hop builds
+// [CMD/SGT] [GRE] [MPLS] in the headroom in front of the packet, seals it in
+// ESP with the tunnel's outbound SA, and adds the outer IPv4/IPv6 header
+// (and UDP for NAT-T). Inbound, it finds the SA by SPI, checks the replay
+// window, opens the ESP, advances the window, strips CMD/GRE/MPLS, and
+// routes the inner packet: to the host side, or, between two tunnels, back
+// out (a hairpin, reported to NHRP).
+//
+// Packets move in batches ([]*Packet). The engine never logs or returns
+// errors per packet: it sets a Verdict and, for drops, counts a DropReason.
+// Control changes (SAs, tunnels, routes, SGT and label tables) go through
+// the Engine's methods, which publish immutable snapshots that the packet
+// path reads without locks.
+package dataplane

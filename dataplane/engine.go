@@ -1,0 +1,472 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/esphub/esphub/dataplane/hdr"
+)
+
+// NextHopKind is what a FIB entry does with a packet.
+type NextHopKind uint8
+
+// Next hop kinds.
+const (
+	// NextHopHost hands the packet to the host side (TUN or LAN), where the
+	// kernel delivers it locally or routes it on.
+	NextHopHost NextHopKind = iota + 1
+	// NextHopTunnel encapsulates into a tunnel.
+	NextHopTunnel
+	// NextHopDrop discards (a Null0 route).
+	NextHopDrop
+)
+
+// NextHop is a FIB entry's action.
+type NextHop struct {
+	Kind   NextHopKind
+	Tunnel TunnelID
+	// Label, when PushLabel, is the MPLS label pushed inside GRE (an
+	// L3VPN/VPNv4 label learned over the tunnel). Label 3 (implicit null)
+	// pushes nothing.
+	Label     uint32
+	PushLabel bool
+}
+
+// Errors returned by the control methods.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrTooMany  = errors.New("too many inbound SAs on the tunnel")
+)
+
+// Control is the one interface through which the control side (esphubd)
+// programs a dataplane. The Engine implements all of it except Inject,
+// which needs I/O and is added by each backend.
+type Control interface {
+	AddTunnel(TunnelConfig) error
+	DeleteTunnel(TunnelID) error
+	AddSA(SAConfig) error
+	UpdateSA(dir Direction, spi uint32, lt Lifetime) error
+	DeleteSA(dir Direction, spi uint32) error
+	AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error
+	DeleteRoute(vrf uint32, p netip.Prefix) error
+	SetSGTMapping(vrf uint32, p netip.Prefix, sgt uint16) error
+	DeleteSGTMapping(vrf uint32, p netip.Prefix) error
+	BindLabel(label, vrf uint32) error
+	UnbindLabel(label uint32) error
+	// Inject sends payload (a packet of the given EtherType: IPv4, IPv6 or
+	// NHRP) into tunnel t, as if routed there.
+	Inject(t TunnelID, etherType uint16, payload []byte) error
+}
+
+// tables is one immutable snapshot of everything the packet path reads.
+type tables struct {
+	bySPI   map[uint32]*SA // inbound SAs
+	tunnels map[TunnelID]*tunnel
+	inbound map[TunnelID][]*SA // newest last
+	fib     map[uint32]*lpm[NextHop]
+	sgt     map[uint32]*lpm[uint16]
+	labels  map[uint32]uint32 // MPLS label -> VRF
+}
+
+func (t *tables) clone() *tables {
+	n := &tables{
+		bySPI:   make(map[uint32]*SA, len(t.bySPI)),
+		tunnels: make(map[TunnelID]*tunnel, len(t.tunnels)),
+		inbound: make(map[TunnelID][]*SA, len(t.inbound)),
+		fib:     make(map[uint32]*lpm[NextHop], len(t.fib)),
+		sgt:     make(map[uint32]*lpm[uint16], len(t.sgt)),
+		labels:  make(map[uint32]uint32, len(t.labels)),
+	}
+	for k, v := range t.bySPI {
+		n.bySPI[k] = v
+	}
+	for k, v := range t.tunnels {
+		n.tunnels[k] = v
+	}
+	for k, v := range t.inbound {
+		n.inbound[k] = v
+	}
+	for k, v := range t.fib {
+		n.fib[k] = v
+	}
+	for k, v := range t.sgt {
+		n.sgt[k] = v
+	}
+	for k, v := range t.labels {
+		n.labels[k] = v
+	}
+	return n
+}
+
+// Options configure an Engine.
+type Options struct {
+	Logger *slog.Logger
+	Events EventSink
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// HairpinInterval is the minimum time between two hairpin events for
+	// one (source, destination) pair; 60 s (Cisco's traffic indication rate
+	// limit) when zero.
+	HairpinInterval time.Duration
+	// CMDLayout is the layout of the CMD header inside ESP (next header 99);
+	// hdr.CMDESPInline when zero. See hdr.CMDLayout for why it is
+	// configurable.
+	CMDLayout hdr.CMDLayout
+}
+
+// Engine is the shared packet engine. Its control methods are safe for
+// concurrent use and serialise among themselves; the packet path (Workers)
+// reads an atomically published snapshot and never waits for them.
+type Engine struct {
+	log       *slog.Logger
+	ev        eventer
+	cmdLayout hdr.CMDLayout
+
+	mu  sync.Mutex // serialises writers of tab
+	tab atomic.Pointer[tables]
+
+	drops      [numDropReasons]atomic.Uint64
+	sgtRx      [65536]atomic.Uint64
+	sgtTx      [65536]atomic.Uint64
+	keepalives atomic.Uint64
+}
+
+// NewEngine returns an empty engine.
+func NewEngine(o Options) *Engine {
+	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.ev.sink = o.Events
+	if e.ev.sink == nil {
+		e.ev.sink = nopSink{}
+	}
+	e.ev.now = o.Now
+	if e.ev.now == nil {
+		e.ev.now = time.Now
+	}
+	e.ev.interval = o.HairpinInterval
+	if e.ev.interval == 0 {
+		e.ev.interval = 60 * time.Second
+	}
+	e.tab.Store((&tables{}).clone())
+	return e
+}
+
+// update applies fn to a copy of the tables and publishes it.
+func (e *Engine) update(fn func(t *tables) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := e.tab.Load().clone()
+	if err := fn(n); err != nil {
+		return err
+	}
+	e.tab.Store(n)
+	return nil
+}
+
+// AddTunnel installs a tunnel. Replacing an existing ID is an error; delete
+// it first.
+func (e *Engine) AddTunnel(c TunnelConfig) error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("add tunnel: %w", err)
+	}
+	t := &tunnel{cfg: c, local: netip.AddrPortFrom(c.Local, c.LocalPort), remote: netip.AddrPortFrom(c.Remote, c.RemotePort)}
+	return e.update(func(tb *tables) error {
+		if _, ok := tb.tunnels[c.ID]; ok {
+			return fmt.Errorf("add tunnel %d: %w", c.ID, ErrExists)
+		}
+		tb.tunnels[c.ID] = t
+		e.log.Info("tunnel added", "tunnel", c.ID, "mode", c.Mode, "local", c.Local, "remote", c.Remote, "encap", c.Encap)
+		return nil
+	})
+}
+
+// DeleteTunnel removes a tunnel and its SAs. Routes that name it stay and
+// count DropNoTunnel until the control side removes them.
+func (e *Engine) DeleteTunnel(id TunnelID) error {
+	return e.update(func(tb *tables) error {
+		if _, ok := tb.tunnels[id]; !ok {
+			return fmt.Errorf("delete tunnel %d: %w", id, ErrNotFound)
+		}
+		for _, sa := range tb.inbound[id] {
+			delete(tb.bySPI, sa.spi)
+		}
+		delete(tb.inbound, id)
+		delete(tb.tunnels, id)
+		e.log.Info("tunnel deleted", "tunnel", id)
+		return nil
+	})
+}
+
+// AddSA installs an SA on its tunnel. An inbound SA joins the tunnel's
+// inbound set (at most MaxInboundSAs; the control side deletes old ones
+// after a rekey). An outbound SA replaces the tunnel's current one
+// atomically, so a rekey is make-before-break: install the new inbound SA,
+// then the new outbound SA, then delete the old inbound SA.
+func (e *Engine) AddSA(c SAConfig) error {
+	sa, err := newSA(c)
+	if err != nil {
+		return fmt.Errorf("add sa: %w", err)
+	}
+	return e.update(func(tb *tables) error {
+		t, ok := tb.tunnels[c.Tunnel]
+		if !ok {
+			return fmt.Errorf("add sa %#x: tunnel %d: %w", c.SPI, c.Tunnel, ErrNotFound)
+		}
+		if c.Direction == Outbound {
+			old := t.out.Swap(sa)
+			e.log.Info("outbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
+				"replaced", old != nil)
+			return nil
+		}
+		if _, ok := tb.bySPI[c.SPI]; ok {
+			return fmt.Errorf("add sa %#x: %w", c.SPI, ErrExists)
+		}
+		in := tb.inbound[c.Tunnel]
+		if len(in) >= MaxInboundSAs {
+			return fmt.Errorf("add sa %#x on tunnel %d: %w (delete the oldest first)", c.SPI, c.Tunnel, ErrTooMany)
+		}
+		tb.inbound[c.Tunnel] = append(slices.Clip(in), sa)
+		tb.bySPI[c.SPI] = sa
+		e.log.Info("inbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm)
+		return nil
+	})
+}
+
+func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
+	if dir == Inbound {
+		sa := tb.bySPI[spi]
+		if sa == nil {
+			return nil, nil
+		}
+		return sa, tb.tunnels[sa.tunnel]
+	}
+	for _, t := range tb.tunnels {
+		if sa := t.out.Load(); sa != nil && sa.spi == spi {
+			return sa, t
+		}
+	}
+	return nil, nil
+}
+
+// UpdateSA changes an SA's lifetime limits (for example after the control
+// side extends them); counters and expiry flags are kept.
+func (e *Engine) UpdateSA(dir Direction, spi uint32, lt Lifetime) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa, _ := e.findSA(e.tab.Load(), dir, spi)
+	if sa == nil {
+		return fmt.Errorf("update sa %#x (%v): %w", spi, dir, ErrNotFound)
+	}
+	sa.lifetime.Store(&lt)
+	return nil
+}
+
+// DeleteSA removes an SA. Deleting a tunnel's outbound SA leaves the tunnel
+// without one (its traffic counts DropNoSA) until another is added.
+func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
+	return e.update(func(tb *tables) error {
+		sa, t := e.findSA(tb, dir, spi)
+		if sa == nil {
+			return fmt.Errorf("delete sa %#x (%v): %w", spi, dir, ErrNotFound)
+		}
+		if dir == Outbound {
+			t.out.CompareAndSwap(sa, nil)
+			return nil
+		}
+		delete(tb.bySPI, spi)
+		in := tb.inbound[sa.tunnel]
+		i := slices.Index(in, sa)
+		tb.inbound[sa.tunnel] = slices.Delete(slices.Clone(in), i, i+1)
+		return nil
+	})
+}
+
+func checkPrefix(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return p, errors.New("invalid prefix")
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked(), nil
+}
+
+// AddRoute adds or replaces the route for p in vrf.
+func (e *Engine) AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error {
+	p, err := checkPrefix(p)
+	if err != nil {
+		return fmt.Errorf("add route: %w", err)
+	}
+	if nh.Kind < NextHopHost || nh.Kind > NextHopDrop {
+		return fmt.Errorf("add route %v: next hop kind not set", p)
+	}
+	if nh.PushLabel && nh.Label > hdr.LabelMax {
+		return fmt.Errorf("add route %v: label %d out of range", p, nh.Label)
+	}
+	return e.update(func(tb *tables) error {
+		tb.fib[vrf] = tb.fib[vrf].with(p, nh, false)
+		return nil
+	})
+}
+
+// DeleteRoute removes the route for exactly p in vrf.
+func (e *Engine) DeleteRoute(vrf uint32, p netip.Prefix) error {
+	p, err := checkPrefix(p)
+	if err != nil {
+		return fmt.Errorf("delete route: %w", err)
+	}
+	return e.update(func(tb *tables) error {
+		if _, ok := tb.fib[vrf].get(p); !ok {
+			return fmt.Errorf("delete route %v vrf %d: %w", p, vrf, ErrNotFound)
+		}
+		tb.fib[vrf] = tb.fib[vrf].with(p, NextHop{}, true)
+		return nil
+	})
+}
+
+// Lookup returns the FIB next hop for dst in vrf (for show commands and
+// tests; the packet path uses the same table).
+func (e *Engine) Lookup(vrf uint32, dst netip.Addr) (NextHop, bool) {
+	return e.tab.Load().fib[vrf].lookup(dst.Unmap())
+}
+
+// Routes returns the routes of vrf.
+func (e *Engine) Routes(vrf uint32) map[netip.Prefix]NextHop {
+	out := map[netip.Prefix]NextHop{}
+	e.tab.Load().fib[vrf].walk(func(p netip.Prefix, nh NextHop) { out[p] = nh })
+	return out
+}
+
+// SetSGTMapping maps sources in p (in vrf) to a security group tag, as
+// "cts role-based sgt-map" does.
+func (e *Engine) SetSGTMapping(vrf uint32, p netip.Prefix, sgt uint16) error {
+	p, err := checkPrefix(p)
+	if err != nil {
+		return fmt.Errorf("set sgt mapping: %w", err)
+	}
+	if sgt == 0 || sgt == hdr.SGTInvalid {
+		return fmt.Errorf("set sgt mapping %v: sgt %d is reserved", p, sgt)
+	}
+	return e.update(func(tb *tables) error {
+		tb.sgt[vrf] = tb.sgt[vrf].with(p, sgt, false)
+		return nil
+	})
+}
+
+// DeleteSGTMapping removes a mapping.
+func (e *Engine) DeleteSGTMapping(vrf uint32, p netip.Prefix) error {
+	p, err := checkPrefix(p)
+	if err != nil {
+		return fmt.Errorf("delete sgt mapping: %w", err)
+	}
+	return e.update(func(tb *tables) error {
+		if _, ok := tb.sgt[vrf].get(p); !ok {
+			return fmt.Errorf("delete sgt mapping %v: %w", p, ErrNotFound)
+		}
+		tb.sgt[vrf] = tb.sgt[vrf].with(p, 0, true)
+		return nil
+	})
+}
+
+// BindLabel makes packets arriving with MPLS label route in vrf (the
+// label's "pop and lookup" action).
+func (e *Engine) BindLabel(label, vrf uint32) error {
+	if label <= hdr.LabelMaxReserved || label > hdr.LabelMax {
+		return fmt.Errorf("bind label %d: not an unreserved 20-bit label", label)
+	}
+	return e.update(func(tb *tables) error {
+		tb.labels[label] = vrf
+		return nil
+	})
+}
+
+// UnbindLabel removes a label binding.
+func (e *Engine) UnbindLabel(label uint32) error {
+	return e.update(func(tb *tables) error {
+		if _, ok := tb.labels[label]; !ok {
+			return fmt.Errorf("unbind label %d: %w", label, ErrNotFound)
+		}
+		delete(tb.labels, label)
+		return nil
+	})
+}
+
+// Drops returns the drop counters by reason (reasons with a zero count
+// included).
+func (e *Engine) Drops() map[DropReason]uint64 {
+	out := make(map[DropReason]uint64, numDropReasons)
+	for r := DropReason(1); r < numDropReasons; r++ {
+		out[r] = e.drops[r].Load()
+	}
+	return out
+}
+
+// SGTCounters returns per-SGT packet counts (received with the tag, sent
+// with it), only for tags seen.
+func (e *Engine) SGTCounters() (rx, tx map[uint16]uint64) {
+	rx, tx = map[uint16]uint64{}, map[uint16]uint64{}
+	for i := range e.sgtRx {
+		if n := e.sgtRx[i].Load(); n != 0 {
+			rx[uint16(i)] = n
+		}
+		if n := e.sgtTx[i].Load(); n != 0 {
+			tx[uint16(i)] = n
+		}
+	}
+	return rx, tx
+}
+
+// Keepalives returns the number of NAT keepalives received.
+func (e *Engine) Keepalives() uint64 { return e.keepalives.Load() }
+
+// HairpinsSuppressed returns how many hairpin events the rate limit held back.
+func (e *Engine) HairpinsSuppressed() uint64 { return e.ev.limited.Load() }
+
+// SAs returns a snapshot of every installed SA's counters.
+func (e *Engine) SAs() []SAStats {
+	tb := e.tab.Load()
+	var out []SAStats
+	for _, t := range tb.tunnels {
+		if sa := t.out.Load(); sa != nil {
+			out = append(out, sa.stats())
+		}
+		for _, sa := range tb.inbound[t.cfg.ID] {
+			out = append(out, sa.stats())
+		}
+	}
+	slices.SortFunc(out, func(a, b SAStats) int {
+		if a.Tunnel != b.Tunnel {
+			return int(a.Tunnel) - int(b.Tunnel)
+		}
+		if a.Direction != b.Direction {
+			return int(a.Direction) - int(b.Direction)
+		}
+		return int(int64(a.SPI) - int64(b.SPI))
+	})
+	return out
+}
+
+// Tunnels returns a snapshot of every tunnel.
+func (e *Engine) Tunnels() []TunnelStats {
+	tb := e.tab.Load()
+	out := make([]TunnelStats, 0, len(tb.tunnels))
+	for _, t := range tb.tunnels {
+		s := TunnelStats{Config: t.cfg, TxPackets: t.txPackets.Load(), TxBytes: t.txBytes.Load(),
+			RxPackets: t.rxPackets.Load(), RxBytes: t.rxBytes.Load()}
+		if sa := t.out.Load(); sa != nil {
+			s.OutboundSPI = sa.spi
+		}
+		for _, sa := range tb.inbound[t.cfg.ID] {
+			s.InboundSPIs = append(s.InboundSPIs, sa.spi)
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b TunnelStats) int { return int(a.Config.ID) - int(b.Config.ID) })
+	return out
+}

@@ -1,0 +1,172 @@
+package dataplane
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/esphub/esphub/dataplane/esp"
+	"github.com/esphub/esphub/dataplane/replay"
+)
+
+// Direction of an SA.
+type Direction uint8
+
+// SA directions.
+const (
+	Inbound Direction = iota + 1
+	Outbound
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Inbound:
+		return "inbound"
+	case Outbound:
+		return "outbound"
+	}
+	return "direction?"
+}
+
+// Lifetime holds an SA's byte and packet limits; zero means no limit. At the
+// soft limit the engine reports once so the control side rekeys; at the
+// hard limit it reports once more and drops the SA's traffic.
+type Lifetime struct {
+	SoftBytes, HardBytes     uint64
+	SoftPackets, HardPackets uint64
+}
+
+// SAConfig describes a Child SA half as IKE negotiated it.
+type SAConfig struct {
+	SPI       uint32
+	Direction Direction
+	Tunnel    TunnelID
+	Algorithm esp.Algorithm
+	// EncKey is the encryption key material (for AES-GCM: key || 4-byte
+	// salt, RFC 4106); AuthKey the integrity key for the CBC algorithms.
+	// The engine copies what it needs; never log either.
+	EncKey, AuthKey []byte
+	ESN             bool
+	// SGT marks that IKEv2 negotiated Cisco inline tagging for this SA:
+	// outbound packets carry a CMD header with the source's SGT.
+	SGT      bool
+	Lifetime Lifetime
+	// ReplayWindow disables anti-replay when set to -1 (RFC 4303 allows
+	// a receiver to not check); 0 selects the full window.
+	ReplayWindow int
+}
+
+// SA is an installed SA. Its configuration is immutable; counters are
+// atomics; the replay window is guarded by mu (one worker normally owns an
+// inbound SA, so the lock is uncontended).
+type SA struct {
+	spi       uint32
+	dir       Direction
+	tunnel    TunnelID
+	esn, sgt  bool
+	noReplay  bool
+	lifetime  atomic.Pointer[Lifetime]
+	cipher    *esp.Cipher
+	seq       atomic.Uint64 // outbound: last sequence number used
+	mu        sync.Mutex
+	window    replay.Window // inbound
+	packets   atomic.Uint64
+	bytes     atomic.Uint64
+	drops     atomic.Uint64
+	authFails atomic.Uint64
+	replays   atomic.Uint64
+	softFired atomic.Bool
+	hardFired atomic.Bool
+}
+
+func newSA(c SAConfig) (*SA, error) {
+	if c.SPI == 0 {
+		return nil, fmt.Errorf("spi 0 is reserved")
+	}
+	if c.Direction != Inbound && c.Direction != Outbound {
+		return nil, fmt.Errorf("sa %#x: direction not set", c.SPI)
+	}
+	ci, err := esp.NewCipher(c.Algorithm, c.EncKey, c.AuthKey)
+	if err != nil {
+		return nil, fmt.Errorf("sa %#x: %w", c.SPI, err)
+	}
+	sa := &SA{spi: c.SPI, dir: c.Direction, tunnel: c.Tunnel, esn: c.ESN, sgt: c.SGT, cipher: ci,
+		noReplay: c.ReplayWindow < 0}
+	lt := c.Lifetime
+	sa.lifetime.Store(&lt)
+	return sa, nil
+}
+
+// SAStats is a snapshot of an SA's counters.
+type SAStats struct {
+	SPI              uint32
+	Direction        Direction
+	Tunnel           TunnelID
+	Algorithm        esp.Algorithm
+	ESN, SGT         bool
+	Packets, Bytes   uint64
+	Drops            uint64
+	AuthFailures     uint64
+	ReplayDrops      uint64
+	Seq              uint64 // outbound: last sent; inbound: highest accepted
+	SoftExpired      bool
+	HardExpired      bool
+	Lifetime         Lifetime
+	ReplayWindowSize int
+}
+
+func (sa *SA) stats() SAStats {
+	s := SAStats{SPI: sa.spi, Direction: sa.dir, Tunnel: sa.tunnel, Algorithm: sa.cipher.Algorithm(),
+		ESN: sa.esn, SGT: sa.sgt, Packets: sa.packets.Load(), Bytes: sa.bytes.Load(), Drops: sa.drops.Load(),
+		AuthFailures: sa.authFails.Load(), ReplayDrops: sa.replays.Load(), SoftExpired: sa.softFired.Load(),
+		HardExpired: sa.hardFired.Load(), Lifetime: *sa.lifetime.Load()}
+	if sa.dir == Outbound {
+		s.Seq = sa.seq.Load()
+	} else {
+		sa.mu.Lock()
+		s.Seq = sa.window.Last()
+		sa.mu.Unlock()
+		if !sa.noReplay {
+			s.ReplayWindowSize = replay.WindowSize
+		}
+	}
+	return s
+}
+
+// account adds one packet of n bytes and reports lifetime crossings. It
+// returns false when the SA is past its hard lifetime (the packet is to be
+// dropped).
+func (sa *SA) account(n int, ev *eventer) bool {
+	if sa.hardFired.Load() {
+		return false
+	}
+	p := sa.packets.Add(1)
+	b := sa.bytes.Add(uint64(n))
+	lt := sa.lifetime.Load()
+	if (lt.HardBytes != 0 && b > lt.HardBytes) || (lt.HardPackets != 0 && p > lt.HardPackets) {
+		if sa.hardFired.CompareAndSwap(false, true) {
+			ev.lifetime(sa, true)
+		}
+		return false
+	}
+	if (lt.SoftBytes != 0 && b >= lt.SoftBytes) || (lt.SoftPackets != 0 && p >= lt.SoftPackets) {
+		if !sa.softFired.Load() && sa.softFired.CompareAndSwap(false, true) {
+			ev.lifetime(sa, false)
+		}
+	}
+	return true
+}
+
+// nextSeq reserves the next outbound sequence number; ok is false when the
+// space is exhausted (2^32-1 without ESN, RFC 4303 §3.3.3), which the
+// engine treats as a hard expiry.
+func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
+	s := sa.seq.Add(1)
+	if (!sa.esn && s > 0xffffffff) || s == 0 {
+		if sa.hardFired.CompareAndSwap(false, true) {
+			ev.lifetime(sa, true)
+		}
+		return 0, false
+	}
+	return s, true
+}
