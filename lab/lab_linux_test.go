@@ -230,7 +230,7 @@ func TestLossImpairment(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, fmt.Sprintf(impairedPair, "loss: 50"))
 	const n = 1000
-	got := blast(t, l, n, 100, 0, time.Second)
+	got := blast(t, l, n, 100, 500*time.Millisecond, time.Second)
 	// 50% loss over 1000 packets: 500 ± 16 (one sigma); allow a wide margin.
 	if got < n*30/100 || got > n*70/100 {
 		t.Errorf("received %d of %d with 50%% loss", got, n)
