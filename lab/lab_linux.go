@@ -234,7 +234,7 @@ func (l *Lab) up(ctx context.Context, hook func(string) error) error {
 
 // createNode makes the namespace, brings lo up with its extra addresses and
 // sets the sysctls a router needs, before any link exists so that new
-// interfaces inherit the defaults (no DAD, no rp_filter).
+// interfaces inherit the defaults (no DAD, no rp_filter, no redirects).
 func (l *Lab) createNode(n *Node) error {
 	name := l.Netns(n.Name)
 	errc := make(chan error, 1)
@@ -280,6 +280,14 @@ func configureNode(n *Node) error {
 		{"net.ipv6.conf.default.accept_dad", "0"},
 		{"net.ipv6.conf.all.accept_ra", "0"},
 		{"net.ipv6.conf.default.accept_ra", "0"},
+		// No ICMP redirects: a lab's paths are the ones the spec and the
+		// software under test set, not ones the kernel learns on the side.
+		{"net.ipv4.conf.all.send_redirects", "0"},
+		{"net.ipv4.conf.default.send_redirects", "0"},
+		{"net.ipv4.conf.all.accept_redirects", "0"},
+		{"net.ipv4.conf.default.accept_redirects", "0"},
+		{"net.ipv6.conf.all.accept_redirects", "0"},
+		{"net.ipv6.conf.default.accept_redirects", "0"},
 	}
 	for k, v := range n.Sysctls {
 		sysctls = append(sysctls, [2]string{k, v})
