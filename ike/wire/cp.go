@@ -171,3 +171,71 @@ func (p *Configuration) appendBody(dst []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// Find returns the first attribute of type t.
+func (p *Configuration) Find(t CFGAttr) (ConfigAttribute, bool) {
+	for _, a := range p.Attributes {
+		if a.AttrType == t {
+			return a, true
+		}
+	}
+	return ConfigAttribute{}, false
+}
+
+// AppendAddrs appends the addresses of every non-empty attribute of type t
+// (for example INTERNAL_IP4_DNS, which may repeat) to dst.
+func (p *Configuration) AppendAddrs(dst []netip.Addr, t CFGAttr) []netip.Addr {
+	for _, a := range p.Attributes {
+		if a.AttrType != t {
+			continue
+		}
+		if addr, ok := a.Addr(); ok {
+			dst = append(dst, addr)
+		}
+	}
+	return dst
+}
+
+// AppendSubnets appends the prefixes of the INTERNAL_IP4_SUBNET and
+// INTERNAL_IP6_SUBNET attributes (the routes FlexVPN's "route set" pushes
+// and "route accept" installs) to dst. Attributes with a non-contiguous
+// netmask are skipped.
+func (p *Configuration) AppendSubnets(dst []netip.Prefix) []netip.Prefix {
+	for _, a := range p.Attributes {
+		if a.AttrType != AttrInternalIP4Subnet && a.AttrType != AttrInternalIP6Subnet {
+			continue
+		}
+		if pf, ok := a.Prefix(); ok {
+			dst = append(dst, pf.Masked())
+		}
+	}
+	return dst
+}
+
+// AssignedPrefix returns the address INTERNAL_IP4_ADDRESS assigns with the
+// length INTERNAL_IP4_NETMASK gives (32 without a netmask), or the
+// INTERNAL_IP6_ADDRESS prefix when v6 is true.
+func (p *Configuration) AssignedPrefix(v6 bool) (netip.Prefix, bool) {
+	if v6 {
+		a, ok := p.Find(AttrInternalIP6Address)
+		if !ok {
+			return netip.Prefix{}, false
+		}
+		return a.Prefix()
+	}
+	a, ok := p.Find(AttrInternalIP4Address)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	addr, ok := a.Addr()
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits := 32
+	if m, ok := p.Find(AttrInternalIP4Netmask); ok && len(m.Value) == 4 {
+		if n, ok := maskBits(binary.BigEndian.Uint32(m.Value)); ok {
+			bits = n
+		}
+	}
+	return netip.PrefixFrom(addr, bits), true
+}

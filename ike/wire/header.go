@@ -88,8 +88,8 @@ func (b HeaderBytes) Length() uint32 { return binary.BigEndian.Uint32(b[24:28]) 
 func (b HeaderBytes) SetLength(n uint32) { binary.BigEndian.PutUint32(b[24:28], n) }
 
 // DecodeHeader decodes and validates the IKE header at the start of b. It
-// checks the version (INVALID_MAJOR_VERSION for anything but 2, with the
-// notification data the RFC asks for) and that Length covers at least the
+// checks the version (INVALID_MAJOR_VERSION for anything but 2; RFC 7296
+// §2.5 says to answer only a higher version, and to drop the message) and that Length covers at least the
 // header and at most len(b); it does not require Length == len(b), so it can
 // be used on a datagram prefix. Unknown flag bits are ignored as RFC 7296
 // §3.1 requires.
@@ -110,8 +110,9 @@ func DecodeHeader(b []byte) (Header, error) {
 		Length:       v.Length(),
 	}
 	if h.MajorVersion != 2 {
-		return h, &Error{Notify: NotifyInvalidMajorVersion, Data: []byte{0x20}, Offset: 17,
-			Reason: "unsupported IKE major version"}
+		// RFC 7296 §3.10.1: the answer carries no data; the version we
+		// support goes in the answer's header.
+		return h, &Error{Notify: NotifyInvalidMajorVersion, Offset: 17, Reason: "unsupported IKE major version"}
 	}
 	if h.Length < HeaderLen {
 		return h, syntaxErr(24, "header length %d shorter than the header", h.Length)

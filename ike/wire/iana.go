@@ -1,6 +1,3 @@
-// Package wire encodes and decodes IKEv2 messages (RFC 7296) and the payloads
-// of the extensions esphub implements (RFC 7383 fragments, RFC 5685 redirect,
-// RFC 4306 configuration attributes). It depends on the standard library only.
 package wire
 
 // This file holds the IANA "Internet Key Exchange Version 2 (IKEv2) Parameters"
@@ -203,6 +200,19 @@ const (
 	AttrSupportedAttributes CFGAttr = 14
 	AttrInternalIP6Subnet   CFGAttr = 15
 	AttrInternalDNSDomain   CFGAttr = 25 // RFC 8598
+
+	// Cisco Unity attributes, which IOS pushes to FlexVPN and AnyConnect clients.
+	AttrUnityBanner        CFGAttr = 28672
+	AttrUnitySavePassword  CFGAttr = 28673
+	AttrUnityDefDomain     CFGAttr = 28674
+	AttrUnitySplitDNSName  CFGAttr = 28675
+	AttrUnitySplitInclude  CFGAttr = 28676
+	AttrUnityNATTPort      CFGAttr = 28677
+	AttrUnityLocalLAN      CFGAttr = 28678
+	AttrUnityPFS           CFGAttr = 28679
+	AttrUnityFirewallType  CFGAttr = 28680
+	AttrUnityBackupServers CFGAttr = 28681
+	AttrUnityDDNSHostname  CFGAttr = 28682
 )
 
 // NotifyType is a Notify payload's message type (RFC 7296 §3.10.1 and extensions).

@@ -8,6 +8,9 @@ import "errors"
 // verify each SKF payload before Add, since only authenticated fragments may
 // influence reassembly.
 //
+// Once complete, a Reassembler keeps answering Add with true (duplicates of
+// a completed message); Reset it before using it for another message.
+//
 // A Reassembler is not safe for concurrent use.
 type Reassembler struct {
 	// MaxFragments and MaxBytes bound the memory one message may use; zero

@@ -134,6 +134,11 @@ var cfgAttrNames = map[CFGAttr]string{
 	AttrInternalIP6DHCP: "INTERNAL_IP6_DHCP", AttrInternalIP4Subnet: "INTERNAL_IP4_SUBNET",
 	AttrSupportedAttributes: "SUPPORTED_ATTRIBUTES", AttrInternalIP6Subnet: "INTERNAL_IP6_SUBNET",
 	AttrInternalDNSDomain: "INTERNAL_DNS_DOMAIN",
+	AttrUnityBanner:       "UNITY_BANNER", AttrUnitySavePassword: "UNITY_SAVE_PASSWD", AttrUnityDefDomain: "UNITY_DEF_DOMAIN",
+	AttrUnitySplitDNSName: "UNITY_SPLITDNS_NAME", AttrUnitySplitInclude: "UNITY_SPLIT_INCLUDE",
+	AttrUnityNATTPort: "UNITY_NATT_PORT", AttrUnityLocalLAN: "UNITY_LOCAL_LAN", AttrUnityPFS: "UNITY_PFS",
+	AttrUnityFirewallType: "UNITY_FW_TYPE", AttrUnityBackupServers: "UNITY_BACKUP_SERVERS",
+	AttrUnityDDNSHostname: "UNITY_DDNS_HOSTNAME",
 }
 
 func (c CFGAttr) String() string { return name(c, cfgAttrNames) }

@@ -111,24 +111,21 @@ func ValidateInner(ex ExchangeType, response bool, ps []Payload) error {
 		if c[PayloadSA] > 0 && c[PayloadTSi] == 0 {
 			return invalid("IKE_AUTH with SA but no traffic selectors")
 		}
-		if c[PayloadKE] > 0 {
-			return invalid("KE payload in IKE_AUTH")
+		for _, t := range []PayloadType{PayloadKE, PayloadNonce} {
+			if c[t] > 0 {
+				return invalid("%s payload in IKE_AUTH", t)
+			}
 		}
-		if !response && c[PayloadIDi] == 0 {
-			return invalid("IKE_AUTH request without IDi")
+		if !response && c[PayloadIDi] == 0 && c[PayloadEAP] == 0 && c[PayloadAUTH] == 0 {
+			// Every IKE_AUTH request carries IDi, except the later rounds
+			// of EAP, which carry EAP or the final AUTH.
+			return invalid("IKE_AUTH request without IDi, EAP or AUTH")
 		}
 		if response && c[PayloadIDi] > 0 {
 			return invalid("IKE_AUTH response with IDi")
 		}
 		if !response && c[PayloadIDr] > 0 && c[PayloadIDi] == 0 {
 			return invalid("IDr without IDi")
-		}
-		if c[PayloadAUTH] == 0 && c[PayloadEAP] == 0 && !(response && c[PayloadIDr] == 0) {
-			// A request may omit AUTH only for EAP (RFC 7296 §2.16); a
-			// response to such a request carries EAP.
-			if !response {
-				return invalid("IKE_AUTH request without AUTH or EAP")
-			}
 		}
 	case ExchangeCreateChildSA:
 		if c[PayloadSA] != 1 || c[PayloadNonce] != 1 {
