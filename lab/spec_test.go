@@ -320,3 +320,50 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseAliases(t *testing.T) {
+	s, err := Parse("alias.yaml", []byte(`nodes:
+  a: {routes: &toinet [{to: default, via: 198.18.0.9}]}
+  b: {routes: *toinet}
+  inet: {}
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: inet, addr: &gw 198.18.0.9/24}}
+  - {a: {node: b, addr: 198.18.0.2/24}, b: {node: inet, iface: x, addr: 198.18.0.10/24}}
+`))
+	if err == nil {
+		t.Fatalf("overlapping links accepted: %+v", s)
+	}
+	_, err = Parse("alias.yaml", []byte(`x-defaults: &host {forward: false}
+nodes:
+  a: *host
+  b: *host
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: b, addr: 198.18.0.2/24}}
+`))
+	if err == nil || !strings.Contains(err.Error(), `alias.yaml:1: spec: unknown key "x-defaults"`) {
+		t.Fatalf("want unknown key x-defaults, got %v", err)
+	}
+	_, err = Parse("alias.yaml", []byte(`nodes:
+  a: &host {forward: false, routes: [{to: 198.19.0.0/16, via: 198.18.0.9}]}
+  b: *host
+  r: {}
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: r, addr: 198.18.0.9/24}}
+  - {a: {node: b, addr: 198.18.1.1/24}, b: {node: r, iface: x, addr: 198.18.1.9/24}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "node b: route to 198.19.0.0/16: gateway 198.18.0.9 is not on any of its links") {
+		t.Fatalf("want b's shared route rejected, got %v", err)
+	}
+	s, err = Parse("alias.yaml", []byte(`nodes:
+  a: &host {forward: false}
+  b: *host
+links:
+  - {a: {node: a, addr: &a1 198.18.0.1/24}, b: {node: b, addr: [198.18.0.2/24]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Node("a").Forward || s.Node("b").Forward {
+		t.Errorf("aliased node settings not applied")
+	}
+}
