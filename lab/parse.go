@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -47,10 +48,11 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return nil, &SpecError{Diags: p.diags}
 	}
 	p.top(deref(doc.Content[0]), spec)
-	if len(p.diags) == 0 {
-		p.validate(spec)
-	}
+	// Validate what could be decoded even when some of it could not, so a
+	// person sees every problem at once, in line order.
+	p.validate(spec)
 	if len(p.diags) > 0 {
+		sort.SliceStable(p.diags, func(i, j int) bool { return p.diags[i].Line < p.diags[j].Line })
 		return nil, &SpecError{Diags: p.diags}
 	}
 	return spec, nil

@@ -103,7 +103,7 @@ func TestParseErrors(t *testing.T) {
 links:
   - {a: {node: a, addr: 198.18.0.1/24}, b: {node: b, addr: 198.18.0.2/24}}
   - {a: {node: a, addr: 198.18.0.129/25}, b: {node: c, addr: 198.18.0.130/25}}
-`, line: 4, want: "overlaps 198.18.0.2/24"},
+`, line: 4, want: "overlaps 198.18.0.1/24"},
 		{name: "loopback overlaps link", old: "198.19.255.1/32", new: "198.18.0.9/32", line: 11, want: "overlaps"},
 		{name: "outside lab range", old: "198.18.0.1/24, 2001", new: "10.0.0.1/24, 2001", line: 10, want: "outside the lab ranges"},
 		{name: "ipv6 outside lab range", old: "2001:db8::1/64", new: "2001:db9::1/64", line: 10, want: "outside the lab ranges"},
