@@ -286,6 +286,23 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("nodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}]\n"))
 	f.Add([]byte("nodes: {a: {lo: 198.18.0.0/15}}\n"))
+	// Half-broken specs: validation runs on whatever could be decoded.
+	for _, s := range []string{
+		"links: [{a: {}, b: {}}]\n",
+		"nodes: {a: {nat: {}}}\n",
+		"nodes: {a: {nat: {masquerade: [x, ''], family: 6}}}\n",
+		"nodes: {a: {routes: [{}, {to: default}, {via: 198.18.0.1}, [1]]}}\n",
+		"nodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}, 7, {a: 1, b: [2]}]\n",
+		"nodes: {a: {lo: [x, [y], 198.18.0.1]}}\n",
+		"nodes: {'': {}, ~: {}}\nlinks: [{a: {node: ''}, b: {node: ''}}]\n",
+		"nodes: {a: 5, b: [], c: ~}\nlinks: 5\n",
+		"[1, 2]\n",
+		"nodes: {a: {}, b: {}}\nlinks: [{a: {node: a, iface: ''}, b: {node: b, iface: ''}, mtu: x, queues: 0}]\n",
+		"nodes: {a: {sysctl: {net.ipv4.x: [1], net.: 2}}}\n",
+		"nodes: {a: &x {forward: *x}}\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz", data)
 		if err != nil {
