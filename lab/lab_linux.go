@@ -180,6 +180,23 @@ func (l *Lab) up(ctx context.Context, hook func(string) error) error {
 		}
 		return nil
 	}
+	// Programs the lab runs inside nodes; missing ones fail here, before
+	// anything exists, rather than halfway.
+	needs := []string{"ip"}
+	for _, n := range l.spec.Nodes {
+		if nftRules(n) != "" {
+			needs = append(needs, "nft")
+			break
+		}
+	}
+	for _, prog := range needs {
+		if _, err := exec.LookPath(prog); err != nil {
+			return fmt.Errorf("lab %s: %s is not installed (Debian: apt-get install iproute2 nftables): %w", l.prefix, prog, err)
+		}
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("lab %s: creating network namespaces needs root", l.prefix)
+	}
 	existing, err := Namespaces(l.prefix)
 	if err != nil {
 		return err
