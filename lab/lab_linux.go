@@ -19,9 +19,11 @@ import (
 )
 
 // Up creates the topology: one namespace per node, veth pairs created directly
-// inside the namespaces, addresses, routes, NAT, loss and rate limits. It
-// fails with ErrExists if any namespace with the prefix exists. On any other
-// failure it removes everything it created before returning the error.
+// inside the namespaces, addresses, routes, NAT, loss and rate limits. spec
+// must come from Parse or Load, which validated it. Up fails with ErrExists
+// if any namespace with the prefix exists. On any other failure, including a
+// cancelled ctx, it removes everything it created before returning the error.
+// It needs root, ip (iproute2) and, for NAT or loss, nft.
 func Up(ctx context.Context, spec *Spec, opts Options) (*Lab, error) {
 	l, err := Attach(spec, opts)
 	if err != nil {
@@ -387,7 +389,7 @@ func (l *Lab) createLink(lk *Link) error {
 			}
 		}
 		if lk.StaticNeigh {
-			peer, err := end.other().LinkByName(end.ep.Peer.Iface)
+			peer, err := end.peerH.LinkByName(end.ep.Peer.Iface)
 			if err != nil {
 				return fmt.Errorf("find %s on %s: %w", end.ep.Peer.Iface, end.ep.Peer.Node, err)
 			}
@@ -418,8 +420,6 @@ type linkEnd struct {
 	h, peerH *netlink.Handle
 	ep       *Endpoint
 }
-
-func (e linkEnd) other() *netlink.Handle { return e.peerH }
 
 // tbfQdisc builds the root token bucket for a rate limit. Without an explicit
 // burst the bucket holds 10ms at the rate, and never less than two full-size
