@@ -598,3 +598,23 @@ func TestNATPorts(t *testing.T) {
 		}
 	})
 }
+
+func TestUpCancelled(t *testing.T) {
+	testenv.Short(t)
+	testenv.NeedRoot(t)
+	t.Parallel()
+	s, err := lab.Load(labtest.Topology("hub-2spokes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := labtest.Prefix()
+	t.Cleanup(func() { _ = lab.DownPrefix(prefix) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := lab.Up(ctx, s, lab.Options{Prefix: prefix}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Up with a cancelled context: %v", err)
+	}
+	if names, _ := lab.Namespaces(prefix); len(names) != 0 {
+		t.Errorf("cancelled Up left %v", names)
+	}
+}
