@@ -130,11 +130,8 @@ var ErrNotProtected = errors.New("message has no SK payload")
 // and an SK payload holding inner sealed by s. The message ID, SPIs, exchange
 // and flags come from h.
 func AppendProtected(dst []byte, h Header, clear, inner []Payload, s Sealer, rand io.Reader) ([]byte, error) {
-	if len(inner) == 0 {
-		// An empty SK payload is legal (liveness check): Next Payload 0 and
-		// an empty plaintext.
-		inner = nil
-	}
+	// An empty inner chain is legal (a liveness check): Next Payload 0 and
+	// an empty plaintext.
 	pt, err := appendChain(nil, inner, false)
 	if err != nil {
 		return dst, err
