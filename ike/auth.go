@@ -60,6 +60,12 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
+	if prof.ConfigRequest != nil {
+		req := cloneCP(prof.ConfigRequest)
+		req.CFGType = wire.CFGRequest
+		sa.localCP = req
+		ps = append(ps, req)
+	}
 	if len(prof.Child.Proposals) > 0 {
 		if t.childSPI == 0 {
 			spi, err := e.newChildSPI()
@@ -120,6 +126,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
 	}
 	sa.remoteID = remoteID
+	sa.peerCP = cloneCP(m.cp())
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
 	}
@@ -218,7 +225,11 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	idr := idPayload(sa.localID, true)
 	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	if m.sa() != nil {
+	cp, childOK := sa.respondCP(m, prof)
+	if cp != nil {
+		ps = append(ps, cp)
+	}
+	if m.sa() != nil && childOK {
 		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))

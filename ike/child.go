@@ -128,7 +128,7 @@ func (sa *ikeSA) armChildTimers(c *childSA) {
 	c.timers = append(c.timers,
 		sa.e.afterFunc(soft, func() {
 			if c.state == childInstalled && c.sa.state == stateEstablished {
-				c.sa.queueTask(&childRekeyTask{old: c})
+				c.sa.queueTask(&childRekeyTask{old: c, auto: true})
 			}
 		}),
 		sa.e.afterFunc(lt, func() {

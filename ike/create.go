@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
@@ -147,6 +148,21 @@ func (t *childCreateTask) fail(sa *ikeSA, err error) {
 type childRekeyTask struct {
 	childCreateTask
 	old *childSA
+	// auto marks a rekey started by the lifetime timer: if the peer
+	// refuses it (TEMPORARY_FAILURE while it rekeys or deletes the same SA),
+	// it is retried after a random pause, up to maxRekeyRetries times.
+	auto    bool
+	retries int
+}
+
+// maxRekeyRetries bounds the retries of a timer-driven rekey; the hard
+// lifetime ends the SA if none succeeds.
+const maxRekeyRetries = 5
+
+// retryDelay is a random pause before a refused rekey is tried again, so
+// that two peers that collided do not collide again.
+func (e *Engine) retryDelay() time.Duration {
+	return e.cfg.RetransmitTimeout + e.jitter(10*e.cfg.RetransmitTimeout)
 }
 
 func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
@@ -183,6 +199,7 @@ func (t *childRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		}
 		sa.e.log.Info("child sa rekey failed", "in", fmt.Sprintf("%08x", old.inSPI), "err", err)
 		t.finish(err)
+		t.retry(sa)
 		return false, nil
 	}
 	if pr := old.peerRekey; pr != nil && pr.child.state != childRemoved {
@@ -218,6 +235,23 @@ func (t *childRekeyTask) fail(sa *ikeSA, err error) {
 		t.old.state = childInstalled
 	}
 	t.finish(err)
+	if sa.state == stateEstablished {
+		t.retry(sa)
+	}
+}
+
+// retry schedules a timer-driven rekey again after it was refused.
+func (t *childRekeyTask) retry(sa *ikeSA) {
+	old := t.old
+	if !t.auto || t.retries >= maxRekeyRetries || old.state != childInstalled {
+		return
+	}
+	n := t.retries + 1
+	old.timers = append(old.timers, sa.e.afterFunc(sa.e.retryDelay(), func() {
+		if old.state == childInstalled && old.sa.state == stateEstablished {
+			old.sa.queueTask(&childRekeyTask{old: old, auto: true, retries: n})
+		}
+	}))
 }
 
 func minNonce(a, b []byte) []byte {
@@ -230,13 +264,15 @@ func minNonce(a, b []byte) []byte {
 // ikeRekeyTask rekeys the IKE SA (RFC 7296 §1.3.2): the new SA inherits
 // the Child SAs, then the old one is deleted.
 type ikeRekeyTask struct {
-	done   func(error)
-	spi    uint64
-	ni     []byte
-	kex    suite.KeyExchange
-	group  wire.DHGroup
-	props  []suite.Proposal
-	rounds int
+	done    func(error)
+	auto    bool // started by the lifetime timer; retried when refused
+	retries int
+	spi     uint64
+	ni      []byte
+	kex     suite.KeyExchange
+	group   wire.DHGroup
+	props   []suite.Proposal
+	rounds  int
 }
 
 func (t *ikeRekeyTask) exchange() wire.ExchangeType { return wire.ExchangeCreateChildSA }
@@ -298,8 +334,21 @@ func (t *ikeRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 	}
 	if err != nil {
 		sa.e.log.Info("ike sa rekey failed", "spi", hexSPI(sa.localSPI()), "err", err)
+		t.retry(sa)
 	}
 	return false, nil
+}
+
+func (t *ikeRekeyTask) retry(sa *ikeSA) {
+	if !t.auto || t.retries >= maxRekeyRetries || sa.state != stateEstablished {
+		return
+	}
+	n := t.retries + 1
+	sa.addTimer(sa.e.afterFunc(sa.e.retryDelay(), func() {
+		if sa.state == stateEstablished {
+			sa.queueTask(&ikeRekeyTask{auto: true, retries: n})
+		}
+	}))
 }
 
 func (t *ikeRekeyTask) complete(sa *ikeSA, m *inMessage) error {

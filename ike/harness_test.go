@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +96,19 @@ type peer struct {
 	ip     netip.Addr
 	mu     sync.Mutex
 	events []Event
+	// keepalives counts NAT keepalives the engine asked for.
+	keepalives atomic.Int64
+}
+
+// kaTransport adds KeepaliveSender to a transport, counting calls.
+type kaTransport struct {
+	transport.Transport
+	n *atomic.Int64
+}
+
+func (k *kaTransport) SendKeepalive(local, remote netip.AddrPort) error {
+	k.n.Add(1)
+	return nil
 }
 
 func (p *peer) onEvent(ev Event) {
@@ -127,6 +141,7 @@ type pairOpts struct {
 	natA       bool // put A behind a NAT
 	initProf   func(*Profile)
 	respPSK    []byte
+	respProf   func(*Profile)
 	noChildren bool
 }
 
@@ -165,7 +180,7 @@ func newPair(t testing.TB, o pairOpts) *pair {
 	n := transport.NewMemNetwork(o.net)
 	mk := func(ip netip.Addr, pol *testPolicy) *peer {
 		p := &peer{ip: ip, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol}
-		p.tr = n.Endpoint(p.addr(500), p.addr(4500))
+		p.tr = &kaTransport{Transport: n.Endpoint(p.addr(500), p.addr(4500)), n: &p.keepalives}
 		cfg := Config{
 			Transport: p.tr, Policy: pol, Installer: p.inst, OnEvent: p.onEvent,
 			RetransmitTimeout: 40 * time.Millisecond, RetransmitBackoff: 1.5,
@@ -196,6 +211,9 @@ func newPair(t testing.TB, o pairOpts) *pair {
 	polB := &testPolicy{props: o.respProps, remoteID: idSpokeA, profile: &Profile{
 		Name: "hub", LocalID: idHubB, LocalPSK: psk, RemotePSK: psk, Child: respChild,
 	}}
+	if o.respProf != nil {
+		o.respProf(polB.profile)
+	}
 	a := mk(addrA, &testPolicy{props: o.respProps})
 	b := mk(addrB, polB)
 	if o.natA {

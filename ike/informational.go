@@ -164,7 +164,7 @@ func (sa *ikeSA) startTimers() {
 		}
 		sa.addTimer(e.afterFunc(soft, func() {
 			if sa.state == stateEstablished {
-				sa.queueTask(&ikeRekeyTask{})
+				sa.queueTask(&ikeRekeyTask{auto: true})
 			}
 		}))
 		sa.addTimer(e.afterFunc(lt, func() {

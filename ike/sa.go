@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
 )
 
 // saState is an IKE SA's life cycle.
@@ -56,9 +57,12 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
-	natLocal          bool // we are behind a NAT (dest hash mismatch)
-	natRemote         bool // peer is behind a NAT (source hash mismatch)
-	lastRx            time.Time
+	// localCP and peerCP are the configuration payloads each side sent in
+	// IKE_AUTH (cp.go), deep copies.
+	localCP, peerCP *wire.Configuration
+	natLocal        bool // we are behind a NAT (dest hash mismatch)
+	natRemote       bool // peer is behind a NAT (source hash mismatch)
+	lastRx          time.Time
 
 	children map[uint32]*childSA // by inbound SPI
 
@@ -144,6 +148,10 @@ type IKESAInfo struct {
 	LocalWindow, RemoteWindow       uint32
 	LocalReqQueued                  int
 	Children                        []ChildSA
+	// LocalConfig and PeerConfig are the configuration payloads each side
+	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
+	// the responder's CFG_REPLY; for a responder, the reverse.
+	LocalConfig, PeerConfig *wire.Configuration
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -156,6 +164,7 @@ func (sa *ikeSA) info() IKESAInfo {
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
 		LocalReqQueued: len(sa.queue),
+		LocalConfig:    sa.localCP, PeerConfig: sa.peerCP,
 	}
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name

@@ -184,3 +184,19 @@ func DeriveChildKeys(p PRF, skd, sharedSecret, ni, nr []byte, esp Proposal) (Chi
 		IntegR: km[2*encr+integ : 2*(encr+integ) : 2*(encr+integ)],
 	}, nil
 }
+
+// Wipe overwrites the keys with zeros. The IKE SA calls it when it is
+// deleted or replaced, so that key material does not linger in memory.
+func (k *IKEKeys) Wipe() {
+	for _, b := range [][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer, k.SKpi, k.SKpr} {
+		clear(b)
+	}
+}
+
+// Wipe overwrites the keys with zeros once they are installed in the
+// dataplane (which keeps its own copies) or the Child SA is gone.
+func (k *ChildKeys) Wipe() {
+	for _, b := range [][]byte{k.EncrI, k.IntegI, k.EncrR, k.IntegR} {
+		clear(b)
+	}
+}

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"unsafe"
 
 	"github.com/esphub/esphub/ike/wire"
 )
@@ -24,8 +26,9 @@ import (
 // encrypted. body is IV | ciphertext | ICV, the SK payload's content.
 //
 // An SKCipher is not safe for concurrent use (it keeps its HMAC state); the
-// IKE SA that owns it serialises its messages. The plaintext must not
-// overlap the spare capacity of dst.
+// IKE SA that owns it serialises its messages. Inputs may alias dst's
+// spare capacity (say, a receive buffer decrypted into itself): Seal and
+// Open then work on a copy instead of corrupting their input.
 type SKCipher interface {
 	// Overhead is the number of bytes Seal adds to a plaintext of the given
 	// length: IV, padding, the Pad Length byte and the ICV.
@@ -100,6 +103,29 @@ func grow(b []byte, n int) []byte {
 	return nb
 }
 
+// unalias returns in, or a copy of it when in overlaps the n bytes that
+// appending to dst will write.
+func unalias(dst, in []byte, n int) []byte {
+	if len(in) == 0 || cap(dst)-len(dst) == 0 {
+		return in
+	}
+	spare := dst[len(dst):cap(dst)]
+	if n < len(spare) {
+		spare = spare[:n]
+	}
+	if len(spare) == 0 {
+		return in
+	}
+	s0 := uintptr(unsafe.Pointer(unsafe.SliceData(spare)))
+	s1 := s0 + uintptr(len(spare))
+	i0 := uintptr(unsafe.Pointer(unsafe.SliceData(in)))
+	i1 := i0 + uintptr(len(in))
+	if i0 < s1 && s0 < i1 {
+		return bytes.Clone(in)
+	}
+	return in
+}
+
 // --- AES-GCM with a 16-byte ICV (RFC 5282) ---
 
 const (
@@ -115,6 +141,7 @@ type gcmSK struct {
 func (c *gcmSK) Overhead(n int) int { return gcmIVLen + 1 + gcmICVLen }
 
 func (c *gcmSK) Seal(dst, aad, plaintext []byte, rand io.Reader) ([]byte, error) {
+	plaintext = unalias(dst, plaintext, gcmIVLen+len(plaintext)+1+gcmICVLen)
 	start := len(dst)
 	dst = grow(dst, gcmIVLen+len(plaintext)+1+gcmICVLen)
 	iv := dst[start : start+gcmIVLen]
@@ -133,6 +160,7 @@ func (c *gcmSK) Open(dst, aad, body []byte) ([]byte, error) {
 	if len(body) < gcmIVLen+1+gcmICVLen {
 		return dst, ErrShortBody
 	}
+	body = unalias(dst, body, len(body))
 	copy(c.nonce[4:], body[:gcmIVLen])
 	start := len(dst)
 	out, err := c.aead.Open(dst, c.nonce[:], body[gcmIVLen:], aad)
@@ -163,6 +191,7 @@ func (c *cbcSK) Overhead(n int) int {
 }
 
 func (c *cbcSK) Seal(dst, aad, plaintext []byte, rand io.Reader) ([]byte, error) {
+	plaintext = unalias(dst, plaintext, c.Overhead(len(plaintext))+len(plaintext))
 	start := len(dst)
 	padded := (len(plaintext) + 1 + cbcBlock - 1) / cbcBlock * cbcBlock
 	dst = grow(dst, cbcBlock+padded+c.icv)
@@ -196,6 +225,7 @@ func (c *cbcSK) Open(dst, aad, body []byte) ([]byte, error) {
 	if !hmac.Equal(sum[:c.icv], body[cbcBlock+ctLen:]) {
 		return dst, ErrAuth
 	}
+	body = unalias(dst, body, ctLen)
 	start := len(dst)
 	dst = grow(dst, ctLen)
 	pt := dst[start:]

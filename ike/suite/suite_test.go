@@ -552,3 +552,49 @@ func TestNATDetectionHash(t *testing.T) {
 		t.Errorf("v6: %x, want %x", v6, want6)
 	}
 }
+
+func TestWipe(t *testing.T) {
+	k, err := DeriveIKEKeys(Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA196, PRF: wire.PRFHMACSHA1},
+		[]byte("ni-ni-ni"), []byte("nr-nr-nr"), []byte("g^ir"), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prf, _ := NewPRF(wire.PRFHMACSHA1)
+	ck, err := DeriveChildKeys(prf, k.SKd, nil, []byte("ni"), []byte("nr"), Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Wipe()
+	ck.Wipe()
+	for i, b := range [][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer, k.SKpi, k.SKpr, ck.EncrI, ck.EncrR} {
+		if len(b) == 0 || !bytes.Equal(b, make([]byte, len(b))) {
+			t.Errorf("key %d not wiped: %x", i, b)
+		}
+	}
+}
+
+// TestSKInPlace: decrypting a receive buffer into itself and sealing a
+// plaintext that sits where the output goes must give the right result.
+func TestSKInPlace(t *testing.T) {
+	aad := []byte("header")
+	for _, p := range skSuites {
+		c := newTestCipher(t, p)
+		pt := []byte("the plaintext of an IKE_AUTH message, 50 bytes..")
+		body, _ := c.Seal(nil, aad, pt, rand.Reader)
+		buf := bytes.Clone(body)
+		got, err := c.Open(buf[:0], aad, buf)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("%v: in-place Open = %q, %v", p, got, err)
+		}
+		// Plaintext at the start of the buffer the ciphertext is written to.
+		buf = make([]byte, 0, 256)
+		buf = append(buf, pt...)
+		sealed, err := c.Seal(buf[:0], aad, buf[:len(pt)], rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Open(nil, aad, sealed); err != nil || !bytes.Equal(got, pt) {
+			t.Errorf("%v: Seal over its own plaintext: %q, %v", p, got, err)
+		}
+	}
+}

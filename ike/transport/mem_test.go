@@ -173,3 +173,18 @@ func TestMemCloseAndCancel(t *testing.T) {
 	}
 	n.Endpoint(addrA) // the address is free again
 }
+
+func BenchmarkMemSendRecv(b *testing.B) {
+	n := NewMemNetwork(MemOptions{})
+	a := n.Endpoint(addrA)
+	c := n.Endpoint(addrB)
+	msg := make([]byte, 300)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = a.Send(Packet{Local: addrA, Remote: addrB, Data: msg})
+		if _, err := c.Recv(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

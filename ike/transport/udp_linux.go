@@ -32,6 +32,10 @@ type UDPConfig struct {
 	// the socket's reader goroutine and must not block. Without OnESP
 	// such datagrams are counted as DropNoESPHandler.
 	OnESP func(local, remote netip.AddrPort, b []byte)
+	// ReadBuffer and WriteBuffer set SO_RCVBUF/SO_SNDBUF of each socket
+	// when non-zero; a hub answering many spokes at once wants more than
+	// the kernel default.
+	ReadBuffer, WriteBuffer int
 	// QueueLen bounds IKE messages waiting for Recv (default 1024); when
 	// the queue is full, datagrams are dropped and counted.
 	QueueLen int
@@ -104,8 +108,18 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 				if err != nil {
 					return err
 				}
-				s.natt = port == cfg.NATTPort
 				u.socks = append(u.socks, s)
+				if cfg.ReadBuffer > 0 {
+					if err := s.conn.SetReadBuffer(cfg.ReadBuffer); err != nil {
+						return fmt.Errorf("set read buffer: %w", err)
+					}
+				}
+				if cfg.WriteBuffer > 0 {
+					if err := s.conn.SetWriteBuffer(cfg.WriteBuffer); err != nil {
+						return fmt.Errorf("set write buffer: %w", err)
+					}
+				}
+				s.natt = port == cfg.NATTPort
 			}
 		}
 		return nil

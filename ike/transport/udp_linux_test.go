@@ -3,59 +3,34 @@ package transport
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/esphub/esphub/internal/testenv"
+	"github.com/esphub/esphub/lab/labtest"
 )
 
-// nsPair is two network namespaces joined by a veth pair:
+// nsPair is two network namespaces joined by a veth pair (lab/labtest):
 // A has 198.18.0.1/24, 198.18.0.11/24 and 2001:db8::1/64; B has
 // 198.18.0.2/24 and 2001:db8::2/64.
 type nsPair struct{ A, B string }
 
-func ipCmd(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
+const pairSpec = `
+description: UDP transport test link
+nodes:
+  a: {}
+  b: {}
+links:
+  - a: {node: a, iface: veth0, addr: [198.18.0.1/24, 198.18.0.11/24, 2001:db8::1/64]}
+    b: {node: b, iface: veth0, addr: [198.18.0.2/24, 2001:db8::2/64]}
+`
 
 func newNSPair(t *testing.T) nsPair {
 	t.Helper()
-	testenv.NeedRoot(t)
-	testenv.NeedCommands(t, "ip")
-	name := strings.NewReplacer("/", "", "_", "").Replace(t.Name())
-	if len(name) > 12 {
-		name = name[:12]
-	}
-	p := nsPair{A: fmt.Sprintf("tr%s%da", name, os.Getpid()), B: fmt.Sprintf("tr%s%db", name, os.Getpid())}
-	for _, ns := range []string{p.A, p.B} {
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	}
-	ipCmd(t, "-n", p.A, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", p.B)
-	for _, c := range [][]string{
-		{"-n", p.A, "addr", "add", "198.18.0.1/24", "dev", "veth0"},
-		{"-n", p.A, "addr", "add", "198.18.0.11/24", "dev", "veth0"},
-		{"-n", p.A, "addr", "add", "2001:db8::1/64", "dev", "veth0", "nodad"},
-		{"-n", p.B, "addr", "add", "198.18.0.2/24", "dev", "veth0"},
-		{"-n", p.B, "addr", "add", "2001:db8::2/64", "dev", "veth0", "nodad"},
-		{"-n", p.A, "link", "set", "veth0", "up"},
-		{"-n", p.B, "link", "set", "veth0", "up"},
-	} {
-		ipCmd(t, c...)
-	}
-	return p
+	l := labtest.Up(t, pairSpec)
+	return nsPair{A: l.Netns("a"), B: l.Netns("b")}
 }
 
 func listenT(t *testing.T, cfg UDPConfig) *UDP {
@@ -92,7 +67,7 @@ func TestUDPTransport(t *testing.T) {
 	var espMu sync.Mutex
 	var esp []Packet
 	// A binds the wildcards (pktinfo path), B binds specific addresses.
-	a := listenT(t, UDPConfig{NetNS: p.A})
+	a := listenT(t, UDPConfig{NetNS: p.A, ReadBuffer: 1 << 20, WriteBuffer: 1 << 20})
 	b := listenT(t, UDPConfig{NetNS: p.B, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8::2")},
 		OnESP: func(local, remote netip.AddrPort, data []byte) {
 			espMu.Lock()

@@ -1,0 +1,155 @@
+package ike
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
+)
+
+var interopSuites = []struct {
+	name     string
+	swanIKE  string
+	swanESP  string
+	ike, esp suite.Proposal
+}{
+	{"aes256gcm16-prfsha256-ecp256", "aes256gcm16-prfsha256-ecp256", "aes256gcm16",
+		propGCM, espGCM},
+	{"aes128-sha256-modp2048", "aes128-sha256-modp2048", "aes128-sha256",
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2256128, PRF: wire.PRFHMACSHA2256, DH: wire.DHMODP2048},
+		espCBC},
+}
+
+func (ie *interopEnv) initiate(ctx context.Context) IKESAInfo {
+	ie.t.Helper()
+	info, err := ie.us.e.Initiate(ctx, InitiateRequest{
+		Local: ie.us.addr(500), Remote: netip.AddrPortFrom(swanAddr, 500), Profile: ie.prof,
+	})
+	if err != nil {
+		ie.t.Fatalf("initiate to strongSwan: %v", err)
+	}
+	return info
+}
+
+// TestInteropInitiator: esphub initiates to strongSwan, then rekeys, checks
+// liveness and deletes, and strongSwan rekeys and deletes from its side.
+func TestInteropInitiator(t *testing.T) {
+	for _, sc := range interopSuites {
+		t.Run(sc.name, func(t *testing.T) {
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP}, sc.ike, sc.esp)
+			ctx := testCtx(t)
+			info := ie.initiate(ctx)
+			ie.check(1)
+			spi := info.LocalSPI
+
+			// Child SA rekey, ours.
+			old := ikeSAs(t, ie.us)[0].Children[0].InboundSPI
+			if err := ie.us.e.RekeyChildSA(ctx, spi, old); err != nil {
+				t.Fatalf("rekey child: %v", err)
+			}
+			ie.check(1)
+			// IKE SA rekey, ours.
+			if err := ie.us.e.RekeyIKESA(ctx, spi); err != nil {
+				t.Fatalf("rekey ike: %v", err)
+			}
+			ie.check(1)
+			spi = ikeSAs(t, ie.us)[0].LocalSPI
+			if spi == info.LocalSPI {
+				t.Fatal("IKE SPI unchanged after rekey")
+			}
+			if err := ie.us.e.CheckLiveness(ctx, spi); err != nil {
+				t.Fatalf("liveness: %v", err)
+			}
+			// strongSwan rekeys the Child SA and the IKE SA.
+			ie.sw.swanctl("--rekey", "--child", "net")
+			waitFor(t, "strongSwan's child rekey", func() bool {
+				cs := ikeSAs(t, ie.us)[0].Children
+				return len(cs) == 1 && cs[0].Replaces != 0 && !cs[0].Initiator
+			})
+			ie.check(1)
+			ie.sw.swanctl("--rekey", "--ike", "ours")
+			waitFor(t, "strongSwan's IKE rekey", func() bool {
+				s := ikeSAs(t, ie.us)
+				return len(s) == 1 && s[0].LocalSPI != spi
+			})
+			ie.check(1)
+			// strongSwan deletes the Child SA, then we delete the IKE SA.
+			ie.sw.swanctl("--terminate", "--child", "net")
+			waitFor(t, "child gone", func() bool { return len(ie.us.inst.snapshot()) == 0 })
+			spi = ikeSAs(t, ie.us)[0].LocalSPI
+			if err := ie.us.e.DeleteIKESA(ctx, spi); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			waitFor(t, "strongSwan forgets the SA", func() bool { return len(ie.sw.listSAs()) == 0 })
+		})
+	}
+}
+
+// TestInteropResponder: strongSwan initiates to esphub; DPD and Delete from
+// strongSwan's side, then a Child SA created and deleted by us.
+func TestInteropResponder(t *testing.T) {
+	for _, sc := range interopSuites {
+		t.Run(sc.name, func(t *testing.T) {
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, dpdDelay: "1s"}, sc.ike, sc.esp)
+			ctx := testCtx(t)
+			ie.sw.swanctl("--initiate", "--child", "net", "--ike", "ours")
+			ie.check(1)
+			info := ikeSAs(t, ie.us)[0]
+			if info.Initiator || !info.RemoteID.Equal(swanID) {
+				t.Fatalf("our view: %+v", info)
+			}
+			// strongSwan's DPD (dpd_delay=1s) reaches us as empty INFORMATIONALs.
+			before := ie.us.e.Stats().Get(CounterRxMessages)
+			time.Sleep(2500 * time.Millisecond)
+			if ie.us.e.Stats().Get(CounterRxMessages) == before {
+				t.Fatal("no liveness checks from strongSwan")
+			}
+			// Our rekeys as responder-of-origin.
+			if err := ie.us.e.RekeyChildSA(ctx, info.LocalSPI, info.Children[0].InboundSPI); err != nil {
+				t.Fatalf("rekey child: %v", err)
+			}
+			ie.check(1)
+			if err := ie.us.e.RekeyIKESA(ctx, info.LocalSPI); err != nil {
+				t.Fatalf("rekey ike: %v", err)
+			}
+			ie.check(1)
+			// strongSwan deletes everything.
+			ie.sw.swanctl("--terminate", "--ike", "ours")
+			waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 && len(ie.us.inst.snapshot()) == 0 })
+			if ie.us.countEvents(EventIKEDown) != 1 {
+				t.Fatal("no ike-down event")
+			}
+		})
+	}
+}
+
+// TestInteropBehindNAT: esphub behind a real NAT (nftables masquerade)
+// initiates; both sides detect it, IKE moves to 4500, NAT keepalives flow,
+// and strongSwan rekeys and checks liveness through the NAT.
+func TestInteropBehindNAT(t *testing.T) {
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, remote: "%any", nat: true, dpdDelay: "1s"}, sc.ike, sc.esp)
+	ie.prof.NATKeepalive = 500 * time.Millisecond
+	ctx := testCtx(t)
+	info := ie.initiate(ctx)
+	if !info.NATLocal {
+		t.Fatalf("NAT not detected: %+v", info)
+	}
+	ie.check(1)
+	time.Sleep(1500 * time.Millisecond)
+	ie.sw.swanctl("--rekey", "--child", "net")
+	waitFor(t, "strongSwan's child rekey through the NAT", func() bool {
+		cs := ikeSAs(t, ie.us)[0].Children
+		return len(cs) == 1 && cs[0].Replaces != 0 && !cs[0].Initiator
+	})
+	ie.check(1)
+	if err := ie.us.e.RekeyIKESA(ctx, info.LocalSPI); err != nil {
+		t.Fatalf("rekey ike through the NAT: %v", err)
+	}
+	ie.check(1)
+	ie.sw.swanctl("--terminate", "--ike", "ours")
+	waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 })
+}
