@@ -77,6 +77,9 @@ type ikeSA struct {
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
 
+	// peerIKERekey is the peer's rekey of this SA that crossed ours.
+	peerIKERekey *ikeRekeyRecord
+
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
 	lastReq, lastResp []byte

@@ -383,8 +383,9 @@ func TestSimultaneousChildRekey(t *testing.T) {
 }
 
 // TestSimultaneousIKERekey: both lifetimes expire together (no jitter), so
-// both peers rekey the IKE SA at once. The collision is refused with
-// TEMPORARY_FAILURE and the randomised retries converge on one new SA.
+// both peers rekey the IKE SA at once. Both exchanges complete; the one
+// with the lowest nonce made the redundant SA, which its initiator deletes
+// (RFC 7296 §2.8.2), and the Child SA ends up on the same new SA on both.
 func TestSimultaneousIKERekey(t *testing.T) {
 	// 100 ms one way. B is up 100 ms before A; A's margin is 50 ms longer,
 	// so A's soft rekey fires 50 ms after B's, while B's request is still on
