@@ -56,8 +56,10 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
-	natLocal          bool // we are behind a NAT (dest hash mismatch)
-	natRemote         bool // peer is behind a NAT (source hash mismatch)
+	peerConfig        []ConfigPayload // CPs the peer sent in IKE_AUTH
+	localConfig       []ConfigPayload // CPs we sent
+	natLocal          bool            // we are behind a NAT (dest hash mismatch)
+	natRemote         bool            // peer is behind a NAT (source hash mismatch)
 	lastRx            time.Time
 
 	children map[uint32]*childSA // by inbound SPI
@@ -142,6 +144,10 @@ type IKESAInfo struct {
 	NATLocal, NATRemote bool
 	Created             time.Time
 	VendorIDs           [][]byte
+	// PeerConfig are the peer's Configuration payloads from IKE_AUTH (a
+	// responder's CFG_REPLY, an initiator's CFG_REQUEST/CFG_SET);
+	// LocalConfig are ours.
+	PeerConfig, LocalConfig []ConfigPayload
 	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
 	LocalNextMsgID, RemoteNextMsgID uint32
 	LocalWindow, RemoteWindow       uint32
@@ -155,7 +161,8 @@ func (sa *ikeSA) info() IKESAInfo {
 		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
-		VendorIDs:      sa.peerVendorIDs,
+		VendorIDs:  sa.peerVendorIDs,
+		PeerConfig: sa.peerConfig, LocalConfig: sa.localConfig,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
 		LocalReqQueued: len(sa.queue),
