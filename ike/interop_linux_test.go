@@ -153,3 +153,42 @@ func TestInteropBehindNAT(t *testing.T) {
 	ie.swanctl("--terminate", "--ike", "ours")
 	waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 })
 }
+
+// TestInteropConfigPayloads: strongSwan asks us for a virtual IP and gets
+// the address our ConfigResponder assigns; we ask strongSwan's pool for one.
+func TestInteropConfigPayloads(t *testing.T) {
+	sc := interopSuites[0]
+	t.Run("strongSwan-requests", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, vips: []string{"0.0.0.0"}}, sc.ike, sc.esp)
+		ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
+		ie.check(1)
+		s := ie.swanSAs()[0]
+		if len(s.LocalVIPs) != 1 || s.LocalVIPs[0] != "198.19.255.7" {
+			t.Fatalf("strongSwan's virtual IPs: %v", s.LocalVIPs)
+		}
+		o := ikeSAs(t, ie.us)[0]
+		if len(o.PeerConfig) == 0 || o.PeerConfig[0].Type != wire.CFGRequest || len(o.LocalConfig) == 0 {
+			t.Fatalf("our view: peer %+v local %+v", o.PeerConfig, o.LocalConfig)
+		}
+	})
+	t.Run("we-request", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, pool: "198.19.254.0/24"}, sc.ike, sc.esp)
+		ie.prof.Config = []ConfigPayload{{Type: wire.CFGRequest, Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address}}}}
+		info := ie.initiate(testCtx(t))
+		ie.check(1)
+		var got netip.Addr
+		for _, c := range info.PeerConfig {
+			for _, a := range c.Attributes {
+				if a.AttrType == wire.AttrInternalIP4Address {
+					got, _ = a.Addr()
+				}
+			}
+		}
+		if !netip.MustParsePrefix("198.19.254.0/24").Contains(got) {
+			t.Fatalf("address from strongSwan's pool: %v (config %+v)", got, info.PeerConfig)
+		}
+		if s := ie.swanSAs()[0]; len(s.RemoteVIPs) != 1 || s.RemoteVIPs[0] != got.String() {
+			t.Fatalf("strongSwan assigned %v, we got %v", s.RemoteVIPs, got)
+		}
+	})
+}

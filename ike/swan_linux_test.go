@@ -69,6 +69,8 @@ type swanOpts struct {
 	ike, esp string        // strongSwan proposal strings
 	dpd      time.Duration // strongSwan's dpd_delay (0: off)
 	nat      bool          // our engine sits behind the lab's NAT box
+	vips     []string      // strongSwan requests virtual IPs (CFG_REQUEST)
+	pool     string        // strongSwan serves addresses from this pool
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -90,12 +92,18 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		spec, local, remote = interopNATSpec, oursNATAddr, "%any"
 	}
 	l := labtest.Up(t, spec)
+	var pools map[string]string
+	var connPools []string
+	if o.pool != "" {
+		pools, connPools = map[string]string{"ours": o.pool}, []string{"ours"}
+	}
 	sw := swan.StartT(t, l.Netns("swan"), swan.Config{
-		Name: "peer",
+		Name:  "peer",
+		Pools: pools,
 		Conns: []swan.Conn{{
 			Name: "ours", LocalAddrs: []string{swanAddr.String()}, RemoteAddrs: []string{remote},
 			Proposals: []string{o.ike}, LocalID: "swan.test", RemoteID: "ours.test",
-			DPDDelay: o.dpd, RekeyTime: -1,
+			DPDDelay: o.dpd, RekeyTime: -1, VIPs: o.vips, Pools: connPools,
 			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.2.1/32"}, RemoteTS: []string{"198.19.1.1/32"},
 				ESPProposals: []string{o.esp}, RekeyTime: -1}},
 		}},
@@ -117,7 +125,7 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
 	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
-	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
+	e, err := New(Config{Transport: tr, Policy: &cfgPolicy{testPolicy: pol}, Installer: us.inst, OnEvent: us.onEvent,
 		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
