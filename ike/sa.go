@@ -63,6 +63,7 @@ type ikeSA struct {
 	lastRx            time.Time
 
 	children map[uint32]*childSA // by inbound SPI
+	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
 
 	// Initiator side of the window.
 	nextReqID  uint32
@@ -244,6 +245,7 @@ func (sa *ikeSA) destroy(reason error) {
 	}
 	e := sa.e
 	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	wasConnecting := sa.state == stateConnecting
 	rekeyed := sa.state == stateRekeyed
 	sa.stopTimers()
 	for _, c := range sa.children {
@@ -267,15 +269,12 @@ func (sa *ikeSA) destroy(reason error) {
 			})
 		}
 	}
-	if !sa.initiator {
-		k := halfOpenKey{sa.remote, sa.spii}
-		if e.halfOpen[k] == sa {
-			delete(e.halfOpen, k)
+	if sa.initKey.spii != 0 {
+		if e.halfOpen[sa.initKey] == sa {
+			delete(e.halfOpen, sa.initKey)
 		}
-		for k, v := range e.halfOpen {
-			if v == sa {
-				delete(e.halfOpen, k)
-			}
+		if wasConnecting {
+			e.halfOpenN--
 		}
 	}
 	if wasUp || rekeyed {

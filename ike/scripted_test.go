@@ -528,3 +528,25 @@ func TestHalfOpenLimitAndTimeout(t *testing.T) {
 		t.Fatalf("half-open SA for SPI %x", got)
 	}
 }
+
+// TestLateInitRetransmission: an IKE_SA_INIT retransmission that arrives
+// after IKE_AUTH completed is answered from the cache and creates no second
+// (half-open) SA.
+func TestLateInitRetransmission(t *testing.T) {
+	p, w := logPair(t, pairOpts{})
+	if _, err := p.initiate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
+	w.mu.Lock()
+	init := w.raw[0]
+	w.mu.Unlock()
+	before := p.b.e.Stats().Get(CounterDupRequests)
+	if err := p.a.tr.Send(transport.Packet{Local: init.Local, Remote: init.Remote, Data: init.Data}); err != nil {
+		t.Fatal(err)
+	}
+	waitCounter(t, p.b.e, CounterDupRequests, before+1)
+	if n := len(ikeSAs(t, p.b)); n != 1 {
+		t.Fatalf("B has %d IKE SAs after a late IKE_SA_INIT retransmission", n)
+	}
+}
