@@ -10,6 +10,24 @@
 // The LAN program runs on overlay-facing interfaces and sends packets whose
 // destination lies in one of the interface VRF's protected prefixes to the
 // AF_XDP socket; everything else goes to the kernel.
+//
+// Layout and limits: one loaded Steering serves up to MaxInterfaces
+// interfaces with up to MaxQueues receive queues each. Each attached
+// interface has a slot; the XSKMAP index of its queue q is slot*MaxQueues+q,
+// so the same queue number on two interfaces reaches two different sockets.
+// Protected prefixes live in two LPM tries (IPv4, IPv6) whose keys start
+// with the 32-bit VRF, so one lookup answers "is this destination protected
+// in this VRF". Every verdict has a per-CPU packet and byte counter.
+//
+// Frames are parsed as untagged Ethernet II: a VLAN-tagged frame is
+// PassOther (attach to the VLAN device instead). The programs are built as
+// xdp.frags so that they attach to devices with jumbo MTUs, but they decide
+// on the first buffer only, and an AF_XDP socket bound without XDP_USE_SG
+// drops multi-buffer frames (counted in its rx_dropped).
+//
+// The generated steer_bpfel.go and steer_bpfel.o are committed; only `make
+// generate` needs clang. The libbpf headers in headers/ are vendored from
+// libbpf 1.1.2 (see headers/README.md).
 package bpf
 
 import (

@@ -1,16 +1,19 @@
 package bpf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // Limits compiled into steer.c.
@@ -134,6 +137,9 @@ func Load(opts Options) (*Steering, error) {
 		if errors.As(err, &verr) {
 			return nil, fmt.Errorf("load steering programs: verifier: %+v", verr)
 		}
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load steering programs: %w (needs CAP_BPF and CAP_NET_ADMIN, or root)", err)
+		}
 		return nil, fmt.Errorf("load steering programs: %w", err)
 	}
 	return s, nil
@@ -167,6 +173,7 @@ type Attachment struct {
 	role    Role
 	mode    AttachMode // the mode that succeeded (driver or generic)
 	link    link.Link  // nil for a registration without a program (tests)
+	queues  uint64     // bit q set: a socket is registered for queue q
 }
 
 // Ifindex returns the interface index.
@@ -236,7 +243,16 @@ func (s *Steering) attach(ifindex int, role Role, vrf uint32, mode AttachMode) (
 	}
 	if err != nil {
 		_ = s.unregisterLocked(a)
-		return nil, fmt.Errorf("attach %s program to ifindex %d (%s mode): %w (is another XDP program attached?)", role, ifindex, mode, err)
+		hint := ""
+		switch {
+		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.EEXIST):
+			hint = " (another XDP program is attached to the interface)"
+		case errors.Is(err, unix.ERANGE):
+			hint = " (MTU too large for XDP on this device or its peer)"
+		case errors.Is(err, unix.EPERM):
+			hint = " (needs CAP_NET_ADMIN and CAP_BPF)"
+		}
+		return nil, fmt.Errorf("attach %s program to ifindex %d (%s mode): %w%s", role, ifindex, mode, err, hint)
 	}
 	s.log.Info("xdp program attached", "role", role.String(), "ifindex", ifindex, "mode", a.mode.String(), "vrf", vrf)
 	return a, nil
@@ -310,6 +326,35 @@ func (s *Steering) detachLocked(a *Attachment) error {
 	return errors.Join(errs...)
 }
 
+// InterfaceInfo describes one attached interface, for show commands.
+type InterfaceInfo struct {
+	Ifindex int    `json:"ifindex"`
+	Role    string `json:"role"`
+	Mode    string `json:"mode"`
+	VRF     uint32 `json:"vrf"`
+	Sockets []int  `json:"queues"` // queues with a registered socket
+}
+
+// Interfaces returns the attached interfaces ordered by ifindex.
+func (s *Steering) Interfaces() ([]InterfaceInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []InterfaceInfo
+	for _, a := range s.ifaces {
+		info := InterfaceInfo{Ifindex: a.ifindex, Role: a.role.String(), Mode: a.mode.String(), VRF: a.vrf}
+		// XSKMAP entries cannot be read back from user space, so the
+		// registrations are tracked here.
+		for q := range MaxQueues {
+			if a.queues&(1<<q) != 0 {
+				info.Sockets = append(info.Sockets, q)
+			}
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(x, y InterfaceInfo) int { return x.Ifindex - y.Ifindex })
+	return out, nil
+}
+
 // RegisterSocket makes the AF_XDP socket fd receive the steered frames of
 // the attached interface's receive queue. The socket must already be bound
 // to that interface and queue; the kernel drops (and counts in the socket's
@@ -324,9 +369,13 @@ func (s *Steering) RegisterSocket(ifindex, queue, fd int) error {
 	if queue < 0 || queue >= MaxQueues {
 		return fmt.Errorf("register socket: queue %d out of range [0,%d)", queue, MaxQueues)
 	}
+	if fd < 0 {
+		return fmt.Errorf("register socket: invalid descriptor %d", fd)
+	}
 	if err := s.objs.Xsks.Update(uint32(a.slot*MaxQueues+queue), uint32(fd), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("register socket for ifindex %d queue %d: %w", ifindex, queue, err)
 	}
+	a.queues |= 1 << queue
 	return nil
 }
 
@@ -346,6 +395,7 @@ func (s *Steering) UnregisterSocket(ifindex, queue int) error {
 	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unregister socket for ifindex %d queue %d: %w", ifindex, queue, err)
 	}
+	a.queues &^= 1 << queue
 	return nil
 }
 
@@ -395,6 +445,86 @@ func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
 	return nil
 }
 
+// ProtectedPrefixes returns every protected prefix of every VRF, ordered
+// by VRF, family and prefix.
+func (s *Steering) ProtectedPrefixes() ([]ProtectedPrefix, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.protectedLocked()
+}
+
+func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
+	var out []ProtectedPrefix
+	var k4 steerLpm4Key
+	var v uint32
+	it4 := s.objs.Protected4.Iterate()
+	for it4.Next(&k4, &v) {
+		out = append(out, ProtectedPrefix{VRF: k4.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)-32)})
+	}
+	if err := it4.Err(); err != nil {
+		return nil, fmt.Errorf("list protected IPv4 prefixes: %w", err)
+	}
+	var k6 steerLpm6Key
+	it6 := s.objs.Protected6.Iterate()
+	for it6.Next(&k6, &v) {
+		out = append(out, ProtectedPrefix{VRF: k6.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)-32)})
+	}
+	if err := it6.Err(); err != nil {
+		return nil, fmt.Errorf("list protected IPv6 prefixes: %w", err)
+	}
+	slices.SortFunc(out, func(a, b ProtectedPrefix) int {
+		if a.VRF != b.VRF {
+			return cmp.Compare(a.VRF, b.VRF)
+		}
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits())
+	})
+	return out, nil
+}
+
+// SetProtected makes the VRF's protected prefixes exactly want: it adds
+// the missing ones before it deletes the extra ones, so that a prefix in
+// both the old and new sets is never unprotected in between. The control
+// side calls it with the VRF's tunnel routes after each RIB change.
+func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
+	wantSet := make(map[netip.Prefix]bool, len(want))
+	for _, p := range want {
+		if !p.IsValid() {
+			return fmt.Errorf("set protected prefixes vrf %d: invalid prefix %v", vrf, p)
+		}
+		wantSet[p.Masked()] = true
+	}
+	s.mu.Lock()
+	cur, err := s.protectedLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("set protected prefixes vrf %d: %w", vrf, err)
+	}
+	have := make(map[netip.Prefix]bool)
+	for _, p := range cur {
+		if p.VRF == vrf {
+			have[p.Prefix] = true
+		}
+	}
+	for p := range wantSet {
+		if !have[p] {
+			if err := s.AddProtected(vrf, p); err != nil {
+				return err
+			}
+		}
+	}
+	for p := range have {
+		if !wantSet[p] {
+			if err := s.DeleteProtected(vrf, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Counter is a packet and byte count.
 type Counter struct {
 	Packets uint64 `json:"packets"`
@@ -403,6 +533,15 @@ type Counter struct {
 
 // Counters are the per-verdict counters summed over CPUs, indexed by Verdict.
 type Counters [NumVerdicts]Counter
+
+// ByName returns the counters keyed by verdict name, for JSON and metrics.
+func (c Counters) ByName() map[string]Counter {
+	m := make(map[string]Counter, len(c))
+	for i, v := range c {
+		m[Verdict(i).String()] = v
+	}
+	return m
+}
 
 // Counters reads the per-verdict counters, summed over all CPUs.
 func (s *Steering) Counters() (Counters, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -113,6 +114,23 @@ func TestWANProgramGolden(t *testing.T) {
 	}
 	// With lo registered but no socket bound, steered frames still pass.
 	registerLo(t, s, RoleWAN, 0)
+	infos, err := s.Interfaces()
+	if err != nil || len(infos) != 1 || infos[0].Ifindex != loIfindex || infos[0].Role != "wan" || len(infos[0].Sockets) != 0 {
+		t.Errorf("Interfaces() = %+v, %v", infos, err)
+	}
+	if err := s.RegisterSocket(loIfindex, MaxQueues, 3); err == nil {
+		t.Error("RegisterSocket accepted a queue out of range")
+	}
+	if err := s.RegisterSocket(99999, 0, 3); err == nil {
+		t.Error("RegisterSocket accepted an interface that is not attached")
+	}
+	c, err := s.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.ByName(); m["esp"] != c[ESP] || len(m) != NumVerdicts {
+		t.Errorf("ByName: %v", m)
+	}
 	g := wanGolden()[0]
 	if ret, v, noSock := runVerdict(t, s, s.objs.XdpWan, g.frame); ret != 2 || v != ESP || !noSock {
 		t.Errorf("registered, no socket: ret %d verdict %v noSocket %v", ret, v, noSock)
@@ -320,4 +338,125 @@ func TestDifferentialLAN(t *testing.T) {
 		}
 	}
 	t.Logf("verdicts: %v", seen)
+}
+
+var (
+	fuzzOnce  sync.Once
+	fuzzSteer *Steering
+	fuzzErr   error
+)
+
+// FuzzWANProgram runs fuzzed frames through both the BPF program (with
+// BPF_PROG_TEST_RUN) and ClassifyWAN and requires the same verdict. It
+// needs root; the steering objects are loaded once per fuzzing process.
+func FuzzWANProgram(f *testing.F) {
+	for _, g := range wanGolden() {
+		f.Add(g.frame)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) < minRunLen || len(frame) > 3000 {
+			return
+		}
+		testenv.NeedRoot(t)
+		fuzzOnce.Do(func() { fuzzSteer, fuzzErr = Load(Options{}) })
+		if fuzzErr != nil {
+			t.Fatalf("Load: %v", fuzzErr)
+		}
+		_, got, _ := runVerdict(t, fuzzSteer, fuzzSteer.objs.XdpWan, frame)
+		if want := ClassifyWAN(frame, DefaultPorts); got != want {
+			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
+		}
+	})
+}
+
+var (
+	fuzzLANOnce  sync.Once
+	fuzzLANSteer *Steering
+	fuzzLANErr   error
+)
+
+// FuzzLANProgram compares the LAN program with ClassifyLAN on fuzzed frames
+// against the lanPrefixes set, as seen from VRF 7. It needs root.
+func FuzzLANProgram(f *testing.F) {
+	for _, g := range lanGolden() {
+		f.Add(g.frame)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) < minRunLen || len(frame) > 3000 {
+			return
+		}
+		testenv.NeedRoot(t)
+		fuzzLANOnce.Do(func() {
+			fuzzLANSteer, fuzzLANErr = Load(Options{})
+			if fuzzLANErr != nil {
+				return
+			}
+			for _, p := range lanPrefixes() {
+				if fuzzLANErr = fuzzLANSteer.AddProtected(p.VRF, p.Prefix); fuzzLANErr != nil {
+					return
+				}
+			}
+			fuzzLANSteer.mu.Lock()
+			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 7)
+			fuzzLANSteer.mu.Unlock()
+		})
+		if fuzzLANErr != nil {
+			t.Fatalf("setup: %v", fuzzLANErr)
+		}
+		_, got, _ := runVerdict(t, fuzzLANSteer, fuzzLANSteer.objs.XdpLan, frame)
+		if want := ClassifyLAN(frame, 7, lanPrefixes()); got != want {
+			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
+		}
+	})
+}
+
+func TestSetProtected(t *testing.T) {
+	s := loadForTest(t, Ports{})
+	pp := func(ss ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, x := range ss {
+			out = append(out, netip.MustParsePrefix(x))
+		}
+		return out
+	}
+	if err := s.SetProtected(1, pp("198.19.0.0/16", "2001:db8:1::/48", "198.18.5.5/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetProtected(2, pp("198.19.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	// Replace VRF 1's set: one kept, one removed, one added; host bits masked.
+	if err := s.SetProtected(1, pp("198.19.7.7/16", "2001:db8:2::/48")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ProtectedPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ProtectedPrefix{
+		{1, netip.MustParsePrefix("198.19.0.0/16")},
+		{1, netip.MustParsePrefix("2001:db8:2::/48")},
+		{2, netip.MustParsePrefix("198.19.0.0/16")},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ProtectedPrefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("ProtectedPrefixes = %v, want %v", got, want)
+		}
+	}
+	// The program sees the result.
+	registerLo(t, s, RoleLAN, 1)
+	f := eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:2::9"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != Protected {
+		t.Errorf("added prefix: %v", v)
+	}
+	f = eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:1::9"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassUnprotected {
+		t.Errorf("removed prefix: %v", v)
+	}
+	if err := s.SetProtected(1, []netip.Prefix{{}}); err == nil {
+		t.Error("SetProtected accepted an invalid prefix")
+	}
 }

@@ -748,8 +748,8 @@ func init() {
 			}
 			return &frame{mode: vrfAFMode, obj: v}
 		}),
-		kw("vnet tag", func(c *ctx) *frame { c.warnUnimpl(0, "vnet tag"); return nil }),
 	}
+	vrfDefMode.cmds = append(vrfDefMode.cmds, unimpl("vnet tag")...)
 	vrfAFMode.cmds = []*cmd{
 		kwNo("route-target", func(c *ctx) *frame { return vrfRT(c) }),
 		kw("exit-address-family", func(c *ctx) *frame { return nil }),
@@ -1337,14 +1337,16 @@ func numberedACLCmd(c *ctx) *frame {
 	if a == nil {
 		a = &AccessList{Name: name, Kind: kind, Numbered: true, Pos: c.posAt(0)}
 		cfg.AccessLists = append(cfg.AccessLists, a)
+	} else if !a.Numbered {
+		return c.errf(0, "access-list: %q is already a named access list", name)
 	}
-	sub := &ctx{p: c.p, line: c.line, kw: c.args[1:2], args: c.args[2:], frame: &frame{obj: a}, cmd: c.cmd}
 	if len(c.args) < 2 {
 		return c.errf(1, "access-list: expected permit or deny")
 	}
 	if !c.argIs(1, "permit") && !c.argIs(1, "deny") {
 		return c.errf(1, "access-list: expected permit or deny, got %q", c.args[1].text)
 	}
+	sub := &ctx{p: c.p, line: c.line, kw: c.args[1:2], args: c.args[2:], frame: &frame{obj: a}, cmd: c.cmd}
 	aclEntryCmd(sub)
 	return nil
 }

@@ -152,7 +152,6 @@ func init() {
 		kwNo("match fvrp", policyFVRF), // [G] summary misprint (D-14)
 		kwNo("match address local", policyLocal),
 		kwNo("match local address", policyLocal), // G:1319 spelling (D-14)
-		kw("description", func(c *ctx) *frame { return nil }),
 	}
 
 	keyringMode.cmds = []*cmd{

@@ -11,7 +11,13 @@ import (
 // the returned *Config is nil; otherwise it is the complete, validated model
 // with the smart defaults filled in. Parse never panics, whatever src holds.
 func Parse(name string, src []byte) (*Config, Diagnostics) {
-	p := &parser{file: name, cfg: newConfig()}
+	return parse(name, src, nil)
+}
+
+// parse is Parse that also records in seen every command it applied (the
+// fixture-coverage test uses it).
+func parse(name string, src []byte, seen map[*cmd]bool) (*Config, Diagnostics) {
+	p := &parser{file: name, cfg: newConfig(), seen: seen}
 	lines := splitLines(string(src))
 	for _, l := range lines {
 		if l.indent > 0 && len(l.toks) > 0 {
@@ -45,6 +51,7 @@ type parser struct {
 	// definition), so a line that is not a global command but belongs to
 	// one of those modes reopens it, as IOS (where `!` is a comment) does.
 	saved []*frame
+	seen  map[*cmd]bool
 }
 
 // frame is one open configuration mode.
@@ -278,6 +285,9 @@ func (p *parser) line(l *srcLine) {
 func (p *parser) apply(l *srcLine, c *cmd, toks []token, n int, neg bool, f *frame) {
 	pos := p.pos(l, l.toks[0].col)
 	what := strings.Join(c.words, " ")
+	if p.seen != nil {
+		p.seen[c] = true
+	}
 	if c.unimpl {
 		if neg {
 			what = "no " + what
@@ -355,10 +365,10 @@ func (c *ctx) posAt(i int) Pos {
 	}
 	if len(c.args) > 0 {
 		last := c.args[len(c.args)-1]
-		return c.p.pos(c.line, last.col+len(last.text)+1)
+		return c.p.pos(c.line, last.col+len(last.text))
 	}
 	last := c.kw[len(c.kw)-1]
-	return c.p.pos(c.line, last.col+len(last.text)+1)
+	return c.p.pos(c.line, last.col+len(last.text))
 }
 
 func (c *ctx) errf(i int, format string, args ...any) *frame {

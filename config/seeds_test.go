@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,9 +96,17 @@ var seedExamples = []seedExample{
 // diagnostics are positions in the seed file.
 func extractSeed(t *testing.T, dir string, ex seedExample) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, ex.file))
+	b, err := seedText(dir, ex)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+func seedText(dir string, ex seedExample) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ex.file))
+	if err != nil {
+		return nil, err
 	}
 	lines := strings.Split(string(b), "\n")
 	in := false
@@ -114,13 +123,13 @@ func extractSeed(t *testing.T, dir string, ex seedExample) []byte {
 		for _, f := range ex.fixups {
 			if f.line == n {
 				if !strings.Contains(lines[i], f.from) {
-					t.Fatalf("%s: fixup for line %d: %q not found in %q", ex.name, n, f.from, lines[i])
+					return nil, fmt.Errorf("%s: fixup for line %d: %q not found in %q", ex.name, n, f.from, lines[i])
 				}
 				lines[i] = strings.Replace(lines[i], f.from, f.to, 1)
 			}
 		}
 	}
-	return []byte(strings.Join(lines, "\n"))
+	return []byte(strings.Join(lines, "\n")), nil
 }
 
 // TestSeedExamples is the acceptance test of issue 3: every complete

@@ -56,6 +56,9 @@ func (p *parser) validate() {
 		p.validateProfile(pr, errAt)
 	}
 	for _, ip := range cfg.IPsecProfiles {
+		if ip.Builtin {
+			continue
+		}
 		found := 0
 		for _, ts := range ip.TransformSets {
 			if cfg.TransformSet(ts) != nil {
@@ -81,6 +84,9 @@ func (p *parser) validate() {
 		}
 	}
 	for _, a := range cfg.AuthzPolicies {
+		if a.Builtin {
+			continue
+		}
 		if a.Pool != "" && cfg.Pool(a.Pool) == nil {
 			p.warnf(a.Refs["pool"], "crypto ikev2 authorization policy %s: ip local pool %q is not defined; no address can be assigned from it", a.Name, a.Pool)
 		}
@@ -222,8 +228,16 @@ func (p *parser) validateInterface(i *Interface, errAt func(Pos, string, ...any)
 		errAt(i.Refs["ipv6 unnumbered"], "interface %s: ipv6 unnumbered names interface %s, which is not defined", i.Name, i.IPv6Unnumbered)
 	}
 	if t := i.Tunnel; t != nil {
-		if t.Protection != "" && cfg.IPsecProfile(t.Protection) == nil {
-			errAt(i.Refs["tunnel protection"], "interface %s: IPsec profile %q is not defined", i.Name, t.Protection)
+		if t.Protection != "" {
+			ip := cfg.IPsecProfile(t.Protection)
+			switch {
+			case ip == nil && t.Protection == "default":
+				errAt(i.Refs["tunnel protection"], "interface %s: the default IPsec profile is disabled (`no crypto ipsec profile default`)", i.Name)
+			case ip == nil:
+				errAt(i.Refs["tunnel protection"], "interface %s: IPsec profile %q is not defined", i.Name, t.Protection)
+			case len(cfg.EffectiveTransformSets(ip)) == 0:
+				errAt(i.Refs["tunnel protection"], "interface %s: IPsec profile %q has no usable transform set", i.Name, t.Protection)
+			}
 		}
 		if t.VRF != "" && cfg.VRF(t.VRF) == nil {
 			errAt(i.Refs["tunnel vrf"], "interface %s: tunnel VRF %q is not defined", i.Name, t.VRF)

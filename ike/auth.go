@@ -228,6 +228,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		if cr, ok := e.cfg.Policy.(ConfigResponder); ok {
 			reply, err := cr.Configure(sa.info(), sa.peerConfig)
 			if err != nil {
+				e.stats.inc(CounterConfigFailures)
 				e.log.Info("configuration request refused", "peer", sa.remote, "id", remoteID.String(), "err", err)
 				ps = append(ps, notify(wire.NotifyInternalAddressFailure, nil))
 				childOK = false

@@ -9,7 +9,10 @@ import (
 // ConfigPayload is the content of a Configuration payload (RFC 7296 §3.15)
 // exchanged in IKE_AUTH: addresses, DNS servers and, for FlexVPN's "route
 // set"/"route accept", INTERNAL_IP4_SUBNET/INTERNAL_IP6_SUBNET prefixes.
-// Attribute values are owned by the ConfigPayload.
+// Attribute values are owned by the ConfigPayload. A message carries at most
+// one CP (the codec rejects more), so Profile.Config and a ConfigResponder's
+// answer hold one element in practice; FlexVPN puts its "route set" subnets
+// into the CFG_REQUEST/CFG_REPLY itself.
 type ConfigPayload struct {
 	Type       wire.CFGType
 	Attributes []wire.ConfigAttribute

@@ -37,9 +37,11 @@ func (p *cfgPolicy) Configure(sa IKESAInfo, req []ConfigPayload) ([]ConfigPayloa
 }
 
 func TestConfigExchange(t *testing.T) {
+	// FlexVPN's request: an address, and the initiator's own routes ("route
+	// set") as subnets. One CP per message (the codec enforces it).
 	req := []ConfigPayload{
-		{Type: wire.CFGRequest, Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address}, {AttrType: wire.AttrInternalIP4Subnet}}},
-		{Type: wire.CFGSet, Attributes: []wire.ConfigAttribute{wire.SubnetAttribute(netip.MustParsePrefix("198.19.1.0/24"))}},
+		{Type: wire.CFGRequest, Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address},
+			wire.SubnetAttribute(netip.MustParsePrefix("198.19.1.0/24"))}},
 	}
 	for _, fail := range []bool{false, true} {
 		p := newPair(t, pairOpts{initProf: func(pr *Profile) { pr.Config = req }})
@@ -62,7 +64,7 @@ func TestConfigExchange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(info.PeerConfig) != 2 || info.PeerConfig[0].Type != wire.CFGReply || info.PeerConfig[1].Type != wire.CFGAck {
+		if len(info.PeerConfig) != 1 || info.PeerConfig[0].Type != wire.CFGReply {
 			t.Fatalf("initiator got %+v", info.PeerConfig)
 		}
 		a, _ := info.PeerConfig[0].Attributes[0].Addr()
@@ -72,10 +74,10 @@ func TestConfigExchange(t *testing.T) {
 		}
 		waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
 		bs := ikeSAs(t, p.b)[0]
-		if len(bs.PeerConfig) != 2 || len(bs.LocalConfig) != 2 || len(cp.got) != 2 {
+		if len(bs.PeerConfig) != 1 || len(bs.LocalConfig) != 1 || len(cp.got) != 1 {
 			t.Fatalf("responder view: peer %+v local %+v", bs.PeerConfig, bs.LocalConfig)
 		}
-		if set, _ := bs.PeerConfig[1].Attributes[0].Prefix(); set != netip.MustParsePrefix("198.19.1.0/24") {
+		if set, _ := bs.PeerConfig[0].Attributes[1].Prefix(); set != netip.MustParsePrefix("198.19.1.0/24") {
 			t.Fatalf("initiator's route %v", set)
 		}
 	}

@@ -17,6 +17,7 @@ var errCrash = errors.New("simulated crash")
 // a process still running in one node and a namespace file that was created
 // but never mounted, and checks that DownPrefix removes all of it.
 func TestDownAfterHalfFinishedUp(t *testing.T) {
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft", "sleep")
 	t.Parallel()
@@ -86,6 +87,7 @@ links:
 // TestUpFailureCleansUp makes a real step fail (nft rejects the ruleset) and
 // checks that Up removes what it had created.
 func TestUpFailureCleansUp(t *testing.T) {
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft")
 	t.Parallel()

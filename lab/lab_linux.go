@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -18,56 +17,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// NetnsDir is where named network namespaces are bind-mounted (the same place
-// as "ip netns").
-const NetnsDir = "/run/netns"
-
-// ErrExists is returned by Up when namespaces with the lab's prefix already
-// exist: another lab, or the remains of a crashed one ("esphub-lab down").
-var ErrExists = errors.New("lab already exists")
-
-// Options tune Up and Attach.
-type Options struct {
-	// Prefix names the lab; namespaces are "<Prefix>-<node>". Empty means the
-	// spec's prefix, or "lab" when the spec names none.
-	Prefix string
-	// Logger receives progress at debug level; nil discards it.
-	Logger *slog.Logger
-
-	// stepHook, when set, is called before each step of Up; an error stops Up
-	// there without cleaning up (tests use it to simulate a crash).
-	stepHook func(step string) error
-}
-
-// Lab is a running topology: the spec plus the prefix its namespaces carry.
-// Its methods are safe for concurrent use; Lab holds no open resources, so a
-// Lab obtained by Attach in another process is as good as the one Up returned.
-type Lab struct {
-	spec   *Spec
-	prefix string
-	log    *slog.Logger
-}
-
-// Attach returns a Lab for a topology that is already up (from esphub-lab up,
-// or another process). It creates nothing; Missing tells which nodes are absent.
-func Attach(spec *Spec, opts Options) (*Lab, error) {
-	prefix := opts.Prefix
-	if prefix == "" {
-		prefix = spec.Prefix
-	}
-	if prefix == "" {
-		prefix = "lab"
-	}
-	if err := CheckPrefix(prefix); err != nil {
-		return nil, err
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Lab{spec: spec, prefix: prefix, log: log.With("lab", prefix)}, nil
-}
 
 // Up creates the topology: one namespace per node, veth pairs created directly
 // inside the namespaces, addresses, routes, NAT, loss and rate limits. It
@@ -89,16 +38,6 @@ func Up(ctx context.Context, spec *Spec, opts Options) (*Lab, error) {
 	return l, nil
 }
 
-// Spec returns the lab's spec.
-func (l *Lab) Spec() *Spec { return l.spec }
-
-// Prefix returns the lab's prefix.
-func (l *Lab) Prefix() string { return l.prefix }
-
-// Netns returns the name of node's network namespace ("<prefix>-<node>"), as
-// used by "ip netns exec".
-func (l *Lab) Netns(node string) string { return l.prefix + "-" + node }
-
 // Down removes the lab; see DownPrefix.
 func (l *Lab) Down() error { return DownPrefix(l.prefix) }
 
@@ -111,25 +50,6 @@ func (l *Lab) Missing() []string {
 		}
 	}
 	return out
-}
-
-// Addrs returns the addresses the spec puts on node's interface iface ("lo"
-// for loopback addresses). The slice must not be modified.
-func (l *Lab) Addrs(node, iface string) []netip.Prefix { return l.spec.Addrs(node, iface) }
-
-// Addr4 returns the first IPv4 address of node's iface, or the zero Addr.
-func (l *Lab) Addr4(node, iface string) netip.Addr { return firstAddr(l.Addrs(node, iface), true) }
-
-// Addr6 returns the first IPv6 address of node's iface, or the zero Addr.
-func (l *Lab) Addr6(node, iface string) netip.Addr { return firstAddr(l.Addrs(node, iface), false) }
-
-func firstAddr(list []netip.Prefix, v4 bool) netip.Addr {
-	for _, p := range list {
-		if p.Addr().Is4() == v4 {
-			return p.Addr()
-		}
-	}
-	return netip.Addr{}
 }
 
 // NsHandle opens node's network namespace. The caller owns the handle and
@@ -191,7 +111,9 @@ func (l *Lab) Exec(ctx context.Context, node string, argv ...string) ([]byte, er
 // Do runs fn on a locked OS thread switched into node's namespace, and
 // switches back afterwards. Sockets, TUN devices and netlink requests fn
 // creates belong to the node and keep working after Do returns. fn runs on
-// another goroutine; goroutines it starts do not inherit the namespace.
+// another goroutine; goroutines it starts do not inherit the namespace. A
+// panic in fn is re-raised in the caller's goroutine. Do is safe for
+// concurrent use.
 func (l *Lab) Do(node string, fn func() error) error {
 	ns, err := l.NsHandle(node)
 	if err != nil {
@@ -202,32 +124,47 @@ func (l *Lab) Do(node string, fn func() error) error {
 }
 
 func doIn(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
+	type result struct {
+		err      error
+		panicked any
+	}
+	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current namespace: %w", err)
+			done <- result{err: fmt.Errorf("get current namespace: %w", err)}
 			return
 		}
 		defer orig.Close()
 		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace: %w", err)
+			done <- result{err: fmt.Errorf("enter namespace: %w", err)}
 			return
 		}
-		ferr := fn()
+		var res result
+		func() {
+			// A panic in fn is carried to the caller's goroutine, where a
+			// test's recover or the test framework can see it.
+			defer func() { res.panicked = recover() }()
+			res.err = fn()
+		}()
 		if err := netns.Set(orig); err != nil {
 			// The thread stays locked and dies with this goroutine, so no
 			// other goroutine ever runs in the wrong namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("leave namespace: %w", err))
+			res.err = errors.Join(res.err, fmt.Errorf("leave namespace: %w", err))
+			done <- res
 			return
 		}
 		runtime.UnlockOSThread()
-		errc <- ferr
+		done <- res
 	}()
-	return <-errc
+	res := <-done
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	return res.err
 }
 
 func nsPath(name string) string { return NetnsDir + "/" + name }
@@ -404,13 +341,14 @@ func (l *Lab) createLink(lk *Link) error {
 		PeerName:      lk.B.Iface,
 		PeerNamespace: netlink.NsFd(int(nsb)),
 	}
+	if q := lk.Queues; q > 0 {
+		veth.NumTxQueues, veth.NumRxQueues = q, q
+		veth.PeerNumTxQueues, veth.PeerNumRxQueues = uint32(q), uint32(q)
+	}
 	if err := ha.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth: %w", err)
 	}
-	for _, end := range []struct {
-		h  *netlink.Handle
-		ep *Endpoint
-	}{{ha, lk.A}, {hb, lk.B}} {
+	for _, end := range []linkEnd{{ha, hb, lk.A}, {hb, ha, lk.B}} {
 		link, err := end.h.LinkByName(end.ep.Iface)
 		if err != nil {
 			return fmt.Errorf("find %s on %s: %w", end.ep.Iface, end.ep.Node, err)
@@ -423,6 +361,23 @@ func (l *Lab) createLink(lk *Link) error {
 				return fmt.Errorf("add %s to %s on %s: %w", a, end.ep.Iface, end.ep.Node, err)
 			}
 		}
+		if lk.StaticNeigh {
+			peer, err := end.other().LinkByName(end.ep.Peer.Iface)
+			if err != nil {
+				return fmt.Errorf("find %s on %s: %w", end.ep.Peer.Iface, end.ep.Peer.Node, err)
+			}
+			for _, a := range end.ep.Peer.Addrs {
+				n := &netlink.Neigh{
+					LinkIndex:    link.Attrs().Index,
+					IP:           a.Addr().AsSlice(),
+					HardwareAddr: peer.Attrs().HardwareAddr,
+					State:        netlink.NUD_PERMANENT,
+				}
+				if err := end.h.NeighSet(n); err != nil {
+					return fmt.Errorf("neighbour %s on %s: %w", a.Addr(), end.ep.Node, err)
+				}
+			}
+		}
 		if end.ep.Impair.RateBits > 0 {
 			if err := end.h.QdiscReplace(tbfQdisc(link.Attrs().Index, end.ep.Impair)); err != nil {
 				return fmt.Errorf("tbf on %s on %s: %w", end.ep.Iface, end.ep.Node, err)
@@ -431,6 +386,15 @@ func (l *Lab) createLink(lk *Link) error {
 	}
 	return nil
 }
+
+// linkEnd is one end of a link being created, with netlink handles in its
+// own and its peer's namespace.
+type linkEnd struct {
+	h, peerH *netlink.Handle
+	ep       *Endpoint
+}
+
+func (e linkEnd) other() *netlink.Handle { return e.peerH }
 
 // tbfQdisc builds the root token bucket for a rate limit. Without an explicit
 // burst the bucket holds 10ms at the rate, and never less than two full-size
@@ -583,4 +547,28 @@ func (l *Lab) waitOperUp(ctx context.Context) error {
 		h.Close()
 	}
 	return nil
+}
+
+// Labs groups the named namespaces by prefix (the text before the first '-'),
+// for "esphub-lab list": what is up on this machine, including the remains of
+// crashed labs. Namespaces without a '-' or whose prefix is not a valid lab
+// prefix are not lab namespaces and are left out. Keys are prefixes, values
+// the namespace names in order.
+func Labs() (map[string][]string, error) {
+	entries, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string][]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	out := map[string][]string{}
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "-")
+		if !ok || CheckPrefix(prefix) != nil {
+			continue
+		}
+		out[prefix] = append(out[prefix], e.Name())
+	}
+	return out, nil
 }

@@ -32,8 +32,12 @@ func nftRules(n *Node) string {
 		case "ip6":
 			match = "meta nfproto ipv6 "
 		}
+		flags := ""
+		if n.NAT.RandomPorts {
+			flags = " random"
+		}
 		for _, i := range n.NAT.Masquerade {
-			nat = append(nat, fmt.Sprintf("\t\t%soifname %q counter masquerade comment \"nat %s\"\n", match, i, i))
+			nat = append(nat, fmt.Sprintf("\t\t%soifname %q counter masquerade%s comment \"nat %s\"\n", match, i, flags, i))
 		}
 	}
 	if len(loss) == 0 && len(nat) == 0 {

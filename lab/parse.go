@@ -268,7 +268,7 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 		}
 	}
 	if x, ok := f["nat"]; ok {
-		nf := p.fields(x, what+": nat", "masquerade", "family")
+		nf := p.fields(x, what+": nat", "masquerade", "family", "ports")
 		nat := &NAT{Family: "inet"}
 		if m, ok := nf["masquerade"]; ok {
 			for _, i := range p.list(m, what+": nat: masquerade") {
@@ -284,6 +284,17 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 					p.errorf(fam, "%s: nat: family must be inet, ip or ip6, got %q", what, s)
 				}
 				nat.Family = s
+			}
+		}
+		if ports, ok := nf["ports"]; ok {
+			if s, ok := p.scalar(ports, what+": nat: ports"); ok {
+				switch s {
+				case "random":
+					nat.RandomPorts = true
+				case "preserve":
+				default:
+					p.errorf(ports, "%s: nat: ports must be preserve or random, got %q", what, s)
+				}
 			}
 		}
 		nd.NAT = nat
@@ -399,7 +410,7 @@ func (p *parser) route(n *yaml.Node, what string) (Route, bool) {
 }
 
 func (p *parser) link(n *yaml.Node) *Link {
-	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu")
+	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh")
 	l := &Link{Line: n.Line}
 	var linkImp Impairment
 	p.impairment(f, "link", &linkImp)
@@ -410,6 +421,27 @@ func (p *parser) link(n *yaml.Node) *Link {
 				p.errorf(m, "link: mtu must be a number from 68 to 65535, got %q", s)
 			} else {
 				l.MTU = v
+			}
+		}
+	}
+	if q, ok := f["queues"]; ok {
+		if s, ok := p.scalar(q, "link: queues"); ok {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 || v > 64 {
+				p.errorf(q, "link: queues must be a number from 1 to 64, got %q", s)
+			} else {
+				l.Queues = v
+			}
+		}
+	}
+	if nb, ok := f["neigh"]; ok {
+		if s, ok := p.scalar(nb, "link: neigh"); ok {
+			switch s {
+			case "static":
+				l.StaticNeigh = true
+			case "dynamic":
+			default:
+				p.errorf(nb, "link: neigh must be static or dynamic, got %q", s)
 			}
 		}
 	}

@@ -71,6 +71,10 @@ type NAT struct {
 	Masquerade []string
 	// Family is "inet" (IPv4 and IPv6, the default), "ip" or "ip6".
 	Family string
+	// RandomPorts makes the NAT pick random source ports ("ports: random")
+	// instead of keeping the original port when it is free, the way many
+	// consumer NATs do: UDP 500 then leaves as some other port.
+	RandomPorts bool
 }
 
 // Impairment degrades traffic leaving an interface.
@@ -91,8 +95,15 @@ func (i Impairment) IsZero() bool { return i.LossPercent == 0 && i.RateBits == 0
 type Link struct {
 	A, B *Endpoint
 	// MTU of both ends (0: kernel default).
-	MTU  int
-	Line int
+	MTU int
+	// Queues is the number of RX and TX queues of each end (0: kernel
+	// default); AF_XDP binds one socket per queue.
+	Queues int
+	// StaticNeigh installs permanent neighbour entries for the peer's
+	// addresses on both ends, so no ARP or ND crosses the link (dataplane
+	// benchmarks that bypass the kernel stack need this).
+	StaticNeigh bool
+	Line        int
 }
 
 // Endpoint is one end of a link: an interface inside a node.

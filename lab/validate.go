@@ -225,8 +225,18 @@ func (p *parser) validateRoutes(n *Node) {
 			own[a.Addr()] = true
 		}
 	}
+	connected := map[netip.Prefix]string{}
+	for _, e := range n.Ifaces {
+		for _, a := range e.Addrs {
+			connected[a.Masked()] = e.Iface
+		}
+	}
 	seen := map[netip.Prefix]int{}
 	for _, r := range n.Routes {
+		if iface, ok := connected[r.To]; ok {
+			p.errorAt(r.Line, "node %s: route to %s: that subnet is directly connected on %s; drop the route", n.Name, r.To, iface)
+			continue
+		}
 		if first, dup := seen[r.To]; dup {
 			p.errorAt(r.Line, "node %s: duplicate route to %s (line %d)", n.Name, r.To, first)
 			continue

@@ -46,6 +46,8 @@ const (
 	FlagUnique
 	// FlagLocal: the entry describes a prefix this node serves.
 	FlagLocal
+	// FlagRegistered: the peer registered the binding with us (NHS).
+	FlagRegistered
 )
 
 var flagNames = []struct {
@@ -53,7 +55,7 @@ var flagNames = []struct {
 	name string
 }{
 	{FlagRouter, "router"}, {FlagUnique, "unique"}, {FlagImplicit, "implicit"},
-	{FlagRIB, "rib"}, {FlagNHO, "nho"}, {FlagLocal, "local"},
+	{FlagRegistered, "registered"}, {FlagRIB, "rib"}, {FlagNHO, "nho"}, {FlagLocal, "local"},
 }
 
 // Names returns the flags in the order IOS prints them.

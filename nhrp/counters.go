@@ -26,6 +26,7 @@ const (
 	DropRateLimited                       // redirect suppressed by the redirect timeout
 	DropNotSameNetwork                    // hairpin between different network-ids
 	DropBadIndication                     // traffic indication without a usable quoted packet
+	DropBusy                              // too many replies waiting for tunnels
 	numDropReasons
 )
 
@@ -45,6 +46,7 @@ var dropNames = [numDropReasons]string{
 	DropRateLimited:     "redirect_rate_limited",
 	DropNotSameNetwork:  "different_network_id",
 	DropBadIndication:   "bad_traffic_indication",
+	DropBusy:            "pending_replies_full",
 }
 
 func (r DropReason) String() string {
@@ -54,9 +56,9 @@ func (r DropReason) String() string {
 	return "unknown"
 }
 
-// Counters are the Node's NHRP traffic counters (`show ip nhrp traffic`).
+// counters are the Node's NHRP traffic counters (`show ip nhrp traffic`).
 // They are updated atomically; read them with Node.Stats.
-type Counters struct {
+type counters struct {
 	Received                 atomic.Uint64
 	TrafficIndicationsSent   atomic.Uint64
 	TrafficIndicationsRecv   atomic.Uint64
@@ -78,7 +80,7 @@ type Counters struct {
 	drops                    [numDropReasons]atomic.Uint64
 }
 
-// Stats is a snapshot of Counters, JSON friendly.
+// Stats is a snapshot of the Node's counters, JSON friendly.
 type Stats struct {
 	Received               uint64            `json:"received"`
 	TrafficIndicationsSent uint64            `json:"traffic_indications_sent"`
@@ -168,4 +170,47 @@ func (n *Node) countReceived(p *wire.Packet) {
 	case wire.TypeErrorIndication:
 		n.ctr.ErrorIndicationsRecv.Add(1)
 	}
+}
+
+// Metric is one counter as a metrics exporter (Prometheus, in the daemon)
+// publishes it: a name, at most one label, and a monotonically increasing
+// value.
+type Metric struct {
+	Name       string
+	Help       string
+	LabelName  string // empty: no label
+	LabelValue string
+	Value      uint64
+}
+
+// Metrics lists the counters of s under stable Prometheus-style names.
+func (s Stats) Metrics() []Metric {
+	typ := func(dir, t string, v uint64) Metric {
+		return Metric{Name: "esphub_nhrp_packets_" + dir + "_total", Help: "NHRP packets " + dir + " by type.",
+			LabelName: "type", LabelValue: t, Value: v}
+	}
+	out := []Metric{
+		typ("sent", "traffic_indication", s.TrafficIndicationsSent),
+		typ("sent", "resolution_request", s.ResolutionRequestsSent),
+		typ("sent", "resolution_reply", s.ResolutionRepliesSent),
+		typ("sent", "error_indication", s.ErrorIndicationsSent),
+		typ("received", "traffic_indication", s.TrafficIndicationsRecv),
+		typ("received", "resolution_request", s.ResolutionRequestsRecv),
+		typ("received", "resolution_reply", s.ResolutionRepliesRecv),
+		typ("received", "error_indication", s.ErrorIndicationsRecv),
+		typ("forwarded", "resolution_request", s.ResolutionRequestsFwd),
+		typ("forwarded", "resolution_reply", s.ResolutionRepliesFwd),
+		{Name: "esphub_nhrp_resolution_retries_total", Help: "Resolution requests retransmitted.", Value: s.ResolutionRetries},
+		{Name: "esphub_nhrp_resolution_timeouts_total", Help: "Resolutions abandoned without an answer.", Value: s.ResolutionTimeouts},
+		{Name: "esphub_nhrp_shortcut_routes_installed_total", Help: "Shortcut routes installed.", Value: s.ShortcutsInstalled},
+		{Name: "esphub_nhrp_shortcut_routes_removed_total", Help: "Shortcut routes removed.", Value: s.ShortcutsRemoved},
+		{Name: "esphub_nhrp_shortcut_refreshes_total", Help: "Shortcuts re-resolved while in use.", Value: s.ShortcutsRefreshed},
+		{Name: "esphub_nhrp_tunnels_requested_total", Help: "Spoke-to-spoke tunnels asked of IKEv2.", Value: s.TunnelsRequested},
+		{Name: "esphub_nhrp_send_errors_total", Help: "Packets the tunnel refused.", Value: s.SendErrors},
+	}
+	for r := DropReason(0); r < numDropReasons; r++ {
+		out = append(out, Metric{Name: "esphub_nhrp_drops_total", Help: "NHRP packets and events dropped, by reason.",
+			LabelName: "reason", LabelValue: r.String(), Value: s.Drops[r.String()]})
+	}
+	return out
 }

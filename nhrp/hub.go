@@ -1,6 +1,7 @@
 package nhrp
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/esphub/esphub/nhrp/wire"
@@ -16,8 +17,18 @@ type redirectKey struct{ src, dst netip.Addr }
 // is not retained. The dataplane should rate-limit these events itself; the
 // Node's limit is the one the operator configures.
 func (n *Node) Hairpin(in, out string, pkt []byte) {
+	src, dst, ok := wire.InnerAddrs(pkt)
+	n.hairpin(in, out, src, dst, ok, pkt)
+}
+
+// hairpin is Hairpin with the inner addresses parsed; pkt nil means "quote a
+// minimal header". The suppressed path does not allocate.
+func (n *Node) hairpin(in, out string, src, dst netip.Addr, ok bool, pkt []byte) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	if !n.cfg.Redirect {
 		n.drop(DropNoShortcut)
 		return
@@ -31,8 +42,7 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		n.drop(DropNotSameNetwork)
 		return
 	}
-	src, dst, ok := wire.InnerAddrs(pkt)
-	if !ok {
+	if !ok || src.Is4() != dst.Is4() {
 		n.drop(DropBadIndication)
 		return
 	}
@@ -42,17 +52,20 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		n.drop(DropRateLimited)
 		return
 	}
-	if len(n.redirect) >= n.cfg.RedirectTableMax {
+	if len(n.redirect) >= n.cfg.RedirectTableMax && now.Sub(n.lastSweep) >= n.cfg.RedirectTimeout {
+		// Sweep at most once per timeout, so a flood of new pairs cannot
+		// turn every event into a full scan.
+		n.lastSweep = now
 		for k, t := range n.redirect {
 			if now.Sub(t) >= n.cfg.RedirectTimeout {
 				delete(n.redirect, k)
 			}
 		}
-		if len(n.redirect) >= n.cfg.RedirectTableMax {
-			// Under a flood of distinct pairs, refuse rather than grow.
-			n.drop(DropRateLimited)
-			return
-		}
+	}
+	if len(n.redirect) >= n.cfg.RedirectTableMax {
+		// Under a flood of distinct pairs, refuse rather than grow.
+		n.drop(DropRateLimited)
+		return
 	}
 	self := tin.localProto(src.Is4())
 	if !self.IsValid() || !tin.LocalNBMA.IsValid() {
@@ -60,6 +73,9 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 		return
 	}
 	n.redirect[key] = now
+	if pkt == nil {
+		pkt = minimalIPHeader(src, dst)
+	}
 	q := pkt
 	if len(q) > n.cfg.QuoteLen {
 		q = q[:n.cfg.QuoteLen]
@@ -79,6 +95,33 @@ func (n *Node) Hairpin(in, out string, pkt []byte) {
 	n.send(in, p)
 }
 
+// HairpinFlow is Hairpin for a dataplane that reports only the inner
+// addresses (dataplane.HairpinEvent): the traffic indication quotes a
+// minimal IP header with those addresses, which is all a receiver (IOS, FRR
+// or esphub) reads from it.
+func (n *Node) HairpinFlow(in, out string, src, dst netip.Addr) {
+	src, dst = src.Unmap(), dst.Unmap()
+	n.hairpin(in, out, src, dst, src.IsValid() && dst.IsValid(), nil)
+}
+
+// minimalIPHeader returns an IPv4 (with checksum) or IPv6 header with no
+// payload ("no next header" for IPv6, protocol 255 for IPv4).
+func minimalIPHeader(src, dst netip.Addr) []byte {
+	if src.Is4() && dst.Is4() {
+		b := make([]byte, 20)
+		b[0], b[3], b[8], b[9] = 0x45, 20, 64, 255
+		copy(b[12:], src.AsSlice())
+		copy(b[16:], dst.AsSlice())
+		binary.BigEndian.PutUint16(b[10:], wire.Checksum(b))
+		return b
+	}
+	b := make([]byte, 40)
+	b[0], b[6], b[7] = 0x60, 59, 64
+	copy(b[8:], src.AsSlice())
+	copy(b[24:], dst.AsSlice())
+	return b
+}
+
 func afnOf(a netip.Addr) wire.AFN {
 	if a.Is4() {
 		return wire.AFNIPv4
@@ -94,6 +137,13 @@ func protoTypeOf(a netip.Addr) uint16 {
 }
 
 func hostBits(a netip.Addr) uint8 { return uint8(a.BitLen()) }
+
+// viaOverlay reports whether r points into the NBMA overlay: out of one of
+// the Node's tunnels. A route out of any other interface reaches the
+// destination off the overlay (this node serves it).
+func (n *Node) viaOverlay(r Route) bool {
+	return !r.Local && r.Tunnel != "" && n.tunnels[r.Tunnel] != nil
+}
 
 // isLocal reports whether a is one of this node's overlay addresses.
 func (n *Node) isLocal(a netip.Addr) bool {
@@ -115,7 +165,7 @@ func (n *Node) isLocal(a netip.Addr) bool {
 // filled in for a spoke behind NAT.
 func (n *Node) forward(t *tunnelState, pkt []byte, p *wire.Packet, dst netip.Addr) {
 	r, ok := n.deps.RIB.Lookup(dst)
-	if !ok || r.Tunnel == "" || r.Local {
+	if !ok || !n.viaOverlay(r) {
 		n.drop(DropNoRoute)
 		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return

@@ -217,7 +217,8 @@ type lab struct {
 }
 
 type labOpts struct {
-	v6        bool        // IPv6 overlay (NBMA stays IPv4)
+	v6        bool        // IPv6 overlay
+	v6NBMA    bool        // IPv6 underlay
 	nat       map[int]int // spoke index -> NAT (private 198.18.1xx.1 seen as 198.18.2xx.1)
 	hold      time.Duration
 	routeKind RouteKind
@@ -256,15 +257,20 @@ func newLab(t *testing.T, spokes int, o labOpts) *lab {
 		r.node = n
 		return r
 	}
-	hubNBMA := netip.MustParseAddr("198.18.0.1")
+	underlay := func(i int) netip.Addr {
+		if o.v6NBMA {
+			return netip.MustParseAddr(fmt.Sprintf("2001:db8:a:%d::1", i))
+		}
+		return netip.MustParseAddr(fmt.Sprintf("198.18.%d.1", i))
+	}
+	hubNBMA := underlay(0)
 	l.hub = mk("hub", hubNBMA, hubNBMA, ov(1), Config{NHS: true, Redirect: true, RedirectTimeout: 8 * time.Second})
 	l.hub.rib.add(netip.PrefixFrom(ov(1), ov(1).BitLen()).String(), "", true)
 	for i := 1; i <= spokes; i++ {
-		nbma := netip.MustParseAddr(fmt.Sprintf("198.18.%d.1", i))
+		nbma := underlay(i)
 		public := nbma
 		if _, ok := o.nat[i]; ok {
-			nbma = netip.MustParseAddr(fmt.Sprintf("198.18.%d.1", 100+i))
-			public = netip.MustParseAddr(fmt.Sprintf("198.18.%d.1", 200+i))
+			nbma, public = underlay(100+i), underlay(200+i)
 		}
 		s := mk(fmt.Sprintf("spoke%d", i), nbma, public, ov(i+1), Config{Shortcut: true, VirtualTemplate: 1, Redirect: true})
 		s.lan = lan(i)
@@ -368,13 +374,13 @@ func (l *lab) send(from *router, dst netip.Addr) (direct bool) {
 func ipPacket(src, dst netip.Addr) []byte {
 	if src.Is4() {
 		b := make([]byte, 28)
-		b[0], b[8], b[9] = 0x45, 64, 1
+		b[0], b[3], b[8], b[9], b[20] = 0x45, 28, 64, 1, 8 // ICMP echo request
 		copy(b[12:], src.AsSlice())
 		copy(b[16:], dst.AsSlice())
 		return b
 	}
 	b := make([]byte, 48)
-	b[0], b[7], b[6] = 0x60, 64, 58
+	b[0], b[5], b[7], b[6], b[40] = 0x60, 8, 64, 58, 128 // ICMPv6 echo request
 	copy(b[8:], src.AsSlice())
 	copy(b[24:], dst.AsSlice())
 	return b

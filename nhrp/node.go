@@ -12,6 +12,8 @@
 package nhrp
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,9 +34,10 @@ type Sender interface {
 // Route is the answer of a RIB lookup in the Node's overlay VRF.
 type Route struct {
 	Prefix netip.Prefix // the matching route
-	// Tunnel is the egress tunnel when the route points into the NBMA
-	// overlay (an "NBMA next hop"); empty when the destination is reached
-	// off the overlay (a LAN this node serves) or is local.
+	// Tunnel is the egress interface. When it names a tunnel attached to
+	// the Node the route points into the NBMA overlay (an "NBMA next hop");
+	// any other interface, or none, means the destination is reached off
+	// the overlay: a LAN this node serves.
 	Tunnel  string
 	NextHop netip.Addr // overlay next hop, if any
 	// Local is set when dst is an address of this node.
@@ -50,7 +53,10 @@ type RIB interface {
 	Lookup(dst netip.Addr) (Route, bool)
 }
 
-// RouteKind is how a shortcut is installed, as IOS offers.
+// RouteKind is how a shortcut is installed, as IOS offers. With RouteNHO the
+// RouteSink overrides the next hop of the route for exactly that prefix
+// when one exists, and should otherwise fall back to an NHRP route, as IOS
+// does for prefixes it has no route for.
 type RouteKind uint8
 
 const (
@@ -148,6 +154,10 @@ type Config struct {
 	QuoteLen int
 	// RedirectTableMax bounds the redirect rate-limit table (default 65536).
 	RedirectTableMax int
+	// MaxPendingReplies bounds the exit spoke's replies waiting for
+	// spoke-to-spoke tunnels (default 1024); beyond it requests are
+	// refused with an Error Indication.
+	MaxPendingReplies int
 }
 
 func (c *Config) setDefaults() {
@@ -171,6 +181,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RedirectTableMax <= 0 {
 		c.RedirectTableMax = 65536
+	}
+	if c.MaxPendingReplies <= 0 {
+		c.MaxPendingReplies = 1024
 	}
 	if c.HoldTime > 0xffff*time.Second {
 		c.HoldTime = 0xffff * time.Second
@@ -254,9 +267,12 @@ type Node struct {
 	byReqID  map[uint32]*shortcut
 	pending  []*pendingReply // exit side: replies waiting for a tunnel
 	redirect map[redirectKey]time.Time
-	nextID   uint32
-	outbox   []func()
-	ctr      Counters
+	// lastSweep is when the redirect table was last swept.
+	lastSweep time.Time
+	nextID    uint32
+	outbox    []func()
+	closed    bool
+	ctr       counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.
@@ -283,9 +299,40 @@ func New(cfg Config, deps Deps) (*Node, error) {
 		shorts:   make(map[netip.Prefix]*shortcut),
 		byReqID:  make(map[uint32]*shortcut),
 		redirect: make(map[redirectKey]time.Time),
-		nextID:   uint32(deps.Clock.Now().UnixNano()) | 1,
+		nextID:   randomID(),
 	}
 	return n, nil
+}
+
+// randomID starts request IDs at an unpredictable value, so that IDs do not
+// repeat across restarts.
+func randomID() uint32 {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 1
+	}
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// Close withdraws every route the Node installed, stops its timers and
+// forgets its state, for when the configuration removes the NHRP instance.
+// Later calls to the Node do nothing.
+func (n *Node) Close() {
+	n.lock()
+	defer n.unlock()
+	for _, s := range n.shorts {
+		n.dropShortcut(s)
+	}
+	for p, e := range n.cache {
+		n.removeEntry(p, e)
+	}
+	for _, pr := range n.pending {
+		pr.stop()
+	}
+	n.pending = nil
+	n.tunnels = map[string]*tunnelState{}
+	n.redirect = map[redirectKey]time.Time{}
+	n.closed = true
 }
 
 // lock takes the mutex; unlock releases it and then runs the queued calls to
@@ -303,12 +350,15 @@ func (n *Node) unlock() {
 
 func (n *Node) later(f func()) { n.outbox = append(n.outbox, f) }
 
-// afterFunc arms a timer whose callback runs f under the Node's lock.
+// afterFunc arms a timer whose callback runs f under the Node's lock,
+// unless the Node was closed meanwhile.
 func (n *Node) afterFunc(d time.Duration, f func()) Timer {
 	return n.deps.Clock.AfterFunc(d, func() {
 		n.lock()
 		defer n.unlock()
-		f()
+		if !n.closed {
+			f()
+		}
 	})
 }
 
@@ -361,6 +411,9 @@ func withAuth(exts []wire.Extension, pw string) []wire.Extension {
 func (n *Node) TunnelUp(t Tunnel) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	ts := &tunnelState{Tunnel: t, up: n.now()}
 	if old, ok := n.tunnels[t.Name]; ok {
 		ts.up = old.up
@@ -408,6 +461,9 @@ func (n *Node) TunnelDown(name string) {
 func (n *Node) Receive(tunnel string, pkt []byte) {
 	n.lock()
 	defer n.unlock()
+	if n.closed {
+		return
+	}
 	n.ctr.Received.Add(1)
 	t, ok := n.tunnels[tunnel]
 	if !ok {
@@ -438,9 +494,13 @@ func (n *Node) Receive(tunnel string, pkt []byte) {
 		n.handleResolutionReply(t, pkt, p)
 	case wire.TypeErrorIndication:
 		n.handleErrorIndication(t, p)
+	case wire.TypeRegistrationRequest:
+		n.handleRegistrationRequest(t, pkt, p)
+	case wire.TypePurgeRequest:
+		n.handlePurgeRequest(t, pkt, p)
 	default:
-		// Registration and purge are not part of FlexVPN spoke-to-spoke
-		// (IKEv2 does what registration does in DMVPN).
+		// Registration and purge replies answer requests esphub does not
+		// send (IKEv2 tells the hub what registration would).
 		n.drop(DropUnsupportedType)
 	}
 }

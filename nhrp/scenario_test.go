@@ -41,20 +41,19 @@ func shortcutUp(t *testing.T, l *lab, i, j int) int {
 }
 
 func TestThreeSpokeShortcut(t *testing.T) {
-	for _, v6 := range []bool{false, true} {
-		name := "IPv4"
-		if v6 {
-			name = "IPv6"
-		}
-		t.Run(name, func(t *testing.T) {
-			testThreeSpoke(t, v6)
+	for _, tc := range []struct {
+		name       string
+		v6, v6NBMA bool
+	}{{"IPv4 over IPv4", false, false}, {"IPv6 over IPv4", true, false}, {"IPv6 over IPv6", true, true}, {"IPv4 over IPv6", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			testThreeSpoke(t, labOpts{v6: tc.v6, v6NBMA: tc.v6NBMA, hold: 600 * time.Second})
 		})
 	}
 }
 
-func testThreeSpoke(t *testing.T, v6 bool) {
-	hold := 600 * time.Second
-	l := newLab(t, 3, labOpts{v6: v6, hold: hold})
+func testThreeSpoke(t *testing.T, o labOpts) {
+	hold := o.hold
+	l := newLab(t, 3, o)
 	s1, s2, s3 := l.spokes[0], l.spokes[1], l.spokes[2]
 
 	// First packet crosses the hub, which redirects; the shortcut is up by
@@ -65,6 +64,25 @@ func testThreeSpoke(t *testing.T, v6 bool) {
 	hs := l.hub.node.Stats()
 	if hs.TrafficIndicationsSent != 1 || hs.ResolutionRequestsFwd != 1 {
 		t.Errorf("hub stats %+v", hs)
+	}
+	// The request the hub forwarded: one hop used, the hub recorded in the
+	// forward transit NHS record.
+	var fwd *wire.Packet
+	for _, e := range s1.node.Cache() {
+		if e.Type == TypeIncomplete {
+			t.Errorf("temporary entry survived the reply: %+v", e)
+		}
+	}
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionRequest {
+			fwd = q
+		}
+	}
+	if fwd == nil || fwd.HopCount != wire.DefaultHopCount-1 {
+		t.Fatalf("forwarded request %+v", fwd)
+	}
+	if x := fwd.Ext(wire.ExtForwardTransitNHS); x == nil || len(x.CIEs) != 1 || x.CIEs[0].NBMA != l.hub.nbma || x.CIEs[0].Proto != l.hub.overlay {
+		t.Fatalf("forward transit record %+v", x)
 	}
 	if len(s2.initiate) != 1 || s2.initiate[0].PeerNBMA != s1.public || s2.initiate[0].PeerProto != s1.overlay || s2.initiate[0].VirtualTemplate != 1 {
 		t.Fatalf("exit spoke initiate %+v", s2.initiate)
@@ -170,6 +188,20 @@ func TestNATBothSpokes(t *testing.T) {
 	shortcutUp(t, l, 1, 2)
 	// The exit spoke learned the requester's post-NAT address from the NAT
 	// extension the hub filled in, and dialled that.
+	// The request the hub forwarded: one hop used, the hub recorded in the
+	// forward transit NHS record.
+	var fwd *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionRequest {
+			fwd = q
+		}
+	}
+	if fwd == nil || fwd.HopCount != wire.DefaultHopCount-1 {
+		t.Fatalf("forwarded request %+v", fwd)
+	}
+	if x := fwd.Ext(wire.ExtForwardTransitNHS); x == nil || len(x.CIEs) != 1 || x.CIEs[0].NBMA != l.hub.nbma || x.CIEs[0].Proto != l.hub.overlay {
+		t.Fatalf("forward transit record %+v", x)
+	}
 	if len(s2.initiate) != 1 || s2.initiate[0].PeerNBMA != s1.public {
 		t.Fatalf("initiate %+v, want peer %v", s2.initiate, s1.public)
 	}
@@ -341,3 +373,170 @@ func TestIOSDuration(t *testing.T) {
 }
 
 func regexpLine(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+func TestIncompleteEntryWhileResolving(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	l.cut[end{l.hub, "Virtual-Access2"}] = true
+	l.send(l.spokes[0], l.host(2))
+	c := l.spokes[0].node.Cache()
+	if len(c) != 1 || c[0].Type != TypeIncomplete || c[0].Prefix != hostPrefix(l.host(2)) || c[0].Tunnel != "Tunnel0" {
+		t.Fatalf("cache while resolving %+v", c)
+	}
+	var b bytes.Buffer
+	WriteNHRP(&b, c, l.clock.Now(), true, false)
+	if want := "198.19.12.10/32\n  Tunnel0 created 00:00:00, expire 00:00:30\n  Type: incomplete, Flags: none\n"; b.String() != want {
+		t.Fatalf("show:\n%q\nwant\n%q", b.String(), want)
+	}
+	l.advance(31 * time.Second)
+	if c := l.spokes[0].node.Cache(); len(c) != 0 {
+		t.Fatalf("incomplete entry outlived the resolution timeout: %+v", c)
+	}
+}
+
+func TestHairpinFlow(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1 := l.spokes[0]
+	src := s1.lan.Addr().Next().Next()
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, l.host(2))
+	l.pump()
+	var ti *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && q.Type == wire.TypeTrafficIndication {
+			ti = q
+		}
+	}
+	if ti == nil {
+		t.Fatal("no traffic indication")
+	}
+	if s, d, ok := wire.InnerAddrs(ti.Payload); !ok || s != src || d != l.host(2) || wire.Checksum(ti.Payload[:20]) != 0 {
+		t.Fatalf("quoted header % x", ti.Payload)
+	}
+	if r, ok := s1.rib.Lookup(l.host(2)); !ok || !r.Shortcut {
+		t.Fatal("no shortcut after a flow-only hairpin event")
+	}
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.MustParseAddr("2001:db8::1"))
+	if l.hub.node.Dropped(DropBadIndication) != 1 {
+		t.Fatal("mixed-family flow accepted")
+	}
+}
+
+func TestBidirectionalOneTunnel(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	shortcutUp(t, l, 1, 2)
+	if n := shortcutUp(t, l, 2, 1); n != 1 {
+		t.Errorf("reverse direction: hub forwarded %d", n)
+	}
+	if got := len(l.spokes[0].initiate) + len(l.spokes[1].initiate); got != 1 {
+		t.Fatalf("%d IKEv2 initiations for one spoke pair", got)
+	}
+	r1, _ := l.spokes[0].rib.Lookup(l.host(2))
+	r2, _ := l.spokes[1].rib.Lookup(l.host(1))
+	if l.links[end{l.spokes[0], r1.Tunnel}] != (end{l.spokes[1], r2.Tunnel}) {
+		t.Fatalf("directions use different tunnels: %v / %v", r1, r2)
+	}
+}
+
+func TestRedirectTableBounded(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	l.hub.node.cfg.RedirectTableMax = 4
+	src := l.spokes[0].lan.Addr().Next()
+	for i := 0; i < 6; i++ {
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.AddrFrom4([4]byte{198, 19, 12, byte(10 + i)}))
+	}
+	if got := l.hub.node.Stats().TrafficIndicationsSent; got != 4 {
+		t.Fatalf("sent %d redirects with a table of 4", got)
+	}
+	l.advance(9 * time.Second) // past the redirect timeout: entries can be swept
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, netip.MustParseAddr("198.19.12.99"))
+	if got := l.hub.node.Stats().TrafficIndicationsSent; got != 5 {
+		t.Fatalf("table not swept after the timeout (%d sent)", got)
+	}
+}
+
+func TestSuppressedHairpinDoesNotAllocate(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	src, dst := l.spokes[0].lan.Addr().Next(), l.host(2)
+	pkt := ipPacket(src, dst)
+	l.hub.node.Hairpin("Virtual-Access1", "Virtual-Access2", pkt)
+	l.events = nil
+	n := testing.AllocsPerRun(200, func() {
+		l.hub.node.Hairpin("Virtual-Access1", "Virtual-Access2", pkt)
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	})
+	if n != 0 {
+		t.Fatalf("suppressed redirect allocates %v times", n)
+	}
+	if got := l.hub.node.Dropped(DropRateLimited); got < 400 {
+		t.Fatalf("rate-limited count %d", got)
+	}
+}
+
+func BenchmarkHairpinSuppressed(b *testing.B) {
+	l := newLab(&testing.T{}, 2, labOpts{hold: 600 * time.Second})
+	src, dst := l.spokes[0].lan.Addr().Next(), l.host(2)
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, dst)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	shortcutUp(t, l, 1, 2)
+	ms := l.hub.node.Stats().Metrics()
+	seen := map[string]uint64{}
+	for _, m := range ms {
+		seen[m.Name+"{"+m.LabelValue+"}"] = m.Value
+	}
+	if seen["esphub_nhrp_packets_sent_total{traffic_indication}"] != 1 ||
+		seen["esphub_nhrp_packets_forwarded_total{resolution_request}"] != 1 {
+		t.Fatalf("metrics %v", seen)
+	}
+	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 17+int(numDropReasons) {
+		t.Fatalf("%d metrics; drop reasons missing", len(ms))
+	}
+}
+
+func TestLANInterfaceRouteIsOffOverlay(t *testing.T) {
+	// The daemon's RIB names real interfaces; only attached tunnels count as
+	// the overlay, so a LAN route out of "GigabitEthernet2" makes the spoke
+	// the exit for that prefix.
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s2 := l.spokes[1]
+	s2.rib.routes = nil
+	s2.rib.add(s2.lan.String(), "GigabitEthernet2", false)
+	s2.rib.add("198.19.0.0/16", "Tunnel0", false)
+	s2.rib.add(netip.PrefixFrom(s2.overlay, 32).String(), "", true)
+	if n := shortcutUp(t, l, 1, 2); n != 1 {
+		t.Fatalf("hub forwarded %d", n)
+	}
+}
+
+func TestClose(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1 := l.spokes[0]
+	shortcutUp(t, l, 1, 2)
+	s1.node.Close()
+	if len(s1.rib.shortcuts()) != 0 || len(s1.node.Cache()) != 0 {
+		t.Fatal("Close left routes or entries")
+	}
+	sent := len(l.sent)
+	l.send(s1, l.host(2)) // the hub redirects (rate limit permitting); nothing happens
+	l.advance(time.Hour)
+	for _, p := range l.sent[sent:] {
+		if p.from == s1 {
+			t.Fatal("a closed Node sent a packet")
+		}
+	}
+}
+
+func TestHairpinFlowIPv6(t *testing.T) {
+	l := newLab(t, 2, labOpts{v6: true, hold: 600 * time.Second})
+	src := l.spokes[0].lan.Addr().Next()
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, l.host(2))
+	l.pump()
+	if r, ok := l.spokes[0].rib.Lookup(l.host(2)); !ok || !r.Shortcut {
+		t.Fatal("no IPv6 shortcut from a flow-only hairpin event")
+	}
+}

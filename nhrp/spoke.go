@@ -92,7 +92,7 @@ func (n *Node) initiate(target netip.Addr, from *tunnelState) {
 		return // in progress, built, or negative: nothing new to do
 	}
 	r, ok := n.deps.RIB.Lookup(target)
-	if !ok || r.Tunnel == "" || r.Shortcut {
+	if !ok || !n.viaOverlay(r) || r.Shortcut {
 		// Not routed into the overlay, or already on a shortcut.
 		n.drop(DropNoRoute)
 		return
@@ -112,6 +112,10 @@ func (n *Node) initiate(target netip.Addr, from *tunnelState) {
 	s.reqID = s.req.RequestID
 	n.shorts[key] = s
 	n.byReqID[s.reqID] = s
+	// The temporary entry an operator sees while the resolution runs; the
+	// reply replaces it (the seeds' "temporary cache entry via the hub").
+	n.setEntry(Entry{Prefix: key, Tunnel: via.Name, Type: TypeIncomplete}, n.cfg.ResolutionTimeout, false)
+	s.entries = []netip.Prefix{key}
 	n.log.Debug("nhrp: resolving", "target", target, "via", via.Name)
 	n.sendRequest(s)
 	s.timers = append(s.timers, n.afterFunc(n.cfg.ResolutionTimeout, func() {
@@ -195,14 +199,14 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 	}
 	r, ok := n.deps.RIB.Lookup(target)
 	switch {
-	case ok && r.Tunnel != "" && !r.Local && n.cfg.NHS:
+	case ok && n.viaOverlay(r) && n.cfg.NHS:
 		n.forward(t, pkt, p, target)
 		return
 	case !ok:
 		n.drop(DropNoRoute)
 		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return
-	case r.Tunnel != "" && !r.Local:
+	case n.viaOverlay(r):
 		// A spoke asked to resolve something it reaches through the overlay
 		// itself: it does not own the prefix.
 		n.drop(DropNotOwned)
@@ -255,6 +259,11 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 	}
 	if ts := n.shortcutTunnelTo(p.SrcProto, peerNBMA); ts != nil {
 		n.sendReply(ts, pr)
+		return
+	}
+	if len(n.pending) >= n.cfg.MaxPendingReplies {
+		n.drop(DropBusy)
+		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return
 	}
 	initiated := false
@@ -638,7 +647,7 @@ func (n *Node) negative(s *shortcut) {
 func (n *Node) handleErrorIndication(t *tunnelState, p *wire.Packet) {
 	if !n.isLocal(p.DstProto) {
 		if n.cfg.NHS {
-			if r, ok := n.deps.RIB.Lookup(p.DstProto); ok && r.Tunnel != "" && r.Tunnel != t.Name {
+			if r, ok := n.deps.RIB.Lookup(p.DstProto); ok && n.viaOverlay(r) && r.Tunnel != t.Name {
 				if p.HopCount > 1 {
 					p.HopCount--
 					n.sendRaw(r.Tunnel, p)

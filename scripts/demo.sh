@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAB=bin/esphub-lab
+LAB=${ESPHUB_LAB:-bin/esphub-lab}   # tests point this at their own build
 SPEC=lab/topologies/hub-3spokes-nat.yaml
-PREFIX=demo                      # namespaces demo-hub, demo-host2, ...
+PREFIX=${DEMO_PREFIX:-demo}         # namespaces demo-hub, demo-host2, ...
 HUBHOST=198.19.0.10              # the host on the hub's LAN
 HUBHOST6=2001:db8:1::10
 NAT_OUTSIDE=198.18.100.2         # what the NAT box turns spoke2's site into
@@ -116,11 +116,18 @@ if command -v tcpdump >/dev/null; then
 else
   say "(tcpdump is not installed, so the capture is skipped; 'make deps' installs it)"
 fi
+say "The NAT box's nftables rule counts the connections it translated, and its"
+say "connection tracking table holds the translations themselves:"
 show ip netns exec "$PREFIX-nat" nft list table inet esphub_lab || die "cannot read the NAT box's rules"
 counter=$(ip netns exec "$PREFIX-nat" nft list table inet esphub_lab | grep masquerade)
 case "$counter" in
   *"packets 0 "*|"") die "the masquerade rule counted nothing" ;;
 esac
+printf '%s$ %s status --prefix %s %s   (the nat node)%s\n' "$D" "$LAB" "$PREFIX" "$SPEC" "$N"
+"$LAB" status --prefix "$PREFIX" "$SPEC" >"$TMP/status" || die "esphub-lab status failed"
+awk '/^nat:/{f=1} f&&/^$/{exit} f' "$TMP/status"
+grep -q "nat   icmp 198.19.2.10 -> $HUBHOST as $NAT_OUTSIDE" "$TMP/status" \
+  || die "the NAT box's conntrack table shows no translation for host2"
 
 # ---------------------------------------------------------------------------
 step "5. ...and hides the inside"

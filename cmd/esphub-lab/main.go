@@ -14,8 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/esphub/esphub/lab"
@@ -32,6 +34,7 @@ Usage:
   esphub-lab [flags] exec SPEC NODE CMD [ARG...]
                                           run CMD inside NODE's namespace
   esphub-lab [flags] check SPEC           validate SPEC without creating anything
+  esphub-lab [flags] list                 list the labs (namespace prefixes) on this machine
 
 SPEC is a YAML file (lab/topologies/*.yaml are shipped). Every node is a
 namespace named PREFIX-NODE (see "ip netns list"); PREFIX comes from the spec's
@@ -137,10 +140,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = c.status(ctx, args, log)
 	case "check":
 		err = c.check(args)
+	case "list":
+		err = c.list(args)
 	case "exec":
 		return c.exec(args, log)
 	default:
-		fmt.Fprintf(stderr, "esphub-lab: unknown command %q (want up, down, status, exec or check; see esphub-lab --help)\n", cmd)
+		fmt.Fprintf(stderr, "esphub-lab: unknown command %q (want up, down, status, exec, check or list; see esphub-lab --help)\n", cmd)
 		return 2
 	}
 	if err != nil {
@@ -297,4 +302,43 @@ func (c *cli) exec(args []string, log *slog.Logger) int {
 	err = syscall.Exec(path, cmd.Args, os.Environ())
 	fmt.Fprintf(c.stderr, "esphub-lab exec: %v\n", err)
 	return 1
+}
+
+func (c *cli) list(args []string) error {
+	if len(args) != 0 {
+		return usageError{"list takes no arguments"}
+	}
+	labs, err := lab.Labs()
+	if err != nil {
+		return err
+	}
+	if c.output == "json" {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(labs)
+	}
+	if len(labs) == 0 {
+		fmt.Fprintln(c.stdout, "no labs are up")
+		return nil
+	}
+	prefixes := make([]string, 0, len(labs))
+	for p := range labs {
+		prefixes = append(prefixes, p)
+	}
+	sort.Strings(prefixes)
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tNODES\tNAMESPACES")
+	for _, p := range prefixes {
+		names := labs[p]
+		nodes := make([]string, len(names))
+		for i, n := range names {
+			nodes[i] = strings.TrimPrefix(n, p+"-")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s-{%s}\n", p, len(names), p, strings.Join(nodes, ","))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "remove one with: esphub-lab down --prefix PREFIX")
+	return nil
 }

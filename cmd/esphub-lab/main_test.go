@@ -58,6 +58,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", topo, "host2"}, 2, "want SPEC NODE CMD"},
 		{[]string{"exec", topo, "nosuch", "true"}, 1, `no node "nosuch"`},
 		{[]string{"check", "/nonexistent/spec.yaml"}, 1, "no such file"},
+		{[]string{"list", "extra"}, 2, "list takes no arguments"},
 	}
 	for _, tc := range tests {
 		code, _, errOut := runCLI(tc.args...)
@@ -85,6 +86,7 @@ func TestCheck(t *testing.T) {
 // TestLifecycle is the acceptance flow: up, exec a ping from the host behind
 // a NATed spoke to the hub's host, status, down, and nothing left.
 func TestLifecycle(t *testing.T) {
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft", "ping")
 	prefix := labtest.Prefix()
@@ -132,6 +134,10 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("status text: code %d\n%s", code, out)
 	}
 
+	code, out, _ = runCLI("list")
+	if code != 0 || !strings.Contains(out, prefix+"  ") || !strings.Contains(out, "hubhost") {
+		t.Errorf("list: code %d\n%s", code, out)
+	}
 	code, out, errOut = runCLI("down", "--prefix", prefix)
 	if code != 0 || !strings.Contains(out, "removed 10 namespaces") {
 		t.Errorf("down: code %d %s%s", code, out, errOut)
@@ -146,5 +152,34 @@ func TestLifecycle(t *testing.T) {
 	code, _, errOut = runCLI("exec", "--prefix", prefix, topo, "host2", "true")
 	if code != 1 || !strings.Contains(errOut, "is not up") {
 		t.Errorf("exec on a lab that is down: code %d %q", code, errOut)
+	}
+}
+
+// TestDemoScript runs the make demo script with this test binary standing in
+// for bin/esphub-lab, under a prefix of its own, and checks that it succeeds
+// and leaves nothing behind.
+func TestDemoScript(t *testing.T) {
+	testenv.Short(t)
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "bash", "ip", "nft", "ping", "tcpdump")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := labtest.Prefix()
+	t.Cleanup(func() { _ = lab.DownPrefix(prefix) })
+	cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "demo.sh"))
+	cmd.Env = append(os.Environ(), "ESPHUB_LAB_TEST_MAIN=1", "ESPHUB_LAB="+exe, "DEMO_PREFIX="+prefix)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"IP 198.18.100.2 > 198.19.0.10", "(failed as expected)", "The lab works."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if names, _ := lab.Namespaces(prefix); len(names) != 0 {
+		t.Errorf("demo left %v behind", names)
 	}
 }

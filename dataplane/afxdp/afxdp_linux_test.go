@@ -25,6 +25,12 @@ type dut struct {
 
 func newDUT(t testing.TB, l *link, role bpf.Role, ucfg UMEMConfig) *dut {
 	t.Helper()
+	return newDUTWith(t, l, role, ucfg, SocketConfig{})
+}
+
+// newDUTWith is newDUT with socket options; Ifindex and Queue are set here.
+func newDUTWith(t testing.TB, l *link, role bpf.Role, ucfg UMEMConfig, scfg SocketConfig) *dut {
+	t.Helper()
 	d := &dut{link: l}
 	var err error
 	d.steer, err = bpf.Load(bpf.Options{})
@@ -54,7 +60,8 @@ func newDUT(t testing.TB, l *link, role bpf.Role, ucfg UMEMConfig) *dut {
 		if err != nil {
 			return
 		}
-		d.sock, err = d.umem.Open(SocketConfig{Ifindex: l.ifindex, Queue: 0})
+		scfg.Ifindex, scfg.Queue = l.ifindex, 0
+		d.sock, err = d.umem.Open(scfg)
 	})
 	if err != nil {
 		t.Fatalf("set up %s in %s: %v", l.name, l.ns, err)
@@ -167,6 +174,10 @@ func TestWANSteering(t *testing.T) {
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{Debug: true})
 	if !xdpAttached(t, b) {
 		t.Fatal("ip link shows no XDP program on the DUT")
+	}
+	if infos, err := d.steer.Interfaces(); err != nil || len(infos) != 1 || infos[0].Ifindex != b.ifindex ||
+		infos[0].Mode != "driver" || len(infos[0].Sockets) != 1 || infos[0].Sockets[0] != 0 {
+		t.Errorf("Interfaces() = %+v, %v", infos, err)
 	}
 
 	ike500 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip4, 500))
@@ -377,10 +388,29 @@ func echo(s *Socket, batch int, stop, stopMid *atomic.Bool) (held []Desc) {
 // TestEcho runs an AF_XDP echo worker and checks that every ESP-in-UDP
 // datagram sent from the peer's kernel stack comes back intact, in batches
 // of odd sizes.
+//
+// The variants cover the kick paths: the kernel's default copy-mode TX
+// budget of 32 descriptors per kick with batches far larger (the kick loop
+// must drain the ring), and sockets without need_wakeup.
 func TestEcho(t *testing.T) {
+	for i, v := range []struct {
+		name   string
+		cfg    SocketConfig
+		window int // datagrams in flight; below the fill ring size, or the kernel drops
+	}{
+		{"default", SocketConfig{}, 257},
+		{"kernel-tx-budget", SocketConfig{TXBudget: -1}, 257},
+		{"no-need-wakeup", SocketConfig{NoNeedWakeup: true}, 257},
+		{"small-rings", SocketConfig{RXSize: 64, TXSize: 64, FillSize: 64, CompletionSize: 64}, 31},
+	} {
+		t.Run(v.name, func(t *testing.T) { testEcho(t, 50+i, v.cfg, v.window) })
+	}
+}
+
+func testEcho(t *testing.T, subnet int, scfg SocketConfig, maxWindow int) {
 	nsA, nsB := newNetns(t, "echoA"), newNetns(t, "echoB")
-	a, b := vethPair(t, nsA, "ea", nsB, "eb", 42)
-	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{Debug: true})
+	a, b := vethPair(t, nsA, "ea", nsB, "eb", subnet)
+	d := newDUTWith(t, b, bpf.RoleWAN, UMEMConfig{Debug: true}, scfg)
 
 	var stop atomic.Bool
 	done := make(chan struct{})
@@ -403,7 +433,7 @@ func TestEcho(t *testing.T) {
 		received := 0
 		for seq := 1; seq <= total; {
 			// A window of odd size, then read the replies.
-			window := min(257, total-seq+1)
+			window := min(maxWindow, total-seq+1)
 			for i := range window {
 				if _, err := c.WriteToUDP(espPayload(0x3001, uint32(seq+i), 1+(seq+i)%1300), to); err != nil {
 					t.Fatal(err)
@@ -431,4 +461,111 @@ func TestEcho(t *testing.T) {
 	stop.Store(true)
 	<-done
 	assertLedger(t, d.umem, 0)
+}
+
+// TestBindAndAttachModes checks mode selection on veth, which supports
+// native XDP but not AF_XDP zero-copy: auto falls back to copy mode, a
+// zero-copy request fails, a second program on the same interface is
+// refused, and closing an attachment detaches it.
+func TestBindAndAttachModes(t *testing.T) {
+	if err := Probe(); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	nsA, nsB := newNetns(t, "modeA"), newNetns(t, "modeB")
+	_, b := vethPair(t, nsA, "oa", nsB, "ob", 60)
+	st, err := bpf.Load(bpf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := NewUMEM(UMEMConfig{Frames: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	inNetns(t, nsB, func() {
+		var att *bpf.Attachment
+		att, err = st.AttachWAN(b.ifindex, bpf.AttachAuto)
+		if err != nil {
+			t.Errorf("AttachAuto: %v", err)
+			return
+		}
+		if att.Mode() != bpf.AttachDriver {
+			t.Errorf("veth attached in %v mode, want driver", att.Mode())
+		}
+		if _, err := st.AttachLAN(b.ifindex, 0, bpf.AttachGeneric); err == nil {
+			t.Error("a second attachment to the same interface was accepted")
+		}
+		if _, err := u.Open(SocketConfig{Ifindex: b.ifindex, Mode: BindZeroCopy, RXSize: 64, TXSize: 64, FillSize: 64, CompletionSize: 64}); err == nil {
+			t.Error("zero-copy bind on veth succeeded; the kernel is expected to refuse it")
+		}
+		s, err := u.Open(SocketConfig{Ifindex: b.ifindex, Mode: BindAuto, RXSize: 64, TXSize: 64, FillSize: 64, CompletionSize: 64})
+		if err != nil {
+			t.Errorf("auto bind: %v", err)
+			return
+		}
+		if s.ZeroCopy() {
+			t.Error("auto bind on veth reports zero-copy")
+		}
+		if _, err := u.Open(SocketConfig{Ifindex: b.ifindex}); err == nil {
+			t.Error("second socket on the same queue of one UMEM accepted")
+		}
+		if err := att.Close(); err != nil {
+			t.Errorf("detach: %v", err)
+		}
+		if xdpAttached(t, b) {
+			t.Error("program still attached after Attachment.Close")
+		}
+		att, err = st.AttachLAN(b.ifindex, 3, bpf.AttachGeneric)
+		if err != nil {
+			t.Errorf("AttachGeneric after detach: %v", err)
+			return
+		}
+		if att.Mode() != bpf.AttachGeneric || att.VRF() != 3 || att.Role() != bpf.RoleLAN {
+			t.Errorf("attachment %v %v vrf %d", att.Mode(), att.Role(), att.VRF())
+		}
+		if !xdpAttached(t, b) {
+			t.Error("generic-mode program not shown by ip link")
+		}
+	})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if xdpAttached(t, b) {
+		t.Error("program still attached after Steering.Close")
+	}
+}
+
+// TestPollerWakes checks that an idle worker sleeps in poll and wakes when
+// a steered packet arrives.
+func TestPollerWakes(t *testing.T) {
+	nsA, nsB := newNetns(t, "pollA"), newNetns(t, "pollB")
+	a, b := vethPair(t, nsA, "wa", nsB, "wb", 62)
+	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{})
+	p := NewPoller(d.sock)
+	start := time.Now()
+	if n, err := p.Wait(100 * time.Millisecond); err != nil || n != 0 {
+		t.Fatalf("idle Wait = %d, %v", n, err)
+	}
+	if el := time.Since(start); el < 90*time.Millisecond {
+		t.Errorf("idle Wait returned after %v", el)
+	}
+	c := listenUDP(t, nsA, netip.AddrPortFrom(a.ip4, 4500))
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.WriteToUDPAddrPort(espPayload(0x7001, 1, 32), netip.AddrPortFrom(b.ip4, 4500))
+	}()
+	start = time.Now()
+	n, err := p.Wait(20 * time.Second)
+	if err != nil || n != 1 {
+		t.Fatalf("Wait = %d, %v", n, err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("woke after %v", el)
+	}
+	descs := make([]Desc, 4)
+	if k := d.sock.Receive(descs); k != 1 {
+		t.Fatalf("Receive after wake-up got %d", k)
+	}
+	d.umem.Release(descs[:1])
 }

@@ -186,18 +186,26 @@ func (p *FramePool) State(addr uint64) (FrameState, int) {
 // alloc pops a free frame and puts it in state to, owned by owner. It
 // returns the frame's base address and false when the pool is empty.
 func (p *FramePool) alloc(to FrameState, owner int) (uint64, bool) {
+	addr, ok := p.allocNoCount(to, owner)
+	if ok {
+		p.countBatch(StateFree, to, 1)
+	}
+	return addr, ok
+}
+
+// allocNoCount is alloc without the shared counters (see countBatch).
+func (p *FramePool) allocNoCount(to FrameState, owner int) (uint64, bool) {
 	n := len(p.free)
 	if n == 0 {
 		return 0, false
 	}
 	i := p.free[n-1]
 	p.free = p.free[:n-1]
-	if FrameState(p.state[i]&stateMask) != StateFree {
-		p.violate(uint64(i)<<p.shift, FrameState(p.state[i]&stateMask), StateFree, to)
+	if cur := FrameState(p.state[i] & stateMask); cur != StateFree {
+		// The free stack and the states disagree: a bug in this file.
+		p.violate(uint64(i)<<p.shift, cur, StateFree, to)
 	}
 	p.state[i] = uint8(to) | uint8(owner)<<ownerShift
-	p.counts[StateFree].Add(-1)
-	p.counts[to].Add(1)
 	return uint64(i) << p.shift, true
 }
 
@@ -254,13 +262,14 @@ func (p *FramePool) countBatch(from, to FrameState, n int) {
 func (p *FramePool) Alloc(descs []Desc, headroom int) int {
 	n := 0
 	for n < len(descs) {
-		addr, ok := p.alloc(StateUser, 0)
+		addr, ok := p.allocNoCount(StateUser, 0)
 		if !ok {
 			break
 		}
 		descs[n] = Desc{Addr: addr + uint64(headroom)}
 		n++
 	}
+	p.countBatch(StateFree, StateUser, n)
 	return n
 }
 

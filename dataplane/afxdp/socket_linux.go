@@ -10,6 +10,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Probe checks that the kernel offers AF_XDP sockets (CONFIG_XDP_SOCKETS)
+// and that the process may create them. It returns nil, or an error that
+// says which.
+func Probe() error {
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.EAFNOSUPPORT) {
+			return fmt.Errorf("af_xdp sockets: not supported by this kernel (CONFIG_XDP_SOCKETS): %w", err)
+		}
+		return fmt.Errorf("af_xdp sockets: %w (needs CAP_NET_RAW)", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
 // BindMode chooses between zero-copy and copy mode.
 type BindMode int
 
@@ -268,10 +283,11 @@ func (s *Socket) Refill() int {
 	}
 	prod := s.fill.cachedProd
 	for i := range n {
-		addr, _ := p.alloc(StateFill, s.owner) // n <= Available
+		addr, _ := p.allocNoCount(StateFill, s.owner) // n <= Available
 		s.fill.addrs[(prod+uint32(i))&s.fill.mask] = addr
 	}
 	s.fill.prodSubmit(uint32(n))
+	p.countBatch(StateFree, StateFill, n)
 	return n
 }
 

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/esphub/esphub/ike/wire"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // SKCipher protects the body of an Encrypted payload (SK, RFC 7296 §3.14) or
@@ -69,6 +70,16 @@ func NewSKCipher(p Proposal, encKey, integKey []byte) (SKCipher, error) {
 		}
 		c := &gcmSK{aead: aead}
 		copy(c.nonce[:4], encKey[len(encKey)-4:])
+		return c, nil
+	case wire.EncrChaCha20Poly1305:
+		// RFC 7634 uses the construction of RFC 5282: salt | 8-byte IV
+		// as the 96-bit nonce, a 16-byte tag.
+		aead, err := chacha20poly1305.New(encKey[:32])
+		if err != nil {
+			return nil, fmt.Errorf("sk cipher: %w", err)
+		}
+		c := &gcmSK{aead: aead}
+		copy(c.nonce[:4], encKey[32:])
 		return c, nil
 	case wire.EncrAESCBC:
 		block, err := aes.NewCipher(encKey)
@@ -126,7 +137,8 @@ func unalias(dst, in []byte, n int) []byte {
 	return in
 }
 
-// --- AES-GCM with a 16-byte ICV (RFC 5282) ---
+// --- AEAD with an 8-byte explicit IV and a 16-byte ICV: AES-GCM
+// (RFC 5282) and ChaCha20-Poly1305 (RFC 7634) ---
 
 const (
 	gcmIVLen  = 8

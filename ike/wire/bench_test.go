@@ -87,3 +87,17 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Fatalf("Append allocates %v times", n)
 	}
 }
+
+// BenchmarkDecodeFresh is Decode into a new Message each time, as the engine
+// does for every received datagram (captured strongSwan IKE_SA_INIT request).
+func BenchmarkDecodeFresh(b *testing.B) {
+	msgs, _ := readCapture(b, captureDir, "gcm")
+	msg := msgs[0].raw
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, err := Decode(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

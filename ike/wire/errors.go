@@ -52,3 +52,18 @@ var ErrEncode = errors.New("cannot encode IKE message")
 func encodeErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrEncode, fmt.Sprintf(format, args...))
 }
+
+// NotifyPayload returns the Notify payload that answers e.
+func (e *Error) NotifyPayload() *Notify {
+	return &Notify{NotifyType: e.Notify, Data: e.Data}
+}
+
+// ErrorResponse returns the unprotected response to a request whose header
+// is req, carrying notify n: the answer to a malformed or unacceptable
+// IKE_SA_INIT request (RFC 7296 §2.21.1). It keeps the SPIs and message ID,
+// sets the Response flag and clears the Initiator flag (we answer as
+// responder), and announces version 2.0 as INVALID_MAJOR_VERSION requires.
+func ErrorResponse(req Header, n *Notify) *Message {
+	h := Header{SPIi: req.SPIi, SPIr: req.SPIr, MajorVersion: 2, Exchange: req.Exchange, Flags: FlagResponse, MessageID: req.MessageID}
+	return &Message{Header: h, Payloads: []Payload{n}}
+}

@@ -47,7 +47,9 @@ func decodeNotify(b []byte, off int) (*Notify, error) {
 			return nil, syntaxErr(off+1, "IKE Notify SPI size %d", spiSize)
 		}
 	case ProtocolESP, ProtocolAH:
-		if spiSize != 4 {
+		// An empty SPI is allowed: RFC 7296 §3.10 says the Protocol ID of a
+		// notify without SPI must be ignored, and some peers fill it in.
+		if spiSize != 4 && spiSize != 0 {
 			return nil, syntaxErr(off+1, "%s Notify SPI size %d, want 4", p.Protocol, spiSize)
 		}
 	}

@@ -114,3 +114,12 @@ func TestVendorIdentify(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyProtocolWithoutSPI: a notify that names ESP but carries no SPI
+// is legal (the Protocol ID of an SPI-less notify is ignored, RFC 7296 §3.10).
+func TestNotifyProtocolWithoutSPI(t *testing.T) {
+	n := decodeNotifyRT(t, &Notify{Protocol: ProtocolESP, NotifyType: NotifyESPTFCPaddingNotSupported})
+	if n.Protocol != ProtocolESP || len(n.SPI) != 0 {
+		t.Fatalf("notify = %+v", n)
+	}
+}

@@ -94,9 +94,32 @@ func AppendPayloads(dst []Payload, first PayloadType, b []byte) ([]Payload, erro
 	return decodeChain(dst, first, b, 0, false)
 }
 
+// countChain returns how many payloads the chain at b[off:] holds as far as
+// its length fields can be followed; decodeChain validates them properly.
+func countChain(next PayloadType, b []byte, off int) int {
+	n := 0
+	for next != PayloadNone && len(b)-off >= genericHeaderLen {
+		n++
+		if next == PayloadSK || next == PayloadSKF {
+			break
+		}
+		plen := int(binary.BigEndian.Uint16(b[off+2:]))
+		if plen < genericHeaderLen {
+			break
+		}
+		next = PayloadType(b[off])
+		off += plen
+	}
+	return n
+}
+
 // decodeChain decodes payloads from b[off:]; outer says whether SK/SKF may
 // appear (they must then be last and run to the end of b).
 func decodeChain(dst []Payload, next PayloadType, b []byte, off int, outer bool) ([]Payload, error) {
+	if n := countChain(next, b, off); cap(dst)-len(dst) < n {
+		// One allocation for the whole chain instead of append's doublings.
+		dst = append(make([]Payload, 0, len(dst)+n), dst...)
+	}
 	for next != PayloadNone {
 		if len(b)-off < genericHeaderLen {
 			return dst, syntaxErr(off, "truncated generic payload header for %s", next)
@@ -275,4 +298,24 @@ func sub(b []byte, lo, hi int) []byte {
 		return nil
 	}
 	return b[lo:hi:hi]
+}
+
+// FindID returns the IDr (responder true) or IDi payload in ps, or nil.
+func FindID(ps []Payload, responder bool) *ID {
+	for _, p := range ps {
+		if id, ok := p.(*ID); ok && id.Responder == responder {
+			return id
+		}
+	}
+	return nil
+}
+
+// FindTS returns the TSr (responder true) or TSi payload in ps, or nil.
+func FindTS(ps []Payload, responder bool) *TrafficSelectors {
+	for _, p := range ps {
+		if ts, ok := p.(*TrafficSelectors); ok && ts.Responder == responder {
+			return ts
+		}
+	}
+	return nil
 }

@@ -255,12 +255,14 @@ func (p *VendorID) appendBody(dst []byte) ([]byte, error) {
 	return append(dst, p.Data...), nil
 }
 
-// EAP codes (RFC 3748 §4).
+// EAP codes (RFC 3748 §4, RFC 6696 §5.3 for Initiate and Finish).
 const (
 	EAPRequest  = 1
 	EAPResponse = 2
 	EAPSuccess  = 3
 	EAPFailure  = 4
+	EAPInitiate = 5
+	EAPFinish   = 6
 )
 
 // EAP is the Extensible Authentication payload (RFC 7296 §3.16): one EAP
@@ -303,7 +305,7 @@ func checkEAP(b []byte) *Error {
 		return syntaxErr(2, "EAP length %d but payload holds %d bytes", binary.BigEndian.Uint16(b[2:]), len(b))
 	}
 	switch b[0] {
-	case EAPRequest, EAPResponse:
+	case EAPRequest, EAPResponse, EAPInitiate, EAPFinish:
 		if len(b) < 5 {
 			return syntaxErr(0, "EAP request/response without a type")
 		}

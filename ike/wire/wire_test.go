@@ -266,6 +266,7 @@ func TestPayloadValidation(t *testing.T) {
 		{"EAP length", PayloadEAP, "0201000601"},
 		{"EAP success with data", PayloadEAP, "0301000500"},
 		{"EAP bad code", PayloadEAP, "0901000401"},
+		{"EAP initiate without type", PayloadEAP, "05010004"},
 		{"CERTREQ not multiple of 20", PayloadCERTREQ, "04aabb"},
 		{"empty VID", PayloadVendorID, ""},
 		{"SA empty", PayloadSA, ""},
@@ -314,5 +315,39 @@ func TestMessageString(t *testing.T) {
 	want = "[ IDi N(INIT_CONTACT) IDr AUTH CPRQ SA TSi TSr N(MOBIKE_SUP) V ]"
 	if got != want {
 		t.Errorf("summary = %q\nwant %q", got, want)
+	}
+}
+
+func TestErrorResponse(t *testing.T) {
+	req := initRequest()
+	b := mustEncode(t, req)
+	b[17] = 0x30 // IKEv3
+	_, err := Decode(b)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v", err)
+	}
+	h, _ := DecodeHeader(b[:HeaderLen])
+	resp := ErrorResponse(h, e.NotifyPayload())
+	out := mustEncode(t, resp)
+	m, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.MajorVersion != 2 || !m.Header.IsResponse() || m.Header.IsInitiator() || m.Header.SPIi != req.Header.SPIi {
+		t.Errorf("response header %+v", m.Header)
+	}
+	if FindNotify(m.Payloads, NotifyInvalidMajorVersion) == nil {
+		t.Errorf("response %v", m)
+	}
+	if err := Validate(m); err != nil {
+		t.Error(err)
+	}
+	ps := authInner()
+	if FindID(ps, true).IDType != IDIPv4Addr || FindID(ps, false).IDType != IDFQDN {
+		t.Error("FindID")
+	}
+	if len(FindTS(ps, true).Selectors) != 2 || len(FindTS(ps, false).Selectors) != 1 {
+		t.Error("FindTS")
 	}
 }

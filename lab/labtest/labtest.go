@@ -3,7 +3,8 @@
 // A test calls Up with a spec path or an inline YAML spec; it gets a running
 // lab with a unique short prefix (so parallel tests and packages never
 // collide) that is removed in t.Cleanup. Tests that use it need root: without
-// root they skip, and under CI=true they fail (internal/testenv).
+// root they skip, and under CI=true they fail (internal/testenv). In -short
+// mode (make test-unit) they skip.
 package labtest
 
 import (
@@ -22,14 +23,15 @@ import (
 
 var seq atomic.Uint32
 
-// Prefix returns a lab prefix unique to this process and call: "t" followed
-// by the pid and a sequence number in base 36, short enough for the namespace
-// and interface limits.
+// Prefix returns a lab prefix unique among concurrently running processes
+// and calls: "t", the pid in base 36 padded to 5 digits (Linux pids stay
+// below 36^5), and a per-process sequence number in base 36. The fixed width
+// keeps pid 1 call 37 ("t00001" "11") apart from pid 37 call 1.
 func Prefix() string {
 	n := seq.Add(1)
-	p := fmt.Sprintf("t%s%s", itoa36(uint64(os.Getpid())), itoa36(uint64(n)))
+	p := fmt.Sprintf("t%05s%s", itoa36(uint64(os.Getpid())), itoa36(uint64(n)))
 	if len(p) > lab.MaxPrefixLen {
-		p = p[:lab.MaxPrefixLen]
+		panic("labtest: more than 36^4 labs in one process")
 	}
 	return p
 }
@@ -52,6 +54,7 @@ func itoa36(v uint64) string {
 // and registers its removal with t.Cleanup. It fails the test on any error.
 func Up(t testing.TB, spec string) *lab.Lab {
 	t.Helper()
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft")
 	s, err := lab.LoadOrInline(spec)
@@ -64,6 +67,7 @@ func Up(t testing.TB, spec string) *lab.Lab {
 // UpSpec is Up for a parsed spec.
 func UpSpec(t testing.TB, s *lab.Spec) *lab.Lab {
 	t.Helper()
+	testenv.Short(t)
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "nft")
 	prefix := Prefix()

@@ -3,6 +3,7 @@ package swan_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -70,6 +71,13 @@ var cases = []suiteCase{
 	{"aes256-sha512-modp4096", "aes256gcm16", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP4096},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}},
+	{"chacha20poly1305-prfsha256-x25519", "chacha20poly1305", false,
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2256, DH: wire.DHCurve25519},
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305}},
+	// What an IOS default proposal negotiates (AES-CBC-256, SHA512, group 5).
+	{"aes256-sha512-modp1536", "aes256-sha1", false,
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP1536},
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA196}},
 	{"aes128gcm16-prfsha512-ecp384", "aes128gcm16", true,
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2512, DH: wire.DHECP384},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}},
@@ -112,7 +120,8 @@ func capture(t *testing.T, ns, filter string) (stop func() []byte) {
 	return stop
 }
 
-// ikeOver4500 extracts the IKE messages (non-ESP marker removed) from an
+// ikeOver4500 extracts the IKE messages (on port 500, and on 4500 with the
+// non-ESP marker removed) from an
 // Ethernet pcap (IPv4 or IPv6 without extension headers) of UDP port 4500 traffic.
 func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 	t.Helper()
@@ -140,7 +149,13 @@ func ikeOver4500(t *testing.T, pcap []byte) [][]byte {
 			continue
 		}
 		payload := udp[8:]
-		if len(payload) >= 4+28 && bytes.Equal(payload[:4], []byte{0, 0, 0, 0}) {
+		sport, dport := binary.BigEndian.Uint16(udp[0:]), binary.BigEndian.Uint16(udp[2:])
+		switch {
+		case sport == 500 || dport == 500:
+			if len(payload) >= 28 {
+				out = append(out, payload)
+			}
+		case len(payload) >= 4+28 && bytes.Equal(payload[:4], []byte{0, 0, 0, 0}):
 			out = append(out, payload[4:])
 		}
 	}
@@ -196,7 +211,7 @@ func TestStrongSwanInterop(t *testing.T) {
 			}
 			a := swan.StartT(t, p.A, cfgA)
 			b := swan.StartT(t, p.B, cfgB)
-			stopCap := capture(t, p.A, "udp port 4500")
+			stopCap := capture(t, p.A, "udp port 500 or udp port 4500")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			if err := a.Initiate(ctx, "a-b", "net"); err != nil {
@@ -242,6 +257,10 @@ func TestStrongSwanInterop(t *testing.T) {
 				t.Fatalf("parsed %d/%d IKE and %d/%d child key sets, want 1 each", len(ka.IKE), len(kb.IKE), len(ka.Child), len(kb.Child))
 			}
 			ikeA, ikeB := ka.IKE[0], kb.IKE[0]
+			if ikeA.SPIi != saA.SPIi || ikeA.SPIr != saA.SPIr || ikeB.SPIi != saA.SPIi || ikeB.SPIr != saA.SPIr {
+				t.Errorf("IKE SPIs from the logs %016x/%016x and %016x/%016x, swanctl lists %016x/%016x",
+					ikeA.SPIi, ikeA.SPIr, ikeB.SPIi, ikeB.SPIr, saA.SPIi, saA.SPIr)
+			}
 			if !ikeA.Initiator || ikeB.Initiator || !bytes.Equal(ikeA.SKEYSEED, ikeB.SKEYSEED) || !bytes.Equal(ikeA.SKer, ikeB.SKer) {
 				t.Errorf("IKE keys differ between the peers")
 			}
@@ -309,6 +328,34 @@ func TestStrongSwanInterop(t *testing.T) {
 			}
 			if req == nil || resp == nil {
 				t.Fatalf("IKE_AUTH request/response not captured (%d IKE messages on 4500)", len(msgs))
+			}
+			// strongSwan's KE payloads must be in the encoding our
+			// KeyExchange expects (x | y for ECP, padded for MODP).
+			kes := 0
+			for _, m := range msgs {
+				dm, err := wire.Decode(m)
+				if err != nil || dm.Header.Exchange != wire.ExchangeIKESAInit {
+					continue
+				}
+				for _, pl := range dm.Payloads {
+					ke, ok := pl.(*wire.KE)
+					if !ok {
+						continue
+					}
+					kes++
+					mine, err := suite.NewKeyExchange(c.ikeP.DH, rand.Reader)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ke.Group != c.ikeP.DH {
+						t.Errorf("KE group %d, want %d", ke.Group, c.ikeP.DH)
+					} else if _, err := mine.SharedSecret(ke.Data); err != nil {
+						t.Errorf("strongSwan's KE data rejected: %v", err)
+					}
+				}
+			}
+			if kes != 2 {
+				t.Errorf("%d KE payloads in the IKE_SA_INIT exchange, want 2", kes)
 			}
 			for _, x := range []struct {
 				name       string

@@ -1,0 +1,14 @@
+// Command esphubctl is the operator's tool for esphub: offline
+// configuration checks today, and the show/clear/reload commands that talk
+// to esphubd over its unix socket as they are added.
+//
+//	esphubctl config check FILE...
+//	esphubctl config show FILE [--defaults] [-o text|json] [crypto ikev2 proposal|policy|profile|keyring|authorization policy [NAME]]
+//	esphubctl config show FILE crypto ipsec profile|transform-set [NAME]
+package main
+
+import "os"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

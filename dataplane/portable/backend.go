@@ -1,0 +1,237 @@
+// Package portable is the dataplane backend that runs wherever Linux runs,
+// without BPF privileges: the overlay side is a TUN device, the underlay is
+// ESP in UDP on port 4500 and raw ESP (IP protocol 50) sockets. It shares
+// all packet code with the AF_XDP backend through dataplane.Worker.
+//
+// In esphubd the IKE daemon already owns UDP 4500: it hands ESP-in-UDP
+// datagrams to Backend.DeliverESP and sends ours through the Underlay it
+// provides (its WriteESP method). UDPUnderlay is the standalone
+// implementation for tests and for hosts where IKE runs elsewhere.
+package portable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/hdr"
+)
+
+// Underlay sends ESP to peers. b is the ESP packet (for ESP in UDP: the UDP
+// payload) without outer headers; remote carries the peer's port for UDP.
+// b is only valid during the call. Implementations must be safe for
+// concurrent use.
+type Underlay interface {
+	WriteESP(b []byte, remote netip.AddrPort) error
+}
+
+// Overlay is the host side: a TUN device or anything that reads and writes
+// whole IP packets, one per call. Read and Write may be called concurrently.
+type Overlay interface {
+	io.ReadWriter
+}
+
+// PuntFunc receives control-plane packets that arrive through a tunnel
+// (NHRP in GRE, proto 0x2001) or IKE messages seen on an underlay socket
+// (proto 0). payload is only valid during the call.
+type PuntFunc func(tunnel dataplane.TunnelID, proto uint16, payload []byte, remote netip.AddrPort)
+
+// Config configures a Backend.
+type Config struct {
+	Engine *dataplane.Engine
+	// Overlay is the TUN device; OverlayVRF the VRF of what it sends us.
+	Overlay    Overlay
+	OverlayVRF uint32
+	// UDP sends ESP in UDP (NAT-T); Raw sends plain ESP. Either may be nil
+	// when no tunnel uses it (such packets then count as send errors).
+	UDP, Raw Underlay
+	Punt     PuntFunc
+	Logger   *slog.Logger
+	// BufferSize is the size of each packet buffer (dataplane.DefaultBufferSize
+	// when zero).
+	BufferSize int
+}
+
+// Stats counts what the backend itself saw (the engine counts drops).
+type Stats struct {
+	OverlayRx, OverlayTx   uint64
+	UnderlayRx, UnderlayTx uint64
+	SendErrors             uint64
+	Punted                 uint64
+}
+
+// Backend moves packets between the overlay, the underlays and the engine.
+// It implements dataplane.Control (the Engine's methods plus Inject). All
+// methods are safe for concurrent use; each reading goroutine has its own
+// dataplane.Worker, and other callers borrow one from a pool.
+type Backend struct {
+	*dataplane.Engine
+	cfg     Config
+	log     *slog.Logger
+	workers sync.Pool
+	packets sync.Pool
+
+	overlayRx, overlayTx   atomic.Uint64
+	underlayRx, underlayTx atomic.Uint64
+	sendErrors, punted     atomic.Uint64
+}
+
+var _ dataplane.Control = (*Backend)(nil)
+
+// New returns a backend; call RunOverlay and the underlays' Serve methods
+// (or feed DeliverESP) to move traffic.
+func New(cfg Config) (*Backend, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("portable: no engine")
+	}
+	if cfg.BufferSize == 0 {
+		cfg.BufferSize = dataplane.DefaultBufferSize
+	}
+	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	b.workers.New = func() any { return cfg.Engine.NewWorker() }
+	b.packets.New = func() any { return dataplane.NewPacket(cfg.BufferSize) }
+	return b, nil
+}
+
+// Stats returns the backend's counters.
+func (b *Backend) Stats() Stats {
+	return Stats{OverlayRx: b.overlayRx.Load(), OverlayTx: b.overlayTx.Load(), UnderlayRx: b.underlayRx.Load(),
+		UnderlayTx: b.underlayTx.Load(), SendErrors: b.sendErrors.Load(), Punted: b.punted.Load()}
+}
+
+// RunOverlay reads packets from the overlay, encapsulates and sends them,
+// until ctx ends or the overlay returns an error (closing the overlay ends
+// it). It returns nil on ctx's end.
+func (b *Backend) RunOverlay(ctx context.Context) error {
+	if b.cfg.Overlay == nil {
+		return errors.New("portable: no overlay")
+	}
+	w := b.cfg.Engine.NewWorker()
+	p := dataplane.NewPacket(b.cfg.BufferSize)
+	batch := []*dataplane.Packet{p}
+	for {
+		p.Reset()
+		n, err := b.cfg.Overlay.Read(p.ReadBuffer())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("overlay read: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		b.overlayRx.Add(1)
+		p.SetLen(n)
+		p.VRF = b.cfg.OverlayVRF
+		w.ProcessOutbound(batch)
+		b.dispatch(batch)
+	}
+}
+
+// DeliverESP processes one datagram from an underlay socket someone else
+// owns: payload is the UDP payload (encap) or the ESP packet (raw), local
+// and remote the socket addresses. It copies payload, so the caller may
+// reuse it on return. This is the callback the IKE transport calls for
+// non-IKE traffic on port 4500.
+func (b *Backend) DeliverESP(payload []byte, local, remote netip.AddrPort, encap bool) {
+	p := b.packets.Get().(*dataplane.Packet)
+	p.Reset()
+	if !p.SetData(payload) {
+		b.packets.Put(p)
+		return
+	}
+	p.Local, p.Remote, p.Encap = local, remote, encap
+	w := b.workers.Get().(*dataplane.Worker)
+	b.processInbound(w, p)
+	b.workers.Put(w)
+	b.packets.Put(p)
+}
+
+func (b *Backend) processInbound(w *dataplane.Worker, p *dataplane.Packet) {
+	b.underlayRx.Add(1)
+	batch := [1]*dataplane.Packet{p}
+	w.ProcessInbound(batch[:])
+	b.dispatch(batch[:])
+}
+
+// Inject implements dataplane.Control: it encapsulates payload (an IPv4,
+// IPv6 or NHRP packet) into tunnel t and sends it.
+func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte) error {
+	p := b.packets.Get().(*dataplane.Packet)
+	defer b.packets.Put(p)
+	p.Reset()
+	if !p.SetData(payload) {
+		return fmt.Errorf("inject into tunnel %d: %d bytes do not fit a buffer", t, len(payload))
+	}
+	w := b.workers.Get().(*dataplane.Worker)
+	w.EncapsulateTo(p, t, etherType)
+	b.workers.Put(w)
+	if p.Verdict != dataplane.VerdictUnderlay {
+		return fmt.Errorf("inject into tunnel %d: dropped (%v)", t, p.Drop)
+	}
+	if err := b.send(p); err != nil {
+		return fmt.Errorf("inject into tunnel %d: %w", t, err)
+	}
+	return nil
+}
+
+// dispatch acts on each packet's verdict.
+func (b *Backend) dispatch(pkts []*dataplane.Packet) {
+	for _, p := range pkts {
+		switch p.Verdict {
+		case dataplane.VerdictUnderlay:
+			if err := b.send(p); err != nil {
+				b.sendErrors.Add(1)
+			}
+		case dataplane.VerdictHost:
+			if b.cfg.Overlay == nil {
+				continue
+			}
+			if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
+				b.sendErrors.Add(1)
+				continue
+			}
+			b.overlayTx.Add(1)
+		case dataplane.VerdictPunt:
+			b.punted.Add(1)
+			if b.cfg.Punt != nil {
+				b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
+			}
+		}
+	}
+}
+
+var errNoUnderlay = errors.New("no underlay for this encapsulation")
+
+// send strips the outer headers the engine built (the sockets add their
+// own) and writes the ESP to the right underlay.
+func (b *Backend) send(p *dataplane.Packet) error {
+	d := p.Data()
+	off := hdr.IPv4MinLen
+	if hdr.IPVersion(d) == 6 {
+		off = hdr.IPv6Len
+	}
+	u := b.cfg.Raw
+	if p.Encap {
+		off += hdr.UDPLen
+		u = b.cfg.UDP
+	}
+	if u == nil {
+		return errNoUnderlay
+	}
+	if err := u.WriteESP(d[off:], p.Remote); err != nil {
+		return err
+	}
+	b.underlayTx.Add(1)
+	return nil
+}
