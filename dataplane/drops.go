@@ -24,6 +24,7 @@ const (
 	DropSGT                  // malformed CMD header or SGT 0xFFFF
 	DropSelector             // inner addresses outside the inbound SA's traffic selectors
 	DropTooBig               // would exceed the tunnel MTU with DF set (an ICMP error goes back when possible)
+	DropECN                  // outer CE mark on a Not-ECT inner packet (RFC 6040)
 	numDropReasons
 )
 
@@ -46,6 +47,7 @@ var dropNames = [numDropReasons]string{
 	DropSGT:       "sgt",
 	DropSelector:  "selector",
 	DropTooBig:    "too-big",
+	DropECN:       "ecn",
 }
 
 func (r DropReason) String() string {

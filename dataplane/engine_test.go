@@ -539,3 +539,63 @@ func TestTunnelMTU(t *testing.T) {
 		}
 	}
 }
+
+// TestECNDecapsulation checks RFC 6040: an outer CE mark reaches an
+// ECN-capable inner packet, and a Not-ECT inner packet under CE is dropped.
+func TestECNDecapsulation(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0], encap: true})
+	for _, tc := range []struct {
+		name       string
+		inner6     bool
+		innerECN   uint8
+		outerCE    bool
+		wantECN    uint8
+		wantReason DropReason
+	}{
+		{"v4 ect0 under ce", false, 2, true, 3, DropNone},
+		{"v4 ect1 no ce", false, 1, false, 1, DropNone},
+		{"v4 not-ect under ce", false, 0, true, 0, DropECN},
+		{"v6 ect0 under ce", true, 2, true, 3, DropNone},
+		{"v6 not-ect under ce", true, 0, true, 0, DropECN},
+	} {
+		src, dst := hostA4, hostB4
+		if tc.inner6 {
+			src, dst = hostA6, hostB6
+		}
+		in := icmpPacket(src, dst, 80, 1)
+		if tc.inner6 {
+			in[1] |= tc.innerECN << 4
+		} else {
+			in[1] |= tc.innerECN
+			hdr.IPv4(in).UpdateChecksum()
+		}
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(in)
+		pr.wa.ProcessOutbound([]*Packet{p})
+		d := p.Data()
+		if d[1]&3 != tc.innerECN { // normal mode copies ECN to the outer header
+			t.Fatalf("%s: outer ECN %d", tc.name, d[1]&3)
+		}
+		if tc.outerCE {
+			d[1] |= 3
+			hdr.IPv4(d).UpdateChecksum()
+		}
+		wire(t, p)
+		pr.wb.ProcessInbound([]*Packet{p})
+		if p.Drop != tc.wantReason {
+			t.Fatalf("%s: drop %v, want %v", tc.name, p.Drop, tc.wantReason)
+		}
+		if tc.wantReason != DropNone {
+			continue
+		}
+		got := p.Data()[1] & 3
+		if tc.inner6 {
+			got = (p.Data()[1] >> 4) & 3
+		} else if !hdr.IPv4(p.Data()).ChecksumValid() {
+			t.Fatalf("%s: inner checksum broken", tc.name)
+		}
+		if got != tc.wantECN {
+			t.Fatalf("%s: inner ECN %d, want %d", tc.name, got, tc.wantECN)
+		}
+	}
+}

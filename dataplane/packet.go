@@ -82,6 +82,10 @@ type Packet struct {
 	SGT uint16
 	// PuntProto is the GRE protocol type of a VerdictPunt payload.
 	PuntProto uint16
+	// OuterECN holds the outer header's ECN bits plus one (0: unknown), set
+	// by StripOuter, so decapsulation can propagate congestion marks into
+	// the inner header (RFC 6040).
+	OuterECN uint8
 
 	Verdict Verdict
 	Drop    DropReason
@@ -217,7 +221,7 @@ func (p *Packet) ensureHeadroom(n, tail int) bool {
 func (p *Packet) StripOuter() bool {
 	d := p.Data()
 	var src, dst netip.Addr
-	var proto uint8
+	var proto, tos uint8
 	var hl, total int
 	switch hdr.IPVersion(d) {
 	case 4:
@@ -226,18 +230,21 @@ func (p *Packet) StripOuter() bool {
 			return false
 		}
 		src, dst, proto, hl, total = h.Src(), h.Dst(), h.Protocol(), h.HeaderLen(), int(h.TotalLength())
+		tos = h.TOS()
 	case 6:
 		h := hdr.IPv6(d)
 		if !h.Valid() {
 			return false
 		}
 		src, dst, proto, hl, total = h.Src(), h.Dst(), h.NextHeader(), hdr.IPv6Len, hdr.IPv6Len+int(h.PayloadLength())
+		tos = h.TrafficClass()
 	default:
 		return false
 	}
 	switch proto {
 	case hdr.ProtoESP:
 		p.Local, p.Remote, p.Encap = netip.AddrPortFrom(dst, 0), netip.AddrPortFrom(src, 0), false
+		p.OuterECN = tos&3 + 1
 		p.setView(hl, total-hl)
 		return true
 	case hdr.ProtoUDP:
@@ -246,6 +253,7 @@ func (p *Packet) StripOuter() bool {
 			return false
 		}
 		p.Local, p.Remote, p.Encap = netip.AddrPortFrom(dst, u.DstPort()), netip.AddrPortFrom(src, u.SrcPort()), true
+		p.OuterECN = tos&3 + 1
 		p.setView(hl+hdr.UDPLen, int(u.Length())-hdr.UDPLen)
 		return true
 	}

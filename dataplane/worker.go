@@ -320,6 +320,8 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 
 func (w *Worker) inbound(tb *tables, p *Packet) {
 	p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
+	outerECN := p.OuterECN
+	p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
 	d := p.Data()
 	if p.Encap {
 		if hdr.IsNATKeepalive(d) {
@@ -392,12 +394,12 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 	}
 	p.setView(sa.cipher.PayloadOffset(), len(payload))
 	p.Tunnel = t.cfg.ID
-	w.decapsulate(tb, p, t, sa, next)
+	w.decapsulate(tb, p, t, sa, next, outerECN)
 }
 
 // decapsulate strips CMD, GRE and MPLS from a decrypted payload and routes
 // the inner packet.
-func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint8) {
+func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint8, outerECN uint8) {
 	vrf := t.cfg.VRF
 	var sgt uint16
 	if next == hdr.ProtoCMD {
@@ -483,6 +485,10 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	src, dst, ok := innerIP(p)
 	if !ok {
 		w.drop(p, DropMalformed)
+		return
+	}
+	if outerECN == ecnCE+1 && !markCE(p.Data()) {
+		w.drop(p, DropECN)
 		return
 	}
 	if t.cfg.Mode == ModeIPsec && !sa.selects(src, dst) {
@@ -604,4 +610,31 @@ func isICMPError(proto uint8, l4 []byte, v6 bool) bool {
 		return proto == hdr.ProtoICMPv6 && l4[0] < 128
 	}
 	return proto == 1 && l4[0] != 0 && l4[0] != 8 && l4[0] != 13 && l4[0] != 14
+}
+
+const ecnCE = 3
+
+// markCE applies an outer Congestion Experienced mark to the inner header
+// (RFC 6040 §4.2): an ECN-capable inner packet becomes CE; a Not-ECT one
+// must be dropped (false), since its endpoints would not see the mark.
+func markCE(d []byte) bool {
+	if hdr.IPVersion(d) == 4 {
+		switch d[1] & 3 {
+		case 0:
+			return false
+		case ecnCE:
+			return true
+		}
+		d[1] |= ecnCE
+		hdr.IPv4(d).UpdateChecksum()
+		return true
+	}
+	switch (d[1] >> 4) & 3 {
+	case 0:
+		return false
+	case ecnCE:
+		return true
+	}
+	d[1] |= ecnCE << 4
+	return true
 }
