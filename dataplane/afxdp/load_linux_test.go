@@ -138,8 +138,7 @@ func closeAndCheckAllFree(t testing.TB, u *UMEM) {
 // ESPHUB_AFXDP_PACKETS=10000000 gives the 10-million-packet run.
 func TestFrameAccountingUnderLoad(t *testing.T) {
 	n := packetCount(t, 1_000_000)
-	nsA, nsB := newNetns(t, "loadA"), newNetns(t, "loadB")
-	a, b := vethPair(t, nsA, "la", nsB, "lb", 43)
+	a, b := vethPair(t, "la", "lb", 43)
 	gen := newDUT(t, a, bpf.RoleWAN, UMEMConfig{})
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{})
 
@@ -169,8 +168,7 @@ func TestFrameAccountingUnderLoad(t *testing.T) {
 // it still holds and nothing else astray, and that a new worker on the same
 // socket carries on once those frames are released.
 func TestWorkerStoppedMidBatch(t *testing.T) {
-	nsA, nsB := newNetns(t, "midA"), newNetns(t, "midB")
-	a, b := vethPair(t, nsA, "ma", nsB, "mb", 44)
+	a, b := vethPair(t, "ma", "mb", 44)
 	gen := newDUT(t, a, bpf.RoleWAN, UMEMConfig{})
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{Debug: true})
 	frame := espInUDPFrame(a, b, 128)
