@@ -13,6 +13,9 @@
  * xdp_lan runs on overlay-facing (LAN) interfaces. A packet whose IPv4 or IPv6
  * destination lies in one of the interface's VRF's protected prefixes goes to
  * the AF_XDP socket of the receive queue; everything else goes to the kernel.
+ * Multicast, broadcast and IPv6 link-local destinations, and destinations in
+ * the VRF's local prefixes (the router's own addresses), always go to the
+ * kernel, even under a protected default route.
  *
  * bpf/classify.go is the reference implementation of both decisions; the
  * differential test in bpf/ keeps the two identical. Change both together.
@@ -34,14 +37,15 @@ enum verdict {
 	VERDICT_PASS_FRAGMENT = 3,
 	VERDICT_PASS_MALFORMED = 4,
 	VERDICT_PASS_UNPROTECTED = 5,
-	VERDICT_ESP = 6,
-	VERDICT_ESP_IN_UDP = 7,
-	VERDICT_PROTECTED = 8,
+	VERDICT_PASS_LOCAL = 6,
+	VERDICT_ESP = 7,
+	VERDICT_ESP_IN_UDP = 8,
+	VERDICT_PROTECTED = 9,
 	/* Not a classification: counted in addition to ESP, ESP_IN_UDP or
 	 * PROTECTED when no socket is bound for the interface and queue, in
 	 * which case the packet goes to the kernel. */
-	COUNTER_NO_SOCKET = 9,
-	NUM_COUNTERS = 10,
+	COUNTER_NO_SOCKET = 10,
+	NUM_COUNTERS = 11,
 };
 
 struct iface_cfg {
@@ -96,6 +100,24 @@ struct {
 	__type(key, struct lpm6_key);
 	__type(value, __u32);
 } protected6 SEC(".maps");
+
+/* Local prefixes: LAN destinations left to the kernel even when a protected
+ * prefix covers them. Same keys as protected4/6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm4_key);
+	__type(value, __u32);
+} local4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm6_key);
+	__type(value, __u32);
+} local6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -253,6 +275,11 @@ static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *
 			return VERDICT_PASS_MALFORMED;
 		struct lpm4_key k4 = {.prefixlen = 64, .vrf = vrf};
 		__builtin_memcpy(k4.addr, &ip->daddr, 4);
+		/* 224.0.0.0/4 multicast, 255.255.255.255 broadcast */
+		if ((k4.addr[0] & 0xf0) == 0xe0 || ip->daddr == 0xffffffff)
+			return VERDICT_PASS_LOCAL;
+		if (bpf_map_lookup_elem(&local4, &k4))
+			return VERDICT_PASS_LOCAL;
 		if (bpf_map_lookup_elem(&protected4, &k4))
 			return VERDICT_PROTECTED;
 		return VERDICT_PASS_UNPROTECTED;
@@ -265,6 +292,11 @@ static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *
 			return VERDICT_PASS_MALFORMED;
 		struct lpm6_key k6 = {.prefixlen = 160, .vrf = vrf};
 		__builtin_memcpy(k6.addr, ip6->daddr, 16);
+		/* ff00::/8 multicast, fe80::/10 link-local */
+		if (k6.addr[0] == 0xff || (k6.addr[0] == 0xfe && (k6.addr[1] & 0xc0) == 0x80))
+			return VERDICT_PASS_LOCAL;
+		if (bpf_map_lookup_elem(&local6, &k6))
+			return VERDICT_PASS_LOCAL;
 		if (bpf_map_lookup_elem(&protected6, &k6))
 			return VERDICT_PROTECTED;
 		return VERDICT_PASS_UNPROTECTED;

@@ -399,48 +399,84 @@ func (s *Steering) UnregisterSocket(ifindex, queue int) error {
 	return nil
 }
 
+// prefixSet names one pair of LPM maps.
+type prefixSet int
+
+const (
+	setProtected prefixSet = iota
+	setLocal
+)
+
+func (k prefixSet) String() string {
+	if k == setLocal {
+		return "local"
+	}
+	return "protected"
+}
+
+func (s *Steering) maps(k prefixSet) (v4, v6 *ebpf.Map) {
+	if k == setLocal {
+		return s.objs.Local4, s.objs.Local6
+	}
+	return s.objs.Protected4, s.objs.Protected6
+}
+
 // AddProtected adds a protected destination prefix to a VRF. Adding an
 // existing prefix is not an error. The prefix is masked first.
 func (s *Steering) AddProtected(vrf uint32, p netip.Prefix) error {
-	return s.updateProtected(vrf, p, true)
+	return s.updatePrefix(setProtected, vrf, p, true)
 }
 
 // DeleteProtected removes a protected prefix; removing an absent prefix is
 // not an error.
 func (s *Steering) DeleteProtected(vrf uint32, p netip.Prefix) error {
-	return s.updateProtected(vrf, p, false)
+	return s.updatePrefix(setProtected, vrf, p, false)
 }
 
-func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
+// AddLocal adds a local prefix to a VRF: LAN packets to it stay with the
+// kernel even when a protected prefix covers it. The control side adds the
+// router's own LAN addresses here, so that a default route over a tunnel
+// does not capture traffic to the router itself.
+func (s *Steering) AddLocal(vrf uint32, p netip.Prefix) error {
+	return s.updatePrefix(setLocal, vrf, p, true)
+}
+
+// DeleteLocal removes a local prefix; removing an absent one is not an error.
+func (s *Steering) DeleteLocal(vrf uint32, p netip.Prefix) error {
+	return s.updatePrefix(setLocal, vrf, p, false)
+}
+
+func (s *Steering) updatePrefix(k prefixSet, vrf uint32, p netip.Prefix, add bool) error {
+	op := "add"
+	if !add {
+		op = "delete"
+	}
 	if !p.IsValid() {
-		return fmt.Errorf("protected prefix %v: invalid", p)
+		return fmt.Errorf("%s %s prefix %v: invalid", op, k, p)
 	}
 	p = p.Masked()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	m4, m6 := s.maps(k)
 	var err error
 	var value uint32 = 1
 	if p.Addr().Is4() {
-		k := steerLpm4Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As4()}
+		key := steerLpm4Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As4()}
 		if add {
-			err = s.objs.Protected4.Update(&k, &value, ebpf.UpdateAny)
+			err = m4.Update(&key, &value, ebpf.UpdateAny)
 		} else {
-			err = s.objs.Protected4.Delete(&k)
+			err = m4.Delete(&key)
 		}
 	} else {
-		k := steerLpm6Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As16()}
+		key := steerLpm6Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As16()}
 		if add {
-			err = s.objs.Protected6.Update(&k, &value, ebpf.UpdateAny)
+			err = m6.Update(&key, &value, ebpf.UpdateAny)
 		} else {
-			err = s.objs.Protected6.Delete(&k)
+			err = m6.Delete(&key)
 		}
 	}
 	if err != nil && !(errors.Is(err, ebpf.ErrKeyNotExist) && !add) {
-		op := "add"
-		if !add {
-			op = "delete"
-		}
-		return fmt.Errorf("%s protected prefix %v vrf %d: %w", op, p, vrf, err)
+		return fmt.Errorf("%s %s prefix %v vrf %d: %w", op, k, p, vrf, err)
 	}
 	return nil
 }
@@ -450,27 +486,36 @@ func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
 func (s *Steering) ProtectedPrefixes() ([]ProtectedPrefix, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.protectedLocked()
+	return s.listLocked(setProtected)
 }
 
-func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
+// LocalPrefixes returns every local prefix of every VRF, ordered like
+// ProtectedPrefixes.
+func (s *Steering) LocalPrefixes() ([]ProtectedPrefix, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listLocked(setLocal)
+}
+
+func (s *Steering) listLocked(k prefixSet) ([]ProtectedPrefix, error) {
+	m4, m6 := s.maps(k)
 	var out []ProtectedPrefix
 	var k4 steerLpm4Key
 	var v uint32
-	it4 := s.objs.Protected4.Iterate()
+	it4 := m4.Iterate()
 	for it4.Next(&k4, &v) {
 		out = append(out, ProtectedPrefix{VRF: k4.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)-32)})
 	}
 	if err := it4.Err(); err != nil {
-		return nil, fmt.Errorf("list protected IPv4 prefixes: %w", err)
+		return nil, fmt.Errorf("list %s IPv4 prefixes: %w", k, err)
 	}
 	var k6 steerLpm6Key
-	it6 := s.objs.Protected6.Iterate()
+	it6 := m6.Iterate()
 	for it6.Next(&k6, &v) {
 		out = append(out, ProtectedPrefix{VRF: k6.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)-32)})
 	}
 	if err := it6.Err(); err != nil {
-		return nil, fmt.Errorf("list protected IPv6 prefixes: %w", err)
+		return nil, fmt.Errorf("list %s IPv6 prefixes: %w", k, err)
 	}
 	slices.SortFunc(out, func(a, b ProtectedPrefix) int {
 		if a.VRF != b.VRF {
@@ -489,18 +534,28 @@ func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
 // both the old and new sets is never unprotected in between. The control
 // side calls it with the VRF's tunnel routes after each RIB change.
 func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
+	return s.setPrefixes(setProtected, vrf, want)
+}
+
+// SetLocal makes the VRF's local prefixes exactly want, adding before
+// deleting like SetProtected.
+func (s *Steering) SetLocal(vrf uint32, want []netip.Prefix) error {
+	return s.setPrefixes(setLocal, vrf, want)
+}
+
+func (s *Steering) setPrefixes(k prefixSet, vrf uint32, want []netip.Prefix) error {
 	wantSet := make(map[netip.Prefix]bool, len(want))
 	for _, p := range want {
 		if !p.IsValid() {
-			return fmt.Errorf("set protected prefixes vrf %d: invalid prefix %v", vrf, p)
+			return fmt.Errorf("set %s prefixes vrf %d: invalid prefix %v", k, vrf, p)
 		}
 		wantSet[p.Masked()] = true
 	}
 	s.mu.Lock()
-	cur, err := s.protectedLocked()
+	cur, err := s.listLocked(k)
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("set protected prefixes vrf %d: %w", vrf, err)
+		return fmt.Errorf("set %s prefixes vrf %d: %w", k, vrf, err)
 	}
 	have := make(map[netip.Prefix]bool)
 	for _, p := range cur {
@@ -510,14 +565,14 @@ func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
 	}
 	for p := range wantSet {
 		if !have[p] {
-			if err := s.AddProtected(vrf, p); err != nil {
+			if err := s.updatePrefix(k, vrf, p, true); err != nil {
 				return err
 			}
 		}
 	}
 	for p := range have {
 		if !wantSet[p] {
-			if err := s.DeleteProtected(vrf, p); err != nil {
+			if err := s.updatePrefix(k, vrf, p, false); err != nil {
 				return err
 			}
 		}

@@ -159,14 +159,25 @@ func TestWANProgramCustomPorts(t *testing.T) {
 	}
 }
 
-func TestLANProgramGolden(t *testing.T) {
-	s := loadForTest(t, Ports{})
-	for _, p := range lanPrefixes() {
+// loadTables installs a LANTables into the maps.
+func loadTables(t testing.TB, s *Steering, tb *LANTables) {
+	t.Helper()
+	for _, p := range tb.Protected {
 		if err := s.AddProtected(p.VRF, p.Prefix); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, vrf := range []uint32{0, 7} {
+	for _, p := range tb.Local {
+		if err := s.AddLocal(p.VRF, p.Prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLANProgramGolden(t *testing.T) {
+	s := loadForTest(t, Ports{})
+	loadTables(t, s, lanTables())
+	for _, vrf := range []uint32{0, 3, 7} {
 		a := registerLo(t, s, RoleLAN, vrf)
 		for _, g := range lanGolden() {
 			if g.vrf != vrf {
@@ -195,6 +206,22 @@ func TestLANProgramGolden(t *testing.T) {
 	}
 	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassUnprotected {
 		t.Errorf("after delete: %v", v)
+	}
+	// Deleting a local prefix exposes the protected prefix under it.
+	local := lanGolden()
+	for _, g := range local {
+		if g.name != "v4 router itself inside protected" {
+			continue
+		}
+		if err := s.AddProtected(0, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteLocal(0, netip.MustParsePrefix("198.19.0.1/32")); err != nil {
+			t.Fatal(err)
+		}
+		if _, v, _ := runVerdict(t, s, s.objs.XdpLan, g.frame); v != Protected {
+			t.Errorf("after deleting the local prefix: %v", v)
+		}
 	}
 	if err := s.AddProtected(0, netip.Prefix{}); err == nil {
 		t.Error("AddProtected accepted an invalid prefix")
@@ -291,11 +318,16 @@ func TestDifferentialLAN(t *testing.T) {
 			prefixes = append(prefixes, ProtectedPrefix{vrf, netip.PrefixFrom(netip.AddrFrom16(a), 32+r.IntN(97)).Masked()})
 		}
 	}
-	for _, p := range prefixes {
-		if err := s.AddProtected(p.VRF, p.Prefix); err != nil {
-			t.Fatal(err)
-		}
+	// Some hosts inside protected prefixes are local, and VRF 2 has
+	// default routes, so that the local and multicast checks matter.
+	tables := &LANTables{Protected: append(prefixes,
+		ProtectedPrefix{2, netip.MustParsePrefix("0.0.0.0/0")},
+		ProtectedPrefix{2, netip.MustParsePrefix("::/0")})}
+	for _, p := range prefixes[:20] {
+		host := netip.PrefixFrom(p.Prefix.Addr(), p.Prefix.Addr().BitLen())
+		tables.Local = append(tables.Local, ProtectedPrefix{p.VRF, host}, ProtectedPrefix{2, host})
 	}
+	loadTables(t, s, tables)
 	n := 1500
 	if testing.Short() {
 		n = 300
@@ -306,6 +338,14 @@ func TestDifferentialLAN(t *testing.T) {
 		for range n / 3 {
 			p := prefixes[r.IntN(len(prefixes))]
 			addr := p.Prefix.Addr()
+			switch r.IntN(8) {
+			case 0:
+				addr = netip.MustParseAddr("224.0.0.0")
+			case 1:
+				addr = netip.MustParseAddr("ff02::")
+			case 2:
+				addr = netip.MustParseAddr("fe80::")
+			}
 			// Flip a random bit: inside the prefix if it is a host
 			// bit, outside otherwise.
 			b := addr.AsSlice()
@@ -322,7 +362,7 @@ func TestDifferentialLAN(t *testing.T) {
 				f = mutate(r, f)
 			}
 			_, got, _ := runVerdict(t, s, s.objs.XdpLan, f)
-			want := ClassifyLAN(f, vrf, prefixes)
+			want := ClassifyLAN(f, vrf, tables)
 			seen[want]++
 			if got != want {
 				t.Fatalf("vrf %d frame %x: BPF %v, Go %v", vrf, f, got, want)
@@ -332,7 +372,7 @@ func TestDifferentialLAN(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, v := range []Verdict{Protected, PassUnprotected} {
+	for _, v := range []Verdict{Protected, PassUnprotected, PassLocal} {
 		if seen[v] == 0 {
 			t.Errorf("never produced %v", v)
 		}
@@ -376,7 +416,8 @@ var (
 )
 
 // FuzzLANProgram compares the LAN program with ClassifyLAN on fuzzed frames
-// against the lanPrefixes set, as seen from VRF 7. It needs root.
+// against the lanTables sets, as seen from VRF 3 (default routes, local
+// hosts). It needs root.
 func FuzzLANProgram(f *testing.F) {
 	for _, g := range lanGolden() {
 		f.Add(g.frame)
@@ -391,20 +432,26 @@ func FuzzLANProgram(f *testing.F) {
 			if fuzzLANErr != nil {
 				return
 			}
-			for _, p := range lanPrefixes() {
+			tb := lanTables()
+			for _, p := range tb.Protected {
 				if fuzzLANErr = fuzzLANSteer.AddProtected(p.VRF, p.Prefix); fuzzLANErr != nil {
 					return
 				}
 			}
+			for _, p := range tb.Local {
+				if fuzzLANErr = fuzzLANSteer.AddLocal(p.VRF, p.Prefix); fuzzLANErr != nil {
+					return
+				}
+			}
 			fuzzLANSteer.mu.Lock()
-			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 7)
+			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 3)
 			fuzzLANSteer.mu.Unlock()
 		})
 		if fuzzLANErr != nil {
 			t.Fatalf("setup: %v", fuzzLANErr)
 		}
 		_, got, _ := runVerdict(t, fuzzLANSteer, fuzzLANSteer.objs.XdpLan, frame)
-		if want := ClassifyLAN(frame, 7, lanPrefixes()); got != want {
+		if want := ClassifyLAN(frame, 3, lanTables()); got != want {
 			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
 		}
 	})
@@ -458,5 +505,23 @@ func TestSetProtected(t *testing.T) {
 	}
 	if err := s.SetProtected(1, []netip.Prefix{{}}); err == nil {
 		t.Error("SetProtected accepted an invalid prefix")
+	}
+	// Local prefixes are a separate set with the same semantics.
+	if err := s.SetLocal(1, pp("2001:db8:2::1/128", "198.19.0.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLocal(1, pp("2001:db8:2::1/128")); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := s.LocalPrefixes()
+	if err != nil || len(loc) != 1 || loc[0] != (ProtectedPrefix{1, netip.MustParsePrefix("2001:db8:2::1/128")}) {
+		t.Fatalf("LocalPrefixes = %v, %v", loc, err)
+	}
+	f = eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:2::1"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassLocal {
+		t.Errorf("local host inside a protected prefix: %v", v)
+	}
+	if got, _ := s.ProtectedPrefixes(); len(got) != 3 {
+		t.Errorf("SetLocal changed the protected set: %v", got)
 	}
 }

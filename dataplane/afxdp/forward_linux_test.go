@@ -247,6 +247,10 @@ func TestLANSteering(t *testing.T) {
 	if err := d.steer.AddProtected(9, netip.MustParsePrefix("198.19.20.0/24")); err != nil {
 		t.Fatal(err)
 	}
+	// A host inside a protected prefix that must stay with the kernel.
+	if err := d.steer.AddLocal(0, netip.MustParsePrefix("198.19.10.99/32")); err != nil {
+		t.Fatal(err)
+	}
 	ipCmd(t, "-n", a.ns, "route", "add", "198.19.0.0/16", "via", b.ip4.String())
 	ipCmd(t, "-n", a.ns, "route", "add", "2001:db8:1000::/36", "via", b.ip6.String())
 	c4 := listenUDP(t, a.ns, netip.AddrPortFrom(a.ip4, 0))
@@ -256,7 +260,8 @@ func TestLANSteering(t *testing.T) {
 		protected bool
 	}{
 		{"198.19.10.7", true}, {"198.19.10.255", true}, {"198.19.11.1", false},
-		{"198.19.20.1", false}, // protected only in VRF 9
+		{"198.19.10.99", false}, // local
+		{"198.19.20.1", false},  // protected only in VRF 9
 		{"2001:db8:1010:5::1", true}, {"2001:db8:1011::1", false},
 	}
 	want := 0
@@ -277,9 +282,12 @@ func TestLANSteering(t *testing.T) {
 		t.Fatalf("AF_XDP socket got %d frames, want %d", len(frames), want)
 	}
 	for _, fr := range frames {
-		if v := bpf.ClassifyLAN(fr, 0, []bpf.ProtectedPrefix{
-			{VRF: 0, Prefix: netip.MustParsePrefix("198.19.10.0/24")},
-			{VRF: 0, Prefix: netip.MustParsePrefix("2001:db8:1010::/48")},
+		if v := bpf.ClassifyLAN(fr, 0, &bpf.LANTables{
+			Protected: []bpf.ProtectedPrefix{
+				{VRF: 0, Prefix: netip.MustParsePrefix("198.19.10.0/24")},
+				{VRF: 0, Prefix: netip.MustParsePrefix("2001:db8:1010::/48")},
+			},
+			Local: []bpf.ProtectedPrefix{{VRF: 0, Prefix: netip.MustParsePrefix("198.19.10.99/32")}},
 		}); v != bpf.Protected {
 			t.Errorf("steered a frame the reference classifies %v", v)
 		}
@@ -292,7 +300,8 @@ func TestLANSteering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cnt[bpf.Protected].Packets != uint64(want) || cnt[bpf.PassUnprotected].Packets < uint64(len(dsts)-want) {
+	if cnt[bpf.Protected].Packets != uint64(want) || cnt[bpf.PassLocal].Packets < 1 ||
+		cnt[bpf.PassUnprotected].Packets+cnt[bpf.PassLocal].Packets < uint64(len(dsts)-want) {
 		t.Errorf("counters: %+v", cnt)
 	}
 	assertLedger(t, d.umem, 0)
