@@ -28,6 +28,9 @@
 #define MAX_QUEUES 64
 #define MAX_PREFIXES 65536
 #define MAX_EXT_HEADERS 4
+/* One row of counters per interface slot, and a last row for frames on
+ * interfaces that are not registered. */
+#define COUNTER_ROWS (MAX_IFACES + 1)
 
 /* Verdicts; the numbers are part of the Go API (bpf.Verdict). */
 enum verdict {
@@ -121,7 +124,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NUM_COUNTERS);
+	__uint(max_entries, COUNTER_ROWS * NUM_COUNTERS);
 	__type(key, __u32);
 	__type(value, struct counter);
 } counters SEC(".maps");
@@ -139,23 +142,32 @@ static __always_inline void count(__u32 idx, __u64 bytes)
 	}
 }
 
-static __always_inline int finish(struct xdp_md *ctx, __u32 v)
+static __always_inline struct iface_cfg *lookup_iface(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	return bpf_map_lookup_elem(&ifaces, &ifindex);
+}
+
+/* finish counts verdict v in the interface's row and sends steered frames
+ * to the socket of (interface slot, receive queue). */
+static __always_inline int finish(struct xdp_md *ctx, struct iface_cfg *cfg, __u32 v)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
-	count(v, bytes);
+	__u32 row = MAX_IFACES;
+	if (cfg && cfg->slot < MAX_IFACES)
+		row = cfg->slot;
+	count(row * NUM_COUNTERS + v, bytes);
 	if (v != VERDICT_ESP && v != VERDICT_ESP_IN_UDP && v != VERDICT_PROTECTED)
 		return XDP_PASS;
 
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct iface_cfg *cfg = bpf_map_lookup_elem(&ifaces, &ifindex);
 	__u32 q = ctx->rx_queue_index;
-	if (!cfg || q >= MAX_QUEUES || cfg->slot >= MAX_IFACES) {
-		count(COUNTER_NO_SOCKET, bytes);
+	if (row == MAX_IFACES || q >= MAX_QUEUES) {
+		count(row * NUM_COUNTERS + COUNTER_NO_SOCKET, bytes);
 		return XDP_PASS;
 	}
-	int rc = bpf_redirect_map(&xsks, cfg->slot * MAX_QUEUES + q, XDP_PASS);
+	int rc = bpf_redirect_map(&xsks, row * MAX_QUEUES + q, XDP_PASS);
 	if (rc != XDP_REDIRECT)
-		count(COUNTER_NO_SOCKET, bytes);
+		count(row * NUM_COUNTERS + COUNTER_NO_SOCKET, bytes);
 	return rc;
 }
 
@@ -255,17 +267,11 @@ static __always_inline __u32 classify_wan(void *data, void *end)
 	return VERDICT_PASS_OTHER;
 }
 
-static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *end)
+static __always_inline __u32 classify_lan(__u32 vrf, void *data, void *end)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)
 		return VERDICT_PASS_MALFORMED;
-
-	__u32 vrf = 0;
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct iface_cfg *cfg = bpf_map_lookup_elem(&ifaces, &ifindex);
-	if (cfg)
-		vrf = cfg->vrf;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
@@ -309,7 +315,7 @@ int xdp_wan(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	return finish(ctx, classify_wan(data, end));
+	return finish(ctx, lookup_iface(ctx), classify_wan(data, end));
 }
 
 SEC("xdp.frags")
@@ -317,7 +323,8 @@ int xdp_lan(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	return finish(ctx, classify_lan(ctx, data, end));
+	struct iface_cfg *cfg = lookup_iface(ctx);
+	return finish(ctx, cfg, classify_lan(cfg ? cfg->vrf : 0, data, end));
 }
 
 char __license[] SEC("license") = "Dual BSD/GPL";

@@ -279,6 +279,9 @@ func (s *Steering) registerLocked(ifindex int, role Role, vrf uint32) (*Attachme
 	if slot < 0 {
 		return nil, fmt.Errorf("register ifindex %d: all %d interface slots in use", ifindex, MaxInterfaces)
 	}
+	if err := s.resetRowLocked(slot); err != nil {
+		return nil, fmt.Errorf("register ifindex %d: reset counters: %w", ifindex, err)
+	}
 	cfg := steerIfaceCfg{Slot: uint32(slot), Vrf: vrf}
 	if err := s.objs.Ifaces.Update(uint32(ifindex), &cfg, ebpf.UpdateAny); err != nil {
 		return nil, fmt.Errorf("register ifindex %d: %w", ifindex, err)
@@ -598,7 +601,9 @@ func (c Counters) ByName() map[string]Counter {
 	return m
 }
 
-// Counters reads the per-verdict counters, summed over all CPUs.
+// Counters reads the per-verdict counters of all interfaces (including
+// frames on interfaces that are not attached through this Steering),
+// summed over all CPUs.
 func (s *Steering) Counters() (Counters, error) {
 	var out Counters
 	s.mu.Lock()
@@ -606,17 +611,59 @@ func (s *Steering) Counters() (Counters, error) {
 	if s.closed {
 		return out, errors.New("read counters: steering is closed")
 	}
+	for row := range counterRows {
+		if err := s.addRowLocked(&out, row); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// InterfaceCounters reads the per-verdict counters of one attached
+// interface since it was attached, summed over all CPUs.
+func (s *Steering) InterfaceCounters(ifindex int) (Counters, error) {
+	var out Counters
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.ifaces[ifindex]
+	if !ok {
+		return out, fmt.Errorf("read counters: ifindex %d is not attached", ifindex)
+	}
+	return out, s.addRowLocked(&out, a.slot)
+}
+
+// counterRows is the number of counter rows: one per slot and one for
+// unregistered interfaces.
+const counterRows = MaxInterfaces + 1
+
+func (s *Steering) addRowLocked(out *Counters, row int) error {
 	var per []steerCounter
 	for i := range NumVerdicts {
-		if err := s.objs.Counters.Lookup(uint32(i), &per); err != nil {
-			return out, fmt.Errorf("read counter %s: %w", Verdict(i), err)
+		if err := s.objs.Counters.Lookup(uint32(row*NumVerdicts+i), &per); err != nil {
+			return fmt.Errorf("read counter %s: %w", Verdict(i), err)
 		}
 		for _, c := range per {
 			out[i].Packets += c.Packets
 			out[i].Bytes += c.Bytes
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// resetRowLocked zeroes a slot's counters so that a reused slot starts
+// from zero.
+func (s *Steering) resetRowLocked(row int) error {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return err
+	}
+	zero := make([]steerCounter, ncpu)
+	for i := range NumVerdicts {
+		if err := s.objs.Counters.Update(uint32(row*NumVerdicts+i), zero, ebpf.UpdateAny); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close detaches every interface and releases the programs and maps.

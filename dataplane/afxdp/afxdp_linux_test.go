@@ -264,7 +264,7 @@ func TestWANSteering(t *testing.T) {
 			nIKE, nKeepalive, len(got6), len(got500))
 	}
 
-	c, err := d.steer.Counters()
+	c, err := d.steer.InterfaceCounters(b.ifindex)
 	if err != nil {
 		t.Fatal(err)
 	}
