@@ -70,6 +70,10 @@ type Profile struct {
 	VendorIDs [][]byte
 	// IKEProposals are offered by an initiator, in preference order.
 	IKEProposals []suite.Proposal
+	// Config are the Configuration payloads an initiator sends in IKE_AUTH
+	// (CFG_REQUEST for an address or routes, CFG_SET for its own routes);
+	// the answer is in IKESAInfo.PeerConfig.
+	Config []ConfigPayload
 }
 
 // Mode is a Child SA's encapsulation mode.

@@ -32,6 +32,7 @@ const (
 	CounterChildUp                          // Child SAs installed
 	CounterChildDown                        // Child SAs removed
 	CounterRekeyCollisions                  // simultaneous rekeys resolved (RFC 7296 §2.8.1)
+	CounterConfigFailures                   // CFG_REQUESTs answered with INTERNAL_ADDRESS_FAILURE
 	counterCount
 )
 
@@ -41,7 +42,7 @@ var counterNames = [counterCount]string{
 	"drop_bad_icv", "drop_replay", "drop_window", "drop_unexpected", "drop_fragment",
 	"drop_half_open_limit", "cookies_sent", "invalid_ke_sent", "auth_failures",
 	"no_proposal_chosen", "ts_unacceptable", "ike_up", "ike_down", "ike_failed",
-	"child_up", "child_down", "rekey_collisions",
+	"child_up", "child_down", "rekey_collisions", "config_failures",
 }
 
 // String returns the counter's snake_case name, as used in metric names.

@@ -2,6 +2,7 @@ package nhrp
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,52 @@ func TestPurgeRemovesShortcut(t *testing.T) {
 	l.pump()
 	if len(l.sent) != sent {
 		t.Fatal("purge with N flag answered")
+	}
+}
+
+// TestReplyViaHub covers an exit spoke that answers along the routed path
+// (FRR nhrpd does) instead of over a tunnel it built: the hub forwards the
+// reply with its reverse transit record, and the requester builds the
+// spoke-to-spoke tunnel itself before installing the shortcut.
+func TestReplyViaHub(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1, s2 := l.spokes[0], l.spokes[1]
+	l.cut[end{l.hub, "Virtual-Access2"}] = true // the request never reaches spoke2
+	l.send(s1, l.host(2))
+	var req *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == s1 && q.Type == wire.TypeResolutionRequest {
+			req = q
+		}
+	}
+	if req == nil {
+		t.Fatal("no request")
+	}
+	delete(l.cut, end{l.hub, "Virtual-Access2"})
+	me := wire.CIE{PrefixLen: 24, MTU: 1400, HoldTime: 600, NBMA: s2.nbma, Proto: s2.overlay}
+	rep := &wire.Packet{AFN: wire.AFNIPv4, ProType: wire.ProtoIPv4, HopCount: 64, Type: wire.TypeResolutionReply,
+		Flags: req.Flags | wire.FlagResD, RequestID: req.RequestID, SrcNBMA: req.SrcNBMA, SrcProto: req.SrcProto, DstProto: req.DstProto,
+		CIEs: []wire.CIE{me},
+		Extensions: []wire.Extension{{Type: wire.ExtForwardTransitNHS, Compulsory: true}, {Type: wire.ExtReverseTransitNHS, Compulsory: true},
+			{Type: wire.ExtResponderAddress, Compulsory: true, CIEs: []wire.CIE{me}}, {Type: wire.ExtEnd, Compulsory: true}}}
+	l.hub.node.Receive("Virtual-Access2", enc(t, rep))
+	l.pump()
+	if l.hub.node.Stats().ResolutionRepliesFwd != 1 {
+		t.Fatal("hub did not forward the reply")
+	}
+	var fwd *wire.Packet
+	for _, p := range l.sent {
+		if q, err := wire.Decode(p.pkt); err == nil && p.from == l.hub && q.Type == wire.TypeResolutionReply {
+			fwd = q
+		}
+	}
+	if x := fwd.Ext(wire.ExtReverseTransitNHS); x == nil || len(x.CIEs) != 1 || x.CIEs[0].Proto != l.hub.overlay {
+		t.Fatalf("reverse transit record %+v", x)
+	}
+	if len(s1.initiate) != 1 || s1.initiate[0].PeerNBMA != s2.public || s1.initiate[0].PeerProto != s2.overlay {
+		t.Fatalf("requester initiate %+v", s1.initiate)
+	}
+	if r, ok := s1.rib.Lookup(l.host(2)); !ok || !r.Shortcut || !strings.HasPrefix(r.Tunnel, "Virtual-Access") {
+		t.Fatalf("no shortcut after the requester's own tunnel came up: %+v", r)
 	}
 }

@@ -530,3 +530,13 @@ func TestClose(t *testing.T) {
 		}
 	}
 }
+
+func TestHairpinFlowIPv6(t *testing.T) {
+	l := newLab(t, 2, labOpts{v6: true, hold: 600 * time.Second})
+	src := l.spokes[0].lan.Addr().Next()
+	l.hub.node.HairpinFlow("Virtual-Access1", "Virtual-Access2", src, l.host(2))
+	l.pump()
+	if r, ok := l.spokes[0].rib.Lookup(l.host(2)); !ok || !r.Shortcut {
+		t.Fatal("no IPv6 shortcut from a flow-only hairpin event")
+	}
+}

@@ -447,3 +447,46 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+func TestNamesAndMessages(t *testing.T) {
+	if TypeTrafficIndication.String() != "Traffic Indication" || Type(42).String() != "Type(42)" ||
+		!TypeResolutionRequest.IsRequest() || TypeResolutionReply.IsRequest() {
+		t.Error("Type names")
+	}
+	if CodeHopCountExceeded.String() != "hop count exceeded" || Code(99).String() != "code 99" {
+		t.Error("Code names")
+	}
+	if ExtNATAddress.String() != "NAT Address" || ExtType(77).String() != "extension 77" {
+		t.Error("ExtType names")
+	}
+	_, err := Decode(edit(goldenResReqFRR, func(b []byte) []byte { b[16] = 2; return fix(b) }))
+	if err == nil || !strings.Contains(err.Error(), "unsupported version (offset 16, protocol error)") {
+		t.Errorf("error text %q", err)
+	}
+	_, err = Decode(goldenResReqFRR[:5])
+	if err == nil || strings.Contains(err.Error(), "code") {
+		t.Errorf("silent-drop error text %q", err)
+	}
+	if e := (&EncodeError{Reason: "x"}).Error(); e != "nhrp: encode: x" {
+		t.Errorf("EncodeError %q", e)
+	}
+}
+
+func TestDecodeNoChecksum(t *testing.T) {
+	b := edit(goldenTrafficIndication, func(b []byte) []byte { b[12] ^= 0xff; return b })
+	if _, err := Decode(b); err == nil {
+		t.Fatal("bad checksum accepted by Decode")
+	}
+	p, err := DecodeNoChecksum(b)
+	if err != nil || p.Type != TypeTrafficIndication {
+		t.Fatalf("DecodeNoChecksum: %v", err)
+	}
+	x := NewCiscoAuth("a-very-long-password")
+	if pw, ok := x.CiscoAuthPassword(); !ok || string(pw) != "a-very-l" {
+		t.Fatalf("auth truncation %q", pw)
+	}
+	vendor := Extension{Type: ExtVendorPrivate, Data: []byte{0, 0, 0, 1}}
+	if _, ok := vendor.CiscoAuthPassword(); ok {
+		t.Fatal("vendor extension read as a password")
+	}
+}
