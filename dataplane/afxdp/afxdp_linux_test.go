@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/esphub/esphub/bpf"
+	"github.com/esphub/esphub/internal/testenv"
 )
 
 // dut is a device under test: an interface with a steering program
@@ -466,6 +467,7 @@ func testEcho(t *testing.T, subnet int, scfg SocketConfig, maxWindow int) {
 // zero-copy request fails, a second program on the same interface is
 // refused, and closing an attachment detaches it.
 func TestBindAndAttachModes(t *testing.T) {
+	testenv.NeedRoot(t)
 	if err := Probe(); err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
