@@ -64,7 +64,7 @@ func FuzzDecodePayloads(f *testing.F) {
 		f.Add(s[16], s[HeaderLen:])
 	}
 	// The decrypted inner payloads of real strongSwan messages.
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		dc := decodeCapture(f, captureDir, scen)
 		for i, pt := range dc.plain {
 			if pt != nil && len(dc.inner[i]) > 0 {

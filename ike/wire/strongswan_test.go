@@ -8,9 +8,11 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -252,8 +254,10 @@ func findInner(dc decodedCapture, ex ExchangeType, response bool, t PayloadType)
 	return nil
 }
 
+var captureScenarios = []string{"gcm", "cbc", "eap"}
+
 func TestStrongSwanCaptures(t *testing.T) {
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		t.Run(scen, func(t *testing.T) { checkCapture(t, captureDir, scen) })
 	}
 }
@@ -264,8 +268,8 @@ func TestStrongSwanCaptures(t *testing.T) {
 func TestStrongSwanLive(t *testing.T) {
 	testenv.Short(t)
 	testenv.NeedRoot(t)
-	testenv.NeedCommands(t, "/usr/lib/ipsec/charon", "swanctl", "tcpdump", "tshark", "ip")
-	for _, scen := range []string{"gcm", "cbc"} {
+	testenv.NeedCommands(t, "/usr/lib/ipsec/charon", "swanctl", "tcpdump", "tshark", "ip", "openssl")
+	for _, scen := range captureScenarios {
 		t.Run(scen, func(t *testing.T) {
 			dir := t.TempDir()
 			script, err := filepath.Abs(filepath.Join(captureDir, "capture.sh"))
@@ -295,7 +299,7 @@ func checkCapture(t *testing.T, dir, scen string) {
 	if sa == nil || len(sa.Proposals) == 0 {
 		t.Fatal("no SA in IKE_SA_INIT")
 	}
-	wantEncr := map[string]EncrID{"gcm": EncrAESGCM16, "cbc": EncrAESCBC}[scen]
+	wantEncr := map[string]EncrID{"gcm": EncrAESGCM16, "cbc": EncrAESCBC, "eap": EncrAESGCM16}[scen]
 	if tr := sa.Proposals[0].Transforms[0]; tr.Encr() != wantEncr {
 		t.Errorf("first transform %v %v, want %v", tr.Type, tr.Encr(), wantEncr)
 	}
@@ -327,6 +331,8 @@ func checkCapture(t *testing.T, dir, scen string) {
 	} else if a, ok := id.Addr(); !ok || a != netip.MustParseAddr("198.18.0.2") {
 		t.Errorf("IDr address = %v", a)
 	}
+	// With EAP the CP reply comes in the last IKE_AUTH response, not the first.
+	resp = findInner(dc, ExchangeIKEAuth, true, PayloadCP)
 	cp := First[*Configuration](resp)
 	if cp == nil || cp.CFGType != CFGReply {
 		t.Fatalf("CP reply = %+v", cp)
@@ -372,12 +378,64 @@ func checkCapture(t *testing.T, dir, scen string) {
 	if sawFragments != (scen == "cbc") {
 		t.Errorf("fragments seen: %v", sawFragments)
 	}
+	if scen == "eap" {
+		checkEAPCapture(t, dc)
+	}
+}
+
+// checkEAPCapture checks the certificate and EAP payloads of the eap
+// scenario: the responder's CERTREQ in IKE_SA_INIT, its certificate and
+// signature AUTH in the first IKE_AUTH response, the EAP-MD5 rounds, and
+// the PSK-less AUTH that ends them.
+func checkEAPCapture(t *testing.T, dc decodedCapture) {
+	t.Helper()
+	initResp := dc.msgs[1]
+	cr := First[*CertReq](initResp.Payloads)
+	if cr == nil || cr.Encoding != CertX509Signature || cr.NumAuthorities() != 1 || len(cr.Authority(0)) != AuthorityLen {
+		t.Errorf("IKE_SA_INIT response CERTREQ = %+v", cr)
+	}
+	resp := findInner(dc, ExchangeIKEAuth, true, PayloadCERT)
+	if resp == nil {
+		t.Fatal("no IKE_AUTH response with CERT")
+	}
+	cert := First[*Cert](resp)
+	if cert.Encoding != CertX509Signature {
+		t.Errorf("CERT encoding %v", cert.Encoding)
+	}
+	c, err := x509.ParseCertificate(cert.Data)
+	if err != nil {
+		t.Fatalf("CERT data: %v", err)
+	}
+	if len(c.IPAddresses) != 1 || !c.IPAddresses[0].Equal(net.IPv4(198, 18, 0, 2)) {
+		t.Errorf("certificate SAN %v", c.IPAddresses)
+	}
+	if a := First[*Auth](resp); a == nil || (a.Method != AuthDigitalSignature && a.Method != AuthECDSA256) {
+		t.Errorf("responder AUTH = %+v", a)
+	}
+	var codes []uint8
+	for i, m := range dc.msgs {
+		if m.Header.Exchange != ExchangeIKEAuth {
+			continue
+		}
+		for _, p := range dc.inner[i] {
+			if e, ok := p.(*EAP); ok {
+				codes = append(codes, e.Code())
+				if e.Code() == EAPRequest && e.MethodType() == 4 && len(e.MethodData()) < 1 {
+					t.Errorf("EAP-MD5 challenge without data")
+				}
+			}
+		}
+	}
+	// Request (identity or MD5 challenge) / Response pairs, then Success.
+	if len(codes) < 3 || codes[len(codes)-1] != EAPSuccess || codes[0] != EAPRequest {
+		t.Errorf("EAP codes %v", codes)
+	}
 }
 
 // captureSeeds returns the raw captured messages, for fuzz seeds.
 func captureSeeds(t testing.TB) [][]byte {
 	var out [][]byte
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		msgs, _ := readCapture(t, captureDir, scen)
 		for _, m := range msgs {
 			out = append(out, m.raw)

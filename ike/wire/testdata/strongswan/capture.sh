@@ -9,6 +9,9 @@
 #
 #   gcm: aes256gcm16-prfsha256-ecp256, ESP aes256gcm16, virtual IP (CP), FLEXVPN VID
 #   cbc: aes128-sha256-modp2048, ESP aes128-sha256, fragment_size 300 (SKF)
+#   eap: as gcm, but the initiator authenticates with EAP-MD5 and the
+#        responder with an ECDSA certificate (CERT, CERTREQ, signature AUTH,
+#        EAP rounds); the throwaway CA is made with openssl for each run
 set -eu
 SCEN=$1
 OUT=${CAPTURE_OUT:-$(cd "$(dirname "$0")" && pwd)}
@@ -28,9 +31,21 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+PSK='auth = psk'
+A_LOCAL=$PSK A_REMOTE=$PSK B_LOCAL=$PSK B_REMOTE=$PSK
 case $SCEN in
 gcm) IKEP=aes256gcm16-prfsha256-ecp256 ESPP=aes256gcm16 FRAG=1280 FLEX=yes ;;
 cbc) IKEP=aes128-sha256-modp2048 ESPP=aes128-sha256 FRAG=300 FLEX=no ;;
+eap)
+	IKEP=aes256gcm16-prfsha256-ecp256 ESPP=aes256gcm16 FRAG=1280 FLEX=no
+	A_LOCAL='auth = eap-md5
+            eap_id = spoke1'
+	A_REMOTE='auth = pubkey'
+	B_LOCAL='auth = pubkey
+            certs = hub.pem'
+	B_REMOTE='auth = eap-md5
+            eap_id = %any'
+	;;
 *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
 esac
 
@@ -50,7 +65,7 @@ conf() { # side local remote lid rid
 	cat >"$d/strongswan.conf" <<EOC
 charon {
     load_modular = no
-    load = random nonce openssl pem pkcs1 x509 pubkey revocation constraints kdf gmp curve25519 aes gcm sha1 sha2 hmac kernel-libipsec kernel-netlink socket-default vici updown attr
+    load = random nonce openssl pem pkcs1 x509 pubkey revocation constraints kdf gmp curve25519 aes gcm sha1 sha2 hmac md5 eap-md5 eap-identity kernel-libipsec kernel-netlink socket-default vici updown attr
     install_routes = no
     install_virtual_ip = yes
     retransmit_tries = 3
@@ -76,6 +91,33 @@ EOC
 }
 conf a
 conf b
+if [ "$SCEN" = eap ]; then
+	mkdir -p "$W/ca" "$W/a/x509ca" "$W/b/x509ca" "$W/b/x509" "$W/b/ecdsa"
+	(
+		cd "$W/ca"
+		openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+		openssl req -x509 -new -key ca.key -subj "/CN=esphub test CA" -days 3650 -sha256 -out ca.pem
+		openssl ecparam -name prime256v1 -genkey -noout -out hub.key
+		openssl req -new -key hub.key -subj "/CN=198.18.0.2" -out hub.csr
+		printf 'subjectAltName=IP:198.18.0.2\n' >ext
+		openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 -extfile ext -out hub.pem
+	) >/dev/null 2>&1
+	cp "$W/ca/ca.pem" "$W/a/x509ca/"
+	cp "$W/ca/ca.pem" "$W/b/x509ca/"
+	cp "$W/ca/hub.pem" "$W/b/x509/"
+	cp "$W/ca/hub.key" "$W/b/ecdsa/"
+fi
+SECRETS='secrets {
+    ike-ab {
+        id-a = spoke1.example
+        id-b = 198.18.0.2
+        secret = "interop-test-psk-0123456789"
+    }
+    eap-spoke1 {
+        id = spoke1
+        secret = "interop-test-eap-0123456789"
+    }
+}'
 cat >"$W/a/swanctl.conf" <<EOC
 connections {
     a-b {
@@ -86,11 +128,11 @@ connections {
         fragmentation = yes
         vips = 0.0.0.0
         local {
-            auth = psk
+            $A_LOCAL
             id = spoke1.example
         }
         remote {
-            auth = psk
+            $A_REMOTE
             id = 198.18.0.2
         }
         children {
@@ -102,13 +144,7 @@ connections {
         }
     }
 }
-secrets {
-    ike-ab {
-        id-a = spoke1.example
-        id-b = 198.18.0.2
-        secret = "interop-test-psk-0123456789"
-    }
-}
+$SECRETS
 EOC
 cat >"$W/b/swanctl.conf" <<EOC
 connections {
@@ -120,11 +156,11 @@ connections {
         fragmentation = yes
         pools = p1
         local {
-            auth = psk
+            $B_LOCAL
             id = 198.18.0.2
         }
         remote {
-            auth = psk
+            $B_REMOTE
             id = spoke1.example
         }
         children {
@@ -141,13 +177,7 @@ pools {
         dns = 198.19.2.53
     }
 }
-secrets {
-    ike-ab {
-        id-a = spoke1.example
-        id-b = 198.18.0.2
-        secret = "interop-test-psk-0123456789"
-    }
-}
+$SECRETS
 EOC
 
 ip netns exec "$NA" tcpdump -i "$P-x" -U --immediate-mode -w "$W/cap.pcap" udp >/dev/null 2>&1 &
