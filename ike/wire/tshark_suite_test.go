@@ -21,7 +21,8 @@ import (
 // sealed with the ike/suite ciphers (AES-GCM per RFC 5282 and AES-CBC with
 // HMAC-SHA2-256-128) and checks that Wireshark's own IKEv2 decryption finds
 // the inner payloads: an oracle independent of our Open for the AAD, IV,
-// padding and ICV layout of the SK payload.
+// padding and ICV layout of the SK payload, and of AppendFragments for SKF
+// (RFC 7383: each fragment sealed on its own, AAD through Total Fragments).
 func TestTsharkDecryptsOurSK(t *testing.T) {
 	testenv.NeedCommands(t, "tshark")
 	key := func(n int) []byte { b := make([]byte, n); rand.Read(b); return b }
@@ -38,7 +39,7 @@ func TestTsharkDecryptsOurSK(t *testing.T) {
 			"AES-CBC-128 [RFC3602]", "HMAC_SHA2_256_128 [RFC4868]"},
 	}
 	dir := t.TempDir()
-	var msgs [][]byte
+	var msgs, fragMsgs [][]byte
 	var table strings.Builder
 	for i, c := range cases {
 		sk, err := suite.NewSKCipher(c.p, c.ei, c.ai)
@@ -69,12 +70,28 @@ func TestTsharkDecryptsOurSK(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(prof, "ikev2_decryption_table"), []byte(table.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The CBC case once more, split into RFC 7383 fragments.
+	{
+		c := cases[1]
+		sk, _ := suite.NewSKCipher(c.p, c.ei, c.ai)
+		h := wire.Header{SPIi: 0x1101, SPIr: 0x2201, Exchange: wire.ExchangeIKEAuth, Flags: wire.FlagInitiator, MessageID: 2}
+		frags, err := wire.AppendFragments(h, []wire.Payload{
+			&wire.ID{IDType: wire.IDFQDN, Data: []byte("fragmented.example")},
+			&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: bytes.Repeat([]byte{9}, 32)},
+		}, sk, rand.Reader, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d fragments", len(frags))
+		fragMsgs = frags
+	}
 	// Negative controls: the same messages with one ICV bit flipped.
 	for _, m := range msgs[:len(cases)] {
 		bad := append([]byte(nil), m...)
 		bad[len(bad)-1] ^= 1
 		msgs = append(msgs, bad)
 	}
+	msgs = append(msgs, fragMsgs...)
 	pcap := filepath.Join(dir, "sk.pcap")
 	wire.WritePcapForTest(t, pcap, msgs)
 	cmd := exec.Command("tshark", "-r", pcap, "-n", "-d", "udp.port==500,isakmp", "-T", "fields",
@@ -88,7 +105,7 @@ func TestTsharkDecryptsOurSK(t *testing.T) {
 		t.Fatalf("tshark: %v: %s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != 2*len(cases) {
+	if len(lines) != 2*len(cases)+len(fragMsgs) {
 		t.Fatalf("tshark printed %d lines:\n%s", len(lines), out)
 	}
 	for i, c := range cases {
@@ -102,6 +119,17 @@ func TestTsharkDecryptsOurSK(t *testing.T) {
 		// The tampered copy proves tshark checks the ICV at all.
 		if bad := lines[len(cases)+i]; !strings.Contains(bad, "Integrity Checksum Data is incorrect") {
 			t.Errorf("%s: tshark accepted a flipped ICV bit: %q", c.name, bad)
+		}
+	}
+	// Each fragment verifies on its own; tshark reassembles them and finds
+	// the IDi in the last one.
+	for i, line := range lines[2*len(cases):] {
+		f := strings.Split(line, "|")
+		if f[2] != "" {
+			t.Errorf("fragment %d: tshark expert info %q", i+1, f[2])
+		}
+		if last := i == len(fragMsgs)-1; last != (f[0] == "fragmented.example") {
+			t.Errorf("fragment %d: reassembled IDi %q", i+1, f[0])
 		}
 	}
 }
