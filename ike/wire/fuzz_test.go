@@ -80,6 +80,17 @@ func FuzzDecodePayloads(f *testing.F) {
 			}
 			return
 		}
+		for _, ex := range []ExchangeType{ExchangeIKEAuth, ExchangeCreateChildSA, ExchangeInformational} {
+			for _, resp := range []bool{false, true} {
+				if err := ValidateInner(ex, resp, ps); err != nil {
+					if _, _, ok := NotifyFor(err); !ok {
+						t.Fatalf("ValidateInner error %v carries no notify", err)
+					}
+				}
+			}
+		}
+		_ = AppendSummary(nil, ps)
+		_ = AppendDebug(nil, &Message{Payloads: ps})
 		e, err := AppendPayloadChain(nil, ps)
 		if err != nil {
 			t.Fatalf("decoded payloads do not encode: %v", err)
