@@ -60,12 +60,10 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
-	if prof.ConfigRequest != nil {
-		req := cloneCP(prof.ConfigRequest)
-		req.CFGType = wire.CFGRequest
-		sa.localCP = req
-		ps = append(ps, req)
+	for _, c := range prof.Config {
+		ps = append(ps, cpPayload(c))
 	}
+	sa.localConfig = prof.Config
 	if len(prof.Child.Proposals) > 0 {
 		if t.childSPI == 0 {
 			spi, err := e.newChildSPI()
@@ -126,7 +124,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
 	}
 	sa.remoteID = remoteID
-	sa.peerCP = cloneCP(m.cp())
+	sa.peerConfig = m.configPayloads()
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
 	}
@@ -225,21 +223,28 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	idr := idPayload(sa.localID, true)
 	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	cp, childOK := sa.respondCP(m, prof)
-	if cp != nil {
-		ps = append(ps, cp)
+	childOK := true
+	if sa.peerConfig = m.configPayloads(); len(sa.peerConfig) > 0 {
+		if cr, ok := e.cfg.Policy.(ConfigResponder); ok {
+			reply, err := cr.Configure(sa.info(), sa.peerConfig)
+			if err != nil {
+				e.stats.inc(CounterConfigFailures)
+				e.log.Info("configuration request refused", "peer", sa.remote, "id", remoteID.String(), "err", err)
+				ps = append(ps, notify(wire.NotifyInternalAddressFailure, nil))
+				childOK = false
+			}
+			for _, c := range reply {
+				ps = append(ps, cpPayload(c))
+			}
+			sa.localConfig = reply
+		}
 	}
 	if m.sa() != nil && childOK {
 		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
-	delete(e.halfOpen, halfOpenKey{sa.remote, sa.spii})
-	for k, v := range e.halfOpen {
-		if v == sa {
-			delete(e.halfOpen, k)
-		}
-	}
+	e.halfOpenN-- // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
 		for _, old := range e.sas {

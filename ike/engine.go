@@ -100,7 +100,8 @@ type Engine struct {
 
 	// Owned by the Run goroutine.
 	sas          map[uint64]*ikeSA      // by our SPI
-	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by (peer, SPIi) until IKE_AUTH
+	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
+	halfOpenN    int                    // responder SAs still waiting for IKE_AUTH
 	tombstones   map[uint64]*tombstone  // removed SAs' last answers, by our SPI
 	cookieSecret [32]byte
 }
