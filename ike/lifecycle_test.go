@@ -217,3 +217,20 @@ func TestLifetimesRekeyAutomatically(t *testing.T) {
 	})
 	checkChildKeys(t, p.a, p.b)
 }
+
+func TestDeleteAll(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	ctx := testCtx(t)
+	for range 3 {
+		if _, err := p.initiate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three SAs on B", func() bool { return establishedCount(t, p.b) == 3 })
+	if err := p.a.e.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "nothing left", func() bool {
+		return len(ikeSAs(t, p.a))+len(ikeSAs(t, p.b)) == 0 && len(p.a.inst.snapshot())+len(p.b.inst.snapshot()) == 0
+	})
+}
