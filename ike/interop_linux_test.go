@@ -192,3 +192,38 @@ func TestInteropConfigPayloads(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropPFS: Child SA rekeys with PFS (a KE payload in CREATE_CHILD_SA,
+// KEYMAT from the new shared secret) started by either side.
+func TestInteropPFS(t *testing.T) {
+	for _, g := range []struct {
+		name string
+		swan string
+		dh   wire.DHGroup
+	}{{"ecp256", "aes256gcm16-ecp256", wire.DHECP256}, {"modp2048", "aes256gcm16-modp2048", wire.DHMODP2048}} {
+		t.Run(g.name, func(t *testing.T) {
+			sc := interopSuites[0]
+			esp := espGCM
+			esp.DH = g.dh
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: g.swan}, sc.ike, esp)
+			ctx := testCtx(t)
+			info := ie.initiate(ctx)
+			ie.check(1)
+			old := ikeSAs(t, ie.us)[0].Children[0]
+			if err := ie.us.e.RekeyChildSA(ctx, info.LocalSPI, old.InboundSPI); err != nil {
+				t.Fatalf("rekey with PFS: %v", err)
+			}
+			ie.check(1)
+			c := ikeSAs(t, ie.us)[0].Children[0]
+			if c.Proposal.DH != g.dh {
+				t.Fatalf("rekeyed Child SA without PFS: %v", c.Proposal)
+			}
+			ie.swanctl("--rekey", "--child", "net")
+			waitFor(t, "strongSwan's PFS rekey", func() bool {
+				cs := ikeSAs(t, ie.us)[0].Children
+				return len(cs) == 1 && !cs[0].Initiator && cs[0].Replaces == c.InboundSPI
+			})
+			ie.check(1)
+		})
+	}
+}
