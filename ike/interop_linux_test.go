@@ -227,3 +227,30 @@ func TestInteropPFS(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropInvalidKE: the KE group of the first proposal is not the one
+// the responder wants, so IKE_SA_INIT takes an INVALID_KE_PAYLOAD round, in
+// both directions.
+func TestInteropInvalidKE(t *testing.T) {
+	modp := suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2256, DH: wire.DHMODP2048}
+	t.Run("we-initiate", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.prof.IKEProposals = []suite.Proposal{propGCM, modp}
+		info := ie.initiate(testCtx(t))
+		if info.Proposal.DH != wire.DHMODP2048 {
+			t.Fatalf("negotiated %v", info.Proposal)
+		}
+		ie.check(1)
+	})
+	t.Run("strongSwan-initiates", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-ecp256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
+		ie.check(1)
+		if got := ie.us.e.Stats().Get(CounterInvalidKESent); got != 1 {
+			t.Fatalf("INVALID_KE_PAYLOAD sent %d times", got)
+		}
+		if s := ie.swanSAs()[0]; s.DHGroup != "MODP_2048" {
+			t.Fatalf("strongSwan negotiated %s", s.DHGroup)
+		}
+	})
+}
