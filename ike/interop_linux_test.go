@@ -254,3 +254,24 @@ func TestInteropInvalidKE(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropLifetimeRekeys: strongSwan and we rekey the IKE SA and the
+// Child SA on our own timers, at about the same moments, for a while; the
+// SAs must stay single and agree afterwards, whatever collided.
+func TestInteropLifetimeRekeys(t *testing.T) {
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, rekey: 3 * time.Second}, sc.ike, sc.esp)
+	ie.prof.Lifetime, ie.prof.RekeyMargin = 60*time.Second, 57*time.Second
+	ie.prof.Child.Lifetime, ie.prof.Child.RekeyMargin = 60*time.Second, 57*time.Second
+	info := ie.initiate(testCtx(t))
+	ie.check(1)
+	time.Sleep(10 * time.Second)
+	ie.check(1)
+	now := ikeSAs(t, ie.us)[0]
+	if now.LocalSPI == info.LocalSPI {
+		t.Fatal("IKE SA never rekeyed")
+	}
+	st := ie.us.e.Stats()
+	t.Logf("child up %d, ike up %d, collisions %d, rekey events: child %d ike %d", st.Get(CounterChildUp), st.Get(CounterIKEUp),
+		st.Get(CounterRekeyCollisions), ie.us.countEvents(EventChildRekeyed), ie.us.countEvents(EventIKERekeyed))
+}

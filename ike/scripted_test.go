@@ -593,3 +593,35 @@ func TestScriptedCreateChildInvalidKE(t *testing.T) {
 		t.Fatal("no PFS child")
 	}
 }
+
+// TestTransportModeAndESN: USE_TRANSPORT_MODE and the ESN transform are
+// negotiated when both sides want them; tunnel mode is the fallback when
+// the responder does not.
+func TestTransportModeAndESN(t *testing.T) {
+	for _, respTransport := range []bool{true, false} {
+		child := defaultChild()
+		child.Mode = ModeTransport
+		child.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, ESN: true}}
+		resp := reverse(child)
+		if !respTransport {
+			resp.Mode = ModeTunnel
+		}
+		p := newPair(t, pairOpts{child: child, respChild: &resp})
+		if _, err := p.initiate(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "B child", func() bool { return len(p.b.inst.snapshot()) == 1 })
+		want := ModeTunnel
+		if respTransport {
+			want = ModeTransport
+		}
+		for _, pe := range []*peer{p.a, p.b} {
+			for _, c := range pe.inst.snapshot() {
+				if c.Mode != want || !c.Proposal.ESN {
+					t.Fatalf("responder transport=%v: child mode %v ESN %v", respTransport, c.Mode, c.Proposal.ESN)
+				}
+			}
+		}
+		checkChildKeys(t, p.a, p.b)
+	}
+}
