@@ -23,6 +23,8 @@ const (
 	DropLoop                 // would send a packet back where it came from
 	DropSGT                  // malformed CMD header or SGT 0xFFFF
 	DropSelector             // inner addresses outside the inbound SA's traffic selectors
+	DropTooBig               // would exceed the tunnel MTU with DF set (an ICMP error goes back when possible)
+	DropECN                  // outer CE mark on a Not-ECT inner packet (RFC 6040)
 	numDropReasons
 )
 
@@ -44,6 +46,8 @@ var dropNames = [numDropReasons]string{
 	DropLoop:      "loop",
 	DropSGT:       "sgt",
 	DropSelector:  "selector",
+	DropTooBig:    "too-big",
+	DropECN:       "ecn",
 }
 
 func (r DropReason) String() string {

@@ -143,25 +143,25 @@ func (sa *SA) stats() SAStats {
 	return s
 }
 
-// account adds one packet of n bytes and reports lifetime crossings. It
-// returns false when the SA is past its hard lifetime (the packet is to be
-// dropped).
-func (sa *SA) account(n int, ev *eventer) bool {
+// lifetimeOK checks the totals an SA would have after a packet (its
+// committed counters plus what a worker has pending) against its limits,
+// reporting each crossing once. It returns false past the hard lifetime
+// (the packet is to be dropped). With several workers on one SA the limits
+// hold to within one batch per worker.
+func (sa *SA) lifetimeOK(pkts, bytes uint64, ev *eventer) bool {
 	if sa.hardFired.Load() {
 		return false
 	}
-	p := sa.packets.Add(1)
-	b := sa.bytes.Add(uint64(n))
 	lt := sa.lifetime.Load()
-	if (lt.HardBytes != 0 && b > lt.HardBytes) || (lt.HardPackets != 0 && p > lt.HardPackets) {
+	if (lt.HardBytes != 0 && bytes > lt.HardBytes) || (lt.HardPackets != 0 && pkts > lt.HardPackets) {
 		if sa.hardFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, true)
+			ev.lifetime(sa, true, pkts, bytes)
 		}
 		return false
 	}
-	if (lt.SoftBytes != 0 && b >= lt.SoftBytes) || (lt.SoftPackets != 0 && p >= lt.SoftPackets) {
+	if (lt.SoftBytes != 0 && bytes >= lt.SoftBytes) || (lt.SoftPackets != 0 && pkts >= lt.SoftPackets) {
 		if !sa.softFired.Load() && sa.softFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, false)
+			ev.lifetime(sa, false, pkts, bytes)
 		}
 	}
 	return true
@@ -174,7 +174,7 @@ func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
 	s := sa.seq.Add(1)
 	if (!sa.esn && s > 0xffffffff) || s == 0 {
 		if sa.hardFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, true)
+			ev.lifetime(sa, true, sa.packets.Load(), sa.bytes.Load())
 		}
 		return 0, false
 	}

@@ -55,17 +55,21 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	e, prof := sa.e, sa.profile
 	sa.localID = defaultID(prof.LocalID, sa.local)
 	idi := idPayload(sa.localID, false)
-	ps := []wire.Payload{idi, notify(wire.NotifyInitialContact, nil)}
+	ps := []wire.Payload{idi}
+	if sa.firstWithPeer() {
+		// Only the first IKE SA with a peer says INITIAL_CONTACT, which
+		// makes the peer drop whatever older SAs it has with us (RFC 7296
+		// §2.4); further SAs to the same peer must not.
+		ps = append(ps, notify(wire.NotifyInitialContact, nil))
+	}
 	if !prof.RemoteID.IsZero() {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
-	if prof.ConfigRequest != nil {
-		req := cloneCP(prof.ConfigRequest)
-		req.CFGType = wire.CFGRequest
-		sa.localCP = req
-		ps = append(ps, req)
+	for _, c := range prof.Config {
+		ps = append(ps, cpPayload(c))
 	}
+	sa.localConfig = prof.Config
 	if len(prof.Child.Proposals) > 0 {
 		if t.childSPI == 0 {
 			spi, err := e.newChildSPI()
@@ -126,7 +130,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
 	}
 	sa.remoteID = remoteID
-	sa.peerCP = cloneCP(m.cp())
+	sa.peerConfig = m.configPayloads()
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
 	}
@@ -225,21 +229,28 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	idr := idPayload(sa.localID, true)
 	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	cp, childOK := sa.respondCP(m, prof)
-	if cp != nil {
-		ps = append(ps, cp)
+	childOK := true
+	if sa.peerConfig = m.configPayloads(); len(sa.peerConfig) > 0 {
+		if cr, ok := e.cfg.Policy.(ConfigResponder); ok {
+			reply, err := cr.Configure(sa.info(), sa.peerConfig)
+			if err != nil {
+				e.stats.inc(CounterConfigFailures)
+				e.log.Info("configuration request refused", "peer", sa.remote, "id", remoteID.String(), "err", err)
+				ps = append(ps, notify(wire.NotifyInternalAddressFailure, nil))
+				childOK = false
+			}
+			for _, c := range reply {
+				ps = append(ps, cpPayload(c))
+			}
+			sa.localConfig = reply
+		}
 	}
 	if m.sa() != nil && childOK {
 		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
-	delete(e.halfOpen, halfOpenKey{sa.remote, sa.spii})
-	for k, v := range e.halfOpen {
-		if v == sa {
-			delete(e.halfOpen, k)
-		}
-	}
+	e.halfOpenN-- // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
 		for _, old := range e.sas {
@@ -331,4 +342,15 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 		ps = append(ps, notify(wire.NotifyUseTransportMode, nil))
 	}
 	return ps
+}
+
+// firstWithPeer reports whether no other IKE SA of ours with the same peer
+// address is up or being rekeyed.
+func (sa *ikeSA) firstWithPeer() bool {
+	for _, o := range sa.e.sas {
+		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
+			return false
+		}
+	}
+	return true
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/ike/suite"
-	"github.com/esphub/esphub/ike/wire"
 )
 
 // saState is an IKE SA's life cycle.
@@ -57,14 +56,14 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
-	// localCP and peerCP are the configuration payloads each side sent in
-	// IKE_AUTH (cp.go), deep copies.
-	localCP, peerCP *wire.Configuration
-	natLocal        bool // we are behind a NAT (dest hash mismatch)
-	natRemote       bool // peer is behind a NAT (source hash mismatch)
-	lastRx          time.Time
+	peerConfig        []ConfigPayload // CPs the peer sent in IKE_AUTH
+	localConfig       []ConfigPayload // CPs we sent
+	natLocal          bool            // we are behind a NAT (dest hash mismatch)
+	natRemote         bool            // peer is behind a NAT (source hash mismatch)
+	lastRx            time.Time
 
 	children map[uint32]*childSA // by inbound SPI
+	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
 
 	// Initiator side of the window.
 	nextReqID  uint32
@@ -80,6 +79,9 @@ type ikeSA struct {
 	dpdTimer Timer   // periodic liveness check
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
+
+	// peerIKERekey is the peer's rekey of this SA that crossed ours.
+	peerIKERekey *ikeRekeyRecord
 
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
@@ -143,15 +145,15 @@ type IKESAInfo struct {
 	NATLocal, NATRemote bool
 	Created             time.Time
 	VendorIDs           [][]byte
+	// PeerConfig are the peer's Configuration payloads from IKE_AUTH (a
+	// responder's CFG_REPLY, an initiator's CFG_REQUEST/CFG_SET);
+	// LocalConfig are ours.
+	PeerConfig, LocalConfig []ConfigPayload
 	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
 	LocalNextMsgID, RemoteNextMsgID uint32
 	LocalWindow, RemoteWindow       uint32
 	LocalReqQueued                  int
 	Children                        []ChildSA
-	// LocalConfig and PeerConfig are the configuration payloads each side
-	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
-	// the responder's CFG_REPLY; for a responder, the reverse.
-	LocalConfig, PeerConfig *wire.Configuration
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -160,11 +162,11 @@ func (sa *ikeSA) info() IKESAInfo {
 		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
-		VendorIDs:      sa.peerVendorIDs,
+		VendorIDs:  sa.peerVendorIDs,
+		PeerConfig: sa.peerConfig, LocalConfig: sa.localConfig,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
 		LocalReqQueued: len(sa.queue),
-		LocalConfig:    sa.localCP, PeerConfig: sa.peerCP,
 	}
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
@@ -243,6 +245,7 @@ func (sa *ikeSA) destroy(reason error) {
 	}
 	e := sa.e
 	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	wasConnecting := sa.state == stateConnecting
 	rekeyed := sa.state == stateRekeyed
 	sa.stopTimers()
 	for _, c := range sa.children {
@@ -266,15 +269,12 @@ func (sa *ikeSA) destroy(reason error) {
 			})
 		}
 	}
-	if !sa.initiator {
-		k := halfOpenKey{sa.remote, sa.spii}
-		if e.halfOpen[k] == sa {
-			delete(e.halfOpen, k)
+	if sa.initKey.spii != 0 {
+		if e.halfOpen[sa.initKey] == sa {
+			delete(e.halfOpen, sa.initKey)
 		}
-		for k, v := range e.halfOpen {
-			if v == sa {
-				delete(e.halfOpen, k)
-			}
+		if wasConnecting {
+			e.halfOpenN--
 		}
 	}
 	if wasUp || rekeyed {

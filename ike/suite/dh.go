@@ -53,6 +53,10 @@ type group interface {
 
 func groupOf(g wire.DHGroup) (group, error) {
 	switch g {
+	case wire.DHMODP1024:
+		return modp1024, nil
+	case wire.DHMODP1536:
+		return modp1536, nil
 	case wire.DHMODP2048:
 		return modp2048, nil
 	case wire.DHMODP3072:
@@ -119,6 +123,14 @@ func (g *modpGroup) generate(rand io.Reader) (KeyExchange, error) {
 		y := new(big.Int).Exp(big.NewInt(2), x, g.p)
 		return &modpKE{g: g, x: x, pub: y.FillBytes(make([]byte, g.size))}, nil
 	}
+}
+
+// fromExponent builds a key pair from a fixed private exponent, for
+// known-answer tests.
+func (g *modpGroup) fromExponent(x []byte) KeyExchange {
+	xi := new(big.Int).SetBytes(x)
+	y := new(big.Int).Exp(big.NewInt(2), xi, g.p)
+	return &modpKE{g: g, x: xi, pub: y.FillBytes(make([]byte, g.size))}
 }
 
 func (k *modpKE) Group() wire.DHGroup { return k.g.id }

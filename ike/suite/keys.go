@@ -28,6 +28,12 @@ func encrParams(id wire.EncrID, keyBits int) (keyLen, block int, err error) {
 		case 128, 192, 256:
 			return keyBits/8 + 4, 1, nil
 		}
+	case wire.EncrChaCha20Poly1305:
+		// RFC 7634 §2: a fixed 256-bit key (no Key Length attribute is
+		// sent) plus a 4-byte salt.
+		if keyBits == 0 || keyBits == 256 {
+			return 32 + 4, 1, nil
+		}
 	default:
 		return 0, 0, fmt.Errorf("encryption algorithm %d: %w", id, ErrUnsupported)
 	}
@@ -57,7 +63,7 @@ func keyLengths(p Proposal) (encr, integ int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if p.Encr == wire.EncrAESGCM16 {
+	if isAEAD(p.Encr) {
 		if p.Integ != wire.IntegNone {
 			return 0, 0, fmt.Errorf("integrity algorithm %d with AEAD cipher: %w", p.Integ, ErrUnsupported)
 		}
@@ -199,4 +205,9 @@ func (k *ChildKeys) Wipe() {
 	for _, b := range [][]byte{k.EncrI, k.IntegI, k.EncrR, k.IntegR} {
 		clear(b)
 	}
+}
+
+// isAEAD reports whether id is a combined-mode cipher (no INTEG transform).
+func isAEAD(id wire.EncrID) bool {
+	return id == wire.EncrAESGCM16 || id == wire.EncrChaCha20Poly1305
 }

@@ -58,6 +58,21 @@ func PRFPlus(p PRF, key, seed []byte, n int) []byte {
 		panic("suite: prf+ output longer than 255 blocks")
 	}
 	out := make([]byte, 0, n+size)
+	if hp, ok := p.(hmacPRF); ok {
+		// One keyed HMAC for all blocks: the key schedule is the
+		// expensive part of short HMACs.
+		m := hmac.New(hp.h, key)
+		var t []byte
+		for i := 1; len(out) < n; i++ {
+			m.Reset()
+			m.Write(t)
+			m.Write(seed)
+			m.Write([]byte{byte(i)})
+			out = m.Sum(out)
+			t = out[len(out)-size:]
+		}
+		return out[:n:n]
+	}
 	in := make([]byte, 0, size+len(seed)+1)
 	var t []byte
 	for i := 1; len(out) < n; i++ {

@@ -8,12 +8,14 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"fmt"
 	"hash"
 	"io"
 	"unsafe"
 
 	"github.com/esphub/esphub/ike/wire"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // SKCipher protects the body of an Encrypted payload (SK, RFC 7296 §3.14) or
@@ -69,6 +71,16 @@ func NewSKCipher(p Proposal, encKey, integKey []byte) (SKCipher, error) {
 		}
 		c := &gcmSK{aead: aead}
 		copy(c.nonce[:4], encKey[len(encKey)-4:])
+		return c, nil
+	case wire.EncrChaCha20Poly1305:
+		// RFC 7634 uses the construction of RFC 5282: salt | 8-byte IV
+		// as the 96-bit nonce, a 16-byte tag.
+		aead, err := chacha20poly1305.New(encKey[:32])
+		if err != nil {
+			return nil, fmt.Errorf("sk cipher: %w", err)
+		}
+		c := &gcmSK{aead: aead}
+		copy(c.nonce[:4], encKey[32:])
 		return c, nil
 	case wire.EncrAESCBC:
 		block, err := aes.NewCipher(encKey)
@@ -126,7 +138,8 @@ func unalias(dst, in []byte, n int) []byte {
 	return in
 }
 
-// --- AES-GCM with a 16-byte ICV (RFC 5282) ---
+// --- AEAD with an 8-byte explicit IV and a 16-byte ICV: AES-GCM
+// (RFC 5282) and ChaCha20-Poly1305 (RFC 7634) ---
 
 const (
 	gcmIVLen  = 8
@@ -204,7 +217,14 @@ func (c *cbcSK) Seal(dst, aad, plaintext []byte, rand io.Reader) ([]byte, error)
 	padLen := padded - n - 1
 	clear(ct[n : n+padLen])
 	ct[padded-1] = byte(padLen)
-	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(ct, ct)
+	// CBC by hand: cipher.NewCBCEncrypter would allocate per message.
+	prev := iv
+	for i := 0; i < padded; i += cbcBlock {
+		blk := ct[i : i+cbcBlock]
+		subtle.XORBytes(blk, blk, prev)
+		c.block.Encrypt(blk, blk)
+		prev = blk
+	}
 	c.mac.Reset()
 	c.mac.Write(aad)
 	c.mac.Write(dst[start : start+cbcBlock+padded])
@@ -229,7 +249,13 @@ func (c *cbcSK) Open(dst, aad, body []byte) ([]byte, error) {
 	start := len(dst)
 	dst = grow(dst, ctLen)
 	pt := dst[start:]
-	cipher.NewCBCDecrypter(c.block, body[:cbcBlock]).CryptBlocks(pt, body[cbcBlock:cbcBlock+ctLen])
+	prev := body[:cbcBlock]
+	for i := 0; i < ctLen; i += cbcBlock {
+		ctBlk := body[cbcBlock+i : cbcBlock+i+cbcBlock]
+		c.block.Decrypt(pt[i:i+cbcBlock], ctBlk)
+		subtle.XORBytes(pt[i:i+cbcBlock], pt[i:i+cbcBlock], prev)
+		prev = ctBlk
+	}
 	pad := int(pt[ctLen-1])
 	if pad+1 > ctLen {
 		return dst[:start], ErrAuth

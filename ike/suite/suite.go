@@ -39,6 +39,8 @@ func (p Proposal) String() string {
 		s = fmt.Sprintf("aes%d", p.KeyBits)
 	case wire.EncrAESGCM16:
 		s = fmt.Sprintf("aes%dgcm16", p.KeyBits)
+	case wire.EncrChaCha20Poly1305:
+		s = "chacha20poly1305"
 	default:
 		s = fmt.Sprintf("encr%d-%d", p.Encr, p.KeyBits)
 	}
@@ -70,6 +72,10 @@ func (p Proposal) String() string {
 	}
 	switch p.DH {
 	case wire.DHNone:
+	case wire.DHMODP1024:
+		s += "-modp1024"
+	case wire.DHMODP1536:
+		s += "-modp1536"
 	case wire.DHMODP2048:
 		s += "-modp2048"
 	case wire.DHMODP3072:
@@ -132,7 +138,7 @@ func Supported(p Proposal) error {
 	if _, _, err := encrParams(p.Encr, p.KeyBits); err != nil {
 		return err
 	}
-	if p.Encr != wire.EncrAESGCM16 {
+	if !isAEAD(p.Encr) {
 		if _, err := integParams(p.Integ); err != nil {
 			return err
 		}
@@ -150,4 +156,11 @@ func Supported(p Proposal) error {
 		}
 	}
 	return nil
+}
+
+// Weak reports whether p uses a transform RFC 8247 says not to use any
+// more (here: DH groups 2 and 5, kept for peers on IOS default proposals).
+// The configuration layer warns about, or refuses, such proposals.
+func Weak(p Proposal) bool {
+	return p.DH == wire.DHMODP1024 || p.DH == wire.DHMODP1536
 }

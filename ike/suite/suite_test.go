@@ -83,8 +83,14 @@ func TestPRFPlusOracle(t *testing.T) {
 		if !bytes.Equal(got, want[:n]) {
 			t.Errorf("n=%d: got %x, want %x", n, got, want[:n])
 		}
+		// The generic path, for PRFs that are not our HMAC type.
+		if got := PRFPlus(wrappedPRF{p}, key, seed, n); !bytes.Equal(got, want[:n]) {
+			t.Errorf("generic n=%d: got %x, want %x", n, got, want[:n])
+		}
 	}
 }
+
+type wrappedPRF struct{ PRF }
 
 type katVector struct {
 	Name     string            `json:"name"`
@@ -203,7 +209,7 @@ func TestKnownAnswers(t *testing.T) {
 				t.Errorf("Open = %x, %v; want %x", opened, err, pt)
 			}
 			ivLen := 16
-			if v.Encr == wire.EncrAESGCM16 {
+			if isAEAD(v.Encr) {
 				ivLen = 8
 			}
 			sealed, err := c.Seal([]byte("prefix"), aad, pt, &fixedReader{body[:ivLen]})
@@ -229,9 +235,13 @@ func TestKnownAnswers(t *testing.T) {
 // TestMODPPrimes checks the built-in RFC 3526 primes: safe primes of the
 // right size with 64 leading and trailing one bits.
 func TestMODPPrimes(t *testing.T) {
-	for _, g := range []*modpGroup{modp2048, modp3072, modp4096} {
+	for _, g := range []*modpGroup{modp1024, modp1536, modp2048, modp3072, modp4096} {
 		bits := int(g.id)
 		switch g.id {
+		case wire.DHMODP1024:
+			bits = 1024
+		case wire.DHMODP1536:
+			bits = 1536
 		case wire.DHMODP2048:
 			bits = 2048
 		case wire.DHMODP3072:
@@ -253,7 +263,7 @@ func TestMODPPrimes(t *testing.T) {
 	}
 }
 
-var allGroups = []wire.DHGroup{wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096, wire.DHECP256, wire.DHECP384, wire.DHECP521, wire.DHCurve25519}
+var allGroups = []wire.DHGroup{wire.DHMODP1024, wire.DHMODP1536, wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096, wire.DHECP256, wire.DHECP384, wire.DHECP521, wire.DHCurve25519}
 
 func TestKeyExchangeAgreement(t *testing.T) {
 	for _, g := range allGroups {
@@ -281,8 +291,11 @@ func TestKeyExchangeAgreement(t *testing.T) {
 			t.Errorf("group %d: shared secrets differ", g)
 		}
 	}
-	if _, err := NewKeyExchange(wire.DHMODP1024, rand.Reader); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("group 2: %v, want ErrUnsupported", err)
+	if _, err := NewKeyExchange(wire.DHMODP768, rand.Reader); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("group 1: %v, want ErrUnsupported", err)
+	}
+	if !Weak(Proposal{DH: wire.DHMODP1536}) || Weak(Proposal{DH: wire.DHMODP2048}) {
+		t.Error("Weak disagrees with RFC 8247 for groups 5/14")
 	}
 }
 
@@ -365,7 +378,7 @@ func TestRFC6989Checks(t *testing.T) {
 			"off-curve": append(bytes.Repeat([]byte{0}, n-1), 1),
 		}
 		switch g {
-		case wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096:
+		case wire.DHMODP1024, wire.DHMODP1536, wire.DHMODP2048, wire.DHMODP3072, wire.DHMODP4096:
 			grp, _ := groupOf(g)
 			m := grp.(*modpGroup)
 			bad["p-1"] = m.pMinus1.FillBytes(make([]byte, n))
@@ -390,6 +403,7 @@ func TestRFC6989Checks(t *testing.T) {
 }
 
 var skSuites = []Proposal{
+	{Encr: wire.EncrChaCha20Poly1305},
 	{Encr: wire.EncrAESGCM16, KeyBits: 128},
 	{Encr: wire.EncrAESGCM16, KeyBits: 256},
 	{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA196},
@@ -488,6 +502,7 @@ func TestChildKeyLengths(t *testing.T) {
 	}{
 		{Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}, 36, 0},
 		{Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}, 20, 0},
+		{Proposal{Encr: wire.EncrChaCha20Poly1305}, 36, 0},
 		{Proposal{Encr: wire.EncrAESCBC, KeyBits: 128, Integ: wire.IntegHMACSHA2256128}, 16, 32},
 		{Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA196}, 32, 20},
 	}
@@ -510,7 +525,7 @@ func TestProposalString(t *testing.T) {
 	}
 }
 
-// TestSKAllocs: the AEAD path reuses dst and allocates nothing.
+// TestSKAllocs: with room in dst, Seal and Open allocate nothing.
 func TestSKAllocs(t *testing.T) {
 	aad := make([]byte, 32)
 	pt := make([]byte, 200)
@@ -520,9 +535,6 @@ func TestSKAllocs(t *testing.T) {
 		out := make([]byte, 0, 512)
 		body, _ := c.Seal(nil, aad, pt, rand.Reader)
 		limit := 0.0
-		if p.Encr == wire.EncrAESCBC {
-			limit = 1 // cipher.NewCBC{En,De}crypter per message
-		}
 		seal := testing.AllocsPerRun(50, func() { _, _ = c.Seal(buf[:0], aad, pt, zeroReader{}) })
 		open := testing.AllocsPerRun(50, func() { _, _ = c.Open(out[:0], aad, body) })
 		if seal > limit || open > limit {
@@ -595,6 +607,66 @@ func TestSKInPlace(t *testing.T) {
 		}
 		if got, err := c.Open(nil, aad, sealed); err != nil || !bytes.Equal(got, pt) {
 			t.Errorf("%v: Seal over its own plaintext: %q, %v", p, got, err)
+		}
+	}
+}
+
+// TestKeyExchangeKnownAnswers checks public values and shared secrets of
+// every group against testdata/dh.json, computed independently by
+// testdata/gendh.py (Python integers for MODP, the cryptography package
+// for ECP and X25519).
+func TestKeyExchangeKnownAnswers(t *testing.T) {
+	b, err := os.ReadFile("testdata/dh.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []struct {
+		Group                            wire.DHGroup
+		PrivI, PrivR, PubI, PubR, Shared string
+	}
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[wire.DHGroup]bool{}
+	for _, v := range vs {
+		mk := func(priv string) KeyExchange {
+			switch v.Group {
+			case wire.DHCurve25519:
+				ke, err := x25519FromScalar(bytes.NewReader(unhex(t, priv)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ke
+			case wire.DHECP256, wire.DHECP384, wire.DHECP521:
+				ke, err := newECPFromScalar(v.Group, unhex(t, priv))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ke
+			}
+			g, err := groupOf(v.Group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return g.(*modpGroup).fromExponent(unhex(t, priv))
+		}
+		ki, kr := mk(v.PrivI), mk(v.PrivR)
+		if hex.EncodeToString(ki.Public()) != v.PubI || hex.EncodeToString(kr.Public()) != v.PubR {
+			t.Errorf("group %d: public values differ from the oracle", v.Group)
+		}
+		zi, err := ki.SharedSecret(unhex(t, v.PubR))
+		if err != nil || hex.EncodeToString(zi) != v.Shared {
+			t.Errorf("group %d: initiator's shared secret %x, %v", v.Group, zi, err)
+		}
+		zr, err := kr.SharedSecret(unhex(t, v.PubI))
+		if err != nil || hex.EncodeToString(zr) != v.Shared {
+			t.Errorf("group %d: responder's shared secret %x, %v", v.Group, zr, err)
+		}
+		seen[v.Group] = true
+	}
+	for _, g := range allGroups {
+		if !seen[g] {
+			t.Errorf("no known answer for group %d", g)
 		}
 	}
 }

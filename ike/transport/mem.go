@@ -41,6 +41,9 @@ type MemOptions struct {
 // MemStats counts what a MemNetwork did with datagrams.
 type MemStats struct {
 	Sent, Delivered, Lost, Filtered, Reordered, Duplicated, NoRoute, QueueFull uint64
+	// Keepalives counts NAT keepalives sent; they are never delivered to
+	// Recv, as the UDP transport drops them on receipt.
+	Keepalives uint64
 }
 
 // MemNetwork is an in-memory datagram network for engine tests. Endpoints
@@ -55,7 +58,7 @@ type MemNetwork struct {
 	// natIn maps the public address back.
 	natOut, natIn map[netip.AddrPort]netip.AddrPort
 
-	sent, delivered, lost, filtered, reordered, duplicated, noRoute, queueFull atomic.Uint64
+	sent, delivered, lost, filtered, reordered, duplicated, noRoute, queueFull, keepalives atomic.Uint64
 }
 
 // NewMemNetwork returns an empty network shaped by opts.
@@ -106,7 +109,7 @@ func (n *MemNetwork) Stats() MemStats {
 	return MemStats{
 		Sent: n.sent.Load(), Delivered: n.delivered.Load(), Lost: n.lost.Load(),
 		Filtered: n.filtered.Load(), Reordered: n.reordered.Load(), Duplicated: n.duplicated.Load(),
-		NoRoute: n.noRoute.Load(), QueueFull: n.queueFull.Load(),
+		NoRoute: n.noRoute.Load(), QueueFull: n.queueFull.Load(), Keepalives: n.keepalives.Load(),
 	}
 }
 
@@ -218,6 +221,18 @@ func (e *MemEndpoint) Send(p Packet) error {
 		pkt := in
 		time.AfterFunc(delays[i], func() { dst.deliver(pkt) })
 	}
+	return nil
+}
+
+// SendKeepalive implements KeepaliveSender: it only counts, since a
+// receiving transport would drop the keepalive anyway.
+func (e *MemEndpoint) SendKeepalive(local, remote netip.AddrPort) error {
+	select {
+	case <-e.done:
+		return net.ErrClosed
+	default:
+	}
+	e.net.keepalives.Add(1)
 	return nil
 }
 

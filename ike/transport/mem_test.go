@@ -146,6 +146,21 @@ func TestMemNAT(t *testing.T) {
 	}
 }
 
+func TestMemKeepalive(t *testing.T) {
+	n := NewMemNetwork(MemOptions{})
+	a := n.Endpoint(addrA)
+	ks, ok := a.(KeepaliveSender)
+	if !ok {
+		t.Fatal("MemEndpoint is not a KeepaliveSender")
+	}
+	if err := ks.SendKeepalive(addrA2, addrB); err != nil {
+		t.Fatal(err)
+	}
+	if s := n.Stats(); s.Keepalives != 1 || s.Delivered != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
 func TestMemCloseAndCancel(t *testing.T) {
 	n := NewMemNetwork(MemOptions{})
 	a := n.Endpoint(addrA)

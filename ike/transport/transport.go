@@ -35,6 +35,13 @@ type Transport interface {
 	Close() error
 }
 
+// KeepaliveSender is implemented by transports that can send NAT
+// keepalives (RFC 3948 §2.3: a single 0xFF byte from the NAT-T port). The
+// engine sends them for IKE SAs behind a NAT; receivers count and drop them.
+type KeepaliveSender interface {
+	SendKeepalive(local, remote netip.AddrPort) error
+}
+
 // Default ports (RFC 7296 §2, RFC 3948).
 const (
 	PortIKE  = 500

@@ -53,6 +53,8 @@ type UDPStats struct {
 	ReadErrors                 uint64
 }
 
+var _ KeepaliveSender = (*UDP)(nil)
+
 // ErrNoSocket is returned by Send when no socket matches the packet's
 // local address, port and family.
 var ErrNoSocket = errors.New("no socket for local address")

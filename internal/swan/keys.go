@@ -3,7 +3,13 @@ package swan
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,7 +29,11 @@ type Dump struct {
 // (the first is the initial IKE SA, later ones are rekeys).
 type IKEKeys struct {
 	// Initiator is charon's role in the exchange that created the SA.
-	Initiator                   bool
+	Initiator bool
+	// SPIi and SPIr identify the SA for tshark's IKEv2 decryption table.
+	// They are known for SAs created by IKE_SA_INIT (matched through the
+	// responder's AUTH octets, which charon logs) and zero for rekeyed SAs.
+	SPIi, SPIr                  uint64
 	SharedSecret, SKEYSEED      []byte
 	SKd, SKai, SKar, SKei, SKer []byte
 	SKpi, SKpr                  []byte
@@ -61,7 +71,13 @@ type Keys struct {
 	IKE   []IKEKeys
 	Child []ChildKeys
 	Dumps []Dump
+
+	auth []authDump
 }
+
+// authDump is one AUTH computation charon logged: the identity payload
+// body and the signed octets (message | nonce | prf(SK_p, ID')).
+type authDump struct{ id, octets []byte }
 
 // ChildBySPI returns the CHILD_SA keys installed with spi as inbound or
 // outbound SPI.
@@ -72,6 +88,17 @@ func (k Keys) ChildBySPI(spi uint32) (ChildKeys, bool) {
 		}
 	}
 	return ChildKeys{}, false
+}
+
+// IKEBySPI returns the keys of the IKE SA with these SPIs (known for SAs
+// created by IKE_SA_INIT, see IKEKeys.SPIi).
+func (k Keys) IKEBySPI(spii, spir uint64) (IKEKeys, bool) {
+	for _, ike := range k.IKE {
+		if ike.SPIi == spii && ike.SPIr == spir {
+			return ike, true
+		}
+	}
+	return IKEKeys{}, false
 }
 
 var (
@@ -90,6 +117,7 @@ type threadState struct {
 	want      int
 	initiator bool
 	dh        []byte
+	id        []byte // the last "IDx'" dump
 	ike       *IKEKeys
 	child     *ChildKeys
 }
@@ -147,7 +175,49 @@ func ParseKeys(log []byte) Keys {
 			ts.child = nil
 		}
 	}
+	k.matchSPIs()
 	return k
+}
+
+// matchSPIs finds, for each IKE SA, the responder's signed octets: they
+// start with the IKE_SA_INIT response (whose header holds both SPIs) and
+// end with prf(SK_pr, IDr'), which only that SA's SK_pr reproduces.
+func (k *Keys) matchSPIs() {
+	for i := range k.IKE {
+		ike := &k.IKE[i]
+		h := hashForSize(len(ike.SKpr))
+		if h == nil {
+			continue
+		}
+		for _, a := range k.auth {
+			o := a.octets
+			if len(o) < 28+len(ike.SKpr) || o[18] != 34 || o[19]&0x20 == 0 {
+				continue // not an IKE_SA_INIT response
+			}
+			m := hmac.New(h, ike.SKpr)
+			m.Write(a.id)
+			if hmac.Equal(m.Sum(nil), o[len(o)-len(ike.SKpr):]) {
+				ike.SPIi = binary.BigEndian.Uint64(o[0:8])
+				ike.SPIr = binary.BigEndian.Uint64(o[8:16])
+				break
+			}
+		}
+	}
+}
+
+// hashForSize picks the HMAC hash of a PRF from its output size.
+func hashForSize(n int) func() hash.Hash {
+	switch n {
+	case sha1.Size:
+		return sha1.New
+	case sha256.Size:
+		return sha256.New
+	case sha512.Size384:
+		return sha512.New384
+	case sha512.Size:
+		return sha512.New
+	}
+	return nil
 }
 
 // appendHexLine appends up to max bytes from a hex dump line
@@ -176,6 +246,12 @@ func (k *Keys) consume(ts *threadState, d Dump) {
 	switch d.Label {
 	case "shared Diffie Hellman secret":
 		ts.dh = d.Data
+	case "IDx'":
+		ts.id = d.Data
+	case "octets = message + nonce + prf(Sk_px, IDx')":
+		if ts.id != nil {
+			k.auth = append(k.auth, authDump{id: ts.id, octets: d.Data})
+		}
 	case "SKEYSEED":
 		ts.ike = &IKEKeys{Initiator: ts.initiator, SharedSecret: ts.dh, SKEYSEED: d.Data}
 	case "Sk_d secret", "Sk_ai secret", "Sk_ar secret", "Sk_ei secret", "Sk_er secret", "Sk_pi secret", "Sk_pr secret":

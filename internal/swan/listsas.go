@@ -59,6 +59,18 @@ func (s IKESA) Child(name, state string) (ChildSA, bool) {
 	return ChildSA{}, false
 }
 
+// Installed returns the CHILD_SAs in state INSTALLED (during a rekey the
+// old SA lingers as REKEYED or DELETING).
+func (s IKESA) Installed() []ChildSA {
+	var out []ChildSA
+	for _, c := range s.Children {
+		if c.State == "INSTALLED" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // section is a node of swanctl's --pretty output.
 type section struct {
 	name     string

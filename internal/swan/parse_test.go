@@ -46,6 +46,9 @@ func TestParseListSAs(t *testing.T) {
 	if !ok {
 		t.Fatal("no INSTALLED child net")
 	}
+	if inst := sa.Installed(); len(inst) != 1 || inst[0].SPIIn != c.SPIIn {
+		t.Errorf("Installed() = %+v", inst)
+	}
 	if c.SPIIn != 0xc6882cc8 || c.SPIOut != 0xdb6f7b0d || !c.Encap || c.Mode != "TUNNEL" || c.PacketsIn != 3 || c.BytesOut != 252 ||
 		c.EncrAlg != "AES_CBC" || c.IntegAlg != "HMAC_SHA2_256_128" || strings.Join(c.LocalTS, ",") != "198.19.1.1/32" ||
 		strings.Join(c.RemoteTS, ",") != "198.19.2.1/32" || c.Fields["rekey-time"] != "3375" {
@@ -65,6 +68,12 @@ func TestParseKeys(t *testing.T) {
 		t.Fatalf("%d IKE and %d child key sets, want 1 each", len(k.IKE), len(k.Child))
 	}
 	ike := k.IKE[0]
+	if ike.SPIi != 0x13b000a7e3911ff8 || ike.SPIr != 0x657128bc76f16e70 {
+		t.Errorf("IKE SPIs %016x/%016x, want those swanctl listed", ike.SPIi, ike.SPIr)
+	}
+	if _, ok := k.IKEBySPI(0x13b000a7e3911ff8, 0x657128bc76f16e70); !ok {
+		t.Error("IKEBySPI found nothing")
+	}
 	if !ike.Initiator || len(ike.SharedSecret) != 256 || len(ike.SKEYSEED) != 32 || len(ike.SKd) != 32 ||
 		len(ike.SKai) != 32 || len(ike.SKar) != 32 || len(ike.SKei) != 16 || len(ike.SKer) != 16 || len(ike.SKpi) != 32 || len(ike.SKpr) != 32 {
 		t.Errorf("IKE keys have wrong lengths: %+v", ike)

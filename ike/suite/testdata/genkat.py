@@ -5,7 +5,7 @@ the 'cryptography' package, writing kat.json. The Go tests read kat.json; run
 this script again only to extend the vectors (its output is deterministic)."""
 import hmac, hashlib, json, struct
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 H = {2: hashlib.sha1, 5: hashlib.sha256, 6: hashlib.sha384, 7: hashlib.sha512}
 INTEG = {2: (hashlib.sha1, 20, 12), 12: (hashlib.sha256, 32, 16), 13: (hashlib.sha384, 48, 24), 14: (hashlib.sha512, 64, 32)}
@@ -32,6 +32,7 @@ suites = [
     dict(name="aes192-sha1-prfsha1", encr=12, bits=192, integ=2, prf=2),
     dict(name="aes256-sha384-prfsha384", encr=12, bits=256, integ=13, prf=6),
     dict(name="aes256-sha512-prfsha512", encr=12, bits=256, integ=14, prf=7),
+    dict(name="chacha20poly1305-prfsha256", encr=28, bits=256, integ=0, prf=5),
 ]
 out = []
 for s in suites:
@@ -39,7 +40,7 @@ for s in suites:
     gir = det("gir" + s["name"], 256); spii = 0x0102030405060708; spir = 0x1112131415161718
     skeyseed = prf(a, ni + nr, gir)
     ps = H[a]().digest_size
-    ek = s["bits"] // 8 + (4 if s["encr"] == 20 else 0)
+    ek = s["bits"] // 8 + (4 if s["encr"] in (20, 28) else 0)
     ik = INTEG[s["integ"]][1] if s["integ"] else 0
     km = prfplus(a, skeyseed, ni + nr + struct.pack(">QQ", spii, spir), 3 * ps + 2 * ik + 2 * ek)
     names = ["SKd", "SKai", "SKar", "SKei", "SKer", "SKpi", "SKpr"]; lens = [ps, ik, ik, ek, ek, ps, ps]
@@ -60,6 +61,9 @@ for s in suites:
     if s["encr"] == 20:
         iv = det("iv", 8)
         body = iv + AESGCM(sk_e[:-4]).encrypt(sk_e[-4:] + iv, pt + b"\x00", aad)
+    elif s["encr"] == 28:
+        iv = det("iv", 8)
+        body = iv + ChaCha20Poly1305(sk_e[:-4]).encrypt(sk_e[-4:] + iv, pt + b"\x00", aad)
     else:
         iv = det("iv", 16)
         padded = (len(pt) + 1 + 15) // 16 * 16; padlen = padded - len(pt) - 1

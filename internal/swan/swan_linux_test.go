@@ -71,6 +71,13 @@ var cases = []suiteCase{
 	{"aes256-sha512-modp4096", "aes256gcm16", false,
 		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP4096},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256}},
+	{"chacha20poly1305-prfsha256-x25519", "chacha20poly1305", false,
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305, PRF: wire.PRFHMACSHA2256, DH: wire.DHCurve25519},
+		suite.Proposal{Encr: wire.EncrChaCha20Poly1305}},
+	// What an IOS default proposal negotiates (AES-CBC-256, SHA512, group 5).
+	{"aes256-sha512-modp1536", "aes256-sha1", false,
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA2512256, PRF: wire.PRFHMACSHA2512, DH: wire.DHMODP1536},
+		suite.Proposal{Encr: wire.EncrAESCBC, KeyBits: 256, Integ: wire.IntegHMACSHA196}},
 	{"aes128gcm16-prfsha512-ecp384", "aes128gcm16", true,
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128, PRF: wire.PRFHMACSHA2512, DH: wire.DHECP384},
 		suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 128}},
@@ -250,6 +257,10 @@ func TestStrongSwanInterop(t *testing.T) {
 				t.Fatalf("parsed %d/%d IKE and %d/%d child key sets, want 1 each", len(ka.IKE), len(kb.IKE), len(ka.Child), len(kb.Child))
 			}
 			ikeA, ikeB := ka.IKE[0], kb.IKE[0]
+			if ikeA.SPIi != saA.SPIi || ikeA.SPIr != saA.SPIr || ikeB.SPIi != saA.SPIi || ikeB.SPIr != saA.SPIr {
+				t.Errorf("IKE SPIs from the logs %016x/%016x and %016x/%016x, swanctl lists %016x/%016x",
+					ikeA.SPIi, ikeA.SPIr, ikeB.SPIi, ikeB.SPIr, saA.SPIi, saA.SPIr)
+			}
 			if !ikeA.Initiator || ikeB.Initiator || !bytes.Equal(ikeA.SKEYSEED, ikeB.SKEYSEED) || !bytes.Equal(ikeA.SKer, ikeB.SKer) {
 				t.Errorf("IKE keys differ between the peers")
 			}
