@@ -32,6 +32,28 @@ die()  { printf '\n%sdemo failed: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 # that router would type it.
 ctl()  { local node=$1; shift; printf '%s%s# esphubctl %s%s\n' "$DIM" "$node" "$*" "$N"; "$CTL" "$@" -s "$TMP/$node.sock"; }
 
+# capture pings from host2 to the hub's host and prints what the hub's
+# host sees: the source address of the echo requests.
+capture() {
+  local out=$TMP/capture.$1
+  if ! command -v tcpdump >/dev/null; then
+    say "(tcpdump is not installed, so the capture is skipped; 'make deps' installs it)"
+    return 0
+  fi
+  ip netns exec "$PREFIX-hubhost" tcpdump -n -l -c 3 -i eth0 'icmp[icmptype] == icmp-echo' >"$out" 2>"$out.err" &
+  tcpdump_pid=$!
+  for _ in $(seq 100); do grep -q listening "$out.err" 2>/dev/null && break; sleep 0.1; done
+  grep -q listening "$out.err" || die "tcpdump did not start: $(cat "$out.err")"
+  "$LAB" exec --prefix "$PREFIX" "$SPEC" host2 ping -n -c 3 -i 0.2 -W 3 "$HUBHOST" >/dev/null \
+    || die "ping from host2 to $HUBHOST failed while capturing"
+  for _ in $(seq 100); do kill -0 "$tcpdump_pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$tcpdump_pid" 2>/dev/null || true
+  wait "$tcpdump_pid" 2>/dev/null || true
+  tcpdump_pid=
+  printf '%s$ ip netns exec %s-hubhost tcpdump -n -c 3 -i eth0 icmp   (while host2 pings it)%s\n' "$DIM" "$PREFIX" "$N"
+  cat "$out"
+}
+
 stop_daemons() {
   local n
   for n in "${!pids[@]}"; do kill -TERM "${pids[$n]}" 2>/dev/null || true; done
@@ -46,6 +68,7 @@ stop_daemons() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  [ -n "${tcpdump_pid:-}" ] && kill "$tcpdump_pid" 2>/dev/null && wait "$tcpdump_pid" 2>/dev/null
   stop_daemons
   if [ $status -ne 0 ]; then
     for n in "${NODES[@]}"; do
@@ -71,6 +94,10 @@ say "esphubd on four routers and sends traffic through the tunnels. Nothing"
 say "touches this machine's own interfaces, routes or firewall."
 
 [ "$(id -u)" -eq 0 ] || die "the demo creates network namespaces and needs root (sudo make demo)"
+if { [ ! -x "$D" ] || [ ! -x "$CTL" ]; } && command -v go >/dev/null; then
+  say "building esphubd and esphubctl into $BIN/"
+  go build -o "$BIN/" ./cmd/esphubd ./cmd/esphubctl || die "go build failed"
+fi
 for b in "$LAB" "$D" "$CTL"; do [ -x "$b" ] || die "$b is missing; run 'make build' (or just 'make demo')"; done
 for c in ip nft ping; do
   command -v "$c" >/dev/null || die "'$c' is not installed (run 'make deps' as root)"
@@ -100,10 +127,16 @@ step "1. Bring the lab up"
 "$LAB" check "$SPEC" >/dev/null || die "the shipped spec $SPEC does not validate"
 lab_up=1
 show "$LAB" up --prefix "$PREFIX" "$SPEC" || die "esphub-lab up failed (see the message above)"
-say "Without a VPN, the hub's host cannot reach host2: it hides behind the NAT."
-"$LAB" exec --prefix "$PREFIX" "$SPEC" hubhost ping -n -c 1 -W 1 198.19.2.10 >/dev/null 2>&1 \
+say "Without a VPN, host2 (behind the NAT box) reaches the hub's host only as"
+say "the NAT box's address 198.18.100.2:"
+capture before
+if command -v tcpdump >/dev/null; then
+  grep -q "IP 198.18.100.2 > $HUBHOST" "$TMP/capture.before" || die "the hub's host did not see the NAT address; NAT is not translating"
+fi
+say "and the other way round fails: nothing routes to host2's LAN."
+show "$LAB" exec --prefix "$PREFIX" "$SPEC" hubhost ping -n -c 1 -W 1 198.19.2.10 \
   && die "hubhost reached host2 before any tunnel existed; the NAT box is not isolating its inside"
-say "${G}(no route, as expected)${N}"
+say "${G}(failed as expected)${N}"
 
 # ---------------------------------------------------------------------------
 step "2. The configurations"
@@ -149,6 +182,12 @@ show "$LAB" exec --prefix "$PREFIX" "$SPEC" host2 ping -n -c 3 -i 0.2 -W 3 198.1
 show "$LAB" exec --prefix "$PREFIX" "$SPEC" hubhost ping -n -c 3 -i 0.2 -W 3 198.19.2.10 \
   || ping_ok hubhost 198.19.2.10 || die "the hub's host could not reach host2 behind the NAT"
 
+say "Through the tunnel the hub's host now sees host2's own address, not the NAT's:"
+capture after
+if command -v tcpdump >/dev/null; then
+  grep -q "IP 198.19.2.10 > $HUBHOST" "$TMP/capture.after" || die "the hub's host did not see host2's own address through the tunnel"
+fi
+
 # ---------------------------------------------------------------------------
 step "5. What the operator sees"
 say "Sessions on the hub: one Virtual-Access per spoke; spoke2 and spoke3 share"
@@ -183,7 +222,8 @@ say "No namespace named $PREFIX-* is left, and this machine's own nftables table
 say "are as they were."
 
 step "Done in $(( $(date +%s) - start )) s"
-say "${G}A hub and three spokes, two behind NAT, built from IOS configurations.${N}"
+say "${G}The lab works. So does the VPN across it: a hub and three spokes, two behind${N}"
+say "${G}NAT, built from IOS configurations.${N}"
 say "Try it by hand:"
 say "  $LAB up $SPEC"
 say "  ip netns exec h3n-hub $D -config $EXAMPLES/hub.cfg -api /tmp/hub.sock &"
