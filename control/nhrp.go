@@ -444,9 +444,37 @@ const shortcutInitiateTimeout = 30 * time.Second
 // Initiate implements nhrp.Protector. It returns once the request is built;
 // the exchange runs on its own goroutine and the Node learns the outcome
 // from the session coming up (tunnelUp).
+//
+// As IOS does, a spoke reuses a spoke-to-spoke session it already has with
+// the peer (in either direction) instead of building a second one: the Node
+// is told that tunnel is up again, which sends what waited for it. While a
+// negotiation with the peer is under way, the session's arrival does the
+// same.
 func (p *nhrpProtector) Initiate(req nhrp.InitiateRequest) error {
 	d := p.d
+	remoteNBMA := req.PeerNBMA.Unmap()
 	d.mu.Lock()
+	var existing *Session
+	for _, s := range d.sessions {
+		if s.Template != "" && s.Remote.Addr().Unmap() == remoteNBMA && s.plan != nil &&
+			s.plan.Interface.Number == req.VirtualTemplate && len(s.Children) > 0 {
+			if existing == nil || s.ID > existing.ID {
+				existing = s
+			}
+		}
+	}
+	var snap Session
+	if existing != nil {
+		snap = *existing
+	}
+	_, negotiating := d.pendingI[remoteNBMA]
+	if existing != nil || negotiating {
+		d.mu.Unlock()
+		if existing != nil {
+			(*nhrpState)(p).tunnelUp(snap)
+		}
+		return nil
+	}
 	ir, err := d.shortcutRequest(d.cfg, req)
 	ctx := d.ctx
 	d.mu.Unlock()
