@@ -188,7 +188,10 @@ func TestNHRPShortcut(t *testing.T) {
 	})
 	hub, s1, s2 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"]
 	for _, n := range []*node{hub, s1, s2} {
-		writeCfg(t, n.cfg, readS2SExample(t, n.name+".cfg"))
+		// The shortest liveness check IOS allows (10 s, retry 2 s), so
+		// that a dead spoke is noticed within the test's time.
+		cfg := strings.ReplaceAll(readS2SExample(t, n.name+".cfg"), "dpd 10 3 periodic", "dpd 10 2 periodic")
+		writeCfg(t, n.cfg, cfg)
 		w.start(n)
 	}
 
@@ -285,7 +288,48 @@ func TestNHRPShortcut(t *testing.T) {
 	if switchTime > 5*time.Second {
 		t.Errorf("switch to the direct path took %v", switchTime)
 	}
-	if !strings.Contains(w.text(hub, "show", "ip", "nhrp", "traffic"), "Traffic Indication") {
-		t.Logf("hub nhrp traffic:\n%s", w.text(hub, "show", "ip", "nhrp", "traffic"))
+	if t.Failed() {
+		return
+	}
+
+	// Killing spoke2's esphubd (no Deletes) leaves spoke1 to find out by
+	// liveness checks; then the shortcut goes and spoke1's traffic to
+	// 198.19.2.0/24 falls back to the hub.
+	pctx2, pcancel2 := context.WithTimeout(ctx, 60*time.Second)
+	defer pcancel2()
+	ping2 := l.Command(pctx2, "host1", "ping", "-n", "-i", "0.05", "-W", "1", "198.19.2.10")
+	if err := ping2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pcancel2(); _ = ping2.Wait() }()
+	time.Sleep(200 * time.Millisecond)
+	base, err := w.hubRx(hub, va1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	w.kill(s2)
+	// Liveness: 10 s interval, then five retransmissions 2 s apart.
+	const liveness = 10*time.Second + 6*2*time.Second
+	w.eventually(liveness+10*time.Second, "spoke1 shortcut removed", func() (bool, string) {
+		ok, text := w.shortcutTo(s1, "198.19.2.0/24")
+		return !ok, text
+	})
+	removed := time.Since(killed)
+	w.eventually(10*time.Second, "spoke1 traffic back through the hub", func() (bool, string) {
+		n, err := w.hubRx(hub, va1)
+		if err != nil {
+			return false, err.Error()
+		}
+		return n > base+10, fmt.Sprintf("hub %s rx %d (was %d when spoke2 was killed)", va1, n, base)
+	})
+	fallback := time.Since(killed)
+	t.Logf("spoke2 killed: shortcut removed on spoke1 after %v, traffic back through the hub after %v (liveness check %v)",
+		removed.Round(100*time.Millisecond), fallback.Round(100*time.Millisecond), liveness)
+	if removed > liveness+5*time.Second {
+		t.Errorf("shortcut outlived the liveness check: removed after %v", removed)
+	}
+	if n := strings.Count(w.text(s1, "show", "ip", "nhrp"), "198.19.2.0/24"); n != 0 {
+		t.Errorf("spoke1 still has an NHRP entry for 198.19.2.0/24:\n%s", w.text(s1, "show", "ip", "nhrp"))
 	}
 }
