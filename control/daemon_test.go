@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/control/rib"
@@ -352,5 +355,89 @@ func TestUnreachablePeerBacksOff(t *testing.T) {
 	}
 	if !strings.Contains(r.Text, "198.18.0.99/500") || !strings.Contains(r.Text, "RETRY") || !strings.Contains(r.Text, "failed attempt") {
 		t.Errorf("show crypto ikev2 sa does not show the retrying peer:\n%s", r.Text)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "session", func() bool { return len(hub.d.Sessions()) == 1 })
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(hub.d.Metrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf
+	}
+	if v := got["esphub_sessions"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("esphub_sessions = %v, want 1", v)
+	}
+	for _, name := range []string{"esphub_ike_sas", "esphub_child_sas", "esphub_sa_packets_total", "esphub_sa_bytes_total",
+		"esphub_tunnel_packets_total", "esphub_dataplane_drops_total", "esphub_ike_events_total", "esphub_routes", "esphub_initiator_tunnels"} {
+		if got[name] == nil {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	found := false
+	for _, m := range got["esphub_tunnel_packets_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			found = found || l.GetName() == "interface" && l.GetValue() == "Virtual-Access1"
+		}
+	}
+	if !found {
+		t.Error("tunnel metrics are not labelled with the interface name")
+	}
+}
+
+// With `tunnel destination dynamic`, the FlexVPN client's peer list is
+// tried in sequence order; an unreachable first peer falls back to the
+// backup.
+func TestFlexVPNClientBackupPeer(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	src := strings.Replace(spokeCfg, "tunnel destination 198.18.0.2", "tunnel destination dynamic", 1)
+	src = strings.Replace(src, "address 198.18.0.2", "address 198.18.0.0 255.255.255.0", 1)
+	src = strings.Replace(src, "\nend", "\ncrypto ikev2 client flexvpn hubs\n peer 1 198.18.0.99\n peer 2 198.18.0.2\n client connect Tunnel0\nend", 1)
+	a := netip.MustParseAddr("198.18.1.2")
+	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
+	d, err := New(parse(t, "s1.cfg", src), Options{Transport: tr, Dataplane: memDP{dataplane.NewEngine(dataplane.Options{})},
+		RetryMin: 50 * time.Millisecond, IKE: ike.Config{RetransmitTimeout: 20 * time.Millisecond, RetransmitBackoff: 1, RetransmitTries: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "session through the backup peer", func() bool { return len(hub.d.Sessions()) == 1 })
+	c := d.Connectors()[0]
+	if c.Peer.Addr() != netip.MustParseAddr("198.18.0.2") || c.State != connReady {
+		t.Errorf("connector %+v, want READY on the backup 198.18.0.2", c)
+	}
+}
+
+// A GRE-mode template: transport-mode ESP protecting GRE between the
+// endpoints, and a GRE tunnel in the dataplane.
+func TestGREMode(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", strings.Replace(hubCfg, "tunnel mode ipsec ipv4", "tunnel mode gre ip", 1)))
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", strings.Replace(spokeCfg, "tunnel mode ipsec ipv4", "tunnel mode gre ip", 1)))
+	waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	s := hub.d.Sessions()[0]
+	if s.Mode != "gre" {
+		t.Errorf("mode %q, want gre", s.Mode)
+	}
+	for _, c := range s.Children {
+		if c.Mode != ike.ModeTransport || c.LocalTS[0].Proto != 47 || c.RemoteTS[0].Start != netip.MustParseAddr("198.18.1.2") {
+			t.Errorf("child %v %v %v, want transport mode GRE host to host", c.Mode, c.LocalTS, c.RemoteTS)
+		}
+	}
+	ts := hub.dp.Tunnels()
+	if len(ts) != 1 || ts[0].Config.Mode != dataplane.ModeGRE {
+		t.Errorf("dataplane tunnels %+v, want one GRE tunnel", ts)
 	}
 }
