@@ -279,6 +279,10 @@ func TestHubAndSpokeInMemory(t *testing.T) {
 		{[]string{"show", "derived-config", "interface", "virtual-access", "1"}, []string{"interface Virtual-Access1\n ip unnumbered Loopback0\n tunnel source 198.18.0.2\n tunnel mode ipsec ipv4\n tunnel destination 198.18.1.2\n tunnel protection ipsec profile spokes"}},
 		{[]string{"show", "crypto", "ikev2", "stats"}, []string{"Total incoming IKEv2 SA Count:    1"}},
 		{[]string{"show", "dataplane"}, []string{"Dataplane backend: test", "Virtual-Access1"}},
+		{[]string{"show", "crypto", "session", "detail"}, []string{"Session ID: 1", "Phase1_id: s1.lab.example", "Inbound:  #pkts dec'ed 0"}},
+		{[]string{"show", "crypto", "ikev2", "session", "detailed"}, []string{"Session-id:1, Status:UP-ACTIVE, IKE count:1, CHILD count:1", "Child sa: local selector  0.0.0.0/0 - 255.255.255.255/65535", "mode tunnel"}},
+		{[]string{"show", "crypto", "ikev2", "profile"}, []string{"IKEv2 profile: spokes"}},
+		{[]string{"show", "ipv6", "route"}, []string{"Codes"}},
 	} {
 		r := hub.run(t, c.words...)
 		for _, w := range c.want {
@@ -439,5 +443,83 @@ func TestGREMode(t *testing.T) {
 	ts := hub.dp.Tunnels()
 	if len(ts) != 1 || ts[0].Config.Mode != dataplane.ModeGRE {
 		t.Errorf("dataplane tunnels %+v, want one GRE tunnel", ts)
+	}
+}
+
+// Rekeys keep the session: a Child SA rekey replaces the SAs in the
+// dataplane make-before-break, and an IKE SA rekey moves the session to the
+// new IKE SA.
+func TestRekeysKeepTheSession(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	ss := spoke.d.Sessions()[0]
+	var oldIn uint32
+	for spi := range ss.Children {
+		oldIn = spi
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := spoke.d.Engine().RekeyChildSA(ctx, ss.IKESPI, oldIn); err != nil {
+		t.Fatalf("child rekey: %v", err)
+	}
+	waitFor(t, "old child SA gone on both sides", func() bool {
+		s, h := spoke.d.Sessions(), hub.d.Sessions()
+		if len(s) != 1 || len(h) != 1 || len(s[0].Children) != 1 || len(h[0].Children) != 1 {
+			return false
+		}
+		_, still := s[0].Children[oldIn]
+		return !still && len(spoke.dp.SAs()) == 2 && len(hub.dp.SAs()) == 2
+	})
+	if s := hub.d.Sessions()[0]; s.Interface != "Virtual-Access1" {
+		t.Errorf("hub session after child rekey: %+v", s)
+	}
+	if err := spoke.d.Engine().RekeyIKESA(ctx, ss.IKESPI); err != nil {
+		t.Fatalf("ike rekey: %v", err)
+	}
+	waitFor(t, "session on the new IKE SA", func() bool {
+		s := spoke.d.Sessions()
+		return len(s) == 1 && s[0].IKESPI != ss.IKESPI && s[0].Interface == "Tunnel0"
+	})
+	if _, ok := hub.d.RIB().Best("", netip.MustParsePrefix("198.19.1.0/24")); !ok {
+		t.Error("routes lost across rekeys")
+	}
+	// The session still works end to end in the dataplane: its tunnel has an
+	// outbound SA.
+	if nh, ok := spoke.dp.Lookup(0, netip.MustParseAddr("198.19.0.10")); !ok || nh.Kind != dataplane.NextHopTunnel {
+		t.Errorf("spoke FIB after rekeys: %+v", nh)
+	}
+	for _, ts := range spoke.dp.Tunnels() {
+		if ts.OutboundSPI == 0 {
+			t.Errorf("tunnel %d lost its outbound SA", ts.Config.ID)
+		}
+	}
+}
+
+// IPv6 transport with an IPv4 overlay (tunnel mode ipsec ipv6 v4-overlay).
+func TestIPv6Transport(t *testing.T) {
+	v6 := func(s string) string {
+		s = strings.ReplaceAll(s, "ip address 198.18.0.2 255.255.255.0", "ipv6 address 2001:db8::2/64")
+		s = strings.ReplaceAll(s, "ip address 198.18.1.2 255.255.255.0", "ipv6 address 2001:db8:0:1::2/64")
+		s = strings.ReplaceAll(s, "address 198.18.0.2\n", "address 2001:db8::2/128\n")
+		s = strings.ReplaceAll(s, "tunnel destination 198.18.0.2", "tunnel destination 2001:db8::2")
+		return strings.ReplaceAll(s, "tunnel mode ipsec ipv4", "tunnel mode ipsec ipv6 v4-overlay")
+	}
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "2001:db8::2", parse(t, "hub.cfg", v6(hubCfg)))
+	spoke := startSide(t, net, "2001:db8:0:1::2", parse(t, "s1.cfg", v6(spokeCfg)))
+	waitFor(t, "sessions over IPv6", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	s := hub.d.Sessions()[0]
+	if !s.Remote.Addr().Is6() {
+		t.Errorf("session remote %v, want IPv6", s.Remote)
+	}
+	waitFor(t, "IPv4 routes over the IPv6 tunnel", func() bool {
+		_, ok := hub.d.RIB().Best("", netip.MustParsePrefix("198.19.1.0/24"))
+		return ok
+	})
+	r := hub.run(t, "show", "crypto", "ikev2", "sa")
+	if !strings.Contains(r.Text, "IPv6 Crypto IKEv2  SA") || !strings.Contains(r.Text, "2001:db8:0:1::2/500") {
+		t.Errorf("show crypto ikev2 sa:\n%s", r.Text)
 	}
 }
