@@ -323,7 +323,8 @@ func (d *Daemon) vrfID(name string) uint32 {
 	return id
 }
 
-// Sessions returns a snapshot of the sessions, ordered by session id.
+// Sessions returns a snapshot of the sessions, ordered by session id. The
+// snapshot shares nothing mutable with the daemon.
 func (d *Daemon) Sessions() []Session {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -331,6 +332,10 @@ func (d *Daemon) Sessions() []Session {
 	for _, s := range d.sessions {
 		c := *s
 		c.Routes = append([]netip.Prefix(nil), s.Routes...)
+		c.Children = make(map[uint32]*ike.ChildSA, len(s.Children))
+		for k, v := range s.Children { // the ChildSAs themselves are never modified
+			c.Children[k] = v
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -240,13 +240,11 @@ func TestHubAndSpokeInMemory(t *testing.T) {
 		if r.Source != rib.IKEv2 || r.Tag != 1 || r.Distance != 2 || r.NextHops[0].Interface != c.iface {
 			t.Errorf("%s: route %+v, want IKEv2 tag 1 distance 2 via %s", c.prefix, r, c.iface)
 		}
-		nh, ok := c.s.dp.Lookup(0, netip.MustParsePrefix(c.prefix).Addr())
-		if !ok || nh.Kind != dataplane.NextHopTunnel {
-			t.Errorf("%s: FIB next hop %+v, want the tunnel", c.prefix, nh)
-		}
-		if !c.s.kernel.has(c.prefix) {
-			t.Errorf("%s: not steered into the overlay device", c.prefix)
-		}
+		// The RIB notifies the FIB after it releases its lock: poll.
+		waitFor(t, c.prefix+" in the FIB and steered into the overlay device", func() bool {
+			nh, ok := c.s.dp.Lookup(0, netip.MustParsePrefix(c.prefix).Addr())
+			return ok && nh.Kind == dataplane.NextHopTunnel && c.s.kernel.has(c.prefix)
+		})
 	}
 	// Connected routes go to the host side, not the kernel steering.
 	if nh, ok := hub.dp.Lookup(0, netip.MustParseAddr("198.19.0.10")); !ok || nh.Kind != dataplane.NextHopHost {
