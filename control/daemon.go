@@ -65,6 +65,17 @@ type Options struct {
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// Observer, if set, hears about sessions coming up and going down:
+	// the seam through which NHRP learns its tunnels. It is called without
+	// the daemon's lock held and must not block.
+	Observer SessionObserver
+}
+
+// SessionObserver is told about sessions (interfaces) coming up and going
+// down, with a snapshot of the session.
+type SessionObserver interface {
+	SessionUp(Session)
+	SessionDown(Session)
 }
 
 // Daemon is the control process. Its methods are safe for concurrent use.
@@ -105,6 +116,7 @@ type pending struct {
 	profile *config.Profile
 	plan    *tunnelPlan
 	conn    *connector // initiator only
+	at      time.Time
 }
 
 // Session is one IKE session and the interface it brought up: a
@@ -177,6 +189,11 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	if cfg.IKEv2.CookieChallenge != nil {
 		ic.CookieThreshold = *cfg.IKEv2.CookieChallenge
+	}
+	for _, l := range cfg.IKEv2.MaxInNegotiation {
+		if l.Direction != "outgoing" && ic.MaxHalfOpen == 0 {
+			ic.MaxHalfOpen = l.Limit // call admission for incoming negotiations
+		}
 	}
 	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
 		// IOS retries liveness checks every `dpd ... RETRY` seconds, five

@@ -521,3 +521,47 @@ func TestIPv6Transport(t *testing.T) {
 		t.Errorf("show crypto ikev2 sa:\n%s", r.Text)
 	}
 }
+
+type recorder struct {
+	mu       sync.Mutex
+	up, down []string
+}
+
+func (r *recorder) SessionUp(s Session) {
+	r.mu.Lock()
+	r.up = append(r.up, s.Interface)
+	r.mu.Unlock()
+}
+
+func (r *recorder) SessionDown(s Session) {
+	r.mu.Lock()
+	r.down = append(r.down, s.Interface)
+	r.mu.Unlock()
+}
+
+func TestObserverSeesSessions(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	rec := &recorder{}
+	a := netip.MustParseAddr("198.18.0.2")
+	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
+	d, err := New(parse(t, "hub.cfg", hubCfg), Options{Transport: tr, Dataplane: memDP{dataplane.NewEngine(dataplane.Options{})}, Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "observer told about Virtual-Access1", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.up) == 1 && rec.up[0] == "Virtual-Access1"
+	})
+	spoke.cancel() // graceful: the spoke deletes its IKE SA
+	waitFor(t, "observer told the session went down", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.down) == 1 && rec.down[0] == "Virtual-Access1"
+	})
+}
