@@ -80,6 +80,9 @@ type ikeSA struct {
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
 
+	// successor is the IKE SA that replaced this one (after a rekey); its
+	// Child SAs moved there.
+	successor *ikeSA
 	// peerIKERekey is the peer's rekey of this SA that crossed ours.
 	peerIKERekey *ikeRekeyRecord
 
@@ -327,4 +330,18 @@ func hexSPI(s uint64) string {
 		s >>= 4
 	}
 	return string(b[:])
+}
+
+// childByOutbound finds a live Child SA by the peer's SPI, on this IKE SA or,
+// once it has been rekeyed, on its successors: a Delete or REKEY_SA sent on
+// the old IKE SA may name a Child SA that already moved.
+func (sa *ikeSA) childByOutbound(spi uint32) *childSA {
+	for s := sa; s != nil; s = s.successor {
+		for _, c := range s.children {
+			if c.outSPI == spi && c.state != childRemoved {
+				return c
+			}
+		}
+	}
+	return nil
 }
