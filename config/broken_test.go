@@ -76,3 +76,10 @@ func TestBrokenConfigs(t *testing.T) {
 		})
 	}
 }
+
+func init() {
+	brokenCases = append(brokenCases,
+		brokenCase{"tunnel family mismatch", "interface Tunnel0\n tunnel mode ipsec ipv4\n tunnel destination 2001:db8::1\n", 3, 21, "is IPv6 but tunnel mode ipsec ipv4 runs over IPv4"},
+		brokenCase{"default gre mode over IPv4", "interface Tunnel0\n tunnel source 2001:db8::2\n", 2, 16, "tunnel mode gre ip runs over IPv4"},
+	)
+}

@@ -76,12 +76,12 @@ func interfaceInit() {
 		kwNo("ip address", func(c *ctx) *frame {
 			i := ifc(c)
 			if c.neg {
-				i.Addresses, i.Secondary, i.AddressNegotiated = nil, nil, false
+				i.Addresses, i.Secondary, i.AddressPos, i.AddressNegotiated = nil, nil, nil, false
 				return nil
 			}
 			if c.argIs(0, "negotiated") {
 				if c.nargs(1, 1, "") {
-					i.AddressNegotiated, i.Addresses, i.Secondary = true, nil, nil
+					i.AddressNegotiated, i.Addresses, i.Secondary, i.AddressPos = true, nil, nil, nil
 				}
 				return nil
 			}
@@ -112,13 +112,14 @@ func interfaceInit() {
 				}
 				i.Addresses = append(i.Addresses, p)
 				i.Secondary = append(i.Secondary, true)
+				i.AddressPos = append(i.AddressPos, c.posAt(0))
 				return nil
 			}
 			i.AddressNegotiated, i.Unnumbered = false, ""
 			if len(i.Addresses) == 0 {
-				i.Addresses, i.Secondary = []netip.Prefix{p}, []bool{false}
+				i.Addresses, i.Secondary, i.AddressPos = []netip.Prefix{p}, []bool{false}, []Pos{c.posAt(0)}
 			} else {
-				i.Addresses[0] = p
+				i.Addresses[0], i.AddressPos[0] = p, c.posAt(0)
 			}
 			return nil
 		}),
@@ -129,7 +130,7 @@ func interfaceInit() {
 				return nil
 			}
 			if name, ok := interfaceArg(c, 0); ok {
-				i.Unnumbered, i.Addresses, i.Secondary = name, nil, nil
+				i.Unnumbered, i.Addresses, i.Secondary, i.AddressPos = name, nil, nil, nil
 				i.Refs["ip unnumbered"] = c.posAt(0)
 			}
 			return nil
@@ -228,6 +229,7 @@ func interfaceInit() {
 					return nil
 				}
 				t.Source, t.SourceAddr = a.String(), a
+				ifc(c).Refs["tunnel source"] = c.posAt(0)
 				return nil
 			}
 			if name, ok := interfaceArg(c, 0); ok {
@@ -258,6 +260,7 @@ func interfaceInit() {
 					return c.errf(0, "tunnel destination: %s is not a unicast address", a)
 				}
 				t.Destination, t.DestAddr = a.String(), a
+				ifc(c).Refs["tunnel destination"] = c.posAt(0)
 				return nil
 			}
 			if looksLikeDotted(s) || strings.Contains(s, ":") {
@@ -279,6 +282,7 @@ func interfaceInit() {
 			switch m {
 			case ModeGREIP, ModeGREIPv6, ModeGREMultipoint, ModeIPsecIPv4, ModeIPsecIPv6, ModeIPsecV4OverV6, ModeIPsecV6OverV4:
 				t.Mode = m
+				ifc(c).Refs["tunnel mode"] = c.posAt(0)
 			default:
 				return c.errf(0, "tunnel mode: %q is not supported (gre ip, gre ipv6, gre multipoint, ipsec ipv4, ipsec ipv6, ipsec ipv6 v4-overlay, ipsec ipv4 v6-overlay)", c.rest(0))
 			}

@@ -31,19 +31,27 @@ var interfaceTypes = []struct {
 	{"Virtual-Access", KindPhysical},
 }
 
+// interfaceAbbrev holds the short IOS type names in common use (`g1` in
+// [B], `lo0`, `tu0`). `e`, `et` and `eth` are left out on purpose: on Linux
+// `eth0` is a host interface name, not IOS's Ethernet0.
 var interfaceAbbrev = map[string]string{
 	"g": "GigabitEthernet", "gi": "GigabitEthernet", "gig": "GigabitEthernet",
-	"e": "Ethernet", "eth": "Ethernet", "et": "Ethernet",
-	"f": "FastEthernet", "fa": "FastEthernet",
-	"te": "TenGigabitEthernet", "lo": "Loopback", "tu": "Tunnel",
+	"fa": "FastEthernet", "te": "TenGigabitEthernet", "lo": "Loopback", "tu": "Tunnel",
 	"vt": "Virtual-Template", "po": "Port-channel", "se": "Serial",
 }
 
-// canonicalInterface turns an IOS interface name in any accepted spelling
-// into its canonical form, e.g. "tunnel0" → "Tunnel0", "g1" →
-// "GigabitEthernet1", "Virtual-Templat1" → "Virtual-Template1". num is the
-// interface number for Tunnel, Loopback and Virtual-Template.
+// canonicalInterface turns an interface name in any accepted spelling into
+// its canonical form. IOS names are canonicalised ("tunnel0" → "Tunnel0",
+// "g1" → "GigabitEthernet1", "Virtual-Templat1" → "Virtual-Template1": IOS
+// accepts any unambiguous prefix of the type). A lower-case name that is
+// neither a full IOS type name nor one of the usual abbreviations is a Linux
+// host interface ("eth0", "ens5", "enp0s3", "tun0", "lo") and is kept as
+// written. num is the interface number for Tunnel, Loopback and
+// Virtual-Template.
 func canonicalInterface(s string) (name string, kind InterfaceKind, num int, ok bool) {
+	if linuxIfName(s) {
+		return s, KindPhysical, 0, true
+	}
 	i := strings.IndexAny(s, "0123456789")
 	if i <= 0 {
 		return "", "", 0, false
@@ -55,6 +63,8 @@ func canonicalInterface(s string) (name string, kind InterfaceKind, num int, ok 
 	full := ""
 	if a, ok := interfaceAbbrev[strings.ToLower(typ)]; ok {
 		full = a
+	} else if strings.EqualFold(typ, "e") && strings.Contains(rest, "/") {
+		full = "Ethernet" // e0/0; a lone "e" with a slot/port is IOS's
 	} else {
 		for _, t := range interfaceTypes {
 			if len(typ) >= 2 && strings.HasPrefix(strings.ToLower(t.name), strings.ToLower(typ)) {
@@ -80,6 +90,33 @@ func canonicalInterface(s string) (name string, kind InterfaceKind, num int, ok 
 		rest = strconv.Itoa(n)
 	}
 	return full + rest, kind, num, true
+}
+
+// linuxIfName reports whether s is written as a Linux interface name rather
+// than an IOS one (see canonicalInterface).
+func linuxIfName(s string) bool {
+	if s == "" || len(s) > 15 || s[0] == '-' || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	typ := strings.TrimRight(s, "0123456789.")
+	if typ == s {
+		return true // IOS names always carry a number ("lo" is Linux's)
+	}
+	if _, ok := interfaceAbbrev[typ]; ok {
+		return false
+	}
+	for _, t := range interfaceTypes {
+		if strings.ToLower(t.name) == typ {
+			return false
+		}
+	}
+	return true
 }
 
 // interfaceArg parses an interface name at argument i, which may be written

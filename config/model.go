@@ -550,6 +550,7 @@ type Interface struct {
 	Addresses []netip.Prefix `json:"ip_address,omitempty"`
 	// Secondary addresses follow Addresses[0] in Addresses and are flagged here.
 	Secondary         []bool         `json:"-"`
+	AddressPos        []Pos          `json:"-"`
 	AddressNegotiated bool           `json:"ip_address_negotiated,omitempty"`
 	Unnumbered        string         `json:"ip_unnumbered,omitempty"`
 	IPv6Addresses     []netip.Prefix `json:"ipv6_address,omitempty"`
@@ -583,6 +584,12 @@ const (
 	ModeIPsecV4OverV6 TunnelMode = "ipsec ipv6 v4-overlay"
 	ModeIPsecV6OverV4 TunnelMode = "ipsec ipv4 v6-overlay"
 )
+
+// TransportIPv6 reports whether the tunnel mode carries the tunnel over
+// IPv6 (the outer header).
+func (m TunnelMode) TransportIPv6() bool {
+	return m == ModeGREIPv6 || m == ModeIPsecIPv6 || m == ModeIPsecV4OverV6
+}
 
 // TunnelConfig holds the `tunnel ...` sub-commands.
 type TunnelConfig struct {

@@ -263,7 +263,10 @@ func (p *parser) line(l *srcLine) {
 				p.stack = saved[:depth]
 				return
 			}
-			if c, n := matchCmd(f.mode, toks); c != nil {
+			// An implemented mode reopens only for an indented line: a
+			// flush-left sub-command after `!` is an error, as the mode
+			// rules say.
+			if c, n := matchCmd(f.mode, toks); c != nil && l.indent > 0 {
 				p.stack = saved[:depth]
 				p.apply(l, c, toks, n, neg, f)
 				return
@@ -325,15 +328,26 @@ func (p *parser) unknown(l *srcLine, toks []token, neg bool) {
 	if neg {
 		text = "no " + text
 	}
+	var owners []string
 	for _, m := range allModes {
-		if c, _ := matchCmd(m, toks); c != nil {
-			if len(p.stack) > 0 && p.stack[len(p.stack)-1].mode != nil {
-				p.errorf(pos, "%q is not valid in %s mode; it is a sub-command of %s", text, p.stack[len(p.stack)-1].mode.what, m.what)
-			} else {
-				p.errorf(pos, "%q is not valid at the top level; it is a sub-command of %s", text, m.what)
-			}
-			return
+		if m == globalMode {
+			continue
 		}
+		if c, _ := matchCmd(m, toks); c != nil && !c.unimpl {
+			owners = append(owners, m.what)
+		}
+	}
+	if len(owners) > 0 {
+		where := owners[0]
+		if len(owners) > 1 {
+			where += " (also " + strings.Join(owners[1:], ", ") + ")"
+		}
+		if len(p.stack) > 0 && p.stack[len(p.stack)-1].mode != nil {
+			p.errorf(pos, "%q is not valid in %s mode; it is a sub-command of %s", text, p.stack[len(p.stack)-1].mode.what, where)
+		} else {
+			p.errorf(pos, "%q is not valid at the top level; it is a sub-command of %s", text, where)
+		}
+		return
 	}
 	p.errorf(pos, "unknown command %q", text)
 }

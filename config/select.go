@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/esphub/esphub/ike/wire"
 )
 
 // The FlexVPN selection rules. They are pure functions of the model and
@@ -530,4 +532,38 @@ func dnField(dn, field string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Combinations expands a proposal into the prioritised list of transform
+// combinations it stands for (G:1264-1284): encryption varies slowest, then
+// integrity, PRF and DH group, each in configured order. AES-GCM
+// combinations carry no integrity. Control maps each to the IKE engine's
+// single-transform proposals with IKESuite.IANA.
+func (p *Proposal) Combinations() []IKESuite {
+	var out []IKESuite
+	prfs := p.EffectivePRF()
+	for _, e := range p.Encryption {
+		integs := p.Integrity
+		if e.IsAEAD() {
+			integs = []Integrity{0}
+		}
+		for _, i := range integs {
+			for _, f := range prfs {
+				for _, g := range p.Groups {
+					out = append(out, IKESuite{Encryption: e, Integrity: i, PRF: f, Group: g})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// IANAIDs returns the wire IDs of the suite's transforms; integ is
+// IntegNone for AES-GCM.
+func (s IKESuite) IANAIDs() (encr wire.EncrID, keyBits uint16, integ wire.IntegID, prf wire.PRFID, dh wire.DHGroup) {
+	encr, keyBits = s.Encryption.IANA()
+	if s.Integrity != 0 {
+		integ = s.Integrity.IANA()
+	}
+	return encr, keyBits, integ, s.PRF.IANA(), s.Group.IANA()
 }

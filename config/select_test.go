@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+
+	"github.com/esphub/esphub/ike/wire"
 )
 
 func mustParse(t *testing.T, src string) *Config {
@@ -415,5 +417,28 @@ crypto ikev2 name-mangler m-all
 				t.Fatalf("%s: got %q,%v want %q,%v", tc.source, got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+func TestCombinations(t *testing.T) {
+	// G:1264-1284 (Appendix A G12): proposal-2 expands to
+	// (aes-cbc-128, sha1, 14) then (aes-cbc-192, sha1, 14).
+	cfg := mustParse(t, "crypto ikev2 proposal proposal-2\n encryption aes-cbc-128 aes-cbc-192\n integrity sha1\n group 14\n"+
+		"crypto ikev2 proposal g\n encryption aes-gcm-256\n prf sha256 sha384\n group 19\n")
+	got := cfg.Proposal("proposal-2").Combinations()
+	want := []IKESuite{{EncrAESCBC128, IntegSHA1, PRFSHA1, 14}, {EncrAESCBC192, IntegSHA1, PRFSHA1, 14}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	g := cfg.Proposal("g").Combinations()
+	if len(g) != 2 || g[0].Integrity != 0 || g[1].PRF != PRFSHA384 {
+		t.Fatalf("AES-GCM combinations: %v", g)
+	}
+	if n := len(cfg.Proposal("default").Combinations()); n != 3*5*5*2 {
+		t.Fatalf("default proposal has %d combinations, want 150", n)
+	}
+	enc, bits, integ, prf, dh := g[0].IANAIDs()
+	if enc != wire.EncrAESGCM16 || bits != 256 || integ != wire.IntegNone || prf != wire.PRFHMACSHA2256 || dh != wire.DHECP256 {
+		t.Fatalf("IANA IDs %d %d %d %d %d", enc, bits, integ, prf, dh)
 	}
 }

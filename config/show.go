@@ -98,7 +98,6 @@ func ShowProfile(w io.Writer, p *Profile) {
 		local = identityString(*p.LocalIdentity)
 	}
 	fmt.Fprintf(w, " Local identity: %s\n", local)
-	fmt.Fprintf(w, " Remote identity: none\n")
 	la := "none"
 	if p.LocalAuth != nil {
 		la = string(p.LocalAuth.Method)

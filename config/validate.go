@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -170,6 +171,12 @@ func (p *parser) validateProfile(pr *Profile, errAt func(Pos, string, ...any)) {
 			p.warnf(a.Pos, "%s: authorization policy %q is not defined; local authorization for it returns no attributes", name, a.Name)
 		}
 	}
+	if v := pr.MatchFVRF; v != "" && v != "any" && cfg.VRF(v) == nil {
+		p.warnf(pr.Refs["match fvrf"], "%s: VRF %q is not defined; the profile matches no peer", name, v)
+	}
+	if v := pr.IVRF; v != "" && v != "global" && cfg.VRF(v) == nil { // `ivrf global` (G:6525): the global table
+		p.warnf(pr.Refs["ivrf"], "%s: ivrf %q is not defined", name, v)
+	}
 	if pr.VirtualTemplate != 0 {
 		vt := cfg.VirtualTemplate(pr.VirtualTemplate)
 		if vt == nil {
@@ -242,10 +249,24 @@ func (p *parser) validateInterface(i *Interface, errAt func(Pos, string, ...any)
 		if t.VRF != "" && cfg.VRF(t.VRF) == nil {
 			errAt(i.Refs["tunnel vrf"], "interface %s: tunnel VRF %q is not defined", i.Name, t.VRF)
 		}
-		if pos, ok := i.Refs["tunnel source"]; ok && t.Source != "" && t.Source != "dynamic" && !t.SourceAddr.IsValid() && cfg.Interface(t.Source) == nil {
+		if pos, ok := i.Refs["tunnel source"]; ok && t.Source != "" && t.Source != "dynamic" && !t.SourceAddr.IsValid() &&
+			!linuxIfName(t.Source) && cfg.Interface(t.Source) == nil {
 			// A warning: on Linux the source is usually a host interface
 			// (eth0) that the configuration need not describe.
 			p.warnf(pos, "interface %s: tunnel source interface %s is not configured; esphub uses the host interface of that name", i.Name, t.Source)
+		}
+		// The outer addresses must be of the family the mode says
+		// (gre ip and ipsec ipv4 run over IPv4; gre ipv6, ipsec ipv6 and
+		// ipsec ipv6 v4-overlay over IPv6).
+		v6 := t.EffectiveMode().TransportIPv6()
+		fam := map[bool]string{false: "IPv4", true: "IPv6"}
+		for _, ref := range []struct {
+			key  string
+			addr netip.Addr
+		}{{"tunnel destination", t.DestAddr}, {"tunnel source", t.SourceAddr}} {
+			if ref.addr.IsValid() && ref.addr.Is6() != v6 {
+				errAt(i.Refs[ref.key], "interface %s: %s %s is %s but tunnel mode %s runs over %s", i.Name, ref.key, ref.addr, fam[ref.addr.Is6()], t.EffectiveMode(), fam[v6])
+			}
 		}
 		if i.Kind == KindVirtualTemplate && t.Destination != "" {
 			p.warnf(i.Pos, "interface %s: a virtual template takes its tunnel destination from each session; `tunnel destination` is ignored", i.Name)

@@ -42,6 +42,7 @@ func root() *command {
 				summary: "work with IOS-style configuration files (offline, no daemon needed)",
 				subs: []*command{
 					{name: "check", summary: "validate configuration files", usage: "FILE...", run: configCheck},
+					{name: "diff", summary: "list the objects a reload from OLD to NEW would change", usage: "OLD NEW", run: configDiff},
 					{name: "show", summary: "print the normalised configuration or one object as IOS show does",
 						usage: "FILE [--defaults] [crypto ikev2 proposal|policy|profile|keyring|authorization policy [NAME]] [crypto ipsec profile|transform-set [NAME]]",
 						run:   configShow},

@@ -241,3 +241,48 @@ func showObject(e *env, cfg *config.Config, what []string) int {
 	fmt.Fprintf(e.stderr, "esphubctl config show: unknown object %q; one of: %s\n", strings.Join(what, " "), strings.Join(kinds, ", "))
 	return exitUsage
 }
+
+// configDiff prints the objects that differ between two configurations,
+// one per line ("modified crypto ikev2 profile spokes"), and exits 0 even
+// when they differ: the difference is the answer, not a failure.
+func configDiff(e *env, args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintf(e.stderr, "usage: esphubctl config diff OLD NEW\n")
+		return exitUsage
+	}
+	var cfgs [2]*config.Config
+	for i, f := range args {
+		src, err := readInput(f)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "esphubctl: %v\n", err)
+			return exitError
+		}
+		cfg, diags := config.Parse(f, src)
+		if diags.HasErrors() {
+			for _, d := range diags.Errors() {
+				fmt.Fprintln(e.stderr, d)
+			}
+			return exitError
+		}
+		cfgs[i] = cfg
+	}
+	changes := config.Diff(cfgs[0], cfgs[1])
+	if e.output == "json" {
+		if changes == nil {
+			changes = []config.Change{}
+		}
+		writeJSON(e, changes)
+		return exitOK
+	}
+	for _, c := range changes {
+		if c.Name != "" {
+			fmt.Fprintf(e.stdout, "%-8s %s %s\n", c.Op, c.Kind, c.Name)
+		} else {
+			fmt.Fprintf(e.stdout, "%-8s %s\n", c.Op, c.Kind)
+		}
+	}
+	if len(changes) == 0 {
+		fmt.Fprintf(e.stderr, "no changes\n")
+	}
+	return exitOK
+}

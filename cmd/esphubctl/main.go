@@ -5,6 +5,7 @@
 //	esphubctl config check FILE...
 //	esphubctl config show FILE [--defaults] [-o text|json] [crypto ikev2 proposal|policy|profile|keyring|authorization policy [NAME]]
 //	esphubctl config show FILE crypto ipsec profile|transform-set [NAME]
+//	esphubctl config diff OLD NEW
 package main
 
 import "os"

@@ -124,3 +124,24 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("bad output format: exit %d", code)
 	}
 }
+
+func TestConfigDiff(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), " dpd 10 3 periodic\n", " dpd 20 3 periodic\n", 1)
+	newf := filepath.Join(dir, "new.cfg")
+	if err := os.WriteFile(newf, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "config", "diff", hub, newf)
+	if code != exitOK || out != "modified crypto ikev2 profile spokes-cert\n" {
+		t.Fatalf("exit %d output %q", code, out)
+	}
+	code, out, _ = runCLI(t, "-o", "json", "config", "diff", hub, hub)
+	if code != exitOK || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("exit %d output %q", code, out)
+	}
+}

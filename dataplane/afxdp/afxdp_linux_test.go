@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/esphub/esphub/bpf"
+	"github.com/esphub/esphub/internal/testenv"
 )
 
 // dut is a device under test: an interface with a steering program
@@ -169,8 +170,7 @@ func readAll(c *net.UDPConn, quiet time.Duration) [][]byte {
 // pair and checks that ESP arrives on the AF_XDP socket and the rest on
 // ordinary UDP sockets, over IPv4 and IPv6.
 func TestWANSteering(t *testing.T) {
-	nsA, nsB := newNetns(t, "steerA"), newNetns(t, "steerB")
-	a, b := vethPair(t, nsA, "pa", nsB, "pb", 41)
+	a, b := vethPair(t, "pa", "pb", 41)
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{Debug: true})
 	if !xdpAttached(t, b) {
 		t.Fatal("ip link shows no XDP program on the DUT")
@@ -180,12 +180,12 @@ func TestWANSteering(t *testing.T) {
 		t.Errorf("Interfaces() = %+v, %v", infos, err)
 	}
 
-	ike500 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip4, 500))
-	natt4 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip4, 4500))
-	natt6 := listenUDP(t, nsB, netip.AddrPortFrom(b.ip6, 4500))
-	src4 := listenUDP(t, nsA, netip.AddrPortFrom(a.ip4, 4500))
-	src6 := listenUDP(t, nsA, netip.AddrPortFrom(a.ip6, 4500))
-	raw4, raw6 := rawESP(t, nsA, false), rawESP(t, nsA, true)
+	ike500 := listenUDP(t, b.ns, netip.AddrPortFrom(b.ip4, 500))
+	natt4 := listenUDP(t, b.ns, netip.AddrPortFrom(b.ip4, 4500))
+	natt6 := listenUDP(t, b.ns, netip.AddrPortFrom(b.ip6, 4500))
+	src4 := listenUDP(t, a.ns, netip.AddrPortFrom(a.ip4, 4500))
+	src6 := listenUDP(t, a.ns, netip.AddrPortFrom(a.ip6, 4500))
+	raw4, raw6 := rawESP(t, a.ns, false), rawESP(t, a.ns, true)
 
 	to4 := net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.ip4, 4500))
 	to6 := net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.ip6, 4500))
@@ -265,7 +265,7 @@ func TestWANSteering(t *testing.T) {
 			nIKE, nKeepalive, len(got6), len(got500))
 	}
 
-	c, err := d.steer.Counters()
+	c, err := d.steer.InterfaceCounters(b.ifindex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,8 +408,7 @@ func TestEcho(t *testing.T) {
 }
 
 func testEcho(t *testing.T, subnet int, scfg SocketConfig, maxWindow int) {
-	nsA, nsB := newNetns(t, "echoA"), newNetns(t, "echoB")
-	a, b := vethPair(t, nsA, "ea", nsB, "eb", subnet)
+	a, b := vethPair(t, "ea", "eb", subnet)
 	d := newDUTWith(t, b, bpf.RoleWAN, UMEMConfig{Debug: true}, scfg)
 
 	var stop atomic.Bool
@@ -426,7 +425,7 @@ func testEcho(t *testing.T, subnet int, scfg SocketConfig, maxWindow int) {
 	for _, fam := range []struct {
 		src, dst netip.Addr
 	}{{a.ip4, b.ip4}, {a.ip6, b.ip6}} {
-		c := listenUDP(t, nsA, netip.AddrPortFrom(fam.src, 4500))
+		c := listenUDP(t, a.ns, netip.AddrPortFrom(fam.src, 4500))
 		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(fam.dst, 4500))
 		buf := make([]byte, 2048)
 		const total = 1000
@@ -468,11 +467,11 @@ func testEcho(t *testing.T, subnet int, scfg SocketConfig, maxWindow int) {
 // zero-copy request fails, a second program on the same interface is
 // refused, and closing an attachment detaches it.
 func TestBindAndAttachModes(t *testing.T) {
+	testenv.NeedRoot(t)
 	if err := Probe(); err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
-	nsA, nsB := newNetns(t, "modeA"), newNetns(t, "modeB")
-	_, b := vethPair(t, nsA, "oa", nsB, "ob", 60)
+	_, b := vethPair(t, "oa", "ob", 60)
 	st, err := bpf.Load(bpf.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +482,7 @@ func TestBindAndAttachModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	inNetns(t, nsB, func() {
+	inNetns(t, b.ns, func() {
 		var att *bpf.Attachment
 		att, err = st.AttachWAN(b.ifindex, bpf.AttachAuto)
 		if err != nil {
@@ -539,8 +538,7 @@ func TestBindAndAttachModes(t *testing.T) {
 // TestPollerWakes checks that an idle worker sleeps in poll and wakes when
 // a steered packet arrives.
 func TestPollerWakes(t *testing.T) {
-	nsA, nsB := newNetns(t, "pollA"), newNetns(t, "pollB")
-	a, b := vethPair(t, nsA, "wa", nsB, "wb", 62)
+	a, b := vethPair(t, "wa", "wb", 62)
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{})
 	p := NewPoller(d.sock)
 	start := time.Now()
@@ -550,7 +548,7 @@ func TestPollerWakes(t *testing.T) {
 	if el := time.Since(start); el < 90*time.Millisecond {
 		t.Errorf("idle Wait returned after %v", el)
 	}
-	c := listenUDP(t, nsA, netip.AddrPortFrom(a.ip4, 4500))
+	c := listenUDP(t, a.ns, netip.AddrPortFrom(a.ip4, 4500))
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		c.WriteToUDPAddrPort(espPayload(0x7001, 1, 32), netip.AddrPortFrom(b.ip4, 4500))

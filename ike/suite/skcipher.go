@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/subtle"
 	"fmt"
 	"hash"
 	"io"
@@ -216,7 +217,14 @@ func (c *cbcSK) Seal(dst, aad, plaintext []byte, rand io.Reader) ([]byte, error)
 	padLen := padded - n - 1
 	clear(ct[n : n+padLen])
 	ct[padded-1] = byte(padLen)
-	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(ct, ct)
+	// CBC by hand: cipher.NewCBCEncrypter would allocate per message.
+	prev := iv
+	for i := 0; i < padded; i += cbcBlock {
+		blk := ct[i : i+cbcBlock]
+		subtle.XORBytes(blk, blk, prev)
+		c.block.Encrypt(blk, blk)
+		prev = blk
+	}
 	c.mac.Reset()
 	c.mac.Write(aad)
 	c.mac.Write(dst[start : start+cbcBlock+padded])
@@ -241,7 +249,13 @@ func (c *cbcSK) Open(dst, aad, body []byte) ([]byte, error) {
 	start := len(dst)
 	dst = grow(dst, ctLen)
 	pt := dst[start:]
-	cipher.NewCBCDecrypter(c.block, body[:cbcBlock]).CryptBlocks(pt, body[cbcBlock:cbcBlock+ctLen])
+	prev := body[:cbcBlock]
+	for i := 0; i < ctLen; i += cbcBlock {
+		ctBlk := body[cbcBlock+i : cbcBlock+i+cbcBlock]
+		c.block.Decrypt(pt[i:i+cbcBlock], ctBlk)
+		subtle.XORBytes(pt[i:i+cbcBlock], pt[i:i+cbcBlock], prev)
+		prev = ctBlk
+	}
 	pad := int(pt[ctLen-1])
 	if pad+1 > ctLen {
 		return dst[:start], ErrAuth

@@ -172,6 +172,44 @@ func TestUDPTransport(t *testing.T) {
 			t.Errorf("OnESP got %+v", e)
 		}
 	})
+	t.Run("queue-full", func(t *testing.T) {
+		// A receiver that never calls Recv: the queue holds 4, the rest
+		// are counted, and nothing blocks the reader.
+		q := listenT(t, UDPConfig{NetNS: p.B, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, IKEPort: 2500, NATTPort: 24500, QueueLen: 4})
+		for i := range 50 {
+			if err := a.Send(Packet{Local: ap("198.18.0.1:500"), Remote: ap("198.18.0.2:2500"), Data: []byte{byte(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := q.Stats()
+			if s.RxIKE+s.DropQueueFull == 50 {
+				if s.RxIKE != 4 {
+					t.Errorf("queued %d, want 4", s.RxIKE)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v: not all 50 datagrams accounted for", s)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := recvT(t, q); got.Data[0] != 0 {
+			t.Errorf("first queued datagram %d, want 0", got.Data[0])
+		}
+	})
+	t.Run("zero-local", func(t *testing.T) {
+		// No Local: the IKE-port socket of the remote's family, with the
+		// kernel's choice of source address.
+		if err := b.Send(Packet{Remote: ap("[2001:db8::1]:500"), Data: []byte("z")}); err != nil {
+			t.Fatal(err)
+		}
+		got := recvT(t, a)
+		if got.Remote != ap("[2001:db8::2]:500") || got.Local != ap("[2001:db8::1]:500") || string(got.Data) != "z" {
+			t.Errorf("A got %+v", got)
+		}
+	})
 	t.Run("no-socket", func(t *testing.T) {
 		if err := b.Send(Packet{Local: ap("198.18.0.99:500"), Remote: ap("198.18.0.1:500"), Data: []byte("x")}); err == nil {
 			t.Error("send from an address B has no socket for succeeded")
