@@ -427,7 +427,7 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
-	n.peerConfig, n.localConfig = sa.peerConfig, sa.localConfig
+	n.peerCP, n.localCP = sa.peerCP, sa.localCP
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
 	e.sas[n.localSPI()] = n

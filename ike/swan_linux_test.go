@@ -13,6 +13,7 @@ import (
 
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/ike/wire"
 	"github.com/esphub/esphub/internal/swan"
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab"
@@ -133,10 +134,16 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	prof := &Profile{
 		Name: "swan", LocalID: oursID, RemoteID: swanID, LocalPSK: []byte(swanPSK), RemotePSK: []byte(swanPSK),
 		IKEProposals: []suite.Proposal{ikeProp}, Child: child,
+		// A FlexVPN pool of one: every address request gets 198.19.255.7.
+		ConfigReply: func(req *wire.Configuration) (*wire.Configuration, error) {
+			return &wire.Configuration{Attributes: []wire.ConfigAttribute{
+				wire.AddrAttribute(wire.AttrInternalIP4Address, netip.MustParseAddr("198.19.255.7")),
+			}}, nil
+		},
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
 	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
-	e, err := New(Config{Transport: tr, Policy: &cfgPolicy{testPolicy: pol}, Installer: us.inst, OnEvent: us.onEvent,
+	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
 		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
