@@ -65,6 +65,17 @@ type Options struct {
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// Observer, if set, hears about sessions coming up and going down:
+	// the seam through which NHRP learns its tunnels. It is called without
+	// the daemon's lock held and must not block.
+	Observer SessionObserver
+}
+
+// SessionObserver is told about sessions (interfaces) coming up and going
+// down, with a snapshot of the session.
+type SessionObserver interface {
+	SessionUp(Session)
+	SessionDown(Session)
 }
 
 // Daemon is the control process. Its methods are safe for concurrent use.
@@ -107,6 +118,7 @@ type pending struct {
 	profile *config.Profile
 	plan    *tunnelPlan
 	conn    *connector // initiator only
+	at      time.Time
 }
 
 // Session is one IKE session and the interface it brought up: a
@@ -179,6 +191,11 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	if cfg.IKEv2.CookieChallenge != nil {
 		ic.CookieThreshold = *cfg.IKEv2.CookieChallenge
+	}
+	for _, l := range cfg.IKEv2.MaxInNegotiation {
+		if l.Direction != "outgoing" && ic.MaxHalfOpen == 0 {
+			ic.MaxHalfOpen = l.Limit // call admission for incoming negotiations
+		}
 	}
 	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
 		// IOS retries liveness checks every `dpd ... RETRY` seconds, five
@@ -333,7 +350,8 @@ func (d *Daemon) vrfID(name string) uint32 {
 	return id
 }
 
-// Sessions returns a snapshot of the sessions, ordered by session id.
+// Sessions returns a snapshot of the sessions, ordered by session id. The
+// snapshot shares nothing mutable with the daemon.
 func (d *Daemon) Sessions() []Session {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -341,6 +359,10 @@ func (d *Daemon) Sessions() []Session {
 	for _, s := range d.sessions {
 		c := *s
 		c.Routes = append([]netip.Prefix(nil), s.Routes...)
+		c.Children = make(map[uint32]*ike.ChildSA, len(s.Children))
+		for k, v := range s.Children { // the ChildSAs themselves are never modified
+			c.Children[k] = v
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

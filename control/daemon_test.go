@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/control/rib"
@@ -237,13 +240,11 @@ func TestHubAndSpokeInMemory(t *testing.T) {
 		if r.Source != rib.IKEv2 || r.Tag != 1 || r.Distance != 2 || r.NextHops[0].Interface != c.iface {
 			t.Errorf("%s: route %+v, want IKEv2 tag 1 distance 2 via %s", c.prefix, r, c.iface)
 		}
-		nh, ok := c.s.dp.Lookup(0, netip.MustParsePrefix(c.prefix).Addr())
-		if !ok || nh.Kind != dataplane.NextHopTunnel {
-			t.Errorf("%s: FIB next hop %+v, want the tunnel", c.prefix, nh)
-		}
-		if !c.s.kernel.has(c.prefix) {
-			t.Errorf("%s: not steered into the overlay device", c.prefix)
-		}
+		// The RIB notifies the FIB after it releases its lock: poll.
+		waitFor(t, c.prefix+" in the FIB and steered into the overlay device", func() bool {
+			nh, ok := c.s.dp.Lookup(0, netip.MustParsePrefix(c.prefix).Addr())
+			return ok && nh.Kind == dataplane.NextHopTunnel && c.s.kernel.has(c.prefix)
+		})
 	}
 	// Connected routes go to the host side, not the kernel steering.
 	if nh, ok := hub.dp.Lookup(0, netip.MustParseAddr("198.19.0.10")); !ok || nh.Kind != dataplane.NextHopHost {
@@ -276,6 +277,10 @@ func TestHubAndSpokeInMemory(t *testing.T) {
 		{[]string{"show", "derived-config", "interface", "virtual-access", "1"}, []string{"interface Virtual-Access1\n ip unnumbered Loopback0\n tunnel source 198.18.0.2\n tunnel mode ipsec ipv4\n tunnel destination 198.18.1.2\n tunnel protection ipsec profile spokes"}},
 		{[]string{"show", "crypto", "ikev2", "stats"}, []string{"Total incoming IKEv2 SA Count:    1"}},
 		{[]string{"show", "dataplane"}, []string{"Dataplane backend: test", "Virtual-Access1"}},
+		{[]string{"show", "crypto", "session", "detail"}, []string{"Session ID: 1", "Phase1_id: s1.lab.example", "Inbound:  #pkts dec'ed 0"}},
+		{[]string{"show", "crypto", "ikev2", "session", "detailed"}, []string{"Session-id:1, Status:UP-ACTIVE, IKE count:1, CHILD count:1", "Child sa: local selector  0.0.0.0/0 - 255.255.255.255/65535", "mode tunnel"}},
+		{[]string{"show", "crypto", "ikev2", "profile"}, []string{"IKEv2 profile: spokes"}},
+		{[]string{"show", "ipv6", "route"}, []string{"Codes"}},
 	} {
 		r := hub.run(t, c.words...)
 		for _, w := range c.want {
@@ -353,4 +358,210 @@ func TestUnreachablePeerBacksOff(t *testing.T) {
 	if !strings.Contains(r.Text, "198.18.0.99/500") || !strings.Contains(r.Text, "RETRY") || !strings.Contains(r.Text, "failed attempt") {
 		t.Errorf("show crypto ikev2 sa does not show the retrying peer:\n%s", r.Text)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "session", func() bool { return len(hub.d.Sessions()) == 1 })
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(hub.d.Metrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf
+	}
+	if v := got["esphub_sessions"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("esphub_sessions = %v, want 1", v)
+	}
+	for _, name := range []string{"esphub_ike_sas", "esphub_child_sas", "esphub_sa_packets_total", "esphub_sa_bytes_total",
+		"esphub_tunnel_packets_total", "esphub_dataplane_drops_total", "esphub_ike_events_total", "esphub_routes", "esphub_initiator_tunnels"} {
+		if got[name] == nil {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	found := false
+	for _, m := range got["esphub_tunnel_packets_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			found = found || l.GetName() == "interface" && l.GetValue() == "Virtual-Access1"
+		}
+	}
+	if !found {
+		t.Error("tunnel metrics are not labelled with the interface name")
+	}
+}
+
+// With `tunnel destination dynamic`, the FlexVPN client's peer list is
+// tried in sequence order; an unreachable first peer falls back to the
+// backup.
+func TestFlexVPNClientBackupPeer(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	src := strings.Replace(spokeCfg, "tunnel destination 198.18.0.2", "tunnel destination dynamic", 1)
+	src = strings.Replace(src, "address 198.18.0.2", "address 198.18.0.0 255.255.255.0", 1)
+	src = strings.Replace(src, "\nend", "\ncrypto ikev2 client flexvpn hubs\n peer 1 198.18.0.99\n peer 2 198.18.0.2\n client connect Tunnel0\nend", 1)
+	a := netip.MustParseAddr("198.18.1.2")
+	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
+	d, err := New(parse(t, "s1.cfg", src), Options{Transport: tr, Dataplane: memDP{dataplane.NewEngine(dataplane.Options{})},
+		RetryMin: 50 * time.Millisecond, IKE: ike.Config{RetransmitTimeout: 20 * time.Millisecond, RetransmitBackoff: 1, RetransmitTries: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "session through the backup peer", func() bool { return len(hub.d.Sessions()) == 1 })
+	c := d.Connectors()[0]
+	if c.Peer.Addr() != netip.MustParseAddr("198.18.0.2") || c.State != connReady {
+		t.Errorf("connector %+v, want READY on the backup 198.18.0.2", c)
+	}
+}
+
+// A GRE-mode template: transport-mode ESP protecting GRE between the
+// endpoints, and a GRE tunnel in the dataplane.
+func TestGREMode(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", strings.Replace(hubCfg, "tunnel mode ipsec ipv4", "tunnel mode gre ip", 1)))
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", strings.Replace(spokeCfg, "tunnel mode ipsec ipv4", "tunnel mode gre ip", 1)))
+	waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	s := hub.d.Sessions()[0]
+	if s.Mode != "gre" {
+		t.Errorf("mode %q, want gre", s.Mode)
+	}
+	for _, c := range s.Children {
+		if c.Mode != ike.ModeTransport || c.LocalTS[0].Proto != 47 || c.RemoteTS[0].Start != netip.MustParseAddr("198.18.1.2") {
+			t.Errorf("child %v %v %v, want transport mode GRE host to host", c.Mode, c.LocalTS, c.RemoteTS)
+		}
+	}
+	ts := hub.dp.Tunnels()
+	if len(ts) != 1 || ts[0].Config.Mode != dataplane.ModeGRE {
+		t.Errorf("dataplane tunnels %+v, want one GRE tunnel", ts)
+	}
+}
+
+// Rekeys keep the session: a Child SA rekey replaces the SAs in the
+// dataplane make-before-break, and an IKE SA rekey moves the session to the
+// new IKE SA.
+func TestRekeysKeepTheSession(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	ss := spoke.d.Sessions()[0]
+	var oldIn uint32
+	for spi := range ss.Children {
+		oldIn = spi
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := spoke.d.Engine().RekeyChildSA(ctx, ss.IKESPI, oldIn); err != nil {
+		t.Fatalf("child rekey: %v", err)
+	}
+	waitFor(t, "old child SA gone on both sides", func() bool {
+		s, h := spoke.d.Sessions(), hub.d.Sessions()
+		if len(s) != 1 || len(h) != 1 || len(s[0].Children) != 1 || len(h[0].Children) != 1 {
+			return false
+		}
+		_, still := s[0].Children[oldIn]
+		return !still && len(spoke.dp.SAs()) == 2 && len(hub.dp.SAs()) == 2
+	})
+	if s := hub.d.Sessions()[0]; s.Interface != "Virtual-Access1" {
+		t.Errorf("hub session after child rekey: %+v", s)
+	}
+	if err := spoke.d.Engine().RekeyIKESA(ctx, ss.IKESPI); err != nil {
+		t.Fatalf("ike rekey: %v", err)
+	}
+	waitFor(t, "session on the new IKE SA", func() bool {
+		s := spoke.d.Sessions()
+		return len(s) == 1 && s[0].IKESPI != ss.IKESPI && s[0].Interface == "Tunnel0"
+	})
+	if _, ok := hub.d.RIB().Best("", netip.MustParsePrefix("198.19.1.0/24")); !ok {
+		t.Error("routes lost across rekeys")
+	}
+	// The session still works end to end in the dataplane: its tunnel has an
+	// outbound SA.
+	if nh, ok := spoke.dp.Lookup(0, netip.MustParseAddr("198.19.0.10")); !ok || nh.Kind != dataplane.NextHopTunnel {
+		t.Errorf("spoke FIB after rekeys: %+v", nh)
+	}
+	for _, ts := range spoke.dp.Tunnels() {
+		if ts.OutboundSPI == 0 {
+			t.Errorf("tunnel %d lost its outbound SA", ts.Config.ID)
+		}
+	}
+}
+
+// IPv6 transport with an IPv4 overlay (tunnel mode ipsec ipv6 v4-overlay).
+func TestIPv6Transport(t *testing.T) {
+	v6 := func(s string) string {
+		s = strings.ReplaceAll(s, "ip address 198.18.0.2 255.255.255.0", "ipv6 address 2001:db8::2/64")
+		s = strings.ReplaceAll(s, "ip address 198.18.1.2 255.255.255.0", "ipv6 address 2001:db8:0:1::2/64")
+		s = strings.ReplaceAll(s, "address 198.18.0.2\n", "address 2001:db8::2/128\n")
+		s = strings.ReplaceAll(s, "tunnel destination 198.18.0.2", "tunnel destination 2001:db8::2")
+		return strings.ReplaceAll(s, "tunnel mode ipsec ipv4", "tunnel mode ipsec ipv6 v4-overlay")
+	}
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "2001:db8::2", parse(t, "hub.cfg", v6(hubCfg)))
+	spoke := startSide(t, net, "2001:db8:0:1::2", parse(t, "s1.cfg", v6(spokeCfg)))
+	waitFor(t, "sessions over IPv6", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+	s := hub.d.Sessions()[0]
+	if !s.Remote.Addr().Is6() {
+		t.Errorf("session remote %v, want IPv6", s.Remote)
+	}
+	waitFor(t, "IPv4 routes over the IPv6 tunnel", func() bool {
+		_, ok := hub.d.RIB().Best("", netip.MustParsePrefix("198.19.1.0/24"))
+		return ok
+	})
+	r := hub.run(t, "show", "crypto", "ikev2", "sa")
+	if !strings.Contains(r.Text, "IPv6 Crypto IKEv2  SA") || !strings.Contains(r.Text, "2001:db8:0:1::2/500") {
+		t.Errorf("show crypto ikev2 sa:\n%s", r.Text)
+	}
+}
+
+type recorder struct {
+	mu       sync.Mutex
+	up, down []string
+}
+
+func (r *recorder) SessionUp(s Session) {
+	r.mu.Lock()
+	r.up = append(r.up, s.Interface)
+	r.mu.Unlock()
+}
+
+func (r *recorder) SessionDown(s Session) {
+	r.mu.Lock()
+	r.down = append(r.down, s.Interface)
+	r.mu.Unlock()
+}
+
+func TestObserverSeesSessions(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	rec := &recorder{}
+	a := netip.MustParseAddr("198.18.0.2")
+	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
+	d, err := New(parse(t, "hub.cfg", hubCfg), Options{Transport: tr, Dataplane: memDP{dataplane.NewEngine(dataplane.Options{})}, Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+	waitFor(t, "observer told about Virtual-Access1", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.up) == 1 && rec.up[0] == "Virtual-Access1"
+	})
+	spoke.cancel() // graceful: the spoke deletes its IKE SA
+	waitFor(t, "observer told the session went down", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.down) == 1 && rec.down[0] == "Virtual-Access1"
+	})
 }

@@ -89,7 +89,13 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 		NATKeepalive: natKeepalive(cfg, prof),
 	}
 	d.configureExchange(ip, prof, plan, false)
-	d.pendingR[req.Remote] = &pending{profile: prof, plan: plan}
+	now := d.now()
+	for k, p := range d.pendingR { // decisions whose IKE_AUTH failed after all
+		if now.Sub(p.at) > 2*time.Minute {
+			delete(d.pendingR, k)
+		}
+	}
+	d.pendingR[req.Remote] = &pending{profile: prof, plan: plan, at: now}
 	return ip, nil
 }
 
@@ -313,6 +319,13 @@ func (d *Daemon) sessionUp(s *Session, info ike.IKESAInfo) {
 	if !info.Initiator {
 		d.replaceOlder(s, info)
 	}
+	if o := d.opts.Observer; o != nil {
+		d.mu.Lock()
+		snap := *s
+		d.mu.Unlock()
+		snap.Children = nil
+		o.SessionUp(snap)
+	}
 }
 
 // replaceOlder deletes older sessions of the same peer identity: a spoke
@@ -373,6 +386,11 @@ func (d *Daemon) sessionDown(spi uint64) {
 	d.ifMu.Unlock()
 	_ = d.dp.DeleteTunnel(s.TunnelID)
 	d.event("LINEPROTO", logging.Notification, "UPDOWN", fmt.Sprintf("Line protocol on Interface %s, changed state to down", s.Interface))
+	if o := d.opts.Observer; o != nil {
+		snap := *s
+		snap.Children = nil
+		o.SessionDown(snap)
+	}
 	if conn != nil {
 		conn.down(s)
 	}

@@ -116,6 +116,12 @@ type Options struct {
 	// one (source, destination) pair; 60 s (Cisco's traffic indication rate
 	// limit) when zero.
 	HairpinInterval time.Duration
+	// RouteOutbound makes outbound processing act as a router hop:
+	// decrement the inner TTL / hop limit and drop packets that expire
+	// (DropTTL). Backends whose host side is the kernel's routing (TUN) leave
+	// it off, because the kernel already did it; AF_XDP, which takes frames
+	// straight off the LAN, turns it on.
+	RouteOutbound bool
 	// CMDLayout is the layout of the CMD header inside ESP (next header 99);
 	// hdr.CMDESPInline when zero. See hdr.CMDLayout for why it is
 	// configurable.
@@ -129,6 +135,7 @@ type Engine struct {
 	log       *slog.Logger
 	ev        eventer
 	cmdLayout hdr.CMDLayout
+	routeOut  bool
 
 	mu  sync.Mutex // serialises writers of tab
 	tab atomic.Pointer[tables]
@@ -141,7 +148,7 @@ type Engine struct {
 
 // NewEngine returns an empty engine.
 func NewEngine(o Options) *Engine {
-	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout}
+	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout, routeOut: o.RouteOutbound}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

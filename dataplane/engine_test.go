@@ -599,3 +599,41 @@ func TestECNDecapsulation(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteOutboundTTL(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]}, func(o *Options) { o.RouteOutbound = true })
+	for _, tc := range []struct {
+		src, dst netip.Addr
+		ttl      byte
+		want     Verdict
+	}{{hostA4, hostB4, 1, VerdictDrop}, {hostA4, hostB4, 9, VerdictHost}, {hostA6, hostB6, 1, VerdictDrop}, {hostA6, hostB6, 9, VerdictHost}} {
+		in := icmpPacket(tc.src, tc.dst, 64, 1)
+		if tc.src.Is4() {
+			in[8] = tc.ttl
+			hdr.IPv4(in).UpdateChecksum()
+		} else {
+			in[7] = tc.ttl
+		}
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(in)
+		pr.wa.ProcessOutbound([]*Packet{p})
+		if tc.want == VerdictDrop {
+			if p.Drop != DropTTL {
+				t.Fatalf("ttl %d: %v %v", tc.ttl, p.Verdict, p.Drop)
+			}
+			continue
+		}
+		wire(t, p)
+		pr.wb.ProcessInbound([]*Packet{p})
+		got := p.Data()[7]
+		if tc.src.Is4() {
+			got = p.Data()[8]
+			if !hdr.IPv4(p.Data()).ChecksumValid() {
+				t.Fatal("checksum after decrement")
+			}
+		}
+		if p.Verdict != tc.want || got != tc.ttl-1 {
+			t.Fatalf("ttl %d: %v %v, arrived with %d", tc.ttl, p.Verdict, p.Drop, got)
+		}
+	}
+}

@@ -179,6 +179,10 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropNoTunnel)
 		return
 	}
+	if w.e.routeOut && !decTTL(p.Data()) {
+		w.drop(p, DropTTL)
+		return
+	}
 	w.encapsulate(tb, p, t, nh, src, 0, 0, true)
 }
 

