@@ -67,6 +67,13 @@ func (w *world) hubRx(n *node, va string) (uint64, error) {
 // a virtual-access.
 func (w *world) shortcutTo(n *node, prefix string) (bool, string) {
 	rows, text := w.routes(n)
+	if strings.Contains(prefix, ":") {
+		var r6 []routeRow
+		if err := w.exec(n, &r6, "show", "ipv6", "route"); err != nil {
+			return false, err.Error()
+		}
+		rows, text = r6, w.text(n, "show", "ipv6", "route")
+	}
 	r, ok := findRoute(rows, prefix)
 	if ok && r.Source == "nhrp" && len(r.NextHops) > 0 && strings.HasPrefix(r.NextHops[0].Interface, "Virtual-Access") {
 		return true, ""
@@ -290,6 +297,25 @@ func TestNHRPShortcut(t *testing.T) {
 	}
 	if t.Failed() {
 		return
+	}
+
+	// The IPv6 overlay: the same spoke-to-spoke session carries the
+	// shortcut for host2's IPv6 LAN.
+	pctx6, pcancel6 := context.WithTimeout(ctx, 30*time.Second)
+	ping6 := l.Command(pctx6, "host1", "ping", "-6", "-n", "-i", "0.02", "-c", "300", "-W", "1", "2001:db8:1:2::10")
+	var ping6Out bytes.Buffer
+	ping6.Stdout, ping6.Stderr = &ping6Out, &ping6Out
+	if err := ping6.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually(20*time.Second, "spoke1 IPv6 shortcut to 2001:db8:1:2::/64", func() (bool, string) {
+		return w.shortcutTo(s1, "2001:db8:1:2::/64")
+	})
+	t.Logf("spoke1 IPv6 NHRP cache:\n%s", w.text(s1, "show", "ipv6", "nhrp"))
+	pcancel6()
+	_ = ping6.Wait()
+	if strings.Contains(ping6Out.String(), " 100% packet loss") {
+		t.Errorf("no IPv6 echo answered:\n%s", ping6Out.String())
 	}
 
 	// Killing spoke2's esphubd (no Deletes) leaves spoke1 to find out by
