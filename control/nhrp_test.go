@@ -13,6 +13,7 @@ import (
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/ike/transport"
 	"github.com/esphub/esphub/nhrp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func readExampleCfg(t *testing.T, name string) string {
@@ -33,7 +34,7 @@ func TestNHRPConfigs(t *testing.T) {
 		want map[string]nhrp.Config
 	}{
 		{"hub redirects and serves", hub, map[string]nhrp.Config{"": {NHS: true, Redirect: true}}},
-		{"hub redirect timeout", strings.Replace(hub, " ip nhrp redirect\n", " ip nhrp redirect timeout 20\n", 1),
+		{"hub redirect timeout", strings.ReplaceAll(hub, "nhrp redirect\n", "nhrp redirect timeout 20\n"),
 			map[string]nhrp.Config{"": {NHS: true, Redirect: true, RedirectTimeout: 20 * time.Second}}},
 		{"spoke shortcut through its template", spoke, map[string]nhrp.Config{"": {Shortcut: true, VirtualTemplate: 1}}},
 		{"plain shortcut takes the spoke's template", strings.ReplaceAll(spoke, "ip nhrp shortcut virtual-template 1", "ip nhrp shortcut"),
@@ -191,6 +192,28 @@ func TestNHRPTunnelsAttach(t *testing.T) {
 	}
 	if got := hub.run(t, "clear", "ip", "nhrp").Data.(map[string]int)["cleared"]; got != 0 {
 		t.Errorf("clear ip nhrp on an empty cache cleared %d", got)
+	}
+
+	// Prometheus: the NHRP counters, labelled by VRF.
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(hub.d.NHRPMetrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+		if mf.GetName() == "esphub_nhrp_packets_sent_total" {
+			if l := mf.GetMetric()[0].GetLabel(); len(l) != 2 || l[1].GetName() != "vrf" || l[1].GetValue() != "default" {
+				t.Errorf("labels %v, want type and vrf=default", l)
+			}
+		}
+	}
+	for _, n := range []string{"esphub_nhrp_packets_sent_total", "esphub_nhrp_drops_total", "esphub_nhrp_cache_entries", "esphub_nhrp_hairpin_events_lost_total"} {
+		if !names[n] {
+			t.Errorf("metric %s missing; have %v", n, names)
+		}
 	}
 
 	// The session going down detaches the tunnel.

@@ -318,6 +318,31 @@ func TestNHRPShortcut(t *testing.T) {
 		t.Errorf("no IPv6 echo answered:\n%s", ping6Out.String())
 	}
 
+	// The hub's counters tell the story: redirects sent, resolutions
+	// forwarded between the spokes.
+	var traffic map[string]struct {
+		Indications uint64 `json:"traffic_indications_sent"`
+		Forwarded   uint64 `json:"resolution_requests_forwarded"`
+	}
+	if err := w.exec(hub, &traffic, "show", "ip", "nhrp", "traffic"); err != nil {
+		t.Fatal(err)
+	}
+	if st := traffic["default"]; st.Indications < 2 || st.Forwarded < 2 {
+		t.Errorf("hub NHRP counters %+v, want traffic indications and forwarded resolutions for both families\n%s",
+			st, w.text(hub, "show", "ip", "nhrp", "traffic"))
+	}
+
+	// clear ipv6 nhrp flushes the IPv6 shortcut and leaves the IPv4 one.
+	if err := w.exec(s1, nil, "clear", "ipv6", "nhrp"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, text := w.shortcutTo(s1, "2001:db8:1:2::/64"); ok {
+		t.Errorf("IPv6 shortcut survived clear ipv6 nhrp:\n%s", text)
+	}
+	if ok, text := w.shortcutTo(s1, "198.19.2.0/24"); !ok {
+		t.Errorf("IPv4 shortcut lost by clear ipv6 nhrp:\n%s", text)
+	}
+
 	// Killing spoke2's esphubd (no Deletes) leaves spoke1 to find out by
 	// liveness checks; then the shortcut goes and spoke1's traffic to
 	// 198.19.2.0/24 falls back to the hub.
