@@ -203,65 +203,50 @@ func routeSet(c *config.Config, ap *config.AuthorizationPolicy, ifc *config.Inte
 	return out
 }
 
-// configureExchange sets an initiator's configuration payload (FlexVPN
-// config exchange): a CFG_REQUEST asking for an address when the tunnel
-// says `ip address negotiated`, carrying its `route set` subnets. Caller
-// holds mu.
+// configureExchange sets the configuration payload hooks of an IKE
+// profile (FlexVPN config exchange). An initiator sends a CFG_REQUEST that
+// asks for an address when the tunnel says `ip address negotiated` and
+// carries its `route set` subnets; a responder answers with an address
+// from the authorization policy's pool when asked, its DNS servers and its
+// own `route set` subnets. Caller holds mu.
 func (d *Daemon) configureExchange(ip *ike.Profile, prof *config.Profile, plan *tunnelPlan, initiator bool) {
-	if !initiator || !prof.ConfigRequest {
-		return
-	}
 	cfg := d.cfg
 	var ifc *config.Interface
 	if plan != nil {
 		ifc = plan.Interface
 	}
-	req := ike.ConfigPayload{Type: wire.CFGRequest}
-	if ifc != nil && ifc.AddressNegotiated {
-		req.Attributes = append(req.Attributes, wire.ConfigAttribute{AttrType: wire.AttrInternalIP4Address})
-	}
-	if prof.ConfigSetSend {
-		for _, p := range routeSet(cfg, authzPolicy(cfg, prof), ifc) {
-			req.Attributes = append(req.Attributes, wire.SubnetAttribute(p))
-		}
-	}
-	ip.Config = []ike.ConfigPayload{req}
-}
-
-// Configure implements ike.ConfigResponder: it answers a spoke's
-// CFG_REQUEST with an address from the authorization policy's pool when
-// asked, its DNS servers, and the hub's `route set` subnets.
-func (p *policy) Configure(sa ike.IKESAInfo, req []ike.ConfigPayload) ([]ike.ConfigPayload, error) {
-	d := (*Daemon)(p)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	cfg := d.cfg
-	prof := cfg.Profile(sa.Profile)
-	if prof == nil {
-		return nil, nil
-	}
-	var ifc *config.Interface
-	if pd := d.pendingR[sa.Remote]; pd != nil {
-		ifc = pd.plan.Interface
-	}
 	ap := authzPolicy(cfg, prof)
-	wantAddr := false
-	asked := false
-	for _, c := range req {
-		if c.Type != wire.CFGRequest {
-			continue
+	if initiator {
+		if !prof.ConfigRequest {
+			return
 		}
-		asked = true
-		for _, a := range c.Attributes {
-			if a.AttrType == wire.AttrInternalIP4Address {
-				wantAddr = true
+		req := &wire.Configuration{CFGType: wire.CFGRequest}
+		if ifc != nil && ifc.AddressNegotiated {
+			req.Attributes = append(req.Attributes, wire.ConfigAttribute{AttrType: wire.AttrInternalIP4Address})
+		}
+		if prof.ConfigSetSend {
+			for _, p := range routeSet(cfg, ap, ifc) {
+				req.Attributes = append(req.Attributes, wire.SubnetAttribute(p))
 			}
 		}
+		ip.ConfigRequest = req
+		return
 	}
-	if !asked {
+	ip.ConfigReply = func(req *wire.Configuration) (*wire.Configuration, error) {
+		// Called later, from the engine goroutine, without mu.
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.configReply(cfg, prof, ap, ifc, req)
+	}
+}
+
+// configReply builds the CFG_REPLY to a peer's CFG_REQUEST. Caller holds mu.
+func (d *Daemon) configReply(cfg *config.Config, prof *config.Profile, ap *config.AuthorizationPolicy, ifc *config.Interface, req *wire.Configuration) (*wire.Configuration, error) {
+	if req == nil || req.CFGType != wire.CFGRequest {
 		return nil, nil
 	}
-	rep := ike.ConfigPayload{Type: wire.CFGReply}
+	_, wantAddr := req.Find(wire.AttrInternalIP4Address)
+	rep := &wire.Configuration{CFGType: wire.CFGReply}
 	if wantAddr && ap != nil && ap.Pool != "" {
 		a, err := d.allocate(cfg, ap.Pool)
 		if err != nil {
@@ -285,16 +270,7 @@ func (p *policy) Configure(sa ike.IKESAInfo, req []ike.ConfigPayload) ([]ike.Con
 	if len(rep.Attributes) == 0 {
 		return nil, nil
 	}
-	return []ike.ConfigPayload{rep}, nil
-}
-
-// subnets returns the INTERNAL_IP4/6_SUBNET prefixes of configuration payloads.
-func subnets(cps []ike.ConfigPayload) []netip.Prefix {
-	var out []netip.Prefix
-	for _, c := range cps {
-		out = (&wire.Configuration{CFGType: c.Type, Attributes: c.Attributes}).AppendSubnets(out)
-	}
-	return out
+	return rep, nil
 }
 
 // sessionRoutesUp installs a session's routes once its IKE SA is up: the
@@ -330,10 +306,10 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 			_ = d.rib.Add(staticRoute(sr, iface))
 		}
 	}
-	if prof != nil && len(info.PeerConfig) > 0 && prof.ConfigSetAccept {
+	if prof != nil && info.PeerConfig != nil && prof.ConfigSetAccept {
 		ap := authzPolicy(cfg, prof)
 		if ap != nil && ap.RouteAccept != nil {
-			for _, p := range subnets(info.PeerConfig) {
+			for _, p := range info.PeerConfig.AppendSubnets(nil) {
 				r := rib.Route{VRF: vrf, Prefix: p.Masked(), Source: rib.IKEv2, Distance: uint8(ap.RouteAccept.Distance),
 					Tag: uint32(ap.RouteAccept.Tag), NextHops: []rib.NextHop{{Interface: iface}}, Owner: iface}
 				if err := d.rib.Add(r); err == nil {
@@ -374,13 +350,11 @@ func (d *Daemon) allocate(cfg *config.Config, pool string) (netip.Addr, error) {
 
 // assignedAddr returns the address a responder session assigned to its peer.
 func assignedAddr(info ike.IKESAInfo) (netip.Addr, bool) {
-	if info.Initiator {
+	if info.Initiator || info.LocalConfig == nil {
 		return netip.Addr{}, false
 	}
-	for _, c := range info.LocalConfig {
-		if a, ok := (&wire.Configuration{CFGType: c.Type, Attributes: c.Attributes}).Find(wire.AttrInternalIP4Address); ok {
-			return a.Addr()
-		}
+	if a, ok := info.LocalConfig.Find(wire.AttrInternalIP4Address); ok {
+		return a.Addr()
 	}
 	return netip.Addr{}, false
 }
