@@ -46,7 +46,6 @@ func keys(t testing.TB) {
 
 var signed = []byte("IKE_SA_INIT message | Ni | prf(SK_pi, IDi') -- stand-in signed octets")
 
-
 func TestSignVerifyRoundTrip(t *testing.T) {
 	keys(t)
 	m14 := wire.AuthDigitalSignature
