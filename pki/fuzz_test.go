@@ -1,0 +1,94 @@
+package pki
+
+import (
+	"crypto/x509"
+	"testing"
+
+	"github.com/esphub/esphub/ike/wire"
+)
+
+// FuzzVerify feeds arbitrary CERT payload bytes to a trustpoint: it must
+// never panic and must never accept what the lab CA did not issue.
+func FuzzVerify(f *testing.F) {
+	l := newLab(f)
+	tp := trustpoint(f, RevocationNone, l.root.Cert)
+	f.Add(l.leaf.Raw, l.inter.Cert.Raw)
+	f.Add(l.viaInter.Raw, l.inter.Cert.Raw)
+	f.Add(l.forged.Raw, []byte{})
+	f.Fuzz(func(t *testing.T, leaf, inter []byte) {
+		var inters [][]byte
+		if len(inter) > 0 {
+			inters = [][]byte{inter}
+		}
+		pc, err := tp.Verify(leaf, inters)
+		if err != nil {
+			if ReasonOf(err) == 0 {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		issued := false
+		for _, c := range []([]byte){l.leaf.Raw, l.viaInter.Raw, l.spoke2.Raw, l.codeSign.Raw, l.expired.Raw, l.future.Raw} {
+			if string(c) == string(pc.Leaf.Raw) {
+				issued = true
+			}
+		}
+		if !issued {
+			t.Fatalf("accepted a certificate the lab never issued: %s", pc.Subject)
+		}
+	})
+}
+
+// FuzzIdentity checks identity binding and DN rendering against arbitrary
+// ID payload data.
+func FuzzIdentity(f *testing.F) {
+	l := newLab(f)
+	f.Add(uint8(wire.IDDERASN1DN), l.leaf.RawSubject)
+	f.Add(uint8(wire.IDFQDN), []byte("spoke1.example"))
+	f.Add(uint8(wire.IDIPv4Addr), []byte{198, 18, 0, 1})
+	f.Add(uint8(wire.IDRFC822), []byte("ops@spoke1.example"))
+	f.Fuzz(func(t *testing.T, typ uint8, data []byte) {
+		if _, err := FormatRawDN(data); err != nil && ReasonOf(err) != ReasonMalformed {
+			t.Fatalf("FormatRawDN: %v", err)
+		}
+		err := CheckIdentity(l.leaf, wire.IDType(typ), data)
+		if err != nil && ReasonOf(err) != ReasonIdentityMismatch {
+			t.Fatalf("reason %v", ReasonOf(err))
+		}
+	})
+}
+
+// FuzzParseCertReq splits arbitrary CERTREQ data.
+func FuzzParseCertReq(f *testing.F) {
+	l := newLab(f)
+	f.Add(trustpoint(f, RevocationNone, l.root.Cert, l.inter.Cert).CertReq())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		hs, err := ParseCertReq(data)
+		if err != nil {
+			return
+		}
+		var back []byte
+		for _, h := range hs {
+			back = append(back, h[:]...)
+		}
+		if string(back) != string(data) {
+			t.Fatalf("round trip %x -> %x", data, back)
+		}
+	})
+}
+
+// FuzzParseCRL checks the CRL parser and loader on arbitrary input.
+func FuzzParseCRL(f *testing.F) {
+	l := newLab(f)
+	f.Add(must(l.root.CRL([]*x509.Certificate{l.leaf}, 1, t0, t0)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tp := trustpoint(t, RevocationCRL, l.root.Cert)
+		crl, err := tp.LoadCRL(data)
+		if err != nil {
+			return
+		}
+		if crl.CheckSignatureFrom(l.root.Cert) != nil || len(tp.CRLs()) != 1 {
+			t.Fatalf("installed a CRL the root did not sign")
+		}
+	})
+}
