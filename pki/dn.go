@@ -123,3 +123,49 @@ func CheckCertificateMap(m *config.CertificateMap, cert *x509.Certificate) error
 	}
 	return fail(ReasonCertificateMapMismatch, SubjectDN(cert), fmt.Errorf("certificate map %s", name))
 }
+
+// ParseDN reads a DN written as in IOS configuration and show output,
+// e.g. "cn=R3-spoke.example,OU=FLEX,O=esphub" (most specific first,
+// attribute names in any case, spaces around "=" ignored). Values may not
+// contain commas. The returned Name encodes in the reverse order, so that
+// FormatDN gives back the same sequence.
+func ParseDN(s string) (pkix.Name, error) {
+	var n pkix.Name
+	parts := strings.Split(s, ",")
+	if strings.TrimSpace(s) == "" {
+		return n, fmt.Errorf("parse dn: empty")
+	}
+	var attrs []pkix.AttributeTypeAndValue
+	for _, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return n, fmt.Errorf("parse dn %q: %q is not attribute=value", s, strings.TrimSpace(p))
+		}
+		switch k {
+		case "email", "emailaddress":
+			k = "e"
+		case "unstructuredname":
+			k = "hostname"
+		}
+		var oid asn1.ObjectIdentifier
+		for _, d := range dnNames {
+			if d.name == k {
+				oid = d.oid
+			}
+		}
+		if oid == nil {
+			return n, fmt.Errorf("parse dn %q: unknown attribute %q (cn, ou, o, l, st, c, e, hostname, dc, ...)", s, k)
+		}
+		attrs = append(attrs, pkix.AttributeTypeAndValue{Type: oid, Value: v})
+	}
+	for i := len(attrs) - 1; i >= 0; i-- {
+		n.ExtraNames = append(n.ExtraNames, attrs[i])
+	}
+	for _, a := range attrs {
+		if attrName(a.Type) == "cn" {
+			n.CommonName = a.Value.(string)
+		}
+	}
+	return n, nil
+}

@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto/x509"
 	"testing"
 
 	"github.com/esphub/esphub/ike/wire"
@@ -80,7 +79,7 @@ func FuzzParseCertReq(f *testing.F) {
 // FuzzParseCRL checks the CRL parser and loader on arbitrary input.
 func FuzzParseCRL(f *testing.F) {
 	l := newLab(f)
-	f.Add(must(l.root.CRL([]*x509.Certificate{l.leaf}, 1, t0, t0)))
+	f.Add(must(l.root.CRL(Revocations(t0, l.leaf), 1, t0, t0)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tp := trustpoint(t, RevocationCRL, l.root.Cert)
 		crl, err := tp.LoadCRL(data)

@@ -178,16 +178,21 @@ func (ca *CA) Issue(pub crypto.PublicKey, o IssueOptions) (*x509.Certificate, er
 	return cert, nil
 }
 
-// CRL signs a CRL revoking certs (which the caller asserts this CA
-// issued), numbered number, valid from thisUpdate until nextUpdate.
-// It returns DER.
-func (ca *CA) CRL(certs []*x509.Certificate, number int64, thisUpdate, nextUpdate time.Time) ([]byte, error) {
-	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: thisUpdate, NextUpdate: nextUpdate}
+// Revocations lists certs as revoked at time at, for CA.CRL.
+func Revocations(at time.Time, certs ...*x509.Certificate) []x509.RevocationListEntry {
+	out := make([]x509.RevocationListEntry, 0, len(certs))
 	for _, c := range certs {
-		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{
-			SerialNumber: c.SerialNumber, RevocationTime: thisUpdate,
-		})
+		out = append(out, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: at})
 	}
+	return out
+}
+
+// CRL signs a CRL with the given revoked entries (certificates this CA
+// issued), numbered number, valid from thisUpdate until nextUpdate. It
+// returns DER.
+func (ca *CA) CRL(revoked []x509.RevocationListEntry, number int64, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: thisUpdate, NextUpdate: nextUpdate,
+		RevokedCertificateEntries: revoked}
 	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("crl: %w", err)

@@ -157,7 +157,7 @@ func TestVerifyRejects(t *testing.T) {
 
 func TestRevocation(t *testing.T) {
 	l := newLab(t)
-	crl := must(l.root.CRL([]*x509.Certificate{l.leaf}, 2, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
+	crl := must(l.root.CRL(Revocations(t0, l.leaf), 2, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
 
 	strict := trustpoint(t, RevocationCRL, l.root.Cert)
 	if _, err := strict.Verify(l.spoke2.Raw, nil); !errors.Is(err, ErrRevocationUnavailable) {
@@ -197,7 +197,7 @@ func TestRevocation(t *testing.T) {
 	}
 
 	// An intermediate revoked by the root takes its leaves with it.
-	crlInter := must(l.root.CRL([]*x509.Certificate{l.inter.Cert}, 3, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
+	crlInter := must(l.root.CRL(Revocations(t0, l.inter.Cert), 3, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
 	opt2 := trustpoint(t, RevocationCRLNone, l.root.Cert)
 	if _, err := opt2.LoadCRL(crlInter); err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestLoadCRLRejects(t *testing.T) {
 	if _, err := tp.LoadCRL([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("garbage CRL: %v", err)
 	}
-	newer := must(l.root.CRL([]*x509.Certificate{l.leaf}, 10, t0, t0.Add(time.Hour)))
+	newer := must(l.root.CRL(Revocations(t0, l.leaf), 10, t0, t0.Add(time.Hour)))
 	older := must(l.root.CRL(nil, 9, t0, t0.Add(time.Hour)))
 	if _, err := tp.LoadCRL(newer); err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func TestRevokedAmong(t *testing.T) {
 	if got := tp.RevokedAmong(sessions); len(got) != 0 {
 		t.Fatalf("before any CRL: %v", got)
 	}
-	if _, err := tp.LoadCRL(must(l.root.CRL([]*x509.Certificate{l.leaf, l.inter.Cert}, 1, t0, t0.Add(time.Hour)))); err != nil {
+	if _, err := tp.LoadCRL(must(l.root.CRL(Revocations(t0, l.leaf, l.inter.Cert), 1, t0, t0.Add(time.Hour)))); err != nil {
 		t.Fatal(err)
 	}
 	got := tp.RevokedAmong(sessions)
@@ -444,5 +444,24 @@ func TestReasons(t *testing.T) {
 	}
 	if len(seen) != 12 {
 		t.Fatalf("%d reasons", len(seen))
+	}
+}
+
+func TestParseDN(t *testing.T) {
+	for _, s := range []string{"cn=R3-spoke.example,ou=FLEX,o=esphub", "hostname=responder", "cn=hub,dc=example,dc=net,c=US"} {
+		n, err := ParseDN(strings.ToUpper(s[:2]) + s[2:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		der := must(asn1Marshal(n.ToRDNSequence()))
+		back, err := FormatRawDN(der)
+		if err != nil || back != s {
+			t.Errorf("%q -> %q %v", s, back, err)
+		}
+	}
+	for _, bad := range []string{"", "cn", "cn=", "x-foo=1", "cn=a,,o=b"} {
+		if _, err := ParseDN(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
