@@ -23,6 +23,7 @@ const (
 	ReasonKeyUsage                                 // key usage or extended key usage unfit for IKE
 	ReasonBadChain                                 // other path errors (CA flag, path length, name constraints)
 	ReasonCertificateMapMismatch                   // no `crypto pki certificate map` entry matches
+	ReasonAuthSignature                            // the AUTH payload's signature does not verify with the certificate's key
 )
 
 var reasonNames = [...]string{
@@ -38,6 +39,7 @@ var reasonNames = [...]string{
 	ReasonKeyUsage:               "key_usage",
 	ReasonBadChain:               "bad_chain",
 	ReasonCertificateMapMismatch: "certificate_map_mismatch",
+	ReasonAuthSignature:          "auth_signature",
 }
 
 // Reasons lists every Reason, for pre-registering counters.
@@ -103,6 +105,8 @@ func reasonText(r Reason) string {
 		return "chain is invalid"
 	case ReasonCertificateMapMismatch:
 		return "matches no certificate map"
+	case ReasonAuthSignature:
+		return "key did not make the AUTH signature"
 	}
 	return r.String()
 }
@@ -130,6 +134,7 @@ var (
 	ErrKeyUsage               = &Error{Reason: ReasonKeyUsage}
 	ErrBadChain               = &Error{Reason: ReasonBadChain}
 	ErrCertificateMapMismatch = &Error{Reason: ReasonCertificateMapMismatch}
+	ErrAuthSignature          = &Error{Reason: ReasonAuthSignature}
 )
 
 // ReasonOf returns the Reason of the first *Error in err's chain, or 0.

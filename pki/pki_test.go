@@ -442,7 +442,7 @@ func TestReasons(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	if len(seen) != 12 {
+	if len(seen) != 13 {
 		t.Fatalf("%d reasons", len(seen))
 	}
 }
