@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,13 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esphub/esphub/ike/sig"
+	"github.com/esphub/esphub/ike/wire"
 	"github.com/esphub/esphub/internal/swan"
 	"github.com/esphub/esphub/internal/testenv"
+	"github.com/esphub/esphub/pki"
 )
 
 // swanctlConf is one side of a certificate-authenticated connection. The
 // credential files sit in swanctl's directories next to swanctl.conf.
-func swanctlConf(local, remote, localID, remoteID, cert, innerL, innerR, revocation string) string {
+func swanctlConf(local, remote, localID, remoteID, cert, innerL, innerR, revocation string, localAuth ...string) string {
+	auth := "pubkey"
+	if len(localAuth) > 0 && localAuth[0] != "" {
+		auth = localAuth[0]
+	}
 	return fmt.Sprintf(`connections {
     pki {
         version = 2
@@ -23,7 +31,7 @@ func swanctlConf(local, remote, localID, remoteID, cert, innerL, innerR, revocat
         remote_addrs = %s
         proposals = aes256gcm16-prfsha384-ecp384
         local {
-            auth = pubkey
+            auth = %s
             certs = %s
             id = "%s"
         }
@@ -44,7 +52,7 @@ func swanctlConf(local, remote, localID, remoteID, cert, innerL, innerR, revocat
         }
     }
 }
-`, local, remote, cert, localID, remoteID, revocation, innerL, innerR)
+`, local, remote, auth, cert, localID, remoteID, revocation, innerL, innerR)
 }
 
 // spokeDN is the spoke's subject as strongSwan writes it: in DER order,
@@ -67,15 +75,31 @@ func copyFile(t *testing.T, src, dst string) {
 
 // TestPKIStrongSwanInterop proves that what `esphubctl pki` writes is
 // usable by a real IKEv2 implementation: two strongSwan instances
-// authenticate each other with our certificates (ECDSA P-256 and RSA),
+// authenticate each other with our certificates (ECDSA and RSA, RFC 7427
+// including RSASSA-PSS and the classic methods 1, 9 and 10),
 // one with a DN identity (identity local dn), the other with an FQDN in
 // the subjectAltName; then the responder loads our CRL revoking the
 // initiator, and the initiator is refused.
 func TestPKIStrongSwanInterop(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, swan.Charon, swan.Swanctl, "ip")
-	for _, kt := range [][]string{{"--ecdsa", "p256"}, {"--rsa", "2048"}} {
-		t.Run(strings.TrimPrefix(kt[0], "--")+"-"+kt[1], func(t *testing.T) {
+	variants := []struct {
+		name      string
+		keyFlags  []string
+		localAuth string            // the initiator's swanctl auth
+		charon    map[string]string // the initiator's charon settings
+		method    wire.AuthMethod   // what its AUTH must use
+	}{
+		{"ecdsa-p256", []string{"--ecdsa", "p256"}, "", nil, wire.AuthDigitalSignature},
+		{"rsa-2048", []string{"--rsa", "2048"}, "", nil, wire.AuthDigitalSignature},
+		{"rsa-2048-pss", []string{"--rsa", "2048"}, "rsa/pss-sha384", nil, wire.AuthDigitalSignature},
+		{"ecdsa-p256-classic", []string{"--ecdsa", "p256"}, "", map[string]string{"signature_authentication": "no"}, wire.AuthECDSA256},
+		{"ecdsa-p384-classic", []string{"--ecdsa", "p384"}, "", map[string]string{"signature_authentication": "no"}, wire.AuthECDSA384},
+		{"rsa-2048-classic", []string{"--rsa", "2048"}, "", map[string]string{"signature_authentication": "no"}, wire.AuthRSASig},
+	}
+	for _, v := range variants {
+		kt := v.keyFlags
+		t.Run(v.name, func(t *testing.T) {
 			p := swan.NewPair(t)
 			pkiDir := t.TempDir()
 			ca, certs := filepath.Join(pkiDir, "ca"), filepath.Join(pkiDir, "certs")
@@ -91,8 +115,8 @@ func TestPKIStrongSwanInterop(t *testing.T) {
 				return d
 			}
 			dirA, dirB := side("a", "spoke.example"), side("b", "hub.example")
-			a := swan.StartT(t, p.A, swan.Config{Name: "spoke", Dir: dirA,
-				SwanctlConf: swanctlConf(p.AddrA.String(), p.AddrB.String(), spokeDN, "hub.example", "spoke.example.pem", p.InnerA.String(), p.InnerB.String(), "relaxed")})
+			a := swan.StartT(t, p.A, swan.Config{Name: "spoke", Dir: dirA, LogLevels: map[string]int{"enc": 4}, Charon: v.charon,
+				SwanctlConf: swanctlConf(p.AddrA.String(), p.AddrB.String(), spokeDN, "hub.example", "spoke.example.pem", p.InnerA.String(), p.InnerB.String(), "relaxed", v.localAuth)})
 			b := swan.StartT(t, p.B, swan.Config{Name: "hub", Dir: dirB,
 				SwanctlConf: swanctlConf(p.AddrB.String(), p.AddrA.String(), "hub.example", spokeDN, "hub.example.pem", p.InnerB.String(), p.InnerA.String(), "relaxed")})
 
@@ -109,6 +133,38 @@ func TestPKIStrongSwanInterop(t *testing.T) {
 			log, _ := b.Log()
 			if !strings.Contains(string(log), "authentication of '"+spokeDN+"' with") {
 				t.Fatalf("the hub did not log a certificate authentication of the spoke's DN")
+			}
+			// ike/sig verifies the AUTH signature strongSwan made with our
+			// certificate's key, over the octets strongSwan logged.
+			la, err := a.Log()
+			if err != nil {
+				t.Fatal(err)
+			}
+			auth, err := ownAuth(string(la))
+			if err != nil {
+				t.Fatalf("reading strongSwan's AUTH from its log: %v", err)
+			}
+			spokeCert, err := pki.LoadCertificateFile(filepath.Join(certs, "spoke.example.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			alg, err := sig.Verify(spokeCert[0].PublicKey, wire.AuthMethod(auth.Method), auth.Data, auth.Octets)
+			if err != nil {
+				t.Fatalf("ike/sig rejects strongSwan's AUTH (method %d): %v", auth.Method, err)
+			}
+			t.Logf("strongSwan's AUTH verified: %v", alg)
+			if alg.Method != v.method {
+				t.Fatalf("strongSwan used method %d, want %d", alg.Method, v.method)
+			}
+			if _, err := sig.Verify(spokeCert[0].PublicKey, wire.AuthMethod(auth.Method), auth.Data, append(auth.Octets, 0)); !errors.Is(err, sig.ErrBadSignature) {
+				t.Fatalf("strongSwan's AUTH verified over other octets: %v", err)
+			}
+			if dir := os.Getenv("ESPHUB_CAPTURE_SWAN_AUTH"); dir != "" {
+				golden := fmt.Sprintf("# AUTH payload made by strongSwan (%s, %v) with a key from esphubctl pki\nspki: %x\nmethod: %d\noctets: %x\nauth: %x\n",
+					v.name, alg, spokeCert[0].RawSubjectPublicKeyInfo, auth.Method, auth.Octets, auth.Data)
+				if err := os.WriteFile(filepath.Join(dir, "strongswan-"+v.name+".txt"), []byte(golden), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := a.Terminate(ctx, "pki"); err != nil {
 				t.Fatal(err)

@@ -60,6 +60,9 @@ func FuzzVerify(f *testing.F) {
 		}
 		f.Add(uint8(k.alg.Method), auth)
 	}
+	for _, g := range loadSwanGolden(f) {
+		f.Add(uint8(g.method), g.auth)
+	}
 	f.Fuzz(func(t *testing.T, method uint8, auth []byte) {
 		_, err := Verify(p384Key.Public(), wire.AuthMethod(method), auth, signed)
 		if err == nil {
