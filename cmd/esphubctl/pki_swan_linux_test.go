@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,23 @@ func TestPKIStrongSwanInterop(t *testing.T) {
 			}
 			if _, err := sig.Verify(spokeCert[0].PublicKey, wire.AuthMethod(auth.Method), auth.Data, append(auth.Octets, 0)); !errors.Is(err, sig.ErrBadSignature) {
 				t.Fatalf("strongSwan's AUTH verified over other octets: %v", err)
+			}
+			// strongSwan's CERTREQ names our CA exactly as pki computes it
+			// (SHA-1 of the CA's SubjectPublicKeyInfo).
+			certReq, err := receivedCertReq(string(la))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caCerts, err := pki.LoadCertificateFile(filepath.Join(ca, "ca.pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp, err := pki.NewTrustpoint("interop", caCerts, pki.Options{Revocation: pki.RevocationNone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(certReq, tp.CertReq()) {
+				t.Fatalf("strongSwan's CERTREQ %x, pki computes %x", certReq, tp.CertReq())
 			}
 			if dir := os.Getenv("ESPHUB_CAPTURE_SWAN_AUTH"); dir != "" {
 				golden := fmt.Sprintf("# AUTH payload made by strongSwan (%s, %v) with a key from esphubctl pki\nspki: %x\nmethod: %d\noctets: %x\nauth: %x\n",

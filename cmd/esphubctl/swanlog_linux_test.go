@@ -114,3 +114,27 @@ func ownAuth(log string) (swanAuth, error) {
 	}
 	return a, fmt.Errorf("AUTH payload without data")
 }
+
+// receivedCertReq extracts the Certification Authority data of the first
+// CERTREQ payload the instance parsed.
+func receivedCertReq(log string) ([]byte, error) {
+	lines := strings.Split(log, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, "parsing CERTREQ payload,") {
+			continue
+		}
+		for j := i; j+1 < len(lines); j++ {
+			if strings.Contains(lines[j], "parsing CERTREQ payload finished") {
+				break
+			}
+			if strings.Contains(lines[j], "parsing rule 11 CHUNK_DATA") {
+				n, ok := bytesCount(lines[j+1])
+				if !ok {
+					return nil, fmt.Errorf("certreq data line %q", lines[j+1])
+				}
+				return hexAfter(lines, j+2, n)
+			}
+		}
+	}
+	return nil, fmt.Errorf("no parsed CERTREQ payload in the log (enc log level below 4?)")
+}
