@@ -10,6 +10,7 @@
 //	esphubctl pki cert issue --ca DIR --cn NAME [--dns ...] [--ip ...] [--email ...] --out DIR [--days N]
 //	esphubctl pki crl --ca DIR --revoke CERTFILE... --out FILE
 //	esphubctl pki show FILE...
+//	esphubctl pki verify --ca CAFILE [--crl FILE] [--fqdn NAME|--ip ADDR|--email ADDR] CERTFILE [CHAINFILE...]
 package main
 
 import "os"

@@ -47,6 +47,9 @@ func pkiCommand() *command {
 			{name: "crl", summary: "revoke certificates and write the CA's CRL (all revocations so far); for labs and tests",
 				usage: "--ca CADIR [--revoke CERTFILE...] --out FILE [--days N]",
 				run:   pkiCRL},
+			{name: "verify", summary: "check a certificate as esphub's IKE_AUTH would (chain, validity, key usage, CRLs, identity)",
+				usage: "--ca CAFILE... [--crl FILE]... [--revocation crl|crl-none|none] [--fqdn NAME | --ip ADDR | --email ADDR] CERTFILE [CHAINFILE...]",
+				run:   pkiVerify},
 			{name: "show", summary: "summarise certificates, CRLs or keys in PEM/DER files, as show crypto pki certificates does",
 				usage: "FILE...",
 				run:   pkiShow},
@@ -54,12 +57,20 @@ func pkiCommand() *command {
 	}
 }
 
-// flagSpec names a command's options: true for repeatable ones, whose
-// values may also follow as separate words (--revoke a.pem b.pem).
-type flagSpec map[string]bool
+// flagKind says how often an option may appear.
+type flagKind uint8
+
+const (
+	once   flagKind = iota // at most once
+	repeat                 // any number of times, one value each
+	greedy                 // repeatable, and the words after it are its values too (--revoke a.pem b.pem)
+)
+
+// flagSpec names a command's options.
+type flagSpec map[string]flagKind
 
 // parseFlags reads --name VALUE and --name=VALUE options. Words that are
-// not options belong to the last repeatable option, or are positional.
+// not options belong to the last greedy option, or are positional.
 func parseFlags(args []string, spec flagSpec) (map[string][]string, []string, error) {
 	out := map[string][]string{}
 	var pos []string
@@ -75,7 +86,7 @@ func parseFlags(args []string, spec flagSpec) (map[string][]string, []string, er
 			continue
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		multi, ok := spec[name]
+		kind, ok := spec[name]
 		if !ok {
 			return nil, nil, fmt.Errorf("unknown option %s", a)
 		}
@@ -86,12 +97,12 @@ func parseFlags(args []string, spec flagSpec) (map[string][]string, []string, er
 			i++
 			val = args[i]
 		}
-		if !multi && len(out[name]) > 0 {
+		if kind == once && len(out[name]) > 0 {
 			return nil, nil, fmt.Errorf("%s given twice", a)
 		}
 		out[name] = append(out[name], val)
 		last = ""
-		if multi {
+		if kind == greedy {
 			last = name
 		}
 	}
@@ -200,7 +211,7 @@ func loadCA(dir string) (*pki.CA, error) {
 
 func pkiCACreate(e *env, args []string) int {
 	const cmd = "ca create"
-	f, pos, err := parseFlags(args, flagSpec{"name": false, "out": false, "ecdsa": false, "rsa": false, "days": false, "parent": false})
+	f, pos, err := parseFlags(args, flagSpec{"name": once, "out": once, "ecdsa": once, "rsa": once, "days": once, "parent": once})
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("unexpected argument %q", pos[0])
 	}
@@ -292,8 +303,8 @@ func fileName(cn string) string {
 
 func pkiCertIssue(e *env, args []string) int {
 	const cmd = "cert issue"
-	f, pos, err := parseFlags(args, flagSpec{"ca": false, "cn": false, "subject": false, "dns": true, "ip": true, "email": true,
-		"out": false, "days": false, "ecdsa": false, "rsa": false})
+	f, pos, err := parseFlags(args, flagSpec{"ca": once, "cn": once, "subject": once, "dns": repeat, "ip": repeat, "email": repeat,
+		"out": once, "days": once, "ecdsa": once, "rsa": once})
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("unexpected argument %q", pos[0])
 	}
@@ -420,7 +431,7 @@ func readRevoked(dir string) ([]x509.RevocationListEntry, error) {
 
 func pkiCRL(e *env, args []string) int {
 	const cmd = "crl"
-	f, pos, err := parseFlags(args, flagSpec{"ca": false, "revoke": true, "out": false, "days": false})
+	f, pos, err := parseFlags(args, flagSpec{"ca": once, "revoke": greedy, "out": once, "days": once})
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("unexpected argument %q (certificate files follow --revoke)", pos[0])
 	}

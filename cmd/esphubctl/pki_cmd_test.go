@@ -185,3 +185,56 @@ func TestPKIErrors(t *testing.T) {
 		t.Fatal("a refused revocation left state behind")
 	}
 }
+
+func TestPKIVerify(t *testing.T) {
+	dir := t.TempDir()
+	root, sub, other, certs := filepath.Join(dir, "root"), filepath.Join(dir, "sub"), filepath.Join(dir, "other"), filepath.Join(dir, "certs")
+	mustRun(t, "pki", "ca", "create", "--name", "root", "--out", root)
+	mustRun(t, "pki", "ca", "create", "--name", "issuing", "--parent", root, "--out", sub)
+	mustRun(t, "pki", "ca", "create", "--name", "other", "--out", other)
+	mustRun(t, "pki", "cert", "issue", "--ca", sub, "--cn", "hub", "--dns", "hub.example", "--ip", "198.18.0.1", "--out", certs)
+	hub, subCA, rootCA := filepath.Join(certs, "hub.pem"), filepath.Join(sub, "ca.pem"), filepath.Join(root, "ca.pem")
+
+	out := mustRun(t, "pki", "verify", "--ca", rootCA, "--fqdn", "hub.example", hub, subCA)
+	if !strings.Contains(out, "OK") || !strings.Contains(out, "cn=hub <- cn=issuing <- cn=root") {
+		t.Fatalf("verify output:\n%s", out)
+	}
+	crl := filepath.Join(dir, "sub.crl")
+	mustRun(t, "pki", "crl", "--ca", sub, "--revoke", hub, "--out", crl)
+	cases := []struct {
+		args   []string
+		reason string
+	}{
+		{[]string{"--ca", filepath.Join(other, "ca.pem"), hub, subCA}, "unknown_ca"},
+		{[]string{"--ca", rootCA, hub}, "unknown_ca"},
+		{[]string{"--ca", rootCA, "--ip", "198.18.0.9", hub, subCA}, "identity_mismatch"},
+		{[]string{"--ca", rootCA, "--revocation", "crl", hub, subCA}, "revocation_unavailable"},
+		{[]string{"--ca", rootCA, "--ca", subCA, "--crl", crl, hub}, "revoked"},
+	}
+	for _, c := range cases {
+		code, out, errs := runCLI(t, append([]string{"pki", "verify", "-o", "json"}, c.args...)...)
+		var res verifyResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %v\n%s%s", c.args, err, out, errs)
+		}
+		if code != exitError || res.Valid || res.Reason != c.reason {
+			t.Errorf("%v: exit %d %+v, want reason %s", c.args, code, res, c.reason)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	spec := flagSpec{"ca": once, "dns": repeat, "revoke": greedy}
+	f, pos, err := parseFlags([]string{"--ca=x", "--dns", "a", "--dns", "b", "p1", "--revoke", "r1", "r2", "--dns", "c"}, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one(f, "ca") != "x" || strings.Join(f["dns"], ",") != "a,b,c" || strings.Join(f["revoke"], ",") != "r1,r2" || strings.Join(pos, ",") != "p1" {
+		t.Fatalf("flags %v pos %v", f, pos)
+	}
+	for _, bad := range [][]string{{"--ca", "x", "--ca", "y"}, {"--dns"}, {"--nope", "1"}} {
+		if _, _, err := parseFlags(bad, spec); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
