@@ -75,7 +75,9 @@ func KeyTypeOf(pub crypto.PublicKey) KeyType {
 }
 
 // CA is a certificate authority for labs and tests: a CA certificate and
-// its key. It is not a production CA (no audit, no key protection).
+// its key. It is not a production CA (no audit, no key protection). Its
+// methods only read the CA and are safe for concurrent use; serial numbers
+// are random (127 bits), so concurrent issuers never collide in practice.
 type CA struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer

@@ -465,3 +465,38 @@ func TestParseDN(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentVerifyAndCRL runs validations while CRLs are replaced, as
+// the daemon does when a new CRL file appears (run with -race).
+func TestConcurrentVerifyAndCRL(t *testing.T) {
+	l := newLab(t)
+	tp := trustpoint(t, RevocationCRLNone, l.root.Cert)
+	crls := [][]byte{
+		must(l.root.CRL(nil, 1, t0.Add(-time.Hour), t0.Add(time.Hour))),
+		must(l.root.CRL(Revocations(t0, l.leaf), 2, t0.Add(-time.Hour), t0.Add(time.Hour))),
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				_, err := tp.Verify(l.spoke2.Raw, nil)
+				if err != nil {
+					t.Errorf("goroutine %d: %v", g, err)
+					return
+				}
+				tp.RevokedAmong([][]*x509.Certificate{{l.leaf, l.root.Cert}})
+			}
+		}()
+	}
+	for _, c := range crls {
+		if _, err := tp.LoadCRL(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if got := tp.RevokedAmong([][]*x509.Certificate{{l.spoke2, l.root.Cert}, {l.leaf, l.root.Cert}}); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("after the last CRL: %v", got)
+	}
+}
