@@ -176,7 +176,13 @@ func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.cfg.LocalTS, t.cfg.RemoteTS = t.old.localTS, t.old.remoteTS
 		// The negotiated algorithms (with the PFS group the SA was made
 		// with, if any) come first, then the configured ones.
-		t.cfg.Proposals = append([]suite.Proposal{t.old.prop}, t.old.cfg.Proposals...)
+		// A Child SA made by IKE_AUTH has no DH group (none is negotiated
+		// there); its rekey uses the configured PFS group.
+		first := t.old.prop
+		if first.DH == wire.DHNone && len(t.old.cfg.Proposals) > 0 {
+			first.DH = t.old.cfg.Proposals[0].DH
+		}
+		t.cfg.Proposals = append([]suite.Proposal{first}, t.old.cfg.Proposals...)
 	}
 	if err := t.prepare(sa); err != nil {
 		return nil, err

@@ -167,8 +167,9 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Run processes datagrams, timers and API calls until ctx is cancelled or the
-// transport fails. It returns ctx.Err() or the transport's error. SAs are
-// left as they are; call DeleteAll first for an orderly shutdown.
+// transport fails. It returns ctx.Err() or the transport's error. Call it
+// once. SAs are left as they are (no Deletes are sent); call DeleteAll first
+// for an orderly shutdown. Run does not close the transport.
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -192,3 +192,86 @@ func TestInteropConfigPayloads(t *testing.T) {
 		}
 	})
 }
+
+// TestInteropPFS: Child SA rekeys with PFS (a KE payload in CREATE_CHILD_SA,
+// KEYMAT from the new shared secret) started by either side.
+func TestInteropPFS(t *testing.T) {
+	for _, g := range []struct {
+		name string
+		swan string
+		dh   wire.DHGroup
+	}{{"ecp256", "aes256gcm16-ecp256", wire.DHECP256}, {"modp2048", "aes256gcm16-modp2048", wire.DHMODP2048}} {
+		t.Run(g.name, func(t *testing.T) {
+			sc := interopSuites[0]
+			esp := espGCM
+			esp.DH = g.dh
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: g.swan}, sc.ike, esp)
+			ctx := testCtx(t)
+			info := ie.initiate(ctx)
+			ie.check(1)
+			old := ikeSAs(t, ie.us)[0].Children[0]
+			if err := ie.us.e.RekeyChildSA(ctx, info.LocalSPI, old.InboundSPI); err != nil {
+				t.Fatalf("rekey with PFS: %v", err)
+			}
+			ie.check(1)
+			c := ikeSAs(t, ie.us)[0].Children[0]
+			if c.Proposal.DH != g.dh {
+				t.Fatalf("rekeyed Child SA without PFS: %v", c.Proposal)
+			}
+			ie.swanctl("--rekey", "--child", "net")
+			waitFor(t, "strongSwan's PFS rekey", func() bool {
+				cs := ikeSAs(t, ie.us)[0].Children
+				return len(cs) == 1 && !cs[0].Initiator && cs[0].Replaces == c.InboundSPI
+			})
+			ie.check(1)
+		})
+	}
+}
+
+// TestInteropInvalidKE: the KE group of the first proposal is not the one
+// the responder wants, so IKE_SA_INIT takes an INVALID_KE_PAYLOAD round, in
+// both directions.
+func TestInteropInvalidKE(t *testing.T) {
+	modp := suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2256, DH: wire.DHMODP2048}
+	t.Run("we-initiate", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.prof.IKEProposals = []suite.Proposal{propGCM, modp}
+		info := ie.initiate(testCtx(t))
+		if info.Proposal.DH != wire.DHMODP2048 {
+			t.Fatalf("negotiated %v", info.Proposal)
+		}
+		ie.check(1)
+	})
+	t.Run("strongSwan-initiates", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-ecp256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
+		ie.check(1)
+		if got := ie.us.e.Stats().Get(CounterInvalidKESent); got != 1 {
+			t.Fatalf("INVALID_KE_PAYLOAD sent %d times", got)
+		}
+		if s := ie.swanSAs()[0]; s.DHGroup != "MODP_2048" {
+			t.Fatalf("strongSwan negotiated %s", s.DHGroup)
+		}
+	})
+}
+
+// TestInteropLifetimeRekeys: strongSwan and we rekey the IKE SA and the
+// Child SA on our own timers, at about the same moments, for a while; the
+// SAs must stay single and agree afterwards, whatever collided.
+func TestInteropLifetimeRekeys(t *testing.T) {
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, rekey: 3 * time.Second}, sc.ike, sc.esp)
+	ie.prof.Lifetime, ie.prof.RekeyMargin = 60*time.Second, 57*time.Second
+	ie.prof.Child.Lifetime, ie.prof.Child.RekeyMargin = 60*time.Second, 57*time.Second
+	info := ie.initiate(testCtx(t))
+	ie.check(1)
+	time.Sleep(10 * time.Second)
+	ie.check(1)
+	now := ikeSAs(t, ie.us)[0]
+	if now.LocalSPI == info.LocalSPI {
+		t.Fatal("IKE SA never rekeyed")
+	}
+	st := ie.us.e.Stats()
+	t.Logf("child up %d, ike up %d, collisions %d, rekey events: child %d ike %d", st.Get(CounterChildUp), st.Get(CounterIKEUp),
+		st.Get(CounterRekeyCollisions), ie.us.countEvents(EventChildRekeyed), ie.us.countEvents(EventIKERekeyed))
+}

@@ -276,6 +276,13 @@ func (sa *ikeSA) handleResponse(m *inMessage) {
 		return
 	}
 	if again && err == nil {
+		if p.task.exchange() != wire.ExchangeIKESAInit {
+			// Another round of CREATE_CHILD_SA (INVALID_KE_PAYLOAD) is a new
+			// exchange with the next message ID; only IKE_SA_INIT repeats ID 0.
+			delete(sa.inflight, p.id)
+			sa.queueTaskFirst(p.task)
+			return
+		}
 		if err = sa.buildRequest(p); err == nil {
 			sa.transmit(p)
 			return

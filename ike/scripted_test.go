@@ -550,3 +550,78 @@ func TestLateInitRetransmission(t *testing.T) {
 		t.Fatalf("B has %d IKE SAs after a late IKE_SA_INIT retransmission", n)
 	}
 }
+
+// TestScriptedCreateChildInvalidKE: the responder wants another PFS group;
+// the second CREATE_CHILD_SA is a new exchange with the next message ID.
+func TestScriptedCreateChildInvalidKE(t *testing.T) {
+	resp := reverse(defaultChild())
+	resp.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHMODP2048}}
+	p, w := logPair(t, pairOpts{respChild: &resp})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfs := defaultChild()
+	pfs.Name = "pfs"
+	pfs.Proposals = []suite.Proposal{
+		{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHECP256},
+		{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHMODP2048},
+	}
+	if err := p.a.e.CreateChildSA(ctx, info.LocalSPI, pfs); err != nil {
+		t.Fatal(err)
+	}
+	lines := w.snapshot()
+	expectLines(t, lines[4:],
+		"A:500>B:500 CREATE_CHILD_SA req #2",
+		"B:500>A:500 CREATE_CHILD_SA resp #2",
+		"A:500>B:500 CREATE_CHILD_SA req #3",
+		"B:500>A:500 CREATE_CHILD_SA resp #3",
+	)
+	waitFor(t, "two children on B", func() bool { return len(p.b.inst.snapshot()) == 2 })
+	checkChildKeys(t, p.a, p.b)
+	found := false
+	for _, c := range p.a.inst.snapshot() {
+		if c.Name == "pfs" {
+			found = true
+			if c.Proposal.DH != wire.DHMODP2048 {
+				t.Fatalf("PFS child negotiated %v", c.Proposal)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no PFS child")
+	}
+}
+
+// TestTransportModeAndESN: USE_TRANSPORT_MODE and the ESN transform are
+// negotiated when both sides want them; tunnel mode is the fallback when
+// the responder does not.
+func TestTransportModeAndESN(t *testing.T) {
+	for _, respTransport := range []bool{true, false} {
+		child := defaultChild()
+		child.Mode = ModeTransport
+		child.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, ESN: true}}
+		resp := reverse(child)
+		if !respTransport {
+			resp.Mode = ModeTunnel
+		}
+		p := newPair(t, pairOpts{child: child, respChild: &resp})
+		if _, err := p.initiate(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "B child", func() bool { return len(p.b.inst.snapshot()) == 1 })
+		want := ModeTunnel
+		if respTransport {
+			want = ModeTransport
+		}
+		for _, pe := range []*peer{p.a, p.b} {
+			for _, c := range pe.inst.snapshot() {
+				if c.Mode != want || !c.Proposal.ESN {
+					t.Fatalf("responder transport=%v: child mode %v ESN %v", respTransport, c.Mode, c.Proposal.ESN)
+				}
+			}
+		}
+		checkChildKeys(t, p.a, p.b)
+	}
+}

@@ -71,6 +71,9 @@ type swanOpts struct {
 	nat      bool          // our engine sits behind the lab's NAT box
 	vips     []string      // strongSwan requests virtual IPs (CFG_REQUEST)
 	pool     string        // strongSwan serves addresses from this pool
+	// rekey, when set, makes strongSwan rekey the IKE SA and the Child SA
+	// on its own every rekey (no random spread).
+	rekey time.Duration
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -92,6 +95,13 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		spec, local, remote = interopNATSpec, oursNATAddr, "%any"
 	}
 	l := labtest.Up(t, spec)
+	rekeyIKE, rekeyChild := time.Duration(-1), time.Duration(-1)
+	var connExtra, childExtra map[string]string
+	if o.rekey > 0 {
+		rekeyIKE, rekeyChild = o.rekey, o.rekey
+		connExtra = map[string]string{"over_time": "60s", "rand_time": "0s"}
+		childExtra = map[string]string{"life_time": "120s", "rand_time": "0s"}
+	}
 	var pools map[string]string
 	var connPools []string
 	if o.pool != "" {
@@ -103,9 +113,9 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		Conns: []swan.Conn{{
 			Name: "ours", LocalAddrs: []string{swanAddr.String()}, RemoteAddrs: []string{remote},
 			Proposals: []string{o.ike}, LocalID: "swan.test", RemoteID: "ours.test",
-			DPDDelay: o.dpd, RekeyTime: -1, VIPs: o.vips, Pools: connPools,
+			DPDDelay: o.dpd, RekeyTime: rekeyIKE, VIPs: o.vips, Pools: connPools, Extra: connExtra,
 			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.2.1/32"}, RemoteTS: []string{"198.19.1.1/32"},
-				ESPProposals: []string{o.esp}, RekeyTime: -1}},
+				ESPProposals: []string{o.esp}, RekeyTime: rekeyChild, Extra: childExtra}},
 		}},
 		Secrets: []swan.Secret{{Name: "ours", IDs: []string{"swan.test", "ours.test"}, PSK: swanPSK}},
 		Charon:  map[string]string{"retransmit_timeout": "1.0", "retransmit_tries": "3"},

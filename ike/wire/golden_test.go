@@ -170,3 +170,25 @@ func TestOpenValidates(t *testing.T) {
 		t.Fatalf("Open of INFORMATIONAL with a Nonce: %v", err)
 	}
 }
+
+func TestClonePayloads(t *testing.T) {
+	for i, b := range goldenMessages(t) {
+		buf := append([]byte(nil), b...)
+		m, err := Decode(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ClonePayloads(m.Payloads)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		want, _ := (&Message{Header: m.Header, Payloads: m.Payloads}).Encode()
+		for j := range buf {
+			buf[j] = 0xee // the datagram buffer is reused
+		}
+		got, err := (&Message{Header: m.Header, Payloads: c}).Encode()
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("message %d: clone does not survive reuse of the buffer (%v)", i, err)
+		}
+	}
+}

@@ -95,6 +95,11 @@ func Validate(m *Message) error {
 		if !h.IsResponse() && h.SPIr != 0 {
 			return invalid("IKE_SA_INIT request with a responder SPI")
 		}
+		if h.IsResponse() == h.IsInitiator() {
+			// Only the original initiator sends IKE_SA_INIT requests and
+			// only the responder answers them (RFC 7296 §3.1 I flag).
+			return invalid("IKE_SA_INIT with flags %#x", h.Flags)
+		}
 		if h.IsResponse() && (errNotify || (FindNotify(m.Payloads, NotifyCookie) != nil && c[PayloadSA] == 0)) {
 			return nil
 		}
