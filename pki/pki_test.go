@@ -500,3 +500,26 @@ func TestConcurrentVerifyAndCRL(t *testing.T) {
 		t.Fatalf("after the last CRL: %v", got)
 	}
 }
+
+func TestIKELifetime(t *testing.T) {
+	day := 24 * time.Hour
+	pc := &PeerCertificate{NotAfter: t0.Add(3 * time.Hour)}
+	cases := []struct {
+		name string
+		pc   *PeerCertificate
+		on   bool
+		now  time.Time
+		want time.Duration
+	}{
+		{"certificate outlives the SA", &PeerCertificate{NotAfter: t0.Add(30 * day)}, true, t0, day},
+		{"certificate expires first", pc, true, t0, 3 * time.Hour},
+		{"no lifetime certificate", pc, false, t0, day},
+		{"already expired", pc, true, t0.Add(4 * time.Hour), 0},
+		{"psk peer", nil, true, t0, day},
+	}
+	for _, c := range cases {
+		if got := IKELifetime(day, c.now, c.pc, c.on); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
