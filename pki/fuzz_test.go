@@ -91,3 +91,53 @@ func FuzzParseCRL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDN checks that any DN ParseDN accepts encodes and renders back
+// to the same attributes (modulo spacing and attribute-name case).
+func FuzzParseDN(f *testing.F) {
+	for _, s := range []string{"cn=R3-spoke.example,OU=FLEX,O=esphub", "hostname=responder", "e=ops@example.net,c=US", "cn = a , o = b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseDN(s)
+		if err != nil {
+			return
+		}
+		der, err := asn1Marshal(n.ToRDNSequence())
+		if err != nil {
+			return // e.g. a country that is not PrintableString
+		}
+		back, err := FormatRawDN(der)
+		if err != nil {
+			t.Fatalf("%q encodes to a DN that does not parse: %v", s, err)
+		}
+		n2, err := ParseDN(back)
+		if err != nil {
+			t.Fatalf("rendering %q of %q does not parse: %v", back, s, err)
+		}
+		der2, _ := asn1Marshal(n2.ToRDNSequence())
+		if string(der) != string(der2) {
+			t.Fatalf("%q -> %q changes the encoding", s, back)
+		}
+	})
+}
+
+// FuzzParseFiles feeds arbitrary file contents to the PEM/DER loaders.
+func FuzzParseFiles(f *testing.F) {
+	l := newLab(f)
+	f.Add(EncodeCertificatePEM(l.leaf))
+	f.Add(l.leaf.Raw)
+	key, _ := EncodePrivateKeyPEM(l.leafKey)
+	f.Add(key)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if certs, err := ParseCertificates(data); err == nil && len(certs) == 0 {
+			t.Fatal("no error and no certificate")
+		} else if err != nil && ReasonOf(err) != ReasonMalformed {
+			t.Fatalf("reason %v", ReasonOf(err))
+		}
+		if k, err := ParsePrivateKey(data); err == nil && k == nil {
+			t.Fatal("nil key without error")
+		}
+		_, _ = ParseCRL(data)
+	})
+}
