@@ -177,6 +177,20 @@ func TestPKIStrongSwanInterop(t *testing.T) {
 			if !bytes.Equal(certReq, tp.CertReq()) {
 				t.Fatalf("strongSwan's CERTREQ %x, pki computes %x", certReq, tp.CertReq())
 			}
+			// The whole IKE_AUTH check on what strongSwan sent: its DN
+			// identity, our certificate and its AUTH signature.
+			idType, idData, err := ownID(string(la))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc, _, err := tp.Authenticate(pki.PeerAuth{IDType: wire.IDType(idType), IDData: idData, Certs: [][]byte{spokeCert[0].Raw},
+				Method: wire.AuthMethod(auth.Method), AuthData: auth.Data, SignedOctets: auth.Octets}, nil)
+			if err != nil {
+				t.Fatalf("pki refuses strongSwan's IKE_AUTH: %v", err)
+			}
+			if pc.Subject != "cn=spoke.example,ou=flex,o=esphub" {
+				t.Fatalf("peer subject %q", pc.Subject)
+			}
 			if dir := os.Getenv("ESPHUB_CAPTURE_SWAN_AUTH"); dir != "" {
 				golden := fmt.Sprintf("# AUTH payload made by strongSwan (%s, %v) with a key from esphubctl pki\nspki: %x\nmethod: %d\noctets: %x\nauth: %x\n",
 					v.name, alg, spokeCert[0].RawSubjectPublicKeyInfo, auth.Method, auth.Octets, auth.Data)

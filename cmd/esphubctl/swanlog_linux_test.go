@@ -83,36 +83,52 @@ func ownAuth(log string) (swanAuth, error) {
 	if octetsAt < 0 {
 		return a, fmt.Errorf("no signed octets in the log (ike log level below 3?)")
 	}
+	var err error
+	a.Method, a.Data, err = generated(lines, octetsAt, "AUTH")
+	return a, err
+}
+
+// generated reads the first payload of the given type the instance
+// generated after lines[from]: its first one-byte field after the generic
+// header (rule 10: AUTH method, ID type) and its data (the CHUNK_DATA rule).
+func generated(lines []string, from int, payload string) (uint8, []byte, error) {
 	start := -1
-	for i := octetsAt; i < len(lines); i++ {
-		if strings.Contains(lines[i], "generating payload of type AUTH") {
+	for i := from; i < len(lines); i++ {
+		if strings.Contains(lines[i], "generating payload of type "+payload) {
 			start = i
 			break
 		}
 	}
 	if start < 0 {
-		return a, fmt.Errorf("no generated AUTH payload in the log (enc log level below 4?)")
+		return 0, nil, fmt.Errorf("no generated %s payload in the log (enc log level below 4?)", payload)
 	}
+	var first uint8
 	for i := start; i+1 < len(lines); i++ {
 		switch {
+		case strings.Contains(lines[i], "generating "+payload+" payload finished"):
+			return 0, nil, fmt.Errorf("%s payload without data", payload)
 		case strings.Contains(lines[i], "generating rule 10 U_INT_8"):
 			_, v, _ := strings.Cut(lines[i+1], "=> ")
 			m, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				return a, fmt.Errorf("auth method line %q", lines[i+1])
+			if err != nil || m > 255 {
+				return 0, nil, fmt.Errorf("%s rule 10 line %q", payload, lines[i+1])
 			}
-			a.Method = uint8(m)
-		case strings.Contains(lines[i], "generating rule 14 CHUNK_DATA"):
+			first = uint8(m)
+		case strings.Contains(lines[i], "CHUNK_DATA"):
 			n, ok := bytesCount(lines[i+1])
 			if !ok {
-				return a, fmt.Errorf("auth data line %q", lines[i+1])
+				return 0, nil, fmt.Errorf("%s data line %q", payload, lines[i+1])
 			}
-			var err error
-			a.Data, err = hexAfter(lines, i+2, n)
-			return a, err
+			d, err := hexAfter(lines, i+2, n)
+			return first, d, err
 		}
 	}
-	return a, fmt.Errorf("AUTH payload without data")
+	return 0, nil, fmt.Errorf("%s payload without data", payload)
+}
+
+// ownID extracts the first ID_INITIATOR payload the instance generated.
+func ownID(log string) (uint8, []byte, error) {
+	return generated(strings.Split(log, "\n"), 0, "ID_INITIATOR")
 }
 
 // receivedCertReq extracts the Certification Authority data of the first
