@@ -523,3 +523,41 @@ func TestIKELifetime(t *testing.T) {
 		}
 	}
 }
+
+func TestIKEKeyUsage(t *testing.T) {
+	l := newLab(t)
+	tp := trustpoint(t, RevocationNone, l.root.Cert)
+	issue := func(ku x509.KeyUsage, eku []x509.ExtKeyUsage) []byte {
+		o := IssueOptions{Subject: pkix.Name{CommonName: "ku"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour), KeyUsage: ku, ExtKeyUsage: eku}
+		return must(l.root.Issue(l.leafKey.Public(), o)).Raw
+	}
+	cases := []struct {
+		name string
+		der  []byte
+		ok   bool
+	}{
+		{"key encipherment only", issue(x509.KeyUsageKeyEncipherment, nil), false},
+		{"non repudiation", issue(x509.KeyUsageContentCommitment, nil), true},
+		{"ipsec tunnel eku", issue(x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageIPSECTunnel}), true},
+		{"any eku", issue(x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageAny}), true},
+		{"email eku", issue(x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}), false},
+		{"default (server, client, ipsecIKE)", issue(0, nil), true},
+	}
+	for _, c := range cases {
+		_, err := tp.Verify(c.der, nil)
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ErrKeyUsage)) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := NewTrustpoint("leaf", []*x509.Certificate{l.leaf}, Options{}); err == nil {
+		t.Fatal("an end-entity certificate became a trust anchor")
+	}
+	if _, err := NewTrustpoint("empty", nil, Options{}); err == nil {
+		t.Fatal("a trustpoint without CA")
+	}
+	for _, r := range Reasons() {
+		if msg := (&Error{Reason: r}).Error(); !strings.HasPrefix(msg, "certificate ") || strings.Contains(msg, "reason_") {
+			t.Errorf("%v: message %q", r, msg)
+		}
+	}
+}
