@@ -561,3 +561,32 @@ func TestIKEKeyUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictRevocationThroughIntermediate: with `revocation-check crl` a
+// three-tier chain needs the root's CRL (for the intermediate) and the
+// intermediate's CRL (for the leaf); the latter loads with the
+// intermediate as its issuer chain.
+func TestStrictRevocationThroughIntermediate(t *testing.T) {
+	l := newLab(t)
+	tp := trustpoint(t, RevocationCRL, l.root.Cert)
+	if _, err := tp.LoadCRL(must(l.root.CRL(nil, 1, t0.Add(-time.Hour), t0.Add(time.Hour)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Verify(l.viaInter.Raw, [][]byte{l.inter.Cert.Raw}); !errors.Is(err, ErrRevocationUnavailable) {
+		t.Fatalf("without the intermediate's CRL: %v", err)
+	}
+	interCRL := must(l.inter.CRL(Revocations(t0, l.viaInter), 1, t0.Add(-time.Hour), t0.Add(time.Hour)))
+	if _, err := tp.LoadCRL(interCRL); !errors.Is(err, ErrUnknownCA) {
+		t.Fatalf("intermediate CRL without its issuer chain: %v", err)
+	}
+	// An unrelated CA cannot smuggle a CRL in as "intermediate".
+	if _, err := tp.LoadCRL(must(l.other.CRL(nil, 1, t0, t0.Add(time.Hour))), l.other.Cert); !errors.Is(err, ErrUnknownCA) {
+		t.Fatalf("foreign issuer chain: %v", err)
+	}
+	if _, err := tp.LoadCRL(interCRL, l.inter.Cert); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Verify(l.viaInter.Raw, [][]byte{l.inter.Cert.Raw}); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("leaf revoked by the intermediate: %v", err)
+	}
+}

@@ -3,26 +3,29 @@ package pki
 import (
 	"bytes"
 	"crypto/x509"
+	"slices"
 
 	"fmt"
 	"os"
 	"time"
 )
 
-// LoadCRL installs a CRL (PEM or DER) for the trustpoint: its issuer must
-// be one of the trustpoint's CAs and its signature must verify under that
-// CA's key (ReasonUnknownCA, ReasonBadSignature otherwise). A CRL replaces
-// an older one from the same issuer; one with a lower CRL number than the
-// installed CRL is refused, so a replayed old file cannot un-revoke a
-// certificate. It returns the parsed CRL.
-func (tp *Trustpoint) LoadCRL(data []byte) (*x509.RevocationList, error) {
+// LoadCRL installs a CRL (PEM or DER) for the trustpoint. Its issuer must
+// be one of the trustpoint's CAs, or an intermediate CA given in
+// issuerChain (issuer first, then its own issuers) that chains to one of
+// them at the trustpoint's clock; the CRL's signature must verify under
+// the issuer's key (ReasonUnknownCA, ReasonBadSignature otherwise). A CRL
+// replaces an older one from the same issuer; one with a lower CRL number
+// than the installed CRL is refused, so a replayed old file cannot
+// un-revoke a certificate. It returns the parsed CRL.
+func (tp *Trustpoint) LoadCRL(data []byte, issuerChain ...*x509.Certificate) (*x509.RevocationList, error) {
 	crl, err := ParseCRL(data)
 	if err != nil {
 		return nil, fmt.Errorf("load crl: %w", err)
 	}
 	var issuer *x509.Certificate
 	var sigErr error
-	for _, ca := range tp.cas {
+	for _, ca := range append(slices.Clone(tp.cas), issuerChain...) {
 		if !bytes.Equal(ca.RawSubject, crl.RawIssuer) {
 			continue
 		}
@@ -38,13 +41,23 @@ func (tp *Trustpoint) LoadCRL(data []byte) (*x509.RevocationList, error) {
 		}
 		return nil, fmt.Errorf("load crl: %w", fail(ReasonUnknownCA, dn, fmt.Errorf("CRL issuer is not a CA of trustpoint %s", tp.Name)))
 	}
+	if !slices.Contains(tp.cas, issuer) {
+		inter := x509.NewCertPool()
+		for _, c := range issuerChain {
+			inter.AddCert(c)
+		}
+		if _, err := issuer.Verify(x509.VerifyOptions{Roots: tp.pool, Intermediates: inter, CurrentTime: tp.now(),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil || !issuer.IsCA {
+			return nil, fmt.Errorf("load crl: %w", fail(ReasonUnknownCA, dn, fmt.Errorf("CRL issuer does not chain to trustpoint %s", tp.Name)))
+		}
+	}
 	e := &crlEntry{crl: crl, revoked: make(map[string]struct{}, len(crl.RevokedCertificateEntries))}
 	for _, r := range crl.RevokedCertificateEntries {
 		if r.SerialNumber != nil {
 			e.revoked[string(r.SerialNumber.Bytes())] = struct{}{}
 		}
 	}
-	key := string(issuer.RawSubject)
+	key := crlKey(issuer)
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	if old := tp.crls[key]; old != nil && old.crl.Number != nil && crl.Number != nil && crl.Number.Cmp(old.crl.Number) < 0 {
@@ -90,7 +103,7 @@ func (tp *Trustpoint) checkRevocation(chain []*x509.Certificate, now time.Time) 
 	defer tp.mu.RUnlock()
 	for i := 0; i+1 < len(chain); i++ {
 		c, issuer := chain[i], chain[i+1]
-		e := tp.crls[string(issuer.RawSubject)]
+		e := tp.crls[crlKey(issuer)]
 		if e == nil {
 			if tp.mode == RevocationCRL {
 				return fail(ReasonRevocationUnavailable, SubjectDN(c), fmt.Errorf("no CRL from %s", SubjectDN(issuer)))
@@ -114,7 +127,7 @@ func (tp *Trustpoint) Revoked(chain []*x509.Certificate) bool {
 	tp.mu.RLock()
 	defer tp.mu.RUnlock()
 	for i := 0; i+1 < len(chain); i++ {
-		if e := tp.crls[string(chain[i+1].RawSubject)]; e != nil {
+		if e := tp.crls[crlKey(chain[i+1])]; e != nil {
 			if _, ok := e.revoked[string(chain[i].SerialNumber.Bytes())]; ok {
 				return true
 			}
@@ -136,4 +149,10 @@ func (tp *Trustpoint) RevokedAmong(chains [][]*x509.Certificate) []int {
 		}
 	}
 	return out
+}
+
+// crlKey identifies an issuing CA by name and key, so that two CAs that
+// share a name never share a CRL.
+func crlKey(ca *x509.Certificate) string {
+	return string(ca.RawSubject) + "\x00" + string(ca.RawSubjectPublicKeyInfo)
 }

@@ -85,7 +85,7 @@ type Trustpoint struct {
 	certReq  []byte
 
 	mu   sync.RWMutex
-	crls map[string]*crlEntry // by issuer RawSubject
+	crls map[string]*crlEntry // by crlKey of the issuer
 }
 
 type crlEntry struct {
