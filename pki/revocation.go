@@ -69,12 +69,12 @@ func (tp *Trustpoint) LoadCRL(data []byte, issuerChain ...*x509.Certificate) (*x
 
 // LoadCRLFile is LoadCRL on a file's contents (`revocation-check crl`
 // with a CRL kept on local disk).
-func (tp *Trustpoint) LoadCRLFile(path string) (*x509.RevocationList, error) {
+func (tp *Trustpoint) LoadCRLFile(path string, issuerChain ...*x509.Certificate) (*x509.RevocationList, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load crl: %w", err)
 	}
-	crl, err := tp.LoadCRL(data)
+	crl, err := tp.LoadCRL(data, issuerChain...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -210,6 +210,7 @@ func TestPKIVerify(t *testing.T) {
 		{[]string{"--ca", rootCA, "--ip", "198.18.0.9", hub, subCA}, "identity_mismatch"},
 		{[]string{"--ca", rootCA, "--revocation", "crl", hub, subCA}, "revocation_unavailable"},
 		{[]string{"--ca", rootCA, "--ca", subCA, "--crl", crl, hub}, "revoked"},
+		{[]string{"--ca", rootCA, "--crl", crl, hub, subCA}, "revoked"},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(t, append([]string{"pki", "verify", "-o", "json"}, c.args...)...)

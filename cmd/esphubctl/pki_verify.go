@@ -54,19 +54,24 @@ func pkiVerify(e *env, args []string) int {
 	if err != nil {
 		return pkiFail(e, cmd, err)
 	}
-	for _, file := range f["crl"] {
-		if _, err := tp.LoadCRLFile(file); err != nil {
-			return pkiFail(e, cmd, err)
-		}
-	}
 	var chain [][]byte
-	for _, file := range pos {
+	var inters []*x509.Certificate
+	for i, file := range pos {
 		certs, err := pki.LoadCertificateFile(file)
 		if err != nil {
 			return pkiFail(e, cmd, err)
 		}
-		for _, c := range certs {
+		for j, c := range certs {
 			chain = append(chain, c.Raw)
+			if i > 0 || j > 0 {
+				inters = append(inters, c)
+			}
+		}
+	}
+	// CRLs may come from the given CAs or from intermediates in the chain.
+	for _, file := range f["crl"] {
+		if _, err := tp.LoadCRLFile(file, inters...); err != nil {
+			return pkiFail(e, cmd, err)
 		}
 	}
 	res := verifyResult{File: pos[0]}
