@@ -43,13 +43,30 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // instances (kernel-libipsec, ESP in UDP; internal/swan), takes the keys
 // strongSwan derived on s2 from its log, replaces s2's charon with the
 // portable backend using those keys, and checks that s1's strongSwan and
-// our engine exchange traffic: ping both ways and a 10-second iperf3 in
-// each direction. When the IKE engine can drive the dataplane, the keys
-// will come from our own handshake instead.
+// our engine exchange traffic: ping both ways for AES-GCM-256,
+// AES-CBC-128/HMAC-SHA-256-128 and AES-CBC-256/HMAC-SHA1-96 Child SAs, and a
+// 10-second iperf3 in each direction over the GCM one. When the IKE engine
+// can drive the dataplane, the keys will come from our own handshake.
 func TestStrongSwanInterop(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "/usr/lib/ipsec/charon", "swanctl", "iperf3", "ping")
 	testenv.Short(t)
+	for _, tc := range []struct {
+		proposal string
+		alg      esp.Algorithm
+		iperf    bool
+	}{
+		{"aes256gcm16", esp.AESGCM16, true},
+		{"aes128-sha256", esp.AESCBCSHA256, false},
+		{"aes256-sha1", esp.AESCBCSHA1, false},
+	} {
+		t.Run(tc.proposal, func(t *testing.T) { swanInterop(t, tc.proposal, tc.alg, tc.iperf) })
+	}
+}
+
+// swanInterop runs one interop case with the given ESP proposal; the
+// 10-second iperf3 runs only when iperf is set (once is enough for speed).
+func swanInterop(t *testing.T, proposal string, alg esp.Algorithm, iperf bool) {
 	l := labtest.Up(t, swanSites)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -57,7 +74,7 @@ func TestStrongSwanInterop(t *testing.T) {
 	cfg := func(name, local, remote, localID, remoteID, lts, rts string, charon map[string]string) swan.Config {
 		return swan.Config{Name: name, Charon: charon,
 			Conns: []swan.Conn{{Name: "a-b", LocalAddrs: []string{local}, RemoteAddrs: []string{remote}, LocalID: localID, RemoteID: remoteID,
-				Children: []swan.Child{{Name: "net", LocalTS: []string{lts}, RemoteTS: []string{rts}}}}},
+				Children: []swan.Child{{Name: "net", LocalTS: []string{lts}, RemoteTS: []string{rts}, ESPProposals: []string{proposal}}}}},
 			Secrets: []swan.Secret{{Name: "ab", IDs: []string{"a.test", "b.test"}, PSK: "portable-interop-psk-0123456789"}}}
 	}
 	swan.StartT(t, l.Netns("s1"), cfg("peer", "198.18.0.1", "198.18.0.2", "a.test", "b.test", "198.19.1.1/32", "198.19.2.1/32", nil))
@@ -79,8 +96,8 @@ func TestStrongSwanInterop(t *testing.T) {
 	if !ok {
 		t.Fatalf("no logged keys for SPI %#x", child.SPIIn)
 	}
-	keyOut, _ := k.Outbound()
-	keyIn, _ := k.Inbound()
+	keyOut, integOut := k.Outbound()
+	keyIn, integIn := k.Inbound()
 	spiIn, spiOut := child.SPIIn, child.SPIOut
 	// Take over from s2's charon without letting it delete the SAs.
 	ours.Kill()
@@ -114,8 +131,8 @@ func TestStrongSwanInterop(t *testing.T) {
 	mustOK(t, err)
 	mustOK(t, b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local,
 		Remote: netip.MustParseAddr("198.18.0.1"), Encap: true}))
-	mustOK(t, b.AddSA(dataplane.SAConfig{SPI: spiOut, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: keyOut}))
-	mustOK(t, b.AddSA(dataplane.SAConfig{SPI: spiIn, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: keyIn}))
+	mustOK(t, b.AddSA(dataplane.SAConfig{SPI: spiOut, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: alg, EncKey: keyOut, AuthKey: integOut}))
+	mustOK(t, b.AddSA(dataplane.SAConfig{SPI: spiIn, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: alg, EncKey: keyIn, AuthKey: integIn}))
 	mustOK(t, b.AddRoute(0, netip.MustParsePrefix("198.19.1.1/32"), dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1}))
 	mustOK(t, b.AddRoute(0, netip.MustParsePrefix("198.19.2.1/32"), dataplane.NextHop{Kind: dataplane.NextHopHost}))
 	runCtx, stop := context.WithCancel(context.Background())
@@ -140,6 +157,9 @@ func TestStrongSwanInterop(t *testing.T) {
 		}
 	}
 	for _, reverse := range []bool{false, true} {
+		if !iperf {
+			break
+		}
 		port := "5201"
 		if reverse {
 			port = "5202"
