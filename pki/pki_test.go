@@ -590,3 +590,21 @@ func TestStrictRevocationThroughIntermediate(t *testing.T) {
 		t.Fatalf("leaf revoked by the intermediate: %v", err)
 	}
 }
+
+func TestOptionsFromConfig(t *testing.T) {
+	src := "crypto pki trustpoint strict\n revocation-check crl\ncrypto pki trustpoint soft\n revocation-check crl none\ncrypto pki trustpoint off\n revocation-check none\ncrypto pki trustpoint dflt\n enrollment url http://198.18.0.1:80\n"
+	cfg, diags := config.Parse("tp.cfg", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := map[string]RevocationMode{"strict": RevocationCRL, "soft": RevocationCRLNone, "off": RevocationNone, "dflt": RevocationCRL}
+	for _, c := range cfg.Trustpoints {
+		o, err := OptionsFromConfig(c, nil)
+		if err != nil || o.Revocation != want[c.Name] {
+			t.Errorf("%s: %v %v, want %v", c.Name, o.Revocation, err, want[c.Name])
+		}
+	}
+	if len(cfg.Trustpoints) != 4 {
+		t.Fatalf("%d trustpoints parsed", len(cfg.Trustpoints))
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/esphub/esphub/config"
 )
 
 // RevocationMode is a trustpoint's `revocation-check`.
@@ -329,4 +331,21 @@ func (tp *Trustpoint) walk(leaf *x509.Certificate, inters []*x509.Certificate) (
 		cur = parent
 	}
 	return 0, ""
+}
+
+// OptionsFromConfig derives a trustpoint's Options from its configuration
+// (`crypto pki trustpoint NAME` with `revocation-check ...`); now is the
+// clock (nil: time.Now). The CA certificates themselves come from files
+// the daemon is told about, not from the configuration.
+func OptionsFromConfig(c *config.Trustpoint, now func() time.Time) (Options, error) {
+	o := Options{Now: now}
+	if c == nil {
+		return o, nil
+	}
+	mode, err := ParseRevocationMode(c.RevocationCheck)
+	if err != nil {
+		return o, fmt.Errorf("trustpoint %s: %w", c.Name, err)
+	}
+	o.Revocation = mode
+	return o, nil
 }
