@@ -36,7 +36,7 @@ func root() *command {
 	return &command{
 		name:    "esphubctl",
 		summary: "control and inspect esphub",
-		subs: []*command{
+		subs: append([]*command{
 			{
 				name:    "config",
 				summary: "work with IOS-style configuration files (offline, no daemon needed)",
@@ -49,7 +49,7 @@ func root() *command {
 				},
 			},
 			pkiCommand(),
-		},
+		}, daemonCommands()...),
 	}
 }
 

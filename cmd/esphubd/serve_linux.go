@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vishvananda/netlink"
+
+	"github.com/esphub/esphub/config"
+	"github.com/esphub/esphub/control"
+	"github.com/esphub/esphub/control/api"
+	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/portable"
+	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/internal/logging"
+)
+
+// loadConfig reads and parses the configuration. On errors it returns one
+// line: the first error as FILE:LINE:COL: message, and how many more there
+// are (esphubctl config check lists them all).
+func loadConfig(path string) (*config.Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	cfg, diags := config.Parse(path, src)
+	if diags.HasErrors() {
+		errs := diags.Errors()
+		msg := errs[0].String()
+		if len(errs) > 1 {
+			msg += fmt.Sprintf(" (and %d more errors; run: esphubctl config check %s)", len(errs)-1, path)
+		}
+		return nil, errors.New(msg)
+	}
+	return cfg, nil
+}
+
+// udpUnderlay sends the dataplane's ESP-in-UDP through the IKE transport's
+// port 4500 socket, which the IKE daemon owns (RFC 3948 shares the port).
+type udpUnderlay struct{ u *transport.UDP }
+
+func (w udpUnderlay) WriteESP(b []byte, remote netip.AddrPort) error {
+	return w.u.WriteESP(netip.AddrPort{}, remote, b)
+}
+
+// kernelRoutes points overlay prefixes at the TUN device in the host's
+// main table. Routes carry a protocol number of their own so that they are
+// told apart from the operator's and removed on exit.
+type kernelRoutes struct {
+	link netlink.Link
+	log  *slog.Logger
+	mu   sync.Mutex
+	have map[netip.Prefix]bool
+}
+
+const rtProtoEsphub = 0xe5 // an unassigned routing protocol id (rtnetlink)
+
+func (k *kernelRoutes) route(p netip.Prefix) *netlink.Route {
+	return &netlink.Route{LinkIndex: k.link.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		Protocol: rtProtoEsphub}
+}
+
+func (k *kernelRoutes) AddRoute(vrf string, p netip.Prefix) error {
+	if vrf != "" {
+		return fmt.Errorf("vrf %s: the portable backend carries the global table only", vrf)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := netlink.RouteReplace(k.route(p)); err != nil {
+		return fmt.Errorf("route %v dev %s: %w", p, k.link.Attrs().Name, err)
+	}
+	k.have[p] = true
+	return nil
+}
+
+func (k *kernelRoutes) DeleteRoute(vrf string, p netip.Prefix) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.have[p] {
+		return nil
+	}
+	delete(k.have, p)
+	return netlink.RouteDel(k.route(p))
+}
+
+func (k *kernelRoutes) removeAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for p := range k.have {
+		_ = netlink.RouteDel(k.route(p))
+	}
+	k.have = map[netip.Prefix]bool{}
+}
+
+func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Writer) error {
+	log, err := logging.New(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(o.config)
+	if err != nil {
+		return err // the first line is FILE:LINE:COL: ...
+	}
+	backend := o.backend
+	switch backend {
+	case "afxdp":
+		return errors.New("-backend afxdp: the AF_XDP backend is not available in this build; use -backend portable")
+	case "auto":
+		backend = "portable"
+		log.Info("dataplane backend chosen", "backend", backend, "why", "auto: AF_XDP not built in yet")
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		log.Warn("IPv4 forwarding is off: hosts behind this router cannot use the tunnels (sysctl net.ipv4.ip_forward=1)")
+	}
+
+	tun, err := portable.OpenTUN(o.tun)
+	if err != nil {
+		return fmt.Errorf("open tun %s: %w (esphubd needs CAP_NET_ADMIN)", o.tun, err)
+	}
+	defer tun.Close()
+	link, err := netlink.LinkByName(tun.Name())
+	if err != nil {
+		return fmt.Errorf("tun %s: %w", tun.Name(), err)
+	}
+	if err := netlink.LinkSetMTU(link, o.tunMTU); err != nil {
+		return fmt.Errorf("tun %s mtu: %w", tun.Name(), err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("tun %s up: %w", tun.Name(), err)
+	}
+	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}}
+	defer kr.removeAll()
+
+	engine := dataplane.NewEngine(dataplane.Options{Logger: log})
+	var be *portable.Backend
+	var beReady sync.WaitGroup
+	beReady.Add(1)
+	udp, err := transport.ListenUDP(transport.UDPConfig{
+		Logger: log, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20,
+		OnESP: func(local, remote netip.AddrPort, b []byte) {
+			beReady.Wait()
+			be.DeliverESP(b, local, remote, true)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("ike sockets: %w", err)
+	}
+	defer udp.Close()
+	raw, err := portable.ListenRaw(netip.IPv4Unspecified())
+	if err != nil {
+		return fmt.Errorf("raw esp socket: %w", err)
+	}
+	defer raw.Close()
+	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, UDP: udpUnderlay{udp}, Raw: raw, Logger: log})
+	beReady.Done()
+	if err != nil {
+		return fmt.Errorf("portable backend: %w", err)
+	}
+
+	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: be, Kernel: kr, Backend: backend})
+	if err != nil {
+		return err
+	}
+	var reloadMu sync.Mutex
+	reload := func() ([]string, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		nc, err := loadConfig(o.config)
+		if err != nil {
+			logging.Event(context.Background(), log, "CONFIG", logging.Error, "RELOAD_FAILED", "configuration refused, keeping the running one", "err", err.Error())
+			return nil, fmt.Errorf("configuration refused, the running one is kept: %w", err)
+		}
+		changes := d.Reload(nc)
+		logging.Event(context.Background(), log, "CONFIG", logging.Notification, "RELOADED", fmt.Sprintf("configuration reloaded, %d change(s)", len(changes)))
+		return changes, nil
+	}
+
+	if err := os.MkdirAll(filepath.Dir(o.api), 0o755); err != nil {
+		return fmt.Errorf("api socket directory: %w", err)
+	}
+	ln, err := api.ListenUnix(o.api)
+	if err != nil {
+		return fmt.Errorf("api socket: %w", err)
+	}
+	srv := api.NewServer(d.Commands(reload))
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		_ = os.Remove(o.api)
+	}()
+
+	if o.metrics != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(d.Metrics(), collectors.NewGoCollector())
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mln, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = be.RunOverlay(runCtx) }()
+	go func() { defer wg.Done(); _ = raw.Serve(runCtx, be) }()
+	go func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-hup:
+				if _, err := reload(); err != nil {
+					log.Error("reload failed", "err", err)
+				}
+			}
+		}
+	}()
+	logging.Event(ctx, log, "SYS", logging.Notification, "START", fmt.Sprintf("esphubd started: config %s, api %s, backend %s, overlay %s", o.config, o.api, backend, tun.Name()))
+	err = d.Run(runCtx)
+	logging.Event(context.Background(), log, "SYS", logging.Notification, "STOP", "esphubd stopped; IKE SAs deleted")
+	cancel()
+	tun.Close()
+	raw.Close()
+	wg.Wait()
+	return err
+}
