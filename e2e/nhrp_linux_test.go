@@ -360,8 +360,11 @@ func TestNHRPShortcut(t *testing.T) {
 	}
 	killed := time.Now()
 	w.kill(s2)
-	// Liveness: 10 s interval, then five retransmissions 2 s apart.
-	const liveness = 10*time.Second + 6*2*time.Second
+	// Liveness: the engine checks every 10 s but only when nothing came
+	// from the peer during the last interval, so the first check goes out
+	// up to two intervals after the kill; then five retransmissions 2 s
+	// apart before the peer is declared dead.
+	const liveness = 2*10*time.Second + 6*2*time.Second
 	w.eventually(liveness+10*time.Second, "spoke1 shortcut removed", func() (bool, string) {
 		ok, text := w.shortcutTo(s1, "198.19.2.0/24")
 		return !ok, text
