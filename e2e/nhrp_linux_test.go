@@ -167,11 +167,11 @@ func hostOf(s string) string {
 	return s
 }
 
-// TestNHRPShortcut is issue 8's acceptance on hub-3spokes-nat: traffic from
-// host1 (behind spoke1) to host2 (behind spoke2, behind the NAT) first
-// crosses the hub; the hub redirects, spoke1 resolves, spoke2 builds an
-// IKEv2 session straight to spoke1 and answers, and the traffic moves to it.
-func TestNHRPShortcut(t *testing.T) {
+// nhrpWorld starts hub, spoke1 and spoke2 with the spoke-to-spoke examples
+// (edited by edit, if set) on hub-3spokes-nat and waits until both spokes
+// are connected and the LAN neighbours resolved.
+func nhrpWorld(t *testing.T, edit func(string) string) (*world, *node, *node, *node) {
+	t.Helper()
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "ping", "nft", "tcpdump")
 	bin := buildDaemon(t)
@@ -198,6 +198,9 @@ func TestNHRPShortcut(t *testing.T) {
 		// The shortest liveness check IOS allows (10 s, retry 2 s), so
 		// that a dead spoke is noticed within the test's time.
 		cfg := strings.ReplaceAll(readS2SExample(t, n.name+".cfg"), "dpd 10 3 periodic", "dpd 10 2 periodic")
+		if edit != nil {
+			cfg = edit(cfg)
+		}
 		writeCfg(t, n.cfg, cfg)
 		w.start(n)
 	}
@@ -221,6 +224,16 @@ func TestNHRPShortcut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return w, hub, s1, s2
+}
+
+// TestNHRPShortcut is issue 8's acceptance on hub-3spokes-nat: traffic from
+// host1 (behind spoke1) to host2 (behind spoke2, behind the NAT) first
+// crosses the hub; the hub redirects, spoke1 resolves, spoke2 builds an
+// IKEv2 session straight to spoke1 and answers, and the traffic moves to it.
+func TestNHRPShortcut(t *testing.T) {
+	w, hub, s1, s2 := nhrpWorld(t, nil)
+	l, ctx := w.lab, w.ctx
 	sess, _ := w.sessionsByID(hub)
 	va1 := sess["spoke1.lab.example"].Interface
 
@@ -385,5 +398,32 @@ func TestNHRPShortcut(t *testing.T) {
 	}
 	if n := strings.Count(w.text(s1, "show", "ip", "nhrp"), "198.19.2.0/24"); n != 0 {
 		t.Errorf("spoke1 still has an NHRP entry for 198.19.2.0/24:\n%s", w.text(s1, "show", "ip", "nhrp"))
+	}
+}
+
+// TestNHRPShortcutExpires: with traffic stopped, a shortcut is not
+// refreshed and expires at the hold time its answer carried.
+func TestNHRPShortcutExpires(t *testing.T) {
+	// The configuration grammar accepts `ip nhrp holdtime` but drops it
+	// (config/grammar_iface.go lists it among the ignored commands), so
+	// the hold time cannot be shortened from a configuration file yet.
+	t.Skip("needs `ip nhrp holdtime N` in the config model (config package); the nhrp package's TestIdleExpiryAtHoldTime covers expiry meanwhile")
+	const hold = 6 * time.Second
+	w, _, s1, _ := nhrpWorld(t, func(cfg string) string {
+		return strings.ReplaceAll(cfg, " ip nhrp network-id 1\n", " ip nhrp network-id 1\n ip nhrp holdtime 6\n")
+	})
+	if err := w.ping("host1", "198.19.2.10"); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually(20*time.Second, "spoke1 shortcut to 198.19.2.0/24", func() (bool, string) {
+		return w.shortcutTo(s1, "198.19.2.0/24")
+	})
+	installed := time.Now()
+	w.eventually(hold+10*time.Second, "shortcut expired", func() (bool, string) {
+		ok, text := w.shortcutTo(s1, "198.19.2.0/24")
+		return !ok, text
+	})
+	if took := time.Since(installed); took < hold-time.Second {
+		t.Errorf("shortcut removed after %v, before its hold time %v", took, hold)
 	}
 }
