@@ -231,3 +231,29 @@ func TestNHRPNotConfigured(t *testing.T) {
 		t.Errorf("show ip nhrp without NHRP: %+v", rows)
 	}
 }
+
+func TestNHRPReloadReattaches(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", nhrpHubCfg))
+	startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", nhrpSpokeCfg))
+	peers := func() []nhrp.PeerView { return hub.run(t, "show", "dmvpn").Data.([]nhrp.PeerView) }
+	waitFor(t, "hub NHRP peer", func() bool { return len(peers()) == 1 })
+	before := hub.d.nhrp.allNodes()[0].node
+
+	// A changed redirect timeout rebuilds the instance; the session stays
+	// and its tunnel is attached to the new one.
+	hub.d.Reload(parse(t, "hub2.cfg", strings.Replace(nhrpHubCfg, " ip nhrp redirect\n", " ip nhrp redirect timeout 20\n", 1)))
+	nodes := hub.d.nhrp.allNodes()
+	if len(nodes) != 1 || nodes[0].node == before || nodes[0].cfg.RedirectTimeout != 20*time.Second {
+		t.Fatalf("after reload: %d instances, rebuilt %v, cfg %+v", len(nodes), len(nodes) == 1 && nodes[0].node != before, nodes)
+	}
+	if p := peers(); len(p) != 1 || p[0].Interface != "Virtual-Access1" {
+		t.Errorf("after reload the hub's NHRP peers are %+v, want Virtual-Access1 attached again", p)
+	}
+
+	// Removing NHRP from the configuration removes the instance.
+	hub.d.Reload(parse(t, "hub3.cfg", hubCfg))
+	if n := len(hub.d.nhrp.allNodes()); n != 0 {
+		t.Errorf("%d NHRP instances left after NHRP was removed from the configuration", n)
+	}
+}
