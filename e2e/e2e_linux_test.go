@@ -293,10 +293,14 @@ func (w *world) logTail(n *node) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeCfg writes a configuration for a node.
+// writeCfg replaces a node's configuration atomically, as an editor or a
+// configuration manager does.
 func writeCfg(t *testing.T, path, text string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(path+".new", []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -452,7 +456,7 @@ func TestHubAndSpokes(t *testing.T) {
 		}
 		w.eventually(10*time.Second, "SIGHUP reload refused in the log", func() (bool, string) {
 			b, _ := os.ReadFile(hub.log)
-			return strings.Count(string(b), "RELOAD_FAILED") >= 2 && strings.Contains(string(b), hub.cfg+":"), w.logTail(hub)
+			return strings.Count(string(b), "%CONFIG-3-RELOAD_FAILED") >= 2, w.logTail(hub)
 		})
 		writeCfg(t, hub.cfg, fullHub)
 		if s, text := w.sessionsByID(hub); len(s) != 3 {
