@@ -383,7 +383,7 @@ func (b *Backend) Status() Status {
 			ToKernel: c.toKernel.Load(), Punted: c.punted.Load(), Consumed: c.consumed.Load(),
 			Dropped: c.engineDrops.Load(), HandedOff: c.handedOff.Load(), HandoffRx: c.handoffRx.Load(),
 			NotIP: c.notIP.Load(), TXRingFull: c.txFull.Load(), HandoffFull: c.handoffDrops.Load(),
-			NoFrame: c.frameless.Load()}
+			NoFrame: c.frameless.Load(), TTLExpired: c.ttlExpired.Load()}
 		for _, s := range w.socks {
 			if ss, err := s.Stats(); err == nil {
 				qs.KernelRxDrop += ss.RXDropped

@@ -14,6 +14,13 @@
 // table the workers read is refreshed from netlink notifications and
 // periodically.
 //
+// Checksums: XDP sees a frame's bytes only, not the kernel's note that a
+// TCP or UDP checksum is still to be filled in by the device. Frames from
+// real NICs always carry complete checksums, but a LAN interface that is a
+// veth (containers, network namespaces) receives its peer's unfinished
+// checksums unless transmit checksum offload is off on the peer
+// (`ethtool -K PEER tx off`).
+//
 // SA affinity: with several workers, an inbound ESP packet is processed by
 // the worker that owns its SPI (SPI modulo the number of workers) and an
 // outbound packet by the worker that owns its tunnel, so an SA's replay

@@ -60,6 +60,7 @@ type QueueStatus struct {
 	TXRingFull   uint64 `json:"drop_tx_ring_full"`
 	HandoffFull  uint64 `json:"drop_handoff_full"`
 	NoFrame      uint64 `json:"drop_no_frame"`
+	TTLExpired   uint64 `json:"drop_ttl_expired"`
 	KernelRxDrop uint64 `json:"kernel_rx_dropped"` // sum of the sockets' XDP_STATISTICS rx_dropped
 	FramesFree   int    `json:"frames_free"`
 	FramesInUse  int    `json:"frames_in_use"`

@@ -34,6 +34,7 @@ type queueCounters struct {
 	idleWaits      atomic.Uint64
 	frameless      atomic.Uint64 // no free frame to accept a hand-off or injection
 	puntNoCallback atomic.Uint64
+	ttlExpired     atomic.Uint64 // TTL or hop limit ran out where we route
 }
 
 // worker serves one queue of every interface: one AF_XDP socket per
@@ -174,7 +175,7 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 		role = 0
 	}
 	w.c.rx[role].Add(uint64(len(descs)))
-	var notIP uint64
+	var notIP, ttl uint64
 	for i, d := range descs {
 		buf, base, off := w.frameView(d.Addr)
 		if d.Len < ethLen+1 || !isIPEtherType(buf[off+12], buf[off+13]) {
@@ -196,6 +197,13 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 				continue
 			}
 		} else {
+			// We route in the kernel's place: the TTL drops by one, as it
+			// does through the portable backend's kernel forwarding.
+			if !decTTL(p.Data()) {
+				ttl++
+				w.rel = append(w.rel, d)
+				continue
+			}
 			p.VRF = f.vrf
 			if owner := w.outboundOwner(p); owner != w.id {
 				w.handOff(owner, p, false)
@@ -208,6 +216,9 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	}
 	if notIP != 0 {
 		w.c.notIP.Add(notIP)
+	}
+	if ttl != 0 {
+		w.c.ttlExpired.Add(ttl)
 	}
 	if len(w.pp) == 0 {
 		return
@@ -374,10 +385,16 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 		case dataplane.VerdictUnderlay:
 			w.emit(p, base, p.Remote.Addr())
 		case dataplane.VerdictHost:
-			if dst, ok := ipDst(p.Data()); ok {
-				w.emit(p, base, dst)
-			} else {
+			dst, ok := ipDst(p.Data())
+			switch {
+			case !ok:
+				drops++
 				w.rel = append(w.rel, afxdp.Desc{Addr: base})
+			case !decTTL(p.Data()):
+				w.c.ttlExpired.Add(1)
+				w.rel = append(w.rel, afxdp.Desc{Addr: base})
+			default:
+				w.emit(p, base, dst)
 			}
 		case dataplane.VerdictPunt:
 			punted++
