@@ -91,8 +91,16 @@ func sites() (*gateway, *gateway) {
 	return s1, s2
 }
 
+// programmer is the part of dataplane.Control the static setup uses; the
+// Engine alone has it too.
+type programmer interface {
+	AddTunnel(dataplane.TunnelConfig) error
+	AddSA(dataplane.SAConfig) error
+	AddRoute(vrf uint32, p netip.Prefix, nh dataplane.NextHop) error
+}
+
 // program installs the static tunnel, SAs and routes.
-func (g *gateway) program(t testing.TB, c dataplane.Control, mode dataplane.Mode, outer6, encap bool) {
+func (g *gateway) program(t testing.TB, c programmer, mode dataplane.Mode, outer6, encap bool) {
 	t.Helper()
 	local, remote := g.wan4, g.peer4
 	if outer6 {
