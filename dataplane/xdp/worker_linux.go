@@ -223,6 +223,16 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	if len(w.pp) == 0 {
 		return
 	}
+	if w.b.ioOnly && !f.wan {
+		for i, p := range w.pp {
+			if dst, ok := ipDst(p.Data()); ok {
+				w.emit(p, w.bases[i], dst)
+			} else {
+				w.rel = append(w.rel, afxdp.Desc{Addr: w.bases[i]})
+			}
+		}
+		return
+	}
 	if f.wan {
 		w.eng.ProcessInbound(w.pp)
 	} else {
