@@ -86,10 +86,10 @@ type Backend struct {
 	running atomic.Bool
 	closed  bool
 
-	// ioOnly makes workers forward LAN packets by their destination with
-	// the Ethernet rewrite, skipping the engine: the measurement of this
-	// path's I/O ceiling sets it before Run. Never set in production.
-	ioOnly bool
+	// ioOnly makes workers forward steered packets by their destination
+	// with the Ethernet rewrite, skipping the engine: the measurement of
+	// this path's I/O ceiling sets it. Never set in production.
+	ioOnly atomic.Bool
 }
 
 // iface is one interface the backend owns.

@@ -27,7 +27,7 @@ import (
 	"github.com/esphub/esphub/lab/labtest"
 )
 
-// measureEnv enables TestMeasure, which takes about two minutes.
+// measureEnv enables TestMeasure, which takes about three minutes.
 const measureEnv = "ESPHUB_XDP_MEASURE"
 
 // The measurement topology: a traffic generator g with one link to the
@@ -153,6 +153,21 @@ func (g *generator) ioFrame(ipLen int) []byte {
 	return f
 }
 
+// ioFrameIn is the no-crypto frame of the WAN -> LAN direction: from the
+// peer to behind the gateway, shaped like ESP in UDP so that the gateway's
+// WAN program steers it, and to g's LAN address so that g counts it.
+func (g *generator) ioFrameIn(ipLen int) []byte {
+	f := make([]byte, ethLen+ipLen)
+	copy(f[0:6], g.gwWAN)
+	copy(f[6:12], g.wanMAC)
+	binary.BigEndian.PutUint16(f[12:], hdr.EtherTypeIPv4)
+	copy(f[ethLen:], udp4(mPeer4, mGen4, ipLen))
+	binary.BigEndian.PutUint16(f[ethLen+20:], 4500)
+	binary.BigEndian.PutUint16(f[ethLen+22:], 4500)
+	binary.BigEndian.PutUint32(f[ethLen+28:], mSPIIn)
+	return f
+}
+
 // sealedFrame is ESP in UDP from the peer to the gateway carrying a UDP
 // packet of ipLen bytes to behind the gateway, sealed by a separate engine
 // playing the peer.
@@ -245,12 +260,6 @@ func (g *generator) run(frame []byte, tx, rx *afxdp.Socket, d time.Duration, cpu
 	return float64(sent) / el, float64(got) / el
 }
 
-type measureCase struct {
-	name    string
-	encrypt bool // LAN -> WAN; else WAN -> LAN
-	ipLen   int
-}
-
 // result is the medians of one case.
 type result struct {
 	name      string
@@ -268,7 +277,7 @@ type result struct {
 // by default).
 func TestMeasure(t *testing.T) {
 	if os.Getenv(measureEnv) == "" {
-		t.Skip("set " + measureEnv + "=1 to measure (about two minutes)")
+		t.Skip("set " + measureEnv + "=1 to measure (about three minutes)")
 	}
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip")
@@ -292,111 +301,115 @@ func TestMeasure(t *testing.T) {
 			t.Fatalf("%v: %v %s", argv, err, out)
 		}
 	}
-	cases := []measureCase{{"encrypt-64", true, 64}, {"encrypt-1400", true, 1400}, {"decrypt-64", false, 64}, {"decrypt-1400", false, 1400}}
+	type dirSize struct {
+		dir   string // encrypt (LAN -> WAN) or decrypt (WAN -> LAN)
+		ipLen int
+	}
+	var cases []dirSize
 	frames := map[string][]byte{}
-	frames["io-64"], frames["io-1400"] = g.ioFrame(64), g.ioFrame(1400)
-	for _, c := range cases {
-		if c.encrypt {
-			frames[c.name] = g.plainFrame(c.ipLen)
-		} else {
-			frames[c.name] = g.sealedFrame(t, c.ipLen)
+	for _, dir := range []string{"encrypt", "decrypt"} {
+		for _, n := range []int{64, 1400} {
+			c := dirSize{dir, n}
+			cases = append(cases, c)
+			if dir == "encrypt" {
+				frames[fmt.Sprintf("io-%s-%d", dir, n)] = g.ioFrame(n)
+				frames[fmt.Sprintf("esp-%s-%d", dir, n)] = g.plainFrame(n)
+			} else {
+				frames[fmt.Sprintf("io-%s-%d", dir, n)] = g.ioFrameIn(n)
+				frames[fmt.Sprintf("esp-%s-%d", dir, n)] = g.sealedFrame(t, n)
+			}
 		}
 	}
-	measure := func(name string, c measureCase) result {
+	runs := map[string][]float64{}
+	offered := map[string][]float64{}
+	measure := func(name, frame, dir string) {
 		tx, rx := g.lan, g.wan
-		if !c.encrypt {
+		if dir == "decrypt" {
 			tx, rx = g.wan, g.lan
 		}
-		r := result{name: name}
-		var sents []float64
-		for range 3 {
-			s, f := g.run(frames[c.name], tx, rx, secs, 0)
-			sents = append(sents, s)
-			r.runs = append(r.runs, f)
-		}
-		r.sent, r.fwd = median(sents), median(r.runs)
-		t.Logf("%-22s offered %8.0f pps  forwarded %8.0f pps  (runs %.0f)", name, r.sent, r.fwd, r.runs)
-		return r
+		s, f := g.run(frames[frame], tx, rx, secs, 0)
+		runs[name] = append(runs[name], f)
+		offered[name] = append(offered[name], s)
 	}
-	results := map[string]result{}
 
-	// AF_XDP: the I/O ceiling (no engine), then with ESP.
-	startXDP := func(ioOnly bool) func() {
+	startXDP := func() (*Backend, func()) {
+		if out, err := l.Exec(ctx, "gw", "ip", "route", "replace", "198.19.2.0/24", "via", mPeer4.String()); err != nil {
+			t.Fatalf("route: %v %s", err, out)
+		}
 		var b *Backend
 		must(t, l.Do("gw", func() error {
 			var err error
 			b, err = New(Config{Engine: dataplane.NewEngine(dataplane.Options{}), WAN: "wan", LANs: []LAN{{Name: "lan"}}, CPUs: []int{1 % runtime.NumCPU()}})
 			return err
 		}))
-		b.ioOnly = ioOnly
 		programMeasure(t, b)
 		runCtx, stop := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- b.Run(runCtx) }()
-		// Let the neighbour cache learn the next hops.
-		deadline := time.Now().Add(20 * time.Second)
-		for _, c := range cases[:1] {
-			for time.Now().Before(deadline) {
-				g.run(frames[c.name], g.lan, g.wan, 100*time.Millisecond, 0)
-				if st := b.Status(); st.Neighbours > 0 && st.Queues[0].TxWAN > 0 {
-					break
-				}
+		// Let the neighbour cache learn both next hops.
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			g.run(frames["esp-encrypt-64"], g.lan, g.wan, 50*time.Millisecond, 0)
+			g.run(frames["esp-decrypt-64"], g.wan, g.lan, 50*time.Millisecond, 0)
+			if q := b.Status().Queues[0]; q.TxWAN > 0 && q.TxLAN > 0 {
+				break
 			}
 		}
-		return func() {
+		return b, func() {
 			stop()
 			if err := <-done; err != nil {
 				t.Errorf("run: %v", err)
 			}
-			t.Logf("af_xdp status: %+v", b.Status().Queues)
+			st := b.Status()
+			t.Logf("af_xdp queue %+v drops %v", st.Queues[0], st.Drops)
 			must(t, b.Close())
 		}
 	}
-	stop := startXDP(true)
-	results["af_xdp/no-crypto-64"] = measure("af_xdp/no-crypto-64", measureCase{"io-64", true, 64})
-	results["af_xdp/no-crypto-1400"] = measure("af_xdp/no-crypto-1400", measureCase{"io-1400", true, 1400})
-	stop()
-	stop = startXDP(false)
-	for _, c := range cases {
-		results["af_xdp/"+c.name] = measure("af_xdp/"+c.name, c)
+	// Rounds interleave the backends so that a change in the machine's
+	// load during the test affects every case alike.
+	for round := range 3 {
+		b, stop := startXDP()
+		for _, c := range cases {
+			b.ioOnly.Store(true)
+			measure(fmt.Sprintf("af_xdp/no-crypto-%s-%d", c.dir, c.ipLen), fmt.Sprintf("io-%s-%d", c.dir, c.ipLen), c.dir)
+			b.ioOnly.Store(false)
+			measure(fmt.Sprintf("af_xdp/esp-%s-%d", c.dir, c.ipLen), fmt.Sprintf("esp-%s-%d", c.dir, c.ipLen), c.dir)
+		}
+		stop()
+		stop = startPortableMeasure(t, l, ctx)
+		for _, c := range cases {
+			measure(fmt.Sprintf("portable/esp-%s-%d", c.dir, c.ipLen), fmt.Sprintf("esp-%s-%d", c.dir, c.ipLen), c.dir)
+		}
+		stop()
+		t.Logf("round %d done", round+1)
 	}
-	stop()
-
-	// Portable: TUN for the overlay, a UDP socket for ESP in UDP.
-	stop = startPortableMeasure(t, l, ctx)
-	for _, c := range cases {
-		results["portable/"+c.name] = measure("portable/"+c.name, c)
+	results := map[string]result{}
+	for name, r := range runs {
+		results[name] = result{name: name, fwd: median(r), sent: median(offered[name]), runs: r}
 	}
-	stop()
 
 	var report strings.Builder
-	fmt.Fprintf(&report, "\n%-24s %12s %12s\n", "case", "forwarded", "offered")
+	fmt.Fprintf(&report, "\n%-32s %10s %10s  %s\n", "case (pps, medians of 3)", "forwarded", "offered", "runs")
 	names := make([]string, 0, len(results))
 	for n := range results {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		fmt.Fprintf(&report, "%-24s %12.0f %12.0f\n", n, results[n].fwd, results[n].sent)
+		fmt.Fprintf(&report, "%-32s %10.0f %10.0f  %.0f\n", n, results[n].fwd, results[n].sent, results[n].runs)
 	}
 	for _, c := range cases {
-		x := results["af_xdp/"+c.name].fwd
-		ceil := results[fmt.Sprintf("af_xdp/no-crypto-%d", c.ipLen)].fwd
-		port := results["portable/"+c.name].fwd
-		fmt.Fprintf(&report, "%-14s af_xdp/no-crypto %5.2f   af_xdp/portable %5.2f\n", c.name, x/ceil, x/port)
-	}
-	t.Log(report.String())
-	for _, c := range cases {
-		x := results["af_xdp/"+c.name].fwd
-		ceil := results[fmt.Sprintf("af_xdp/no-crypto-%d", c.ipLen)].fwd
-		port := results["portable/"+c.name].fwd
+		x := results[fmt.Sprintf("af_xdp/esp-%s-%d", c.dir, c.ipLen)].fwd
+		ceil := results[fmt.Sprintf("af_xdp/no-crypto-%s-%d", c.dir, c.ipLen)].fwd
+		port := results[fmt.Sprintf("portable/esp-%s-%d", c.dir, c.ipLen)].fwd
+		fmt.Fprintf(&report, "%s-%d: af_xdp esp / no-crypto %.2f, af_xdp / portable %.2f\n", c.dir, c.ipLen, x/ceil, x/port)
 		if x < 0.8*ceil {
-			t.Errorf("%s: AF_XDP with ESP %.0f pps is below 80%% of the no-crypto %.0f pps", c.name, x, ceil)
+			t.Errorf("%s-%d: AF_XDP with ESP %.0f pps is below 80%% of the no-crypto %.0f pps", c.dir, c.ipLen, x, ceil)
 		}
 		if x < 2.5*port {
-			t.Errorf("%s: AF_XDP %.0f pps is below 2.5x the portable backend's %.0f pps", c.name, x, port)
+			t.Errorf("%s-%d: AF_XDP %.0f pps is below 2.5x the portable backend's %.0f pps", c.dir, c.ipLen, x, port)
 		}
 	}
+	t.Log(report.String())
 }
 
 func median(v []float64) float64 {

@@ -186,6 +186,12 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 		p := &w.pkts[i]
 		p.Wrap(buf, off+ethLen, int(d.Len)-ethLen)
 		if f.wan {
+			if w.b.ioOnly.Load() {
+				// Measurement only: keep the outer header.
+				w.pp = append(w.pp, p)
+				w.bases = append(w.bases, base)
+				continue
+			}
 			if !p.StripOuter() {
 				notIP++
 				w.rel = append(w.rel, d)
@@ -223,7 +229,7 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	if len(w.pp) == 0 {
 		return
 	}
-	if w.b.ioOnly && !f.wan {
+	if w.b.ioOnly.Load() {
 		for i, p := range w.pp {
 			if dst, ok := ipDst(p.Data()); ok {
 				w.emit(p, w.bases[i], dst)
