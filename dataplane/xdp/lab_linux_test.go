@@ -147,13 +147,25 @@ func (g *gateway) startXDP(t testing.TB, l *lab.Lab, mode dataplane.Mode, outer6
 		if err := <-done; err != nil {
 			t.Errorf("%s: run: %v", g.node, err)
 		}
-		for _, w := range b.workers {
-			if v, msg := w.umem.Pool().Violations(); v != 0 {
-				t.Errorf("%s queue %d: %d frame ledger violations, last: %s", g.node, w.queue, v, msg)
-			}
-		}
+		checkLedger(t, g.node, b)
 		must(t, b.Close())
 	})
+}
+
+// checkLedger asserts that a stopped backend's workers hold no frame
+// (they stop between batches) and that the frame ledgers saw no invalid
+// transition.
+func checkLedger(t testing.TB, node string, b *Backend) {
+	t.Helper()
+	for _, w := range b.workers {
+		if v, msg := w.umem.Pool().Violations(); v != 0 {
+			t.Errorf("%s queue %d: %d frame ledger violations, last: %s", node, w.queue, v, msg)
+		}
+		c := w.umem.Pool().Counts()
+		if c.User != 0 || c.Total() != w.umem.Pool().Len() {
+			t.Errorf("%s queue %d: frames after stop %+v of %d: the worker kept or lost some", node, w.queue, c, w.umem.Pool().Len())
+		}
+	}
 }
 
 // startPortable runs the portable backend on the gateway (TUN esp0 plus

@@ -361,6 +361,7 @@ func TestMeasure(t *testing.T) {
 			}
 			st := b.Status()
 			t.Logf("af_xdp queue %+v drops %v", st.Queues[0], st.Drops)
+			checkLedger(t, "gw", b)
 			must(t, b.Close())
 		}
 	}
