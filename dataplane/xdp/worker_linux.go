@@ -112,6 +112,13 @@ func (w *worker) run(stop *atomic.Bool) error {
 	if len(w.peers) > 0 {
 		wait = time.Millisecond // hand-offs do not wake poll()
 	}
+	spin := w.b.cfg.IdleSpin
+	switch {
+	case spin == 0:
+		spin = 128
+	case spin < 0:
+		spin = 0
+	}
 	idle := 0
 	for !stop.Load() {
 		n := w.poll()
@@ -120,7 +127,7 @@ func (w *worker) run(stop *atomic.Bool) error {
 			continue
 		}
 		idle++
-		if idle < 128 {
+		if idle <= spin {
 			continue
 		}
 		for _, s := range w.socks {
