@@ -8,7 +8,7 @@ CMDS      := $(notdir $(wildcard cmd/*))
 # Packages the tests need. Installed by 'make deps' when missing (as root).
 DEB_TEST  := strongswan-charon strongswan-swanctl libcharon-extra-plugins \
              libstrongswan-extra-plugins libstrongswan-standard-plugins \
-             tshark tcpdump iperf3 iproute2 iputils-ping nftables ethtool procps
+             tshark tcpdump iperf3 iproute2 iputils-ping nftables ethtool procps openssl
 # Packages only 'make generate' needs (the BPF toolchain).
 DEB_GEN   := clang llvm libbpf-dev gcc-multilib linux-libc-dev
 TEST_TIMEOUT ?= 18m

@@ -50,6 +50,7 @@ const (
 	PassFragment                   // WAN: an IPv4 or IPv6 fragment; the kernel reassembles it
 	PassMalformed                  // truncated or inconsistent headers
 	PassUnprotected                // LAN: destination not in a protected prefix
+	PassLocal                      // LAN: multicast, broadcast, IPv6 link-local or a local prefix
 	ESP                            // WAN: IP protocol 50
 	ESPInUDP                       // WAN: UDP to the NAT-T port with a non-zero first word
 	Protected                      // LAN: destination in a protected prefix of the interface's VRF
@@ -72,6 +73,7 @@ var verdictNames = [...]string{
 	PassFragment:    "pass-fragment",
 	PassMalformed:   "pass-malformed",
 	PassUnprotected: "pass-unprotected",
+	PassLocal:       "pass-local",
 	ESP:             "esp",
 	ESPInUDP:        "esp-in-udp",
 	Protected:       "protected",
@@ -230,17 +232,39 @@ func classifyUDP(udp []byte, ports Ports) Verdict {
 }
 
 // ProtectedPrefix is a destination prefix whose traffic, arriving on a LAN
-// interface of VRF VRF, is steered to the dataplane for encryption.
+// interface of VRF VRF, is steered to the dataplane for encryption. The same
+// type lists local prefixes, which stay with the kernel.
 type ProtectedPrefix struct {
 	VRF    uint32
 	Prefix netip.Prefix
 }
 
+// LANTables are the prefix sets the LAN program consults.
+type LANTables struct {
+	// Protected destinations are steered to the dataplane.
+	Protected []ProtectedPrefix
+	// Local destinations (the router's own addresses, or anything that
+	// must never enter a tunnel) go to the kernel even when a protected
+	// prefix, such as a default route over a tunnel, covers them.
+	Local []ProtectedPrefix
+}
+
+func contains(set []ProtectedPrefix, vrf uint32, a netip.Addr) bool {
+	for _, p := range set {
+		if p.VRF == vrf && p.Prefix.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // ClassifyLAN returns the LAN program's verdict for an Ethernet frame that
-// arrived on an interface of the given VRF. protected is the set the LPM maps
-// hold; the longest-match semantics do not change a membership answer, so a
-// linear scan is an exact reference. It never panics.
-func ClassifyLAN(frame []byte, vrf uint32, protected []ProtectedPrefix) Verdict {
+// arrived on an interface of the given VRF. The order of the checks is the
+// contract: multicast, broadcast and IPv6 link-local destinations first, then
+// local prefixes, then protected prefixes. Longest-match semantics do not
+// change a membership answer, so a linear scan is an exact reference. It
+// never panics and does not allocate.
+func ClassifyLAN(frame []byte, vrf uint32, t *LANTables) Verdict {
 	if len(frame) < ethHeaderLen {
 		return PassMalformed
 	}
@@ -255,6 +279,9 @@ func ClassifyLAN(frame []byte, vrf uint32, protected []ProtectedPrefix) Verdict 
 			return PassMalformed
 		}
 		dst = netip.AddrFrom4([4]byte(ip[16:20]))
+		if dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return PassLocal
+		}
 	case etherTypeIPv6:
 		ip := frame[ethHeaderLen:]
 		if len(ip) < ipv6HeaderLen {
@@ -264,13 +291,17 @@ func ClassifyLAN(frame []byte, vrf uint32, protected []ProtectedPrefix) Verdict 
 			return PassMalformed
 		}
 		dst = netip.AddrFrom16([16]byte(ip[24:40]))
+		if ip[24] == 0xff || (ip[24] == 0xfe && ip[25]&0xc0 == 0x80) {
+			return PassLocal
+		}
 	default:
 		return PassOther
 	}
-	for _, p := range protected {
-		if p.VRF == vrf && p.Prefix.Contains(dst) {
-			return Protected
-		}
+	if contains(t.Local, vrf, dst) {
+		return PassLocal
+	}
+	if contains(t.Protected, vrf, dst) {
+		return Protected
 	}
 	return PassUnprotected
 }

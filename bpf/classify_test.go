@@ -40,6 +40,21 @@ func lanPrefixes() []ProtectedPrefix {
 	}
 }
 
+// lanTables are the golden LAN prefix sets: lanPrefixes protected (plus
+// default routes in VRF 3), and some of the router's own addresses local.
+func lanTables() *LANTables {
+	return &LANTables{
+		Protected: append(lanPrefixes(),
+			ProtectedPrefix{3, netip.MustParsePrefix("0.0.0.0/0")},
+			ProtectedPrefix{3, netip.MustParsePrefix("::/0")}),
+		Local: []ProtectedPrefix{
+			{0, netip.MustParsePrefix("198.19.0.1/32")},
+			{3, netip.MustParsePrefix("198.18.3.1/32")},
+			{3, netip.MustParsePrefix("2001:db8:3::1/128")},
+		},
+	}
+}
+
 func lanGolden() []struct {
 	golden
 	vrf uint32
@@ -68,6 +83,16 @@ func lanGolden() []struct {
 		{golden{"v6 vrf7 /128 miss", v6("2001:db8:7::2"), PassUnprotected}, 7},
 		{golden{"v6 vrf7 /128", v6("2001:db8:7::1"), Protected}, 7},
 		{golden{"arp", eth(0x0806, make([]byte, 28)), PassOther}, 0},
+		{golden{"v4 router itself inside protected", v4("198.19.0.1"), PassLocal}, 0},
+		{golden{"v4 default route", v4("203.0.113.9"), Protected}, 3},
+		{golden{"v4 router under default route", v4("198.18.3.1"), PassLocal}, 3},
+		{golden{"v4 multicast under default route", v4("224.0.0.5"), PassLocal}, 3},
+		{golden{"v4 broadcast under default route", v4("255.255.255.255"), PassLocal}, 3},
+		{golden{"v6 default route", v6("2001:db8:99::1"), Protected}, 3},
+		{golden{"v6 router under default route", v6("2001:db8:3::1"), PassLocal}, 3},
+		{golden{"v6 multicast under default route", v6("ff02::1:ff00:1"), PassLocal}, 3},
+		{golden{"v6 link-local under default route", v6("fe80::1"), PassLocal}, 3},
+		{golden{"v6 fec0:: is not link-local", v6("fec0::1"), Protected}, 3},
 		{golden{"v4 truncated", v4("198.19.0.1")[:14+19], PassMalformed}, 0},
 		{golden{"v6 truncated", v6("2001:db8:100::1")[:14+39], PassMalformed}, 0},
 		{golden{"v4 bad ihl", func() []byte { f := v4("198.19.0.1"); f[14] = 0x43; return f }(), PassMalformed}, 0},
@@ -76,7 +101,7 @@ func lanGolden() []struct {
 
 func TestClassifyLANGolden(t *testing.T) {
 	for _, g := range lanGolden() {
-		if got := ClassifyLAN(g.frame, g.vrf, lanPrefixes()); got != g.want {
+		if got := ClassifyLAN(g.frame, g.vrf, lanTables()); got != g.want {
 			t.Errorf("%s (vrf %d): got %v, want %v", g.name, g.vrf, got, g.want)
 		}
 	}
@@ -84,11 +109,11 @@ func TestClassifyLANGolden(t *testing.T) {
 
 func TestClassifyNoAllocs(t *testing.T) {
 	frames := wanGolden()
-	prefixes := lanPrefixes()
+	tables := lanTables()
 	n := testing.AllocsPerRun(100, func() {
 		for _, g := range frames {
 			ClassifyWAN(g.frame, DefaultPorts)
-			ClassifyLAN(g.frame, 0, prefixes)
+			ClassifyLAN(g.frame, 3, tables)
 		}
 	})
 	if n != 0 {
@@ -139,14 +164,14 @@ func FuzzClassifyLAN(f *testing.F) {
 	for _, g := range lanGolden() {
 		f.Add(g.frame, g.vrf)
 	}
-	prefixes := lanPrefixes()
+	tables := lanTables()
 	f.Fuzz(func(t *testing.T, frame []byte, vrf uint32) {
-		v := ClassifyLAN(frame, vrf, prefixes)
+		v := ClassifyLAN(frame, vrf, tables)
 		if v == PassMalformed {
 			return
 		}
 		longer := append(append([]byte(nil), frame...), make([]byte, 40)...)
-		if w := ClassifyLAN(longer, vrf, prefixes); w != v {
+		if w := ClassifyLAN(longer, vrf, tables); w != v {
 			t.Fatalf("verdict changed from %v to %v by appending bytes", v, w)
 		}
 	})

@@ -137,8 +137,12 @@ type golden struct {
 
 // wanGolden are the WAN program's golden frames with the IANA ports.
 func wanGolden() []golden {
-	ike := append([]byte{0, 0, 0, 0}, make([]byte, 28)...) // non-ESP marker + IKE header
-	ike[4] = 0x11
+	// Non-ESP marker + an IKE_SA_INIT header (RFC 7296 §3.1): initiator
+	// SPI, zero responder SPI, next payload SA, version 2.0, exchange 34,
+	// flags Initiator, message ID 0, length 28.
+	ike := []byte{0, 0, 0, 0,
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0, 0, 0, 0, 0,
+		33, 0x20, 34, 0x08, 0, 0, 0, 0, 0, 0, 0, 28}
 	keepalive := []byte{0xff}
 	return []golden{
 		{"esp4", eth(etherTypeIPv4, ipv4(v4A, v4B, protoESP, esp(0x1000, 1, 64), v4opts{})), ESP},

@@ -13,6 +13,9 @@
  * xdp_lan runs on overlay-facing (LAN) interfaces. A packet whose IPv4 or IPv6
  * destination lies in one of the interface's VRF's protected prefixes goes to
  * the AF_XDP socket of the receive queue; everything else goes to the kernel.
+ * Multicast, broadcast and IPv6 link-local destinations, and destinations in
+ * the VRF's local prefixes (the router's own addresses), always go to the
+ * kernel, even under a protected default route.
  *
  * bpf/classify.go is the reference implementation of both decisions; the
  * differential test in bpf/ keeps the two identical. Change both together.
@@ -25,6 +28,9 @@
 #define MAX_QUEUES 64
 #define MAX_PREFIXES 65536
 #define MAX_EXT_HEADERS 4
+/* One row of counters per interface slot, and a last row for frames on
+ * interfaces that are not registered. */
+#define COUNTER_ROWS (MAX_IFACES + 1)
 
 /* Verdicts; the numbers are part of the Go API (bpf.Verdict). */
 enum verdict {
@@ -34,14 +40,15 @@ enum verdict {
 	VERDICT_PASS_FRAGMENT = 3,
 	VERDICT_PASS_MALFORMED = 4,
 	VERDICT_PASS_UNPROTECTED = 5,
-	VERDICT_ESP = 6,
-	VERDICT_ESP_IN_UDP = 7,
-	VERDICT_PROTECTED = 8,
+	VERDICT_PASS_LOCAL = 6,
+	VERDICT_ESP = 7,
+	VERDICT_ESP_IN_UDP = 8,
+	VERDICT_PROTECTED = 9,
 	/* Not a classification: counted in addition to ESP, ESP_IN_UDP or
 	 * PROTECTED when no socket is bound for the interface and queue, in
 	 * which case the packet goes to the kernel. */
-	COUNTER_NO_SOCKET = 9,
-	NUM_COUNTERS = 10,
+	COUNTER_NO_SOCKET = 10,
+	NUM_COUNTERS = 11,
 };
 
 struct iface_cfg {
@@ -97,9 +104,27 @@ struct {
 	__type(value, __u32);
 } protected6 SEC(".maps");
 
+/* Local prefixes: LAN destinations left to the kernel even when a protected
+ * prefix covers them. Same keys as protected4/6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm4_key);
+	__type(value, __u32);
+} local4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm6_key);
+	__type(value, __u32);
+} local6 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NUM_COUNTERS);
+	__uint(max_entries, COUNTER_ROWS * NUM_COUNTERS);
 	__type(key, __u32);
 	__type(value, struct counter);
 } counters SEC(".maps");
@@ -117,23 +142,32 @@ static __always_inline void count(__u32 idx, __u64 bytes)
 	}
 }
 
-static __always_inline int finish(struct xdp_md *ctx, __u32 v)
+static __always_inline struct iface_cfg *lookup_iface(struct xdp_md *ctx)
+{
+	__u32 ifindex = ctx->ingress_ifindex;
+	return bpf_map_lookup_elem(&ifaces, &ifindex);
+}
+
+/* finish counts verdict v in the interface's row and sends steered frames
+ * to the socket of (interface slot, receive queue). */
+static __always_inline int finish(struct xdp_md *ctx, struct iface_cfg *cfg, __u32 v)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
-	count(v, bytes);
+	__u32 row = MAX_IFACES;
+	if (cfg && cfg->slot < MAX_IFACES)
+		row = cfg->slot;
+	count(row * NUM_COUNTERS + v, bytes);
 	if (v != VERDICT_ESP && v != VERDICT_ESP_IN_UDP && v != VERDICT_PROTECTED)
 		return XDP_PASS;
 
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct iface_cfg *cfg = bpf_map_lookup_elem(&ifaces, &ifindex);
 	__u32 q = ctx->rx_queue_index;
-	if (!cfg || q >= MAX_QUEUES || cfg->slot >= MAX_IFACES) {
-		count(COUNTER_NO_SOCKET, bytes);
+	if (row == MAX_IFACES || q >= MAX_QUEUES) {
+		count(row * NUM_COUNTERS + COUNTER_NO_SOCKET, bytes);
 		return XDP_PASS;
 	}
-	int rc = bpf_redirect_map(&xsks, cfg->slot * MAX_QUEUES + q, XDP_PASS);
+	int rc = bpf_redirect_map(&xsks, row * MAX_QUEUES + q, XDP_PASS);
 	if (rc != XDP_REDIRECT)
-		count(COUNTER_NO_SOCKET, bytes);
+		count(row * NUM_COUNTERS + COUNTER_NO_SOCKET, bytes);
 	return rc;
 }
 
@@ -233,17 +267,11 @@ static __always_inline __u32 classify_wan(void *data, void *end)
 	return VERDICT_PASS_OTHER;
 }
 
-static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *end)
+static __always_inline __u32 classify_lan(__u32 vrf, void *data, void *end)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)
 		return VERDICT_PASS_MALFORMED;
-
-	__u32 vrf = 0;
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct iface_cfg *cfg = bpf_map_lookup_elem(&ifaces, &ifindex);
-	if (cfg)
-		vrf = cfg->vrf;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
@@ -253,6 +281,11 @@ static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *
 			return VERDICT_PASS_MALFORMED;
 		struct lpm4_key k4 = {.prefixlen = 64, .vrf = vrf};
 		__builtin_memcpy(k4.addr, &ip->daddr, 4);
+		/* 224.0.0.0/4 multicast, 255.255.255.255 broadcast */
+		if ((k4.addr[0] & 0xf0) == 0xe0 || ip->daddr == 0xffffffff)
+			return VERDICT_PASS_LOCAL;
+		if (bpf_map_lookup_elem(&local4, &k4))
+			return VERDICT_PASS_LOCAL;
 		if (bpf_map_lookup_elem(&protected4, &k4))
 			return VERDICT_PROTECTED;
 		return VERDICT_PASS_UNPROTECTED;
@@ -265,6 +298,11 @@ static __always_inline __u32 classify_lan(struct xdp_md *ctx, void *data, void *
 			return VERDICT_PASS_MALFORMED;
 		struct lpm6_key k6 = {.prefixlen = 160, .vrf = vrf};
 		__builtin_memcpy(k6.addr, ip6->daddr, 16);
+		/* ff00::/8 multicast, fe80::/10 link-local */
+		if (k6.addr[0] == 0xff || (k6.addr[0] == 0xfe && (k6.addr[1] & 0xc0) == 0x80))
+			return VERDICT_PASS_LOCAL;
+		if (bpf_map_lookup_elem(&local6, &k6))
+			return VERDICT_PASS_LOCAL;
 		if (bpf_map_lookup_elem(&protected6, &k6))
 			return VERDICT_PROTECTED;
 		return VERDICT_PASS_UNPROTECTED;
@@ -277,7 +315,7 @@ int xdp_wan(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	return finish(ctx, classify_wan(data, end));
+	return finish(ctx, lookup_iface(ctx), classify_wan(data, end));
 }
 
 SEC("xdp.frags")
@@ -285,7 +323,8 @@ int xdp_lan(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	return finish(ctx, classify_lan(ctx, data, end));
+	struct iface_cfg *cfg = lookup_iface(ctx);
+	return finish(ctx, cfg, classify_lan(cfg ? cfg->vrf : 0, data, end));
 }
 
 char __license[] SEC("license") = "Dual BSD/GPL";

@@ -45,6 +45,8 @@ type steerLpm6Key struct {
 const (
 	steerMapCounters   = "counters"
 	steerMapIfaces     = "ifaces"
+	steerMapLocal4     = "local4"
+	steerMapLocal6     = "local6"
 	steerMapProtected4 = "protected4"
 	steerMapProtected6 = "protected6"
 	steerMapXsks       = "xsks"
@@ -106,6 +108,8 @@ type steerProgramSpecs struct {
 type steerMapSpecs struct {
 	Counters   *ebpf.MapSpec `ebpf:"counters"`
 	Ifaces     *ebpf.MapSpec `ebpf:"ifaces"`
+	Local4     *ebpf.MapSpec `ebpf:"local4"`
+	Local6     *ebpf.MapSpec `ebpf:"local6"`
 	Protected4 *ebpf.MapSpec `ebpf:"protected4"`
 	Protected6 *ebpf.MapSpec `ebpf:"protected6"`
 	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
@@ -141,6 +145,8 @@ func (o *steerObjects) Close() error {
 type steerMaps struct {
 	Counters   *ebpf.Map `ebpf:"counters"`
 	Ifaces     *ebpf.Map `ebpf:"ifaces"`
+	Local4     *ebpf.Map `ebpf:"local4"`
+	Local6     *ebpf.Map `ebpf:"local6"`
 	Protected4 *ebpf.Map `ebpf:"protected4"`
 	Protected6 *ebpf.Map `ebpf:"protected6"`
 	Xsks       *ebpf.Map `ebpf:"xsks"`
@@ -150,6 +156,8 @@ func (m *steerMaps) Close() error {
 	return _SteerClose(
 		m.Counters,
 		m.Ifaces,
+		m.Local4,
+		m.Local6,
 		m.Protected4,
 		m.Protected6,
 		m.Xsks,

@@ -279,6 +279,9 @@ func (s *Steering) registerLocked(ifindex int, role Role, vrf uint32) (*Attachme
 	if slot < 0 {
 		return nil, fmt.Errorf("register ifindex %d: all %d interface slots in use", ifindex, MaxInterfaces)
 	}
+	if err := s.resetRowLocked(slot); err != nil {
+		return nil, fmt.Errorf("register ifindex %d: reset counters: %w", ifindex, err)
+	}
 	cfg := steerIfaceCfg{Slot: uint32(slot), Vrf: vrf}
 	if err := s.objs.Ifaces.Update(uint32(ifindex), &cfg, ebpf.UpdateAny); err != nil {
 		return nil, fmt.Errorf("register ifindex %d: %w", ifindex, err)
@@ -399,48 +402,84 @@ func (s *Steering) UnregisterSocket(ifindex, queue int) error {
 	return nil
 }
 
+// prefixSet names one pair of LPM maps.
+type prefixSet int
+
+const (
+	setProtected prefixSet = iota
+	setLocal
+)
+
+func (k prefixSet) String() string {
+	if k == setLocal {
+		return "local"
+	}
+	return "protected"
+}
+
+func (s *Steering) maps(k prefixSet) (v4, v6 *ebpf.Map) {
+	if k == setLocal {
+		return s.objs.Local4, s.objs.Local6
+	}
+	return s.objs.Protected4, s.objs.Protected6
+}
+
 // AddProtected adds a protected destination prefix to a VRF. Adding an
 // existing prefix is not an error. The prefix is masked first.
 func (s *Steering) AddProtected(vrf uint32, p netip.Prefix) error {
-	return s.updateProtected(vrf, p, true)
+	return s.updatePrefix(setProtected, vrf, p, true)
 }
 
 // DeleteProtected removes a protected prefix; removing an absent prefix is
 // not an error.
 func (s *Steering) DeleteProtected(vrf uint32, p netip.Prefix) error {
-	return s.updateProtected(vrf, p, false)
+	return s.updatePrefix(setProtected, vrf, p, false)
 }
 
-func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
+// AddLocal adds a local prefix to a VRF: LAN packets to it stay with the
+// kernel even when a protected prefix covers it. The control side adds the
+// router's own LAN addresses here, so that a default route over a tunnel
+// does not capture traffic to the router itself.
+func (s *Steering) AddLocal(vrf uint32, p netip.Prefix) error {
+	return s.updatePrefix(setLocal, vrf, p, true)
+}
+
+// DeleteLocal removes a local prefix; removing an absent one is not an error.
+func (s *Steering) DeleteLocal(vrf uint32, p netip.Prefix) error {
+	return s.updatePrefix(setLocal, vrf, p, false)
+}
+
+func (s *Steering) updatePrefix(k prefixSet, vrf uint32, p netip.Prefix, add bool) error {
+	op := "add"
+	if !add {
+		op = "delete"
+	}
 	if !p.IsValid() {
-		return fmt.Errorf("protected prefix %v: invalid", p)
+		return fmt.Errorf("%s %s prefix %v: invalid", op, k, p)
 	}
 	p = p.Masked()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	m4, m6 := s.maps(k)
 	var err error
 	var value uint32 = 1
 	if p.Addr().Is4() {
-		k := steerLpm4Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As4()}
+		key := steerLpm4Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As4()}
 		if add {
-			err = s.objs.Protected4.Update(&k, &value, ebpf.UpdateAny)
+			err = m4.Update(&key, &value, ebpf.UpdateAny)
 		} else {
-			err = s.objs.Protected4.Delete(&k)
+			err = m4.Delete(&key)
 		}
 	} else {
-		k := steerLpm6Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As16()}
+		key := steerLpm6Key{Prefixlen: 32 + uint32(p.Bits()), Vrf: vrf, Addr: p.Addr().As16()}
 		if add {
-			err = s.objs.Protected6.Update(&k, &value, ebpf.UpdateAny)
+			err = m6.Update(&key, &value, ebpf.UpdateAny)
 		} else {
-			err = s.objs.Protected6.Delete(&k)
+			err = m6.Delete(&key)
 		}
 	}
 	if err != nil && !(errors.Is(err, ebpf.ErrKeyNotExist) && !add) {
-		op := "add"
-		if !add {
-			op = "delete"
-		}
-		return fmt.Errorf("%s protected prefix %v vrf %d: %w", op, p, vrf, err)
+		return fmt.Errorf("%s %s prefix %v vrf %d: %w", op, k, p, vrf, err)
 	}
 	return nil
 }
@@ -450,27 +489,36 @@ func (s *Steering) updateProtected(vrf uint32, p netip.Prefix, add bool) error {
 func (s *Steering) ProtectedPrefixes() ([]ProtectedPrefix, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.protectedLocked()
+	return s.listLocked(setProtected)
 }
 
-func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
+// LocalPrefixes returns every local prefix of every VRF, ordered like
+// ProtectedPrefixes.
+func (s *Steering) LocalPrefixes() ([]ProtectedPrefix, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listLocked(setLocal)
+}
+
+func (s *Steering) listLocked(k prefixSet) ([]ProtectedPrefix, error) {
+	m4, m6 := s.maps(k)
 	var out []ProtectedPrefix
 	var k4 steerLpm4Key
 	var v uint32
-	it4 := s.objs.Protected4.Iterate()
+	it4 := m4.Iterate()
 	for it4.Next(&k4, &v) {
 		out = append(out, ProtectedPrefix{VRF: k4.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)-32)})
 	}
 	if err := it4.Err(); err != nil {
-		return nil, fmt.Errorf("list protected IPv4 prefixes: %w", err)
+		return nil, fmt.Errorf("list %s IPv4 prefixes: %w", k, err)
 	}
 	var k6 steerLpm6Key
-	it6 := s.objs.Protected6.Iterate()
+	it6 := m6.Iterate()
 	for it6.Next(&k6, &v) {
 		out = append(out, ProtectedPrefix{VRF: k6.Vrf, Prefix: netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)-32)})
 	}
 	if err := it6.Err(); err != nil {
-		return nil, fmt.Errorf("list protected IPv6 prefixes: %w", err)
+		return nil, fmt.Errorf("list %s IPv6 prefixes: %w", k, err)
 	}
 	slices.SortFunc(out, func(a, b ProtectedPrefix) int {
 		if a.VRF != b.VRF {
@@ -489,18 +537,28 @@ func (s *Steering) protectedLocked() ([]ProtectedPrefix, error) {
 // both the old and new sets is never unprotected in between. The control
 // side calls it with the VRF's tunnel routes after each RIB change.
 func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
+	return s.setPrefixes(setProtected, vrf, want)
+}
+
+// SetLocal makes the VRF's local prefixes exactly want, adding before
+// deleting like SetProtected.
+func (s *Steering) SetLocal(vrf uint32, want []netip.Prefix) error {
+	return s.setPrefixes(setLocal, vrf, want)
+}
+
+func (s *Steering) setPrefixes(k prefixSet, vrf uint32, want []netip.Prefix) error {
 	wantSet := make(map[netip.Prefix]bool, len(want))
 	for _, p := range want {
 		if !p.IsValid() {
-			return fmt.Errorf("set protected prefixes vrf %d: invalid prefix %v", vrf, p)
+			return fmt.Errorf("set %s prefixes vrf %d: invalid prefix %v", k, vrf, p)
 		}
 		wantSet[p.Masked()] = true
 	}
 	s.mu.Lock()
-	cur, err := s.protectedLocked()
+	cur, err := s.listLocked(k)
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("set protected prefixes vrf %d: %w", vrf, err)
+		return fmt.Errorf("set %s prefixes vrf %d: %w", k, vrf, err)
 	}
 	have := make(map[netip.Prefix]bool)
 	for _, p := range cur {
@@ -510,14 +568,14 @@ func (s *Steering) SetProtected(vrf uint32, want []netip.Prefix) error {
 	}
 	for p := range wantSet {
 		if !have[p] {
-			if err := s.AddProtected(vrf, p); err != nil {
+			if err := s.updatePrefix(k, vrf, p, true); err != nil {
 				return err
 			}
 		}
 	}
 	for p := range have {
 		if !wantSet[p] {
-			if err := s.DeleteProtected(vrf, p); err != nil {
+			if err := s.updatePrefix(k, vrf, p, false); err != nil {
 				return err
 			}
 		}
@@ -543,7 +601,9 @@ func (c Counters) ByName() map[string]Counter {
 	return m
 }
 
-// Counters reads the per-verdict counters, summed over all CPUs.
+// Counters reads the per-verdict counters of all interfaces (including
+// frames on interfaces that are not attached through this Steering),
+// summed over all CPUs.
 func (s *Steering) Counters() (Counters, error) {
 	var out Counters
 	s.mu.Lock()
@@ -551,17 +611,59 @@ func (s *Steering) Counters() (Counters, error) {
 	if s.closed {
 		return out, errors.New("read counters: steering is closed")
 	}
+	for row := range counterRows {
+		if err := s.addRowLocked(&out, row); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// InterfaceCounters reads the per-verdict counters of one attached
+// interface since it was attached, summed over all CPUs.
+func (s *Steering) InterfaceCounters(ifindex int) (Counters, error) {
+	var out Counters
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.ifaces[ifindex]
+	if !ok {
+		return out, fmt.Errorf("read counters: ifindex %d is not attached", ifindex)
+	}
+	return out, s.addRowLocked(&out, a.slot)
+}
+
+// counterRows is the number of counter rows: one per slot and one for
+// unregistered interfaces.
+const counterRows = MaxInterfaces + 1
+
+func (s *Steering) addRowLocked(out *Counters, row int) error {
 	var per []steerCounter
 	for i := range NumVerdicts {
-		if err := s.objs.Counters.Lookup(uint32(i), &per); err != nil {
-			return out, fmt.Errorf("read counter %s: %w", Verdict(i), err)
+		if err := s.objs.Counters.Lookup(uint32(row*NumVerdicts+i), &per); err != nil {
+			return fmt.Errorf("read counter %s: %w", Verdict(i), err)
 		}
 		for _, c := range per {
 			out[i].Packets += c.Packets
 			out[i].Bytes += c.Bytes
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// resetRowLocked zeroes a slot's counters so that a reused slot starts
+// from zero.
+func (s *Steering) resetRowLocked(row int) error {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return err
+	}
+	zero := make([]steerCounter, ncpu)
+	for i := range NumVerdicts {
+		if err := s.objs.Counters.Update(uint32(row*NumVerdicts+i), zero, ebpf.UpdateAny); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close detaches every interface and releases the programs and maps.

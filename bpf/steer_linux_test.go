@@ -56,18 +56,12 @@ func registerLo(t *testing.T, s *Steering, role Role, vrf uint32) *Attachment {
 // that moved) and whether NoSocket moved too.
 func runVerdict(t *testing.T, s *Steering, prog *ebpf.Program, frame []byte) (ret uint32, v Verdict, noSocket bool) {
 	t.Helper()
-	before, err := s.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ret, err = prog.Run(&ebpf.RunOptions{Data: frame})
+	before := loRow(t, s)
+	ret, err := prog.Run(&ebpf.RunOptions{Data: frame})
 	if err != nil {
 		t.Fatalf("run on %d-byte frame: %v", len(frame), err)
 	}
-	after, err := s.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := loRow(t, s)
 	v = Verdict(^uint32(0))
 	for i := range NumVerdicts {
 		d := after[i].Packets - before[i].Packets
@@ -88,6 +82,24 @@ func runVerdict(t *testing.T, s *Steering, prog *ebpf.Program, frame []byte) (re
 		v = Verdict(i)
 	}
 	return ret, v, noSocket
+}
+
+// loRow reads the counter row that frames run with BPF_PROG_TEST_RUN land
+// in: lo's slot when lo is registered, else the row of unregistered
+// interfaces. Reading one row keeps the differential tests fast.
+func loRow(t testing.TB, s *Steering) Counters {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row := MaxInterfaces
+	if a, ok := s.ifaces[loIfindex]; ok {
+		row = a.slot
+	}
+	var c Counters
+	if err := s.addRowLocked(&c, row); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // minRunLen is the smallest frame BPF_PROG_TEST_RUN accepts for XDP.
@@ -135,6 +147,26 @@ func TestWANProgramGolden(t *testing.T) {
 	if ret, v, noSock := runVerdict(t, s, s.objs.XdpWan, g.frame); ret != 2 || v != ESP || !noSock {
 		t.Errorf("registered, no socket: ret %d verdict %v noSocket %v", ret, v, noSock)
 	}
+	// Per-interface counters: lo's row holds only what ran since it was
+	// registered (one ESP frame, no socket); the totals hold everything.
+	ic, err := s.InterfaceCounters(loIfindex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic[ESP].Packets != 1 || ic[NoSocket].Packets != 1 || ic[PassIKE].Packets != 0 || c[PassIKE].Packets == 0 {
+		t.Errorf("interface counters %v, totals %v", ic, c)
+	}
+	if _, err := s.InterfaceCounters(99999); err == nil {
+		t.Error("InterfaceCounters of an unattached interface")
+	}
+	// A re-registered interface starts from zero.
+	s.mu.Lock()
+	s.unregisterLocked(s.ifaces[loIfindex])
+	s.mu.Unlock()
+	registerLo(t, s, RoleWAN, 0)
+	if ic, _ := s.InterfaceCounters(loIfindex); ic[ESP].Packets != 0 {
+		t.Errorf("reused slot kept its counters: %v", ic)
+	}
 }
 
 func TestWANProgramCustomPorts(t *testing.T) {
@@ -159,14 +191,25 @@ func TestWANProgramCustomPorts(t *testing.T) {
 	}
 }
 
-func TestLANProgramGolden(t *testing.T) {
-	s := loadForTest(t, Ports{})
-	for _, p := range lanPrefixes() {
+// loadTables installs a LANTables into the maps.
+func loadTables(t testing.TB, s *Steering, tb *LANTables) {
+	t.Helper()
+	for _, p := range tb.Protected {
 		if err := s.AddProtected(p.VRF, p.Prefix); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, vrf := range []uint32{0, 7} {
+	for _, p := range tb.Local {
+		if err := s.AddLocal(p.VRF, p.Prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLANProgramGolden(t *testing.T) {
+	s := loadForTest(t, Ports{})
+	loadTables(t, s, lanTables())
+	for _, vrf := range []uint32{0, 3, 7} {
 		a := registerLo(t, s, RoleLAN, vrf)
 		for _, g := range lanGolden() {
 			if g.vrf != vrf {
@@ -195,6 +238,22 @@ func TestLANProgramGolden(t *testing.T) {
 	}
 	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassUnprotected {
 		t.Errorf("after delete: %v", v)
+	}
+	// Deleting a local prefix exposes the protected prefix under it.
+	local := lanGolden()
+	for _, g := range local {
+		if g.name != "v4 router itself inside protected" {
+			continue
+		}
+		if err := s.AddProtected(0, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteLocal(0, netip.MustParsePrefix("198.19.0.1/32")); err != nil {
+			t.Fatal(err)
+		}
+		if _, v, _ := runVerdict(t, s, s.objs.XdpLan, g.frame); v != Protected {
+			t.Errorf("after deleting the local prefix: %v", v)
+		}
 	}
 	if err := s.AddProtected(0, netip.Prefix{}); err == nil {
 		t.Error("AddProtected accepted an invalid prefix")
@@ -291,11 +350,16 @@ func TestDifferentialLAN(t *testing.T) {
 			prefixes = append(prefixes, ProtectedPrefix{vrf, netip.PrefixFrom(netip.AddrFrom16(a), 32+r.IntN(97)).Masked()})
 		}
 	}
-	for _, p := range prefixes {
-		if err := s.AddProtected(p.VRF, p.Prefix); err != nil {
-			t.Fatal(err)
-		}
+	// Some hosts inside protected prefixes are local, and VRF 2 has
+	// default routes, so that the local and multicast checks matter.
+	tables := &LANTables{Protected: append(prefixes,
+		ProtectedPrefix{2, netip.MustParsePrefix("0.0.0.0/0")},
+		ProtectedPrefix{2, netip.MustParsePrefix("::/0")})}
+	for _, p := range prefixes[:20] {
+		host := netip.PrefixFrom(p.Prefix.Addr(), p.Prefix.Addr().BitLen())
+		tables.Local = append(tables.Local, ProtectedPrefix{p.VRF, host}, ProtectedPrefix{2, host})
 	}
+	loadTables(t, s, tables)
 	n := 1500
 	if testing.Short() {
 		n = 300
@@ -306,6 +370,14 @@ func TestDifferentialLAN(t *testing.T) {
 		for range n / 3 {
 			p := prefixes[r.IntN(len(prefixes))]
 			addr := p.Prefix.Addr()
+			switch r.IntN(8) {
+			case 0:
+				addr = netip.MustParseAddr("224.0.0.0")
+			case 1:
+				addr = netip.MustParseAddr("ff02::")
+			case 2:
+				addr = netip.MustParseAddr("fe80::")
+			}
 			// Flip a random bit: inside the prefix if it is a host
 			// bit, outside otherwise.
 			b := addr.AsSlice()
@@ -322,7 +394,7 @@ func TestDifferentialLAN(t *testing.T) {
 				f = mutate(r, f)
 			}
 			_, got, _ := runVerdict(t, s, s.objs.XdpLan, f)
-			want := ClassifyLAN(f, vrf, prefixes)
+			want := ClassifyLAN(f, vrf, tables)
 			seen[want]++
 			if got != want {
 				t.Fatalf("vrf %d frame %x: BPF %v, Go %v", vrf, f, got, want)
@@ -332,7 +404,7 @@ func TestDifferentialLAN(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, v := range []Verdict{Protected, PassUnprotected} {
+	for _, v := range []Verdict{Protected, PassUnprotected, PassLocal} {
 		if seen[v] == 0 {
 			t.Errorf("never produced %v", v)
 		}
@@ -376,7 +448,8 @@ var (
 )
 
 // FuzzLANProgram compares the LAN program with ClassifyLAN on fuzzed frames
-// against the lanPrefixes set, as seen from VRF 7. It needs root.
+// against the lanTables sets, as seen from VRF 3 (default routes, local
+// hosts). It needs root.
 func FuzzLANProgram(f *testing.F) {
 	for _, g := range lanGolden() {
 		f.Add(g.frame)
@@ -391,20 +464,26 @@ func FuzzLANProgram(f *testing.F) {
 			if fuzzLANErr != nil {
 				return
 			}
-			for _, p := range lanPrefixes() {
+			tb := lanTables()
+			for _, p := range tb.Protected {
 				if fuzzLANErr = fuzzLANSteer.AddProtected(p.VRF, p.Prefix); fuzzLANErr != nil {
 					return
 				}
 			}
+			for _, p := range tb.Local {
+				if fuzzLANErr = fuzzLANSteer.AddLocal(p.VRF, p.Prefix); fuzzLANErr != nil {
+					return
+				}
+			}
 			fuzzLANSteer.mu.Lock()
-			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 7)
+			_, fuzzLANErr = fuzzLANSteer.registerLocked(loIfindex, RoleLAN, 3)
 			fuzzLANSteer.mu.Unlock()
 		})
 		if fuzzLANErr != nil {
 			t.Fatalf("setup: %v", fuzzLANErr)
 		}
 		_, got, _ := runVerdict(t, fuzzLANSteer, fuzzLANSteer.objs.XdpLan, frame)
-		if want := ClassifyLAN(frame, 7, lanPrefixes()); got != want {
+		if want := ClassifyLAN(frame, 3, lanTables()); got != want {
 			t.Fatalf("frame %x: BPF %v, Go %v", frame, got, want)
 		}
 	})
@@ -458,5 +537,23 @@ func TestSetProtected(t *testing.T) {
 	}
 	if err := s.SetProtected(1, []netip.Prefix{{}}); err == nil {
 		t.Error("SetProtected accepted an invalid prefix")
+	}
+	// Local prefixes are a separate set with the same semantics.
+	if err := s.SetLocal(1, pp("2001:db8:2::1/128", "198.19.0.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLocal(1, pp("2001:db8:2::1/128")); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := s.LocalPrefixes()
+	if err != nil || len(loc) != 1 || loc[0] != (ProtectedPrefix{1, netip.MustParsePrefix("2001:db8:2::1/128")}) {
+		t.Fatalf("LocalPrefixes = %v, %v", loc, err)
+	}
+	f = eth(etherTypeIPv6, ipv6(v6A, netip.MustParseAddr("2001:db8:2::1"), 58, nil, make([]byte, 8)))
+	if _, v, _ := runVerdict(t, s, s.objs.XdpLan, f); v != PassLocal {
+		t.Errorf("local host inside a protected prefix: %v", v)
+	}
+	if got, _ := s.ProtectedPrefixes(); len(got) != 3 {
+		t.Errorf("SetLocal changed the protected set: %v", got)
 	}
 }

@@ -14,6 +14,13 @@
 // Packets move in batches ([]*Packet). The engine never logs or returns
 // errors per packet: it sets a Verdict and, for drops, counts a DropReason.
 // Control changes (SAs, tunnels, routes, SGT and label tables) go through
-// the Engine's methods, which publish immutable snapshots that the packet
-// path reads without locks.
+// the Engine's methods (the Control interface), which publish immutable
+// snapshots that the packet path reads without locks.
+//
+// Concurrency: each goroutine that moves packets owns a Worker. Workers may
+// share SAs: an outbound SA's sequence number is an atomic counter and an
+// inbound SA's replay window sits behind a mutex that is uncontended when,
+// as the architecture intends, one worker receives each SA. Per-SA and
+// per-tunnel counters are flushed once per run of packets on the same SA,
+// so readers of statistics may lag by one batch.
 package dataplane

@@ -6,44 +6,48 @@ type DropReason uint8
 
 // Drop reasons.
 const (
-	DropNone           DropReason = iota
-	DropMalformed                 // a header failed validation
-	DropNoSA                      // no inbound SA for the SPI, or no outbound SA on the tunnel
-	DropReplay                    // sequence number seen before or older than the window
-	DropAuth                      // ICV did not verify
-	DropPadding                   // ESP padding or pad length wrong under a good ICV
-	DropNoRoute                   // no FIB entry, or a drop (Null0) route
-	DropNoTunnel                  // route names a tunnel that does not exist
-	DropSAExpired                 // hard lifetime or sequence number space exhausted
-	DropGREKey                    // GRE key missing or not the tunnel's
-	DropProto                     // unsupported next header or GRE protocol
-	DropNoLabel                   // MPLS label without a VRF binding
-	DropTTL                       // inner TTL/hop limit expired on a hairpin
-	DropNoBuffer                  // no head- or tailroom for the encapsulation
-	DropLoop                      // would send a packet back where it came from
-	DropSGT                       // malformed CMD header or SGT 0xFFFF
-	DropTunnelMismatch            // SA's tunnel does not match the packet's addresses/mode
+	DropNone      DropReason = iota
+	DropMalformed            // a header failed validation
+	DropNoSA                 // no inbound SA for the SPI, or no outbound SA on the tunnel
+	DropReplay               // sequence number seen before or older than the window
+	DropAuth                 // ICV did not verify
+	DropPadding              // ESP padding or pad length wrong under a good ICV
+	DropNoRoute              // no FIB entry, or a drop (Null0) route
+	DropNoTunnel             // route names a tunnel that does not exist
+	DropSAExpired            // hard lifetime or sequence number space exhausted
+	DropGREKey               // GRE key missing or not the tunnel's
+	DropProto                // unsupported next header or GRE protocol
+	DropNoLabel              // MPLS label without a VRF binding
+	DropTTL                  // inner TTL/hop limit expired on a hairpin
+	DropNoBuffer             // no head- or tailroom for the encapsulation
+	DropLoop                 // would send a packet back where it came from
+	DropSGT                  // malformed CMD header or SGT 0xFFFF
+	DropSelector             // inner addresses outside the inbound SA's traffic selectors
+	DropTooBig               // would exceed the tunnel MTU with DF set (an ICMP error goes back when possible)
+	DropECN                  // outer CE mark on a Not-ECT inner packet (RFC 6040)
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
-	DropNone:           "none",
-	DropMalformed:      "malformed",
-	DropNoSA:           "no-sa",
-	DropReplay:         "replay",
-	DropAuth:           "auth",
-	DropPadding:        "padding",
-	DropNoRoute:        "no-route",
-	DropNoTunnel:       "no-tunnel",
-	DropSAExpired:      "sa-expired",
-	DropGREKey:         "gre-key",
-	DropProto:          "protocol",
-	DropNoLabel:        "no-label",
-	DropTTL:            "ttl",
-	DropNoBuffer:       "no-buffer",
-	DropLoop:           "loop",
-	DropSGT:            "sgt",
-	DropTunnelMismatch: "tunnel-mismatch",
+	DropNone:      "none",
+	DropMalformed: "malformed",
+	DropNoSA:      "no-sa",
+	DropReplay:    "replay",
+	DropAuth:      "auth",
+	DropPadding:   "padding",
+	DropNoRoute:   "no-route",
+	DropNoTunnel:  "no-tunnel",
+	DropSAExpired: "sa-expired",
+	DropGREKey:    "gre-key",
+	DropProto:     "protocol",
+	DropNoLabel:   "no-label",
+	DropTTL:       "ttl",
+	DropNoBuffer:  "no-buffer",
+	DropLoop:      "loop",
+	DropSGT:       "sgt",
+	DropSelector:  "selector",
+	DropTooBig:    "too-big",
+	DropECN:       "ecn",
 }
 
 func (r DropReason) String() string {

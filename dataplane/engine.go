@@ -55,6 +55,7 @@ type Control interface {
 	UpdateSA(dir Direction, spi uint32, lt Lifetime) error
 	DeleteSA(dir Direction, spi uint32) error
 	AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error
+	AddRoutes(vrf uint32, routes []Route) error
 	DeleteRoute(vrf uint32, p netip.Prefix) error
 	SetSGTMapping(vrf uint32, p netip.Prefix, sgt uint16) error
 	DeleteSGTMapping(vrf uint32, p netip.Prefix) error
@@ -115,6 +116,12 @@ type Options struct {
 	// one (source, destination) pair; 60 s (Cisco's traffic indication rate
 	// limit) when zero.
 	HairpinInterval time.Duration
+	// RouteOutbound makes outbound processing act as a router hop:
+	// decrement the inner TTL / hop limit and drop packets that expire
+	// (DropTTL). Backends whose host side is the kernel's routing (TUN) leave
+	// it off, because the kernel already did it; AF_XDP, which takes frames
+	// straight off the LAN, turns it on.
+	RouteOutbound bool
 	// CMDLayout is the layout of the CMD header inside ESP (next header 99);
 	// hdr.CMDESPInline when zero. See hdr.CMDLayout for why it is
 	// configurable.
@@ -128,6 +135,7 @@ type Engine struct {
 	log       *slog.Logger
 	ev        eventer
 	cmdLayout hdr.CMDLayout
+	routeOut  bool
 
 	mu  sync.Mutex // serialises writers of tab
 	tab atomic.Pointer[tables]
@@ -140,7 +148,7 @@ type Engine struct {
 
 // NewEngine returns an empty engine.
 func NewEngine(o Options) *Engine {
-	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout}
+	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout, routeOut: o.RouteOutbound}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -315,6 +323,36 @@ func (e *Engine) AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error {
 	})
 }
 
+// Route is one FIB entry for AddRoutes.
+type Route struct {
+	Prefix  netip.Prefix
+	NextHop NextHop
+	// Delete removes Prefix instead of adding it.
+	Delete bool
+}
+
+// AddRoutes applies many route changes to vrf as one update (one snapshot,
+// each touched table copied once), for loading or resynchronising a RIB.
+// Deleting a missing route is not an error here. Nothing is applied when
+// any entry is invalid.
+func (e *Engine) AddRoutes(vrf uint32, routes []Route) error {
+	changes := make([]lpmEntry[NextHop], 0, len(routes))
+	for _, r := range routes {
+		p, err := checkPrefix(r.Prefix)
+		if err != nil {
+			return fmt.Errorf("add routes: %v: %w", r.Prefix, err)
+		}
+		if !r.Delete && (r.NextHop.Kind < NextHopHost || r.NextHop.Kind > NextHopDrop) {
+			return fmt.Errorf("add routes: %v: next hop kind not set", p)
+		}
+		changes = append(changes, lpmEntry[NextHop]{p: p, v: r.NextHop, del: r.Delete})
+	}
+	return e.update(func(tb *tables) error {
+		tb.fib[vrf] = tb.fib[vrf].withMany(changes)
+		return nil
+	})
+}
+
 // DeleteRoute removes the route for exactly p in vrf.
 func (e *Engine) DeleteRoute(vrf uint32, p netip.Prefix) error {
 	p, err := checkPrefix(p)
@@ -469,4 +507,15 @@ func (e *Engine) Tunnels() []TunnelStats {
 	}
 	slices.SortFunc(out, func(a, b TunnelStats) int { return int(a.Config.ID) - int(b.Config.ID) })
 	return out
+}
+
+// TunnelEndpoints returns a tunnel's underlay addresses (ports set when it
+// uses ESP in UDP) and whether it encapsulates; ok is false for an unknown
+// tunnel.
+func (e *Engine) TunnelEndpoints(id TunnelID) (local, remote netip.AddrPort, encap, ok bool) {
+	t := e.tab.Load().tunnels[id]
+	if t == nil {
+		return local, remote, false, false
+	}
+	return t.local, t.remote, t.cfg.Encap, true
 }

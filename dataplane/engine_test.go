@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -401,6 +402,238 @@ func TestControlErrors(t *testing.T) {
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestTrafficSelectors(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	must(t, pr.b.DeleteSA(Inbound, pr.spiAB))
+	must(t, pr.b.AddSA(SAConfig{SPI: pr.spiAB, Direction: Inbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: pr.encAB,
+		LocalTS: []netip.Prefix{netip.MustParsePrefix("198.18.20.0/24")}, RemoteTS: []netip.Prefix{netip.MustParsePrefix("198.18.10.0/25")}}))
+	for _, tc := range []struct {
+		src  string
+		want Verdict
+	}{{"198.18.10.1", VerdictHost}, {"198.18.10.200", VerdictDrop}} {
+		p := seal(t, pr, netip.MustParseAddr(tc.src), hostB4, 64)
+		pr.wb.ProcessInbound([]*Packet{p})
+		if p.Verdict != tc.want || (tc.want == VerdictDrop && p.Drop != DropSelector) {
+			t.Errorf("from %s: %v %v", tc.src, p.Verdict, p.Drop)
+		}
+	}
+	// IPv6 traffic is outside IPv4-only selectors.
+	p := seal(t, pr, hostA6, hostB6, 64)
+	pr.wb.ProcessInbound([]*Packet{p})
+	if p.Drop != DropSelector {
+		t.Errorf("ipv6 through ipv4 selectors: %v %v", p.Verdict, p.Drop)
+	}
+}
+
+// TestAttachFrame runs a packet that lives in a foreign buffer (as an
+// AF_XDP frame with an Ethernet header would) through both directions.
+func TestAttachFrame(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeGRE, suite: suites[0], encap: true})
+	frame := make([]byte, 2048)
+	const xdpHeadroom = 256
+	in := icmpPacket(hostA4, hostB4, 100, 1)
+	copy(frame[xdpHeadroom+hdr.EthernetLen:], in)
+	var p Packet
+	if !p.Attach(frame, xdpHeadroom, hdr.EthernetLen+len(in)) || !p.Pull(hdr.EthernetLen) {
+		t.Fatal("attach/pull failed")
+	}
+	pr.wa.ProcessOutbound([]*Packet{&p})
+	if p.Verdict != VerdictUnderlay {
+		t.Fatalf("%v %v", p.Verdict, p.Drop)
+	}
+	eth, ok := p.Prepend(hdr.EthernetLen)
+	if !ok {
+		t.Fatal("no headroom for Ethernet")
+	}
+	hdr.Ethernet(eth).SetEtherType(hdr.EtherTypeIPv4)
+	buf, off := p.Buffer()
+	if &buf[0] != &frame[0] || off+p.Len() > len(frame) || hdr.Ethernet(p.Data()).EtherType() != hdr.EtherTypeIPv4 {
+		t.Fatal("packet left the frame")
+	}
+	var q Packet
+	q.Attach(frame, off, p.Len())
+	q.Pull(hdr.EthernetLen)
+	if !q.StripOuter() {
+		t.Fatal("StripOuter")
+	}
+	pr.wb.ProcessInbound([]*Packet{&q})
+	if q.Verdict != VerdictHost || !bytes.Equal(q.Data(), in) {
+		t.Fatalf("%v %v", q.Verdict, q.Drop)
+	}
+	if p.Attach(frame, 2000, 100) {
+		t.Fatal("attach past the end accepted")
+	}
+}
+
+func TestTunnelMTU(t *testing.T) {
+	for _, outer6 := range []bool{false, true} {
+		pr := newPair(t, pairSpec{mode: ModeGRE, suite: suites[0], encap: true, outer6: outer6})
+		must(t, pr.a.DeleteTunnel(1))
+		cfg := pr.ta
+		cfg.MTU = 1400
+		cfg.ICMPSource4 = netip.MustParseAddr("198.18.99.1")
+		cfg.ICMPSource6 = netip.MustParseAddr("2001:db8:99::1")
+		must(t, pr.a.AddTunnel(cfg))
+		must(t, pr.a.AddSA(SAConfig{SPI: pr.spiAB, Direction: Outbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: pr.encAB}))
+		for _, inner6 := range []bool{false, true} {
+			src, dst := hostA4, hostB4
+			if inner6 {
+				src, dst = hostA6, hostB6
+			}
+			// Find the largest inner packet that passes: the ICMP error
+			// must announce exactly that size.
+			largest := 0
+			for n := 1300; n < 1400; n++ {
+				p := NewPacket(DefaultBufferSize)
+				in := icmpPacket(src, dst, n, 1)
+				if !inner6 {
+					in[6] |= 0x40 // DF
+					hdr.IPv4(in).UpdateChecksum()
+				}
+				p.SetData(in)
+				pr.wa.ProcessOutbound([]*Packet{p})
+				if p.Verdict == VerdictUnderlay {
+					if len(p.Data()) > 1400 {
+						t.Fatalf("outer packet of %d bytes on a 1400 MTU", len(p.Data()))
+					}
+					largest = n
+					continue
+				}
+				if p.Verdict != VerdictHost || p.Drop != DropTooBig {
+					t.Fatalf("n=%d: verdict %v drop %v", n, p.Verdict, p.Drop)
+				}
+				e := p.Data()
+				if !inner6 {
+					h := hdr.IPv4(e)
+					icmp := h.Payload()
+					if !h.Valid() || !h.ChecksumValid() || h.Dst() != src || h.Src() != cfg.ICMPSource4 || icmp[0] != 3 || icmp[1] != 4 ||
+						hdr.Checksum(icmp, 0) != 0xffff || int(binary.BigEndian.Uint16(icmp[6:8])) != largest || len(icmp) != 8+28 {
+						t.Fatalf("bad ICMP error % x (largest %d)", e, largest)
+					}
+				} else {
+					h := hdr.IPv6(e)
+					icmp := h.Payload()
+					want := max(largest, 1280)
+					if !h.Valid() || h.Dst() != src || h.Src() != cfg.ICMPSource6 || icmp[0] != 2 ||
+						hdr.Checksum(icmp, hdr.PseudoHeaderSum(h.Src(), h.Dst(), hdr.ProtoICMPv6, len(icmp))) != 0xffff ||
+						int(binary.BigEndian.Uint32(icmp[4:8])) != want {
+						t.Fatalf("bad ICMPv6 error (largest %d): % x", largest, e[:48])
+					}
+				}
+				break
+			}
+			if largest == 0 {
+				t.Fatal("nothing fit")
+			}
+		}
+		// Without DF an oversized IPv4 packet is sent (the underlay fragments).
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(icmpPacket(hostA4, hostB4, 1450, 1))
+		pr.wa.ProcessOutbound([]*Packet{p})
+		if p.Verdict != VerdictUnderlay {
+			t.Fatalf("DF-clear packet: %v %v", p.Verdict, p.Drop)
+		}
+	}
+}
+
+// TestECNDecapsulation checks RFC 6040: an outer CE mark reaches an
+// ECN-capable inner packet, and a Not-ECT inner packet under CE is dropped.
+func TestECNDecapsulation(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0], encap: true})
+	for _, tc := range []struct {
+		name       string
+		inner6     bool
+		innerECN   uint8
+		outerCE    bool
+		wantECN    uint8
+		wantReason DropReason
+	}{
+		{"v4 ect0 under ce", false, 2, true, 3, DropNone},
+		{"v4 ect1 no ce", false, 1, false, 1, DropNone},
+		{"v4 not-ect under ce", false, 0, true, 0, DropECN},
+		{"v6 ect0 under ce", true, 2, true, 3, DropNone},
+		{"v6 not-ect under ce", true, 0, true, 0, DropECN},
+	} {
+		src, dst := hostA4, hostB4
+		if tc.inner6 {
+			src, dst = hostA6, hostB6
+		}
+		in := icmpPacket(src, dst, 80, 1)
+		if tc.inner6 {
+			in[1] |= tc.innerECN << 4
+		} else {
+			in[1] |= tc.innerECN
+			hdr.IPv4(in).UpdateChecksum()
+		}
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(in)
+		pr.wa.ProcessOutbound([]*Packet{p})
+		d := p.Data()
+		if d[1]&3 != tc.innerECN { // normal mode copies ECN to the outer header
+			t.Fatalf("%s: outer ECN %d", tc.name, d[1]&3)
+		}
+		if tc.outerCE {
+			d[1] |= 3
+			hdr.IPv4(d).UpdateChecksum()
+		}
+		wire(t, p)
+		pr.wb.ProcessInbound([]*Packet{p})
+		if p.Drop != tc.wantReason {
+			t.Fatalf("%s: drop %v, want %v", tc.name, p.Drop, tc.wantReason)
+		}
+		if tc.wantReason != DropNone {
+			continue
+		}
+		got := p.Data()[1] & 3
+		if tc.inner6 {
+			got = (p.Data()[1] >> 4) & 3
+		} else if !hdr.IPv4(p.Data()).ChecksumValid() {
+			t.Fatalf("%s: inner checksum broken", tc.name)
+		}
+		if got != tc.wantECN {
+			t.Fatalf("%s: inner ECN %d, want %d", tc.name, got, tc.wantECN)
+		}
+	}
+}
+
+func TestRouteOutboundTTL(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]}, func(o *Options) { o.RouteOutbound = true })
+	for _, tc := range []struct {
+		src, dst netip.Addr
+		ttl      byte
+		want     Verdict
+	}{{hostA4, hostB4, 1, VerdictDrop}, {hostA4, hostB4, 9, VerdictHost}, {hostA6, hostB6, 1, VerdictDrop}, {hostA6, hostB6, 9, VerdictHost}} {
+		in := icmpPacket(tc.src, tc.dst, 64, 1)
+		if tc.src.Is4() {
+			in[8] = tc.ttl
+			hdr.IPv4(in).UpdateChecksum()
+		} else {
+			in[7] = tc.ttl
+		}
+		p := NewPacket(DefaultBufferSize)
+		p.SetData(in)
+		pr.wa.ProcessOutbound([]*Packet{p})
+		if tc.want == VerdictDrop {
+			if p.Drop != DropTTL {
+				t.Fatalf("ttl %d: %v %v", tc.ttl, p.Verdict, p.Drop)
+			}
+			continue
+		}
+		wire(t, p)
+		pr.wb.ProcessInbound([]*Packet{p})
+		got := p.Data()[7]
+		if tc.src.Is4() {
+			got = p.Data()[8]
+			if !hdr.IPv4(p.Data()).ChecksumValid() {
+				t.Fatal("checksum after decrement")
+			}
+		}
+		if p.Verdict != tc.want || got != tc.ttl-1 {
+			t.Fatalf("ttl %d: %v %v, arrived with %d", tc.ttl, p.Verdict, p.Drop, got)
 		}
 	}
 }

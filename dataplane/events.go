@@ -91,9 +91,9 @@ type eventer struct {
 	limited  atomic.Uint64
 }
 
-func (e *eventer) lifetime(sa *SA, hard bool) {
+func (e *eventer) lifetime(sa *SA, hard bool, pkts, bytes uint64) {
 	e.sink.SALifetime(LifetimeEvent{SPI: sa.spi, Direction: sa.dir, Tunnel: sa.tunnel, Hard: hard,
-		Packets: sa.packets.Load(), Bytes: sa.bytes.Load()})
+		Packets: pkts, Bytes: bytes})
 }
 
 func pairHash(src, dst netip.Addr) uint32 {

@@ -87,6 +87,65 @@ func (t *lpm[V]) lookup(a netip.Addr) (v V, ok bool) {
 	return v, false
 }
 
+// lpmEntry is one change for withMany.
+type lpmEntry[V any] struct {
+	p   netip.Prefix
+	v   V
+	del bool
+}
+
+// withMany returns a copy of t with all changes applied, copying each
+// touched per-length map once: loading a large table costs O(n), not the
+// O(n^2) of n single updates.
+func (t *lpm[V]) withMany(changes []lpmEntry[V]) *lpm[V] {
+	nt := new(lpm[V])
+	if t != nil {
+		*nt = *t
+	}
+	var copied4 [33]bool
+	var copied6 [129]bool
+	for _, c := range changes {
+		p := c.p.Masked()
+		bits := p.Bits()
+		if p.Addr().Is4() {
+			if !copied4[bits] {
+				m := make(map[uint32]V, len(nt.v4[bits])+1)
+				for k, val := range nt.v4[bits] {
+					m[k] = val
+				}
+				nt.v4[bits], copied4[bits] = m, true
+			}
+			k := v4key(p.Addr(), bits)
+			_, had := nt.v4[bits][k]
+			if c.del {
+				delete(nt.v4[bits], k)
+			} else {
+				nt.v4[bits][k] = c.v
+			}
+			nt.n += count(had, c.del)
+		} else {
+			if !copied6[bits] {
+				m := make(map[[2]uint64]V, len(nt.v6[bits])+1)
+				for k, val := range nt.v6[bits] {
+					m[k] = val
+				}
+				nt.v6[bits], copied6[bits] = m, true
+			}
+			k := v6key(p.Addr(), bits)
+			_, had := nt.v6[bits][k]
+			if c.del {
+				delete(nt.v6[bits], k)
+			} else {
+				nt.v6[bits][k] = c.v
+			}
+			nt.n += count(had, c.del)
+		}
+	}
+	nt.v4lens = lens(nt.v4[:])
+	nt.v6lens = lens(nt.v6[:])
+	return nt
+}
+
 // with returns a copy of t with p set to v (or removed when del).
 func (t *lpm[V]) with(p netip.Prefix, v V, del bool) *lpm[V] {
 	nt := new(lpm[V])

@@ -82,6 +82,10 @@ type Packet struct {
 	SGT uint16
 	// PuntProto is the GRE protocol type of a VerdictPunt payload.
 	PuntProto uint16
+	// OuterECN holds the outer header's ECN bits plus one (0: unknown), set
+	// by StripOuter, so decapsulation can propagate congestion marks into
+	// the inner header (RFC 6040).
+	OuterECN uint8
 
 	Verdict Verdict
 	Drop    DropReason
@@ -96,6 +100,38 @@ func NewPacket(size int) *Packet {
 	p := &Packet{buf: make([]byte, size)}
 	p.Reset()
 	return p
+}
+
+// Attach points p at an existing buffer (for example an AF_XDP UMEM frame)
+// with data at buf[off:off+n], clearing the metadata. The engine then reads
+// and rewrites buf in place; the caller keeps ownership and must not touch
+// buf while p is being processed. It reports false when the data does not
+// fit in buf.
+func (p *Packet) Attach(buf []byte, off, n int) bool {
+	if off < 0 || n < 0 || off+n > len(buf) {
+		return false
+	}
+	*p = Packet{buf: buf, off: off, n: n}
+	return true
+}
+
+// Buffer returns the whole buffer and the data's offset in it, for a
+// backend that must report where the (possibly moved) data now starts, as
+// an AF_XDP TX descriptor does.
+func (p *Packet) Buffer() (buf []byte, off int) { return p.buf, p.off }
+
+// Prepend grows the data n bytes to the front (for a link-layer header)
+// and returns them; ok is false when the headroom is too small.
+func (p *Packet) Prepend(n int) (b []byte, ok bool) { return p.prepend(n) }
+
+// Pull drops n bytes from the front of the data (a link-layer header); it
+// reports false when the data is shorter than n.
+func (p *Packet) Pull(n int) bool {
+	if n < 0 || n > p.n {
+		return false
+	}
+	p.trimFront(n)
+	return true
 }
 
 // Reset empties the data (at Headroom) and clears the metadata, keeping the
@@ -199,7 +235,7 @@ func (p *Packet) ensureHeadroom(n, tail int) bool {
 func (p *Packet) StripOuter() bool {
 	d := p.Data()
 	var src, dst netip.Addr
-	var proto uint8
+	var proto, tos uint8
 	var hl, total int
 	switch hdr.IPVersion(d) {
 	case 4:
@@ -208,18 +244,21 @@ func (p *Packet) StripOuter() bool {
 			return false
 		}
 		src, dst, proto, hl, total = h.Src(), h.Dst(), h.Protocol(), h.HeaderLen(), int(h.TotalLength())
+		tos = h.TOS()
 	case 6:
 		h := hdr.IPv6(d)
 		if !h.Valid() {
 			return false
 		}
 		src, dst, proto, hl, total = h.Src(), h.Dst(), h.NextHeader(), hdr.IPv6Len, hdr.IPv6Len+int(h.PayloadLength())
+		tos = h.TrafficClass()
 	default:
 		return false
 	}
 	switch proto {
 	case hdr.ProtoESP:
 		p.Local, p.Remote, p.Encap = netip.AddrPortFrom(dst, 0), netip.AddrPortFrom(src, 0), false
+		p.OuterECN = tos&3 + 1
 		p.setView(hl, total-hl)
 		return true
 	case hdr.ProtoUDP:
@@ -228,6 +267,7 @@ func (p *Packet) StripOuter() bool {
 			return false
 		}
 		p.Local, p.Remote, p.Encap = netip.AddrPortFrom(dst, u.DstPort()), netip.AddrPortFrom(src, u.SrcPort()), true
+		p.OuterECN = tos&3 + 1
 		p.setView(hl+hdr.UDPLen, int(u.Length())-hdr.UDPLen)
 		return true
 	}

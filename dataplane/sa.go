@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -54,6 +55,13 @@ type SAConfig struct {
 	// ReplayWindow disables anti-replay when set to -1 (RFC 4303 allows
 	// a receiver to not check); 0 selects the full window.
 	ReplayWindow int
+	// LocalTS and RemoteTS are the negotiated traffic selectors (address
+	// ranges as prefixes). For an inbound tunnel-mode (ModeIPsec) SA the
+	// engine drops decrypted packets whose source is outside RemoteTS or
+	// whose destination is outside LocalTS (RFC 4301 §5.2); empty means any,
+	// as FlexVPN's 0.0.0.0/0 selectors do. GRE-mode SAs protect the GRE
+	// endpoints, so their inner packets are not checked.
+	LocalTS, RemoteTS []netip.Prefix
 }
 
 // SA is an installed SA. Its configuration is immutable; counters are
@@ -65,6 +73,8 @@ type SA struct {
 	tunnel    TunnelID
 	esn, sgt  bool
 	noReplay  bool
+	localTS   []netip.Prefix
+	remoteTS  []netip.Prefix
 	lifetime  atomic.Pointer[Lifetime]
 	cipher    *esp.Cipher
 	seq       atomic.Uint64 // outbound: last sequence number used
@@ -91,7 +101,7 @@ func newSA(c SAConfig) (*SA, error) {
 		return nil, fmt.Errorf("sa %#x: %w", c.SPI, err)
 	}
 	sa := &SA{spi: c.SPI, dir: c.Direction, tunnel: c.Tunnel, esn: c.ESN, sgt: c.SGT, cipher: ci,
-		noReplay: c.ReplayWindow < 0}
+		noReplay: c.ReplayWindow < 0, localTS: unmapAll(c.LocalTS), remoteTS: unmapAll(c.RemoteTS)}
 	lt := c.Lifetime
 	sa.lifetime.Store(&lt)
 	return sa, nil
@@ -133,25 +143,25 @@ func (sa *SA) stats() SAStats {
 	return s
 }
 
-// account adds one packet of n bytes and reports lifetime crossings. It
-// returns false when the SA is past its hard lifetime (the packet is to be
-// dropped).
-func (sa *SA) account(n int, ev *eventer) bool {
+// lifetimeOK checks the totals an SA would have after a packet (its
+// committed counters plus what a worker has pending) against its limits,
+// reporting each crossing once. It returns false past the hard lifetime
+// (the packet is to be dropped). With several workers on one SA the limits
+// hold to within one batch per worker.
+func (sa *SA) lifetimeOK(pkts, bytes uint64, ev *eventer) bool {
 	if sa.hardFired.Load() {
 		return false
 	}
-	p := sa.packets.Add(1)
-	b := sa.bytes.Add(uint64(n))
 	lt := sa.lifetime.Load()
-	if (lt.HardBytes != 0 && b > lt.HardBytes) || (lt.HardPackets != 0 && p > lt.HardPackets) {
+	if (lt.HardBytes != 0 && bytes > lt.HardBytes) || (lt.HardPackets != 0 && pkts > lt.HardPackets) {
 		if sa.hardFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, true)
+			ev.lifetime(sa, true, pkts, bytes)
 		}
 		return false
 	}
-	if (lt.SoftBytes != 0 && b >= lt.SoftBytes) || (lt.SoftPackets != 0 && p >= lt.SoftPackets) {
+	if (lt.SoftBytes != 0 && bytes >= lt.SoftBytes) || (lt.SoftPackets != 0 && pkts >= lt.SoftPackets) {
 		if !sa.softFired.Load() && sa.softFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, false)
+			ev.lifetime(sa, false, pkts, bytes)
 		}
 	}
 	return true
@@ -164,9 +174,35 @@ func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
 	s := sa.seq.Add(1)
 	if (!sa.esn && s > 0xffffffff) || s == 0 {
 		if sa.hardFired.CompareAndSwap(false, true) {
-			ev.lifetime(sa, true)
+			ev.lifetime(sa, true, sa.packets.Load(), sa.bytes.Load())
 		}
 		return 0, false
 	}
 	return s, true
+}
+
+func unmapAll(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
+	}
+	return out
+}
+
+// selects reports whether an inner packet from src to dst is within the
+// SA's traffic selectors.
+func (sa *SA) selects(src, dst netip.Addr) bool {
+	return inAny(sa.remoteTS, src) && inAny(sa.localTS, dst)
+}
+
+func inAny(ps []netip.Prefix, a netip.Addr) bool {
+	if len(ps) == 0 {
+		return true
+	}
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

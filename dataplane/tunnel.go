@@ -59,6 +59,14 @@ type TunnelConfig struct {
 	NetworkID uint32
 	// TTL of the outer header; 64 when zero.
 	TTL uint8
+	// MTU is the largest outer packet the underlay path carries (0: no
+	// check). An inner packet that would not fit and may not be fragmented
+	// (IPv4 with DF, any IPv6) is dropped, and when it came from the host
+	// side an ICMP "fragmentation needed" / ICMPv6 "packet too big" naming
+	// the tunnel's inner MTU goes back to its sender, from ICMPSource4 or
+	// ICMPSource6 (the tunnel interface's addresses; no error without one).
+	MTU                      int
+	ICMPSource4, ICMPSource6 netip.Addr
 }
 
 func (c *TunnelConfig) validate() error {
@@ -96,7 +104,6 @@ type tunnel struct {
 	local  netip.AddrPort
 	remote netip.AddrPort
 	out    atomic.Pointer[SA]
-	ipID   atomic.Uint32
 	// Counters of traffic by direction, independent of SA rekeys.
 	txPackets, txBytes atomic.Uint64
 	rxPackets, rxBytes atomic.Uint64

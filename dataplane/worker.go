@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/esphub/esphub/dataplane/esp"
@@ -15,6 +16,53 @@ type Worker struct {
 	e     *Engine
 	s     esp.Scratch
 	drops [numDropReasons]uint64
+	out   run // outbound SA and tunnel counters pending flush
+	in    run // inbound
+}
+
+// run accumulates the counters of consecutive packets on one SA (and its
+// tunnel) so that a batch costs one atomic add per counter rather than one
+// per packet, as VPP flushes per-SA counters once per frame.
+type run struct {
+	sa    *SA
+	t     *tunnel
+	pkts  uint64
+	bytes uint64 // SA bytes (ESP packet for inbound, payload for outbound)
+	tb    uint64 // tunnel bytes (inner payload)
+}
+
+// add accounts one packet on sa/t, flushing a previous run first. It returns
+// false when the packet would pass the SA's hard lifetime.
+func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool) bool {
+	if r.sa != sa {
+		r.flush(tx)
+		r.sa, r.t = sa, t
+	}
+	p := r.pkts + 1
+	b := r.bytes + uint64(saBytes)
+	if !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+		return false
+	}
+	r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
+	return true
+}
+
+func (r *run) flush(tx bool) {
+	if r.sa == nil {
+		return
+	}
+	if r.pkts != 0 {
+		r.sa.packets.Add(r.pkts)
+		r.sa.bytes.Add(r.bytes)
+		if tx {
+			r.t.txPackets.Add(r.pkts)
+			r.t.txBytes.Add(r.tb)
+		} else {
+			r.t.rxPackets.Add(r.pkts)
+			r.t.rxBytes.Add(r.tb)
+		}
+	}
+	*r = run{}
 }
 
 // NewWorker returns a worker for one queue.
@@ -26,6 +74,8 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 }
 
 func (w *Worker) flush() {
+	w.out.flush(true)
+	w.in.flush(false)
 	for r, n := range w.drops {
 		if n != 0 {
 			w.e.drops[r].Add(n)
@@ -82,7 +132,7 @@ func (w *Worker) EncapsulateTo(p *Packet, id TunnelID, etherType uint16) {
 		w.drop(p, DropProto)
 		return
 	}
-	w.encapsulate(tb, p, t, NextHop{Kind: NextHopTunnel, Tunnel: id}, src, 0, etherType)
+	w.encapsulate(tb, p, t, NextHop{Kind: NextHopTunnel, Tunnel: id}, src, 0, etherType, false)
 }
 
 // innerIP validates the IP packet in p, trims the data to the packet's own
@@ -129,14 +179,18 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropNoTunnel)
 		return
 	}
-	w.encapsulate(tb, p, t, nh, src, 0, 0)
+	if w.e.routeOut && !decTTL(p.Data()) {
+		w.drop(p, DropTTL)
+		return
+	}
+	w.encapsulate(tb, p, t, nh, src, 0, 0, true)
 }
 
 // encapsulate builds [CMD][GRE][MPLS] in front of the packet, seals it with
 // the tunnel's outbound SA and adds the outer headers. sgt is a tag the
 // packet arrived with (hairpin), 0 to look the source up; etherType is the
 // payload's EtherType, 0 to derive it from the IP version.
-func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src netip.Addr, sgt uint16, etherType uint16) {
+func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src netip.Addr, sgt uint16, etherType uint16, fromHost bool) {
 	sa := t.out.Load()
 	if sa == nil {
 		w.drop(p, DropNoSA)
@@ -198,6 +252,17 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if t.cfg.Encap {
 		outerLen += hdr.UDPLen
 	}
+	if mtu := t.cfg.MTU; mtu != 0 && innerProto != 0 {
+		extra := cmdLen + greLen + mplsLen
+		if outerLen+ci.PayloadOffset()+p.n+extra+ci.TrailerLen(p.n+extra) > mtu {
+			if innerProto == hdr.ProtoIPv4IP && d[6]&0x40 == 0 {
+				// DF clear: send it; the underlay fragments the outer packet.
+			} else {
+				w.tooBig(p, t, ci.MaxPayload(mtu-outerLen)-extra, fromHost)
+				return
+			}
+		}
+	}
 	if !p.ensureHeadroom(outerLen+ci.PayloadOffset()+cmdLen+greLen+mplsLen, esp.MaxTrailerLen) {
 		w.drop(p, DropNoBuffer)
 		return
@@ -230,7 +295,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	}
 	n := p.n
 	seq, ok := sa.nextSeq(&w.e.ev)
-	if !ok || !sa.account(n, &w.e.ev) {
+	if !ok || !w.out.add(sa, t, n, n, &w.e.ev, true) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
@@ -246,7 +311,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	}
 	if t.cfg.Remote.Is4() {
 		b, _ := p.prepend(hdr.IPv4MinLen)
-		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(t.ipID.Add(1)), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
+		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(seq), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
 	} else {
 		b, _ := p.prepend(hdr.IPv6Len)
 		hdr.EncodeIPv6(b, tos, uint16(p.n-hdr.IPv6Len), outerProto, t.cfg.TTL, t.cfg.Local, t.cfg.Remote)
@@ -254,13 +319,13 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if sgt != 0 {
 		w.e.sgtTx[sgt].Add(1)
 	}
-	t.txPackets.Add(1)
-	t.txBytes.Add(uint64(n))
 	p.Verdict, p.Tunnel, p.Local, p.Remote, p.Encap, p.SGT = VerdictUnderlay, t.cfg.ID, t.local, t.remote, t.cfg.Encap, sgt
 }
 
 func (w *Worker) inbound(tb *tables, p *Packet) {
 	p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
+	outerECN := p.OuterECN
+	p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
 	d := p.Data()
 	if p.Encap {
 		if hdr.IsNATKeepalive(d) {
@@ -326,21 +391,19 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 		w.drop(p, DropReplay)
 		return
 	}
-	if !sa.account(len(d), &w.e.ev) {
+	if !w.in.add(sa, t, len(d), len(payload), &w.e.ev, false) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
 	}
-	t.rxPackets.Add(1)
-	t.rxBytes.Add(uint64(len(payload)))
 	p.setView(sa.cipher.PayloadOffset(), len(payload))
 	p.Tunnel = t.cfg.ID
-	w.decapsulate(tb, p, t, next)
+	w.decapsulate(tb, p, t, sa, next, outerECN)
 }
 
 // decapsulate strips CMD, GRE and MPLS from a decrypted payload and routes
 // the inner packet.
-func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, next uint8) {
+func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint8, outerECN uint8) {
 	vrf := t.cfg.VRF
 	var sgt uint16
 	if next == hdr.ProtoCMD {
@@ -428,6 +491,15 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, next uint8) {
 		w.drop(p, DropMalformed)
 		return
 	}
+	if outerECN == ecnCE+1 && !markCE(p.Data()) {
+		w.drop(p, DropECN)
+		return
+	}
+	if t.cfg.Mode == ModeIPsec && !sa.selects(src, dst) {
+		sa.drops.Add(1)
+		w.drop(p, DropSelector)
+		return
+	}
 	if sgt != 0 {
 		w.e.sgtRx[sgt].Add(1)
 	}
@@ -457,7 +529,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, next uint8) {
 		w.drop(p, DropTTL)
 		return
 	}
-	w.encapsulate(tb, p, out, nh, src, sgt, 0)
+	w.encapsulate(tb, p, out, nh, src, sgt, 0, false)
 }
 
 // decTTL decrements the TTL or hop limit of a forwarded packet, reporting
@@ -475,5 +547,98 @@ func decTTL(d []byte) bool {
 		return false
 	}
 	d[7]--
+	return true
+}
+
+// tooBig drops a packet that does not fit the tunnel and, for a packet from
+// the host side, turns it into the ICMP error (RFC 1191 / RFC 8201) that
+// tells its sender the largest packet the tunnel takes.
+func (w *Worker) tooBig(p *Packet, t *tunnel, innerMTU int, fromHost bool) {
+	w.drops[DropTooBig]++
+	p.Verdict, p.Drop = VerdictDrop, DropTooBig
+	if !fromHost || innerMTU < 68 {
+		return
+	}
+	d := p.Data()
+	if hdr.IPVersion(d) == 4 {
+		h := hdr.IPv4(d)
+		src := t.cfg.ICMPSource4
+		hl := h.HeaderLen()
+		if !src.IsValid() || !h.Src().IsGlobalUnicast() || isICMPError(h.Protocol(), d[hl:], false) {
+			return
+		}
+		quote := min(p.n, hl+8)
+		if !p.ensureHeadroom(hdr.IPv4MinLen+8, 0) {
+			return
+		}
+		dst := h.Src()
+		p.n = quote
+		b, _ := p.prepend(hdr.IPv4MinLen + 8)
+		icmp := b[hdr.IPv4MinLen:]
+		icmp[0], icmp[1], icmp[2], icmp[3], icmp[4], icmp[5] = 3, 4, 0, 0, 0, 0 // destination unreachable, fragmentation needed
+		binary.BigEndian.PutUint16(icmp[6:8], uint16(min(innerMTU, 0xffff)))
+		sum := ^hdr.Checksum(p.Data()[hdr.IPv4MinLen:], 0)
+		binary.BigEndian.PutUint16(icmp[2:4], sum)
+		hdr.EncodeIPv4(b, 0xc0, uint16(p.n), 0, 64, 1, src, dst)
+	} else {
+		h := hdr.IPv6(d)
+		src := t.cfg.ICMPSource6
+		if !src.IsValid() || !h.Src().IsGlobalUnicast() || isICMPError(h.NextHeader(), d[hdr.IPv6Len:], true) {
+			return
+		}
+		const minMTU6 = 1280
+		quote := min(p.n, minMTU6-hdr.IPv6Len-8)
+		if !p.ensureHeadroom(hdr.IPv6Len+8, 0) {
+			return
+		}
+		dst := h.Src()
+		p.n = quote
+		b, _ := p.prepend(hdr.IPv6Len + 8)
+		icmp := b[hdr.IPv6Len:]
+		icmp[0], icmp[1], icmp[2], icmp[3] = 2, 0, 0, 0 // packet too big
+		binary.BigEndian.PutUint32(icmp[4:8], uint32(max(innerMTU, minMTU6)))
+		hdr.EncodeIPv6(b, 0, uint16(p.n-hdr.IPv6Len), hdr.ProtoICMPv6, 64, src, dst)
+		sum := ^hdr.Checksum(icmp[:p.n-hdr.IPv6Len], hdr.PseudoHeaderSum(src, dst, hdr.ProtoICMPv6, p.n-hdr.IPv6Len))
+		binary.BigEndian.PutUint16(icmp[2:4], sum)
+	}
+	p.Verdict = VerdictHost
+}
+
+// isICMPError reports whether an upper-layer payload is an ICMP error
+// message, which must never trigger another (RFC 1122 §3.2.2, RFC 4443 §2.4).
+func isICMPError(proto uint8, l4 []byte, v6 bool) bool {
+	if len(l4) == 0 {
+		return false
+	}
+	if v6 {
+		return proto == hdr.ProtoICMPv6 && l4[0] < 128
+	}
+	return proto == 1 && l4[0] != 0 && l4[0] != 8 && l4[0] != 13 && l4[0] != 14
+}
+
+const ecnCE = 3
+
+// markCE applies an outer Congestion Experienced mark to the inner header
+// (RFC 6040 §4.2): an ECN-capable inner packet becomes CE; a Not-ECT one
+// must be dropped (false), since its endpoints would not see the mark.
+func markCE(d []byte) bool {
+	if hdr.IPVersion(d) == 4 {
+		switch d[1] & 3 {
+		case 0:
+			return false
+		case ecnCE:
+			return true
+		}
+		d[1] |= ecnCE
+		hdr.IPv4(d).UpdateChecksum()
+		return true
+	}
+	switch (d[1] >> 4) & 3 {
+	case 0:
+		return false
+	case ecnCE:
+		return true
+	}
+	d[1] |= ecnCE << 4
 	return true
 }

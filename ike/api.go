@@ -196,3 +196,34 @@ func (e *Engine) IKESA(ctx context.Context, spi uint64) (IKESAInfo, error) {
 	}
 	return out, err
 }
+
+// DeleteAll deletes every established IKE SA (with its Child SAs), sending
+// the Deletes in parallel, and waits until all are gone or ctx ends: the
+// orderly shutdown before cancelling Run. Half-open SAs are dropped.
+func (e *Engine) DeleteAll(ctx context.Context) error {
+	var spis []uint64
+	err := e.call(ctx, func() {
+		for spi, sa := range e.sas {
+			switch sa.state {
+			case stateEstablished:
+				spis = append(spis, spi)
+			case stateConnecting:
+				sa.destroy(ErrClosed)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, len(spis))
+	for _, spi := range spis {
+		go func() { errs <- e.DeleteIKESA(ctx, spi) }()
+	}
+	var first error
+	for range spis {
+		if err := <-errs; err != nil && !errors.Is(err, ErrNoSA) && !errors.Is(err, ErrTimeout) && first == nil {
+			first = err
+		}
+	}
+	return first
+}

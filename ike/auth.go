@@ -55,7 +55,13 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	e, prof := sa.e, sa.profile
 	sa.localID = defaultID(prof.LocalID, sa.local)
 	idi := idPayload(sa.localID, false)
-	ps := []wire.Payload{idi, notify(wire.NotifyInitialContact, nil)}
+	ps := []wire.Payload{idi}
+	if sa.firstWithPeer() {
+		// Only the first IKE SA with a peer says INITIAL_CONTACT, which
+		// makes the peer drop whatever older SAs it has with us (RFC 7296
+		// §2.4); further SAs to the same peer must not.
+		ps = append(ps, notify(wire.NotifyInitialContact, nil))
+	}
 	if !prof.RemoteID.IsZero() {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
@@ -234,12 +240,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
-	delete(e.halfOpen, halfOpenKey{sa.remote, sa.spii})
-	for k, v := range e.halfOpen {
-		if v == sa {
-			delete(e.halfOpen, k)
-		}
-	}
+	e.halfOpenN-- // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
 		for _, old := range e.sas {
@@ -331,4 +332,15 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 		ps = append(ps, notify(wire.NotifyUseTransportMode, nil))
 	}
 	return ps
+}
+
+// firstWithPeer reports whether no other IKE SA of ours with the same peer
+// address is up or being rekeyed.
+func (sa *ikeSA) firstWithPeer() bool {
+	for _, o := range sa.e.sas {
+		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
+			return false
+		}
+	}
+	return true
 }

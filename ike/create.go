@@ -176,7 +176,13 @@ func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		t.cfg.LocalTS, t.cfg.RemoteTS = t.old.localTS, t.old.remoteTS
 		// The negotiated algorithms (with the PFS group the SA was made
 		// with, if any) come first, then the configured ones.
-		t.cfg.Proposals = append([]suite.Proposal{t.old.prop}, t.old.cfg.Proposals...)
+		// A Child SA made by IKE_AUTH has no DH group (none is negotiated
+		// there); its rekey uses the configured PFS group.
+		first := t.old.prop
+		if first.DH == wire.DHNone && len(t.old.cfg.Proposals) > 0 {
+			first.DH = t.old.cfg.Proposals[0].DH
+		}
+		t.cfg.Proposals = append([]suite.Proposal{first}, t.old.cfg.Proposals...)
 	}
 	if err := t.prepare(sa); err != nil {
 		return nil, err
@@ -199,6 +205,18 @@ func (t *childRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		}
 		sa.e.log.Info("child sa rekey failed", "in", fmt.Sprintf("%08x", old.inSPI), "err", err)
 		t.finish(err)
+		var ne *NotifyError
+		if errors.As(err, &ne) && ne.Code == uint16(wire.NotifyChildSANotFound) && old.state == childInstalled {
+			// The peer no longer has it: drop ours and negotiate it anew
+			// rather than keep a Child SA that carries nothing.
+			cfg := old.cfg
+			cfg.LocalTS, cfg.RemoteTS = old.localTS, old.remoteTS
+			old.remove(ErrNoChildSA)
+			if owner := old.sa; owner.state == stateEstablished {
+				owner.queueTask(&childCreateTask{cfg: cfg})
+			}
+			return false, nil
+		}
 		t.retry(sa)
 		return false, nil
 	}
@@ -334,7 +352,11 @@ func (t *ikeRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 	}
 	if err != nil {
 		sa.e.log.Info("ike sa rekey failed", "spi", hexSPI(sa.localSPI()), "err", err)
-		t.retry(sa)
+		// A rekey by the peer that crossed ours now stands alone.
+		sa.settleIKERekey(nil, nil, nil)
+		if sa.state == stateEstablished {
+			t.retry(sa)
+		}
 	}
 	return false, nil
 }
@@ -367,8 +389,12 @@ func (t *ikeRekeyTask) complete(sa *ikeSA, m *inMessage) error {
 	if err != nil {
 		return fmt.Errorf("rekey ike sa: %w", err)
 	}
-	_, err = sa.rekeyInto(prop, true, t.spi, op.IKESPI(), t.ni, nr, shared)
-	return err
+	n, err := sa.rekeyedSA(prop, true, t.spi, op.IKESPI(), t.ni, nr, shared)
+	if err != nil {
+		return err
+	}
+	sa.settleIKERekey(n, t.ni, nr)
+	return nil
 }
 
 func (t *ikeRekeyTask) fail(sa *ikeSA, err error) {
@@ -376,12 +402,15 @@ func (t *ikeRekeyTask) fail(sa *ikeSA, err error) {
 		t.done(err)
 		t.done = nil
 	}
+	if sa.state == stateEstablished {
+		sa.settleIKERekey(nil, nil, nil)
+	}
 }
 
-// rekeyInto creates the IKE SA that replaces sa, moves the Child SAs over,
-// and schedules the old SA's deletion when we initiated the rekey. The
-// rekey's initiator becomes the new SA's original initiator.
-func (sa *ikeSA) rekeyInto(prop suite.Proposal, weInitiated bool, spii, spir uint64, ni, nr, shared []byte) (*ikeSA, error) {
+// rekeyedSA derives and registers the IKE SA a rekey exchange creates. The
+// rekey's initiator becomes the new SA's original initiator. The new SA has
+// no Child SAs and no timers until adopt makes it sa's successor.
+func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uint64, ni, nr, shared []byte) (*ikeSA, error) {
 	e := sa.e
 	keys, err := suite.DeriveRekeyedIKEKeys(prop, sa.prop.PRF, sa.keys.SKd, shared, ni, nr, spii, spir)
 	if err != nil {
@@ -398,8 +427,18 @@ func (sa *ikeSA) rekeyInto(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
+	n.peerCP, n.localCP = sa.peerCP, sa.localCP
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
+	e.sas[n.localSPI()] = n
+	return n, nil
+}
+
+// adopt makes n the successor of sa: the Child SAs move over, n's timers
+// start, and sa is deleted, by us if we initiated the winning rekey,
+// otherwise by the peer (with an expiry in case it never does).
+func (sa *ikeSA) adopt(n *ikeSA, weInitiated bool) {
+	e := sa.e
 	for spi, c := range sa.children {
 		if c.state == childRemoved {
 			continue
@@ -408,9 +447,9 @@ func (sa *ikeSA) rekeyInto(prop suite.Proposal, weInitiated bool, spii, spir uin
 		n.children[spi] = c
 		delete(sa.children, spi)
 	}
-	e.sas[n.localSPI()] = n
 	sa.state = stateRekeyed
-	// The old SA's timers stop; its children now live on the new SA.
+	sa.successor = n
+	sa.peerIKERekey = nil
 	for _, tm := range append(sa.timers, sa.dpdTimer, sa.kaTimer) {
 		if tm != nil {
 			tm.Stop()
@@ -423,10 +462,60 @@ func (sa *ikeSA) rekeyInto(prop suite.Proposal, weInitiated bool, spii, spir uin
 	if weInitiated {
 		sa.queueTask(&deleteIKETask{})
 	} else {
-		// The peer deletes the old SA; if it never does, expire it.
-		sa.addTimer(e.afterFunc(2*e.retransmitSpan(), func() { sa.destroy(ErrDeleted) }))
+		sa.expireUnlessDeleted()
 	}
-	return n, nil
+}
+
+// expireUnlessDeleted removes an SA the peer is expected to delete if it
+// has not done so after a full retransmission cycle.
+func (sa *ikeSA) expireUnlessDeleted() {
+	sa.addTimer(sa.e.afterFunc(2*sa.e.retransmitSpan(), func() { sa.destroy(ErrDeleted) }))
+}
+
+// redundant marks the losing SA of a simultaneous IKE SA rekey: it carries
+// nothing and reports no events; its initiator deletes it.
+func (n *ikeSA) redundant(weInitiated bool) {
+	n.state = stateRekeyed
+	if weInitiated {
+		n.queueTask(&deleteIKETask{})
+	} else {
+		n.expireUnlessDeleted()
+	}
+}
+
+// ikeRekeyRecord is a rekey of this IKE SA the peer completed while ours
+// was outstanding (RFC 7296 §2.8.2).
+type ikeRekeyRecord struct {
+	ni, nr []byte
+	sa     *ikeSA
+}
+
+// settleIKERekey ends our IKE SA rekey: n is the SA it created, or nil if
+// it failed. A rekey by the peer that crossed ours is resolved as RFC 7296
+// §2.8.2 says: the SA whose exchange had the lowest nonce is redundant and
+// deleted by its initiator; the other one inherits the Child SAs.
+func (sa *ikeSA) settleIKERekey(n *ikeSA, ni, nr []byte) {
+	pr := sa.peerIKERekey
+	if pr != nil && pr.sa.state == stateDead {
+		pr = nil
+	}
+	switch {
+	case n == nil && pr == nil:
+		return
+	case n == nil:
+		sa.adopt(pr.sa, false)
+	case pr == nil:
+		sa.adopt(n, true)
+	default:
+		sa.e.stats.inc(CounterRekeyCollisions)
+		if bytes.Compare(minNonce(ni, nr), minNonce(pr.ni, pr.nr)) < 0 {
+			sa.adopt(pr.sa, false)
+			n.redundant(true)
+		} else {
+			sa.adopt(n, true)
+			pr.sa.redundant(false)
+		}
+	}
 }
 
 // respondCreateChild answers CREATE_CHILD_SA: a new Child SA, a Child SA
@@ -451,12 +540,10 @@ func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
 		if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {
 			return []wire.Payload{notify(wire.NotifyInvalidSyntax, nil)}
 		}
-		spi := binary.BigEndian.Uint32(n.SPI)
-		for _, c := range sa.children {
-			if c.outSPI == spi && c.state != childRemoved {
-				old = c
-				break
-			}
+		old = sa.childByOutbound(binary.BigEndian.Uint32(n.SPI))
+		if old != nil && old.sa != sa {
+			// It moved to our successor IKE SA: rekey it there.
+			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 		}
 		if old == nil {
 			return []wire.Payload{&wire.Notify{Protocol: wire.ProtocolESP, SPI: n.SPI, NotifyType: wire.NotifyChildSANotFound}}
@@ -487,13 +574,19 @@ func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
 // respondIKERekey answers the peer's rekey of this IKE SA.
 func (sa *ikeSA) respondIKERekey(m *inMessage, ni, nr []byte) []wire.Payload {
 	e := sa.e
+	ours := false
 	for _, p := range sa.inflight {
 		if _, ok := p.task.(*ikeRekeyTask); ok {
-			// Both sides rekey at once: refuse; the jittered timers make the
-			// next attempts unlikely to collide (RFC 7296 §2.25).
-			e.stats.inc(CounterRekeyCollisions)
+			ours = true
+		} else {
+			// A Child SA exchange of ours is outstanding on this SA; moving
+			// the Child SAs under it now would lose its outcome. The peer
+			// retries (RFC 7296 §2.25).
 			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 		}
+	}
+	if sa.peerIKERekey != nil {
+		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 	}
 	local := []suite.Proposal{sa.prop}
 	if sa.profile != nil {
@@ -528,8 +621,15 @@ func (sa *ikeSA) respondIKERekey(m *inMessage, ni, nr []byte) []wire.Payload {
 	if err != nil {
 		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 	}
-	if _, err := sa.rekeyInto(prop, false, op.IKESPI(), spir, ni, nr, shared); err != nil {
+	n, err := sa.rekeyedSA(prop, false, op.IKESPI(), spir, ni, nr, shared)
+	if err != nil {
 		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+	}
+	if ours {
+		// Both sides rekey at once: decide when our own exchange ends.
+		sa.peerIKERekey = &ikeRekeyRecord{ni: bytes.Clone(ni), nr: nr, sa: n}
+	} else {
+		sa.adopt(n, false)
 	}
 	return []wire.Payload{
 		&wire.SA{Proposals: []wire.Proposal{wireProposal(op.Number, wire.ProtocolIKE, binary.BigEndian.AppendUint64(nil, spir), prop, true)}},

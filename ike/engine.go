@@ -100,7 +100,8 @@ type Engine struct {
 
 	// Owned by the Run goroutine.
 	sas          map[uint64]*ikeSA      // by our SPI
-	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by (peer, SPIi) until IKE_AUTH
+	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
+	halfOpenN    int                    // responder SAs still waiting for IKE_AUTH
 	tombstones   map[uint64]*tombstone  // removed SAs' last answers, by our SPI
 	cookieSecret [32]byte
 }
@@ -166,8 +167,9 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // Run processes datagrams, timers and API calls until ctx is cancelled or the
-// transport fails. It returns ctx.Err() or the transport's error. SAs are
-// left as they are; call DeleteAll first for an orderly shutdown.
+// transport fails. It returns ctx.Err() or the transport's error. Call it
+// once. SAs are left as they are (no Deletes are sent); call DeleteAll first
+// for an orderly shutdown. Run does not close the transport.
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

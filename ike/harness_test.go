@@ -20,6 +20,8 @@ var (
 	addrA    = netip.MustParseAddr("198.18.0.1")
 	addrB    = netip.MustParseAddr("198.18.0.2")
 	addrNATA = netip.MustParseAddr("198.18.9.1")
+	addr6A   = netip.MustParseAddr("2001:db8::1")
+	addr6B   = netip.MustParseAddr("2001:db8::2")
 )
 
 var (
@@ -143,6 +145,7 @@ type pairOpts struct {
 	respPSK    []byte
 	respProf   func(*Profile)
 	noChildren bool
+	v6         bool // peers on 2001:db8::1 and 2001:db8::2
 }
 
 type pair struct {
@@ -214,8 +217,12 @@ func newPair(t testing.TB, o pairOpts) *pair {
 	if o.respProf != nil {
 		o.respProf(polB.profile)
 	}
-	a := mk(addrA, &testPolicy{props: o.respProps})
-	b := mk(addrB, polB)
+	ipA, ipB := addrA, addrB
+	if o.v6 {
+		ipA, ipB = addr6A, addr6B
+	}
+	a := mk(ipA, &testPolicy{props: o.respProps})
+	b := mk(ipB, polB)
 	if o.natA {
 		n.NAT(a.addr(500), netip.AddrPortFrom(addrNATA, 1500))
 		n.NAT(a.addr(4500), netip.AddrPortFrom(addrNATA, 14500))

@@ -158,7 +158,7 @@ func (e *Engine) initError(p transport.Packet, spii uint64, ps ...wire.Payload) 
 }
 
 // halfOpenCount is the number of responder SAs waiting for IKE_AUTH.
-func (e *Engine) halfOpenCount() int { return len(e.halfOpen) }
+func (e *Engine) halfOpenCount() int { return e.halfOpenN }
 
 // handleInitRequest is the responder's IKE_SA_INIT.
 func (e *Engine) handleInitRequest(p transport.Packet) {
@@ -272,6 +272,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	sa.reportVendorIDs(m.vendorIDs())
 	e.sas[sa.spir] = sa
 	e.halfOpen[key] = sa
+	e.halfOpenN++
+	sa.initKey = key
 	sa.addTimer(e.afterFunc(e.cfg.HalfOpenTimeout, func() {
 		if sa.state == stateConnecting {
 			sa.destroy(errors.New("half-open SA timed out waiting for IKE_AUTH"))

@@ -64,26 +64,26 @@ func TestInteropInitiator(t *testing.T) {
 				t.Fatalf("liveness: %v", err)
 			}
 			// strongSwan rekeys the Child SA and the IKE SA.
-			ie.sw.swanctl("--rekey", "--child", "net")
+			ie.swanctl("--rekey", "--child", "net")
 			waitFor(t, "strongSwan's child rekey", func() bool {
 				cs := ikeSAs(t, ie.us)[0].Children
 				return len(cs) == 1 && cs[0].Replaces != 0 && !cs[0].Initiator
 			})
 			ie.check(1)
-			ie.sw.swanctl("--rekey", "--ike", "ours")
+			ie.swanctl("--rekey", "--ike", "ours")
 			waitFor(t, "strongSwan's IKE rekey", func() bool {
 				s := ikeSAs(t, ie.us)
 				return len(s) == 1 && s[0].LocalSPI != spi
 			})
 			ie.check(1)
 			// strongSwan deletes the Child SA, then we delete the IKE SA.
-			ie.sw.swanctl("--terminate", "--child", "net")
+			ie.swanctl("--terminate", "--child", "net")
 			waitFor(t, "child gone", func() bool { return len(ie.us.inst.snapshot()) == 0 })
 			spi = ikeSAs(t, ie.us)[0].LocalSPI
 			if err := ie.us.e.DeleteIKESA(ctx, spi); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
-			waitFor(t, "strongSwan forgets the SA", func() bool { return len(ie.sw.listSAs()) == 0 })
+			waitFor(t, "strongSwan forgets the SA", func() bool { return len(ie.swanSAs()) == 0 })
 		})
 	}
 }
@@ -93,9 +93,9 @@ func TestInteropInitiator(t *testing.T) {
 func TestInteropResponder(t *testing.T) {
 	for _, sc := range interopSuites {
 		t.Run(sc.name, func(t *testing.T) {
-			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, dpdDelay: "1s"}, sc.ike, sc.esp)
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, dpd: time.Second}, sc.ike, sc.esp)
 			ctx := testCtx(t)
-			ie.sw.swanctl("--initiate", "--child", "net", "--ike", "ours")
+			ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
 			ie.check(1)
 			info := ikeSAs(t, ie.us)[0]
 			if info.Initiator || !info.RemoteID.Equal(swanID) {
@@ -117,7 +117,7 @@ func TestInteropResponder(t *testing.T) {
 			}
 			ie.check(1)
 			// strongSwan deletes everything.
-			ie.sw.swanctl("--terminate", "--ike", "ours")
+			ie.swanctl("--terminate", "--ike", "ours")
 			waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 && len(ie.us.inst.snapshot()) == 0 })
 			if ie.us.countEvents(EventIKEDown) != 1 {
 				t.Fatal("no ike-down event")
@@ -131,7 +131,7 @@ func TestInteropResponder(t *testing.T) {
 // and strongSwan rekeys and checks liveness through the NAT.
 func TestInteropBehindNAT(t *testing.T) {
 	sc := interopSuites[0]
-	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, remote: "%any", nat: true, dpdDelay: "1s"}, sc.ike, sc.esp)
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, nat: true, dpd: time.Second}, sc.ike, sc.esp)
 	ie.prof.NATKeepalive = 500 * time.Millisecond
 	ctx := testCtx(t)
 	info := ie.initiate(ctx)
@@ -140,7 +140,7 @@ func TestInteropBehindNAT(t *testing.T) {
 	}
 	ie.check(1)
 	time.Sleep(1500 * time.Millisecond)
-	ie.sw.swanctl("--rekey", "--child", "net")
+	ie.swanctl("--rekey", "--child", "net")
 	waitFor(t, "strongSwan's child rekey through the NAT", func() bool {
 		cs := ikeSAs(t, ie.us)[0].Children
 		return len(cs) == 1 && cs[0].Replaces != 0 && !cs[0].Initiator
@@ -150,6 +150,128 @@ func TestInteropBehindNAT(t *testing.T) {
 		t.Fatalf("rekey ike through the NAT: %v", err)
 	}
 	ie.check(1)
-	ie.sw.swanctl("--terminate", "--ike", "ours")
+	ie.swanctl("--terminate", "--ike", "ours")
 	waitFor(t, "our SA gone", func() bool { return len(ikeSAs(t, ie.us)) == 0 })
+}
+
+// TestInteropConfigPayloads: strongSwan asks us for a virtual IP and gets
+// the address our Profile.ConfigReply assigns; we ask strongSwan's pool for one.
+func TestInteropConfigPayloads(t *testing.T) {
+	sc := interopSuites[0]
+	t.Run("strongSwan-requests", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, vips: []string{"0.0.0.0"}}, sc.ike, sc.esp)
+		ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
+		ie.check(1)
+		s := ie.swanSAs()[0]
+		if len(s.LocalVIPs) != 1 || s.LocalVIPs[0] != "198.19.255.7" {
+			t.Fatalf("strongSwan's virtual IPs: %v", s.LocalVIPs)
+		}
+		o := ikeSAs(t, ie.us)[0]
+		if o.PeerConfig == nil || o.PeerConfig.CFGType != wire.CFGRequest || o.LocalConfig == nil || o.LocalConfig.CFGType != wire.CFGReply {
+			t.Fatalf("our view: peer %+v local %+v", o.PeerConfig, o.LocalConfig)
+		}
+	})
+	t.Run("we-request", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, pool: "198.19.254.0/24"}, sc.ike, sc.esp)
+		ie.prof.ConfigRequest = &wire.Configuration{Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address}}}
+		info := ie.initiate(testCtx(t))
+		ie.check(1)
+		var got netip.Addr
+		if info.PeerConfig != nil {
+			for _, a := range info.PeerConfig.Attributes {
+				if a.AttrType == wire.AttrInternalIP4Address {
+					got, _ = a.Addr()
+				}
+			}
+		}
+		if !netip.MustParsePrefix("198.19.254.0/24").Contains(got) {
+			t.Fatalf("address from strongSwan's pool: %v (config %+v)", got, info.PeerConfig)
+		}
+		if s := ie.swanSAs()[0]; len(s.RemoteVIPs) != 1 || s.RemoteVIPs[0] != got.String() {
+			t.Fatalf("strongSwan assigned %v, we got %v", s.RemoteVIPs, got)
+		}
+	})
+}
+
+// TestInteropPFS: Child SA rekeys with PFS (a KE payload in CREATE_CHILD_SA,
+// KEYMAT from the new shared secret) started by either side.
+func TestInteropPFS(t *testing.T) {
+	for _, g := range []struct {
+		name string
+		swan string
+		dh   wire.DHGroup
+	}{{"ecp256", "aes256gcm16-ecp256", wire.DHECP256}, {"modp2048", "aes256gcm16-modp2048", wire.DHMODP2048}} {
+		t.Run(g.name, func(t *testing.T) {
+			sc := interopSuites[0]
+			esp := espGCM
+			esp.DH = g.dh
+			ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: g.swan}, sc.ike, esp)
+			ctx := testCtx(t)
+			info := ie.initiate(ctx)
+			ie.check(1)
+			old := ikeSAs(t, ie.us)[0].Children[0]
+			if err := ie.us.e.RekeyChildSA(ctx, info.LocalSPI, old.InboundSPI); err != nil {
+				t.Fatalf("rekey with PFS: %v", err)
+			}
+			ie.check(1)
+			c := ikeSAs(t, ie.us)[0].Children[0]
+			if c.Proposal.DH != g.dh {
+				t.Fatalf("rekeyed Child SA without PFS: %v", c.Proposal)
+			}
+			ie.swanctl("--rekey", "--child", "net")
+			waitFor(t, "strongSwan's PFS rekey", func() bool {
+				cs := ikeSAs(t, ie.us)[0].Children
+				return len(cs) == 1 && !cs[0].Initiator && cs[0].Replaces == c.InboundSPI
+			})
+			ie.check(1)
+		})
+	}
+}
+
+// TestInteropInvalidKE: the KE group of the first proposal is not the one
+// the responder wants, so IKE_SA_INIT takes an INVALID_KE_PAYLOAD round, in
+// both directions.
+func TestInteropInvalidKE(t *testing.T) {
+	modp := suite.Proposal{Encr: wire.EncrAESGCM16, KeyBits: 256, PRF: wire.PRFHMACSHA2256, DH: wire.DHMODP2048}
+	t.Run("we-initiate", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.prof.IKEProposals = []suite.Proposal{propGCM, modp}
+		info := ie.initiate(testCtx(t))
+		if info.Proposal.DH != wire.DHMODP2048 {
+			t.Fatalf("negotiated %v", info.Proposal)
+		}
+		ie.check(1)
+	})
+	t.Run("strongSwan-initiates", func(t *testing.T) {
+		ie := newInterop(t, swanOpts{ike: "aes256gcm16-prfsha256-ecp256-modp2048", esp: "aes256gcm16"}, modp, espGCM)
+		ie.swanctl("--initiate", "--child", "net", "--ike", "ours")
+		ie.check(1)
+		if got := ie.us.e.Stats().Get(CounterInvalidKESent); got != 1 {
+			t.Fatalf("INVALID_KE_PAYLOAD sent %d times", got)
+		}
+		if s := ie.swanSAs()[0]; s.DHGroup != "MODP_2048" {
+			t.Fatalf("strongSwan negotiated %s", s.DHGroup)
+		}
+	})
+}
+
+// TestInteropLifetimeRekeys: strongSwan and we rekey the IKE SA and the
+// Child SA on our own timers, at about the same moments, for a while; the
+// SAs must stay single and agree afterwards, whatever collided.
+func TestInteropLifetimeRekeys(t *testing.T) {
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, rekey: 3 * time.Second}, sc.ike, sc.esp)
+	ie.prof.Lifetime, ie.prof.RekeyMargin = 60*time.Second, 57*time.Second
+	ie.prof.Child.Lifetime, ie.prof.Child.RekeyMargin = 60*time.Second, 57*time.Second
+	info := ie.initiate(testCtx(t))
+	ie.check(1)
+	time.Sleep(10 * time.Second)
+	ie.check(1)
+	now := ikeSAs(t, ie.us)[0]
+	if now.LocalSPI == info.LocalSPI {
+		t.Fatal("IKE SA never rekeyed")
+	}
+	st := ie.us.e.Stats()
+	t.Logf("child up %d, ike up %d, collisions %d, rekey events: child %d ike %d", st.Get(CounterChildUp), st.Get(CounterIKEUp),
+		st.Get(CounterRekeyCollisions), ie.us.countEvents(EventChildRekeyed), ie.us.countEvents(EventIKERekeyed))
 }

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"testing"
@@ -216,4 +217,95 @@ func TestLifetimesRekeyAutomatically(t *testing.T) {
 		return len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1
 	})
 	checkChildKeys(t, p.a, p.b)
+}
+
+func TestDeleteAll(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	ctx := testCtx(t)
+	for range 3 {
+		if _, err := p.initiate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three SAs on B", func() bool { return establishedCount(t, p.b) == 3 })
+	if err := p.a.e.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "nothing left", func() bool {
+		return len(ikeSAs(t, p.a))+len(ikeSAs(t, p.b)) == 0 && len(p.a.inst.snapshot())+len(p.b.inst.snapshot()) == 0
+	})
+}
+
+// TestInitialContactAfterRestart: a spoke restarts (new engine, same
+// address, no memory of its SAs) and connects again; its INITIAL_CONTACT
+// makes the hub drop the stale SA and its Child SA.
+func TestInitialContactAfterRestart(t *testing.T) {
+	p := newPair(t, pairOpts{})
+	ctx := testCtx(t)
+	first, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
+	// "Reboot" A: its transport goes away without any Delete.
+	p.a.tr.Close()
+	a2 := &peer{ip: addrA, inst: &recInstaller{sas: map[uint32]*ChildSA{}}}
+	a2.tr = p.net.Endpoint(a2.addr(500), a2.addr(4500))
+	e, err := New(Config{Transport: a2.tr, Policy: &testPolicy{}, Installer: a2.inst, OnEvent: a2.onEvent,
+		RetransmitTimeout: 40 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2.e = e
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; a2.tr.Close() })
+	second, err := e.Initiate(ctx, InitiateRequest{Local: a2.addr(500), Remote: p.b.addr(500), Profile: p.prof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hub keeps only the new SA", func() bool {
+		bs := ikeSAs(t, p.b)
+		return len(bs) == 1 && bs[0].RemoteSPI == second.LocalSPI && len(p.b.inst.snapshot()) == 1
+	})
+	if second.LocalSPI == first.LocalSPI {
+		t.Fatal("same SPI")
+	}
+	checkChildKeys(t, a2, p.b)
+}
+
+// TestNoMessageIDGap: a queued task that can no longer be built (its Child
+// SA was deleted while it waited) must not consume a message ID, or the
+// peer would wait for that ID forever and ignore everything after it.
+func TestNoMessageIDGap(t *testing.T) {
+	// Window 1, like strongSwan: a gap is never filled.
+	p := newPair(t, pairOpts{configure: func(c *Config) { c.WindowSize = 1; c.RetransmitTries = 3 }})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := info.Children[0].InboundSPI
+	del := make(chan error, 1)
+	rekey := make(chan error, 1)
+	// Both go into one call of the engine goroutine so the rekey queues
+	// behind the delete (window 1).
+	_ = p.a.e.call(ctx, func() {
+		sa := p.a.e.sas[info.LocalSPI]
+		c := sa.children[child]
+		sa.queueTask(&deleteChildTask{done: func(err error) { del <- err }, children: []*childSA{c}})
+		sa.queueTask(&childRekeyTask{childCreateTask: childCreateTask{done: func(err error) { rekey <- err }}, old: c})
+	})
+	if err := <-del; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rekey; !errors.Is(err, ErrNoChildSA) {
+		t.Fatalf("rekey of a deleted Child SA: %v", err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.a.e.CheckLiveness(lctx, info.LocalSPI); err != nil {
+		t.Fatalf("liveness after the failed task: %v", err)
+	}
 }

@@ -205,15 +205,16 @@ func (sa *ikeSA) pump() {
 }
 
 func (sa *ikeSA) start(t task) {
-	id := sa.nextReqID
-	sa.nextReqID++
-	p := &pendingReq{id: id, task: t}
-	sa.inflight[id] = p
+	// The message ID is consumed only once the request exists: a task that
+	// cannot be built (its Child SA went away meanwhile) must not leave a
+	// gap, which the peer would wait on forever.
+	p := &pendingReq{id: sa.nextReqID, task: t}
 	if err := sa.buildRequest(p); err != nil {
-		delete(sa.inflight, id)
 		t.fail(sa, err)
 		return
 	}
+	sa.nextReqID++
+	sa.inflight[p.id] = p
 	sa.transmit(p)
 }
 
@@ -276,6 +277,13 @@ func (sa *ikeSA) handleResponse(m *inMessage) {
 		return
 	}
 	if again && err == nil {
+		if p.task.exchange() != wire.ExchangeIKESAInit {
+			// Another round of CREATE_CHILD_SA (INVALID_KE_PAYLOAD) is a new
+			// exchange with the next message ID; only IKE_SA_INIT repeats ID 0.
+			delete(sa.inflight, p.id)
+			sa.queueTaskFirst(p.task)
+			return
+		}
 		if err = sa.buildRequest(p); err == nil {
 			sa.transmit(p)
 			return

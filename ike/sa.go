@@ -65,6 +65,7 @@ type ikeSA struct {
 	lastRx          time.Time
 
 	children map[uint32]*childSA // by inbound SPI
+	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
 
 	// Initiator side of the window.
 	nextReqID  uint32
@@ -80,6 +81,12 @@ type ikeSA struct {
 	dpdTimer Timer   // periodic liveness check
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
+
+	// successor is the IKE SA that replaced this one (after a rekey); its
+	// Child SAs moved there.
+	successor *ikeSA
+	// peerIKERekey is the peer's rekey of this SA that crossed ours.
+	peerIKERekey *ikeRekeyRecord
 
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
@@ -160,11 +167,11 @@ func (sa *ikeSA) info() IKESAInfo {
 		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
-		VendorIDs:      sa.peerVendorIDs,
+		VendorIDs:  sa.peerVendorIDs,
+		PeerConfig: sa.peerCP, LocalConfig: sa.localCP,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
 		LocalReqQueued: len(sa.queue),
-		LocalConfig:    sa.localCP, PeerConfig: sa.peerCP,
 	}
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
@@ -243,6 +250,7 @@ func (sa *ikeSA) destroy(reason error) {
 	}
 	e := sa.e
 	wasUp := sa.state == stateEstablished || sa.state == stateDeleting
+	wasConnecting := sa.state == stateConnecting
 	rekeyed := sa.state == stateRekeyed
 	sa.stopTimers()
 	for _, c := range sa.children {
@@ -266,15 +274,12 @@ func (sa *ikeSA) destroy(reason error) {
 			})
 		}
 	}
-	if !sa.initiator {
-		k := halfOpenKey{sa.remote, sa.spii}
-		if e.halfOpen[k] == sa {
-			delete(e.halfOpen, k)
+	if sa.initKey.spii != 0 {
+		if e.halfOpen[sa.initKey] == sa {
+			delete(e.halfOpen, sa.initKey)
 		}
-		for k, v := range e.halfOpen {
-			if v == sa {
-				delete(e.halfOpen, k)
-			}
+		if wasConnecting {
+			e.halfOpenN--
 		}
 	}
 	if wasUp || rekeyed {
@@ -327,4 +332,18 @@ func hexSPI(s uint64) string {
 		s >>= 4
 	}
 	return string(b[:])
+}
+
+// childByOutbound finds a live Child SA by the peer's SPI, on this IKE SA or,
+// once it has been rekeyed, on its successors: a Delete or REKEY_SA sent on
+// the old IKE SA may name a Child SA that already moved.
+func (sa *ikeSA) childByOutbound(spi uint32) *childSA {
+	for s := sa; s != nil; s = s.successor {
+		for _, c := range s.children {
+			if c.outSPI == spi && c.state != childRemoved {
+				return c
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -50,6 +51,10 @@ func name(a netip.AddrPort) string {
 		return fmt.Sprintf("A:%d", a.Port())
 	case addrB:
 		return fmt.Sprintf("B:%d", a.Port())
+	case addr6A:
+		return fmt.Sprintf("A6:%d", a.Port())
+	case addr6B:
+		return fmt.Sprintf("B6:%d", a.Port())
 	case addrNATA:
 		return fmt.Sprintf("NAT:%d", a.Port())
 	}
@@ -378,8 +383,9 @@ func TestSimultaneousChildRekey(t *testing.T) {
 }
 
 // TestSimultaneousIKERekey: both lifetimes expire together (no jitter), so
-// both peers rekey the IKE SA at once. The collision is refused with
-// TEMPORARY_FAILURE and the randomised retries converge on one new SA.
+// both peers rekey the IKE SA at once. Both exchanges complete; the one
+// with the lowest nonce made the redundant SA, which its initiator deletes
+// (RFC 7296 §2.8.2), and the Child SA ends up on the same new SA on both.
 func TestSimultaneousIKERekey(t *testing.T) {
 	// 100 ms one way. B is up 100 ms before A; A's margin is 50 ms longer,
 	// so A's soft rekey fires 50 ms after B's, while B's request is still on
@@ -402,5 +408,220 @@ func TestSimultaneousIKERekey(t *testing.T) {
 	}
 	if p.a.e.Stats().Get(CounterRekeyCollisions)+p.b.e.Stats().Get(CounterRekeyCollisions) == 0 {
 		t.Fatal("the rekeys did not collide; the test does not test what it claims")
+	}
+}
+
+func TestIPv6Handshake(t *testing.T) {
+	child := defaultChild()
+	child.LocalTS = []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("2001:db8:1:1::/64"))}
+	child.RemoteTS = []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("2001:db8:1:2::/64"))}
+	p, w := logPair(t, pairOpts{v6: true, child: child})
+	info, err := p.initiate(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NATLocal || info.NATRemote || !info.Local.Addr().Is6() {
+		t.Fatalf("%+v", info)
+	}
+	expectLines(t, w.snapshot(), "A6:500>B6:500 IKE_SA_INIT req #0", "B6:500>A6:500 IKE_SA_INIT resp #0", "A6:500>B6:500 IKE_AUTH req #1")
+	waitFor(t, "B child", func() bool { return len(p.b.inst.snapshot()) == 1 })
+	for _, c := range p.b.inst.snapshot() {
+		if c.RemoteTS[0].String() != "2001:db8:1:1::/64" || c.LocalTS[0].String() != "2001:db8:1:2::/64" {
+			t.Fatalf("selectors %v %v", c.LocalTS, c.RemoteTS)
+		}
+	}
+	checkChildKeys(t, p.a, p.b)
+}
+
+// TestWindow: with SET_WINDOW_SIZE 5 both ways, five CREATE_CHILD_SA
+// requests are on the wire before the first response; with a window of 1
+// at the responder, they go one at a time.
+func TestWindow(t *testing.T) {
+	for _, win := range []uint32{5, 1} {
+		t.Run(fmt.Sprint(win), func(t *testing.T) {
+			w := &wireLog{}
+			p := newPair(t, pairOpts{
+				net:       transport.MemOptions{Delay: 30 * time.Millisecond, Filter: w.filter},
+				configure: func(c *Config) { c.WindowSize, c.RetransmitTimeout = win, 300*time.Millisecond },
+			})
+			ctx := testCtx(t)
+			info, err := p.initiate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.RemoteWindow != win {
+				t.Fatalf("peer window %d, want %d", info.RemoteWindow, win)
+			}
+			errs := make(chan error, 5)
+			for i := range 5 {
+				c := defaultChild()
+				c.Name = fmt.Sprint("extra", i)
+				c.LocalTS = []TrafficSelector{TSFromPrefix(netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, 1, byte(i + 1)}), 32))}
+				go func() { errs <- p.a.e.CreateChildSA(ctx, info.LocalSPI, c) }()
+			}
+			for range 5 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "six children on B", func() bool { return len(p.b.inst.snapshot()) == 6 })
+			checkChildKeys(t, p.a, p.b)
+			// Message IDs requested and not yet answered, retransmissions
+			// counted once.
+			maxOut, out := 0, map[string]bool{}
+			for _, l := range w.snapshot() {
+				id := l[strings.LastIndex(l, "#"):]
+				switch {
+				case strings.Contains(l, "CREATE_CHILD_SA req"):
+					out[id] = true
+					maxOut = max(maxOut, len(out))
+				case strings.Contains(l, "CREATE_CHILD_SA resp"):
+					delete(out, id)
+				}
+			}
+			if maxOut != int(win) {
+				t.Fatalf("%d requests in flight at most, want %d", maxOut, win)
+			}
+		})
+	}
+}
+
+func TestUnknownVendorIDReported(t *testing.T) {
+	vid := []byte("esphub-test-vendor-id")
+	p := newPair(t, pairOpts{initProf: func(pr *Profile) { pr.VendorIDs = [][]byte{vid} }})
+	if _, err := p.initiate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "vendor-id event", func() bool { return p.b.countEvents(EventVendorID) == 1 })
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	for _, ev := range p.b.events {
+		if ev.Kind == EventVendorID && !bytes.Equal(ev.Data, vid) {
+			t.Fatalf("vendor ID %q", ev.Data)
+		}
+	}
+}
+
+func TestHalfOpenLimitAndTimeout(t *testing.T) {
+	p := newPair(t, pairOpts{configure: func(c *Config) {
+		c.MaxHalfOpen = 1
+		c.HalfOpenTimeout = 150 * time.Millisecond
+	}})
+	attacker := p.net.Endpoint(netip.MustParseAddrPort("198.18.0.3:500"))
+	defer attacker.Close()
+	init := realInitRequest(t)
+	send := func(spi uint64) {
+		b := bytes.Clone(init)
+		binary.BigEndian.PutUint64(b, spi)
+		if err := attacker.Send(transport.Packet{Local: netip.MustParseAddrPort("198.18.0.3:500"), Remote: p.b.addr(500), Data: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(1)
+	waitFor(t, "half-open SA", func() bool { return len(ikeSAs(t, p.b)) == 1 })
+	send(2)
+	waitCounter(t, p.b.e, CounterDropHalfOpenLimit, 1)
+	waitFor(t, "half-open SA expires", func() bool { return len(ikeSAs(t, p.b)) == 0 })
+	send(3)
+	waitFor(t, "new half-open SA after the expiry", func() bool { return len(ikeSAs(t, p.b)) == 1 })
+	if got := ikeSAs(t, p.b)[0].RemoteSPI; got != 3 {
+		t.Fatalf("half-open SA for SPI %x", got)
+	}
+}
+
+// TestLateInitRetransmission: an IKE_SA_INIT retransmission that arrives
+// after IKE_AUTH completed is answered from the cache and creates no second
+// (half-open) SA.
+func TestLateInitRetransmission(t *testing.T) {
+	p, w := logPair(t, pairOpts{})
+	if _, err := p.initiate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
+	w.mu.Lock()
+	init := w.raw[0]
+	w.mu.Unlock()
+	before := p.b.e.Stats().Get(CounterDupRequests)
+	if err := p.a.tr.Send(transport.Packet{Local: init.Local, Remote: init.Remote, Data: init.Data}); err != nil {
+		t.Fatal(err)
+	}
+	waitCounter(t, p.b.e, CounterDupRequests, before+1)
+	if n := len(ikeSAs(t, p.b)); n != 1 {
+		t.Fatalf("B has %d IKE SAs after a late IKE_SA_INIT retransmission", n)
+	}
+}
+
+// TestScriptedCreateChildInvalidKE: the responder wants another PFS group;
+// the second CREATE_CHILD_SA is a new exchange with the next message ID.
+func TestScriptedCreateChildInvalidKE(t *testing.T) {
+	resp := reverse(defaultChild())
+	resp.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHMODP2048}}
+	p, w := logPair(t, pairOpts{respChild: &resp})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfs := defaultChild()
+	pfs.Name = "pfs"
+	pfs.Proposals = []suite.Proposal{
+		{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHECP256},
+		{Encr: wire.EncrAESGCM16, KeyBits: 256, DH: wire.DHMODP2048},
+	}
+	if err := p.a.e.CreateChildSA(ctx, info.LocalSPI, pfs); err != nil {
+		t.Fatal(err)
+	}
+	lines := w.snapshot()
+	expectLines(t, lines[4:],
+		"A:500>B:500 CREATE_CHILD_SA req #2",
+		"B:500>A:500 CREATE_CHILD_SA resp #2",
+		"A:500>B:500 CREATE_CHILD_SA req #3",
+		"B:500>A:500 CREATE_CHILD_SA resp #3",
+	)
+	waitFor(t, "two children on B", func() bool { return len(p.b.inst.snapshot()) == 2 })
+	checkChildKeys(t, p.a, p.b)
+	found := false
+	for _, c := range p.a.inst.snapshot() {
+		if c.Name == "pfs" {
+			found = true
+			if c.Proposal.DH != wire.DHMODP2048 {
+				t.Fatalf("PFS child negotiated %v", c.Proposal)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no PFS child")
+	}
+}
+
+// TestTransportModeAndESN: USE_TRANSPORT_MODE and the ESN transform are
+// negotiated when both sides want them; tunnel mode is the fallback when
+// the responder does not.
+func TestTransportModeAndESN(t *testing.T) {
+	for _, respTransport := range []bool{true, false} {
+		child := defaultChild()
+		child.Mode = ModeTransport
+		child.Proposals = []suite.Proposal{{Encr: wire.EncrAESGCM16, KeyBits: 256, ESN: true}}
+		resp := reverse(child)
+		if !respTransport {
+			resp.Mode = ModeTunnel
+		}
+		p := newPair(t, pairOpts{child: child, respChild: &resp})
+		if _, err := p.initiate(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "B child", func() bool { return len(p.b.inst.snapshot()) == 1 })
+		want := ModeTunnel
+		if respTransport {
+			want = ModeTransport
+		}
+		for _, pe := range []*peer{p.a, p.b} {
+			for _, c := range pe.inst.snapshot() {
+				if c.Mode != want || !c.Proposal.ESN {
+					t.Fatalf("responder transport=%v: child mode %v ESN %v", respTransport, c.Mode, c.Proposal.ESN)
+				}
+			}
+		}
+		checkChildKeys(t, p.a, p.b)
 	}
 }

@@ -19,9 +19,11 @@ import (
 )
 
 // Up creates the topology: one namespace per node, veth pairs created directly
-// inside the namespaces, addresses, routes, NAT, loss and rate limits. It
-// fails with ErrExists if any namespace with the prefix exists. On any other
-// failure it removes everything it created before returning the error.
+// inside the namespaces, addresses, routes, NAT, loss and rate limits. spec
+// must come from Parse or Load, which validated it. Up fails with ErrExists
+// if any namespace with the prefix exists. On any other failure, including a
+// cancelled ctx, it removes everything it created before returning the error.
+// It needs root, ip (iproute2) and, for NAT or loss, nft.
 func Up(ctx context.Context, spec *Spec, opts Options) (*Lab, error) {
 	l, err := Attach(spec, opts)
 	if err != nil {
@@ -180,6 +182,23 @@ func (l *Lab) up(ctx context.Context, hook func(string) error) error {
 		}
 		return nil
 	}
+	// Programs the lab runs inside nodes; missing ones fail here, before
+	// anything exists, rather than halfway.
+	needs := []string{"ip"}
+	for _, n := range l.spec.Nodes {
+		if nftRules(n) != "" {
+			needs = append(needs, "nft")
+			break
+		}
+	}
+	for _, prog := range needs {
+		if _, err := exec.LookPath(prog); err != nil {
+			return fmt.Errorf("lab %s: %s is not installed (Debian: apt-get install iproute2 nftables): %w", l.prefix, prog, err)
+		}
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("lab %s: creating network namespaces needs root", l.prefix)
+	}
 	existing, err := Namespaces(l.prefix)
 	if err != nil {
 		return err
@@ -234,7 +253,7 @@ func (l *Lab) up(ctx context.Context, hook func(string) error) error {
 
 // createNode makes the namespace, brings lo up with its extra addresses and
 // sets the sysctls a router needs, before any link exists so that new
-// interfaces inherit the defaults (no DAD, no rp_filter).
+// interfaces inherit the defaults (no DAD, no rp_filter, no redirects).
 func (l *Lab) createNode(n *Node) error {
 	name := l.Netns(n.Name)
 	errc := make(chan error, 1)
@@ -280,6 +299,14 @@ func configureNode(n *Node) error {
 		{"net.ipv6.conf.default.accept_dad", "0"},
 		{"net.ipv6.conf.all.accept_ra", "0"},
 		{"net.ipv6.conf.default.accept_ra", "0"},
+		// No ICMP redirects: a lab's paths are the ones the spec and the
+		// software under test set, not ones the kernel learns on the side.
+		{"net.ipv4.conf.all.send_redirects", "0"},
+		{"net.ipv4.conf.default.send_redirects", "0"},
+		{"net.ipv4.conf.all.accept_redirects", "0"},
+		{"net.ipv4.conf.default.accept_redirects", "0"},
+		{"net.ipv6.conf.all.accept_redirects", "0"},
+		{"net.ipv6.conf.default.accept_redirects", "0"},
 	}
 	for k, v := range n.Sysctls {
 		sysctls = append(sysctls, [2]string{k, v})
@@ -362,7 +389,7 @@ func (l *Lab) createLink(lk *Link) error {
 			}
 		}
 		if lk.StaticNeigh {
-			peer, err := end.other().LinkByName(end.ep.Peer.Iface)
+			peer, err := end.peerH.LinkByName(end.ep.Peer.Iface)
 			if err != nil {
 				return fmt.Errorf("find %s on %s: %w", end.ep.Peer.Iface, end.ep.Peer.Node, err)
 			}
@@ -393,8 +420,6 @@ type linkEnd struct {
 	h, peerH *netlink.Handle
 	ep       *Endpoint
 }
-
-func (e linkEnd) other() *netlink.Handle { return e.peerH }
 
 // tbfQdisc builds the root token bucket for a rate limit. Without an explicit
 // burst the bucket holds 10ms at the rate, and never less than two full-size

@@ -230,7 +230,7 @@ func TestLossImpairment(t *testing.T) {
 	t.Parallel()
 	l := labtest.Up(t, fmt.Sprintf(impairedPair, "loss: 50"))
 	const n = 1000
-	got := blast(t, l, n, 100, 0, time.Second)
+	got := blast(t, l, n, 100, 500*time.Millisecond, time.Second)
 	// 50% loss over 1000 packets: 500 ± 16 (one sigma); allow a wide margin.
 	if got < n*30/100 || got > n*70/100 {
 		t.Errorf("received %d of %d with 50%% loss", got, n)
@@ -597,4 +597,24 @@ func TestNATPorts(t *testing.T) {
 			t.Errorf("outside port stayed %d after flushing conntrack", first)
 		}
 	})
+}
+
+func TestUpCancelled(t *testing.T) {
+	testenv.Short(t)
+	testenv.NeedRoot(t)
+	t.Parallel()
+	s, err := lab.Load(labtest.Topology("hub-2spokes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := labtest.Prefix()
+	t.Cleanup(func() { _ = lab.DownPrefix(prefix) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := lab.Up(ctx, s, lab.Options{Prefix: prefix}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Up with a cancelled context: %v", err)
+	}
+	if names, _ := lab.Namespaces(prefix); len(names) != 0 {
+		t.Errorf("cancelled Up left %v", names)
+	}
 }

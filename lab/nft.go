@@ -44,7 +44,7 @@ func nftRules(n *Node) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "table inet %s {\n", nftTable)
+	fmt.Fprintf(&b, "table inet %s {\n", NftTable)
 	if len(loss) > 0 {
 		b.WriteString("\tchain loss {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
 		for _, r := range loss {
@@ -66,5 +66,3 @@ func nftRules(n *Node) string {
 // NftTable is the nftables table (family inet) the lab creates inside a
 // node's namespace for loss impairment and NAT.
 const NftTable = "esphub_lab"
-
-const nftTable = NftTable

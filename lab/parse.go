@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -46,11 +47,12 @@ func Parse(name string, data []byte) (*Spec, error) {
 		p.errorf(nil, "empty spec: want a mapping with nodes and links")
 		return nil, &SpecError{Diags: p.diags}
 	}
-	p.top(doc.Content[0], spec)
-	if len(p.diags) == 0 {
-		p.validate(spec)
-	}
+	p.top(deref(doc.Content[0]), spec)
+	// Validate what could be decoded even when some of it could not, so a
+	// person sees every problem at once, in line order.
+	p.validate(spec)
 	if len(p.diags) > 0 {
+		sort.SliceStable(p.diags, func(i, j int) bool { return p.diags[i].Line < p.diags[j].Line })
 		return nil, &SpecError{Diags: p.diags}
 	}
 	return spec, nil
@@ -100,6 +102,7 @@ func (p *parser) yamlError(err error) {
 // and returns the values by key. Unknown and duplicate keys are reported.
 func (p *parser) fields(n *yaml.Node, what string, allowed ...string) map[string]*yaml.Node {
 	out := map[string]*yaml.Node{}
+	n = deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return out
 	}
@@ -118,9 +121,19 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) map[string
 			p.errorf(k, "%s: duplicate key %q", what, key)
 			continue
 		}
-		out[key] = v
+		out[key] = deref(v)
 	}
 	return out
+}
+
+// deref follows YAML aliases (*name) to the anchored node, so specs can
+// share blocks such as route lists. yaml.v3 rejects self-referencing anchors
+// and limits alias expansion, so this terminates.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }
 
 func contains(list []string, s string) bool {
@@ -150,6 +163,7 @@ func kindName(n *yaml.Node) string {
 }
 
 func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
+	n = deref(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		p.errorf(n, "%s: want a value, got %s", what, kindName(n))
 		return "", false
@@ -159,15 +173,19 @@ func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
 
 // list accepts a sequence of scalars or a single scalar.
 func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
+	n = deref(n)
 	switch {
 	case n.Kind == yaml.SequenceNode:
+		items := make([]*yaml.Node, 0, len(n.Content))
 		for _, c := range n.Content {
+			c = deref(c)
 			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
 				p.errorf(c, "%s: want a value, got %s", what, kindName(c))
 				return nil
 			}
+			items = append(items, c)
 		}
-		return n.Content
+		return items
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
 		return nil
 	case n.Kind == yaml.ScalarNode:
@@ -229,7 +247,7 @@ func (p *parser) top(n *yaml.Node, s *Spec) {
 	if v, ok := f["links"]; ok {
 		if v.Kind == yaml.SequenceNode {
 			for _, l := range v.Content {
-				if link := p.link(l); link != nil {
+				if link := p.link(deref(l)); link != nil {
 					s.Links = append(s.Links, link)
 				}
 			}
@@ -261,7 +279,7 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 			p.errorf(x, "%s: routes: want a list, got %s", what, kindName(x))
 		} else {
 			for _, r := range x.Content {
-				if rt, ok := p.route(r, what); ok {
+				if rt, ok := p.route(deref(r), what); ok {
 					nd.Routes = append(nd.Routes, rt)
 				}
 			}

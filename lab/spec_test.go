@@ -103,7 +103,7 @@ func TestParseErrors(t *testing.T) {
 links:
   - {a: {node: a, addr: 198.18.0.1/24}, b: {node: b, addr: 198.18.0.2/24}}
   - {a: {node: a, addr: 198.18.0.129/25}, b: {node: c, addr: 198.18.0.130/25}}
-`, line: 4, want: "overlaps 198.18.0.2/24"},
+`, line: 4, want: "overlaps 198.18.0.1/24"},
 		{name: "loopback overlaps link", old: "198.19.255.1/32", new: "198.18.0.9/32", line: 11, want: "overlaps"},
 		{name: "outside lab range", old: "198.18.0.1/24, 2001", new: "10.0.0.1/24, 2001", line: 10, want: "outside the lab ranges"},
 		{name: "ipv6 outside lab range", old: "2001:db8::1/64", new: "2001:db9::1/64", line: 10, want: "outside the lab ranges"},
@@ -286,6 +286,23 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("nodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}]\n"))
 	f.Add([]byte("nodes: {a: {lo: 198.18.0.0/15}}\n"))
+	// Half-broken specs: validation runs on whatever could be decoded.
+	for _, s := range []string{
+		"links: [{a: {}, b: {}}]\n",
+		"nodes: {a: {nat: {}}}\n",
+		"nodes: {a: {nat: {masquerade: [x, ''], family: 6}}}\n",
+		"nodes: {a: {routes: [{}, {to: default}, {via: 198.18.0.1}, [1]]}}\n",
+		"nodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}, 7, {a: 1, b: [2]}]\n",
+		"nodes: {a: {lo: [x, [y], 198.18.0.1]}}\n",
+		"nodes: {'': {}, ~: {}}\nlinks: [{a: {node: ''}, b: {node: ''}}]\n",
+		"nodes: {a: 5, b: [], c: ~}\nlinks: 5\n",
+		"[1, 2]\n",
+		"nodes: {a: {}, b: {}}\nlinks: [{a: {node: a, iface: ''}, b: {node: b, iface: ''}, mtu: x, queues: 0}]\n",
+		"nodes: {a: {sysctl: {net.ipv4.x: [1], net.: 2}}}\n",
+		"nodes: {a: &x {forward: *x}}\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz", data)
 		if err != nil {
@@ -319,4 +336,51 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseAliases(t *testing.T) {
+	s, err := Parse("alias.yaml", []byte(`nodes:
+  a: {routes: &toinet [{to: default, via: 198.18.0.9}]}
+  b: {routes: *toinet}
+  inet: {}
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: inet, addr: &gw 198.18.0.9/24}}
+  - {a: {node: b, addr: 198.18.0.2/24}, b: {node: inet, iface: x, addr: 198.18.0.10/24}}
+`))
+	if err == nil {
+		t.Fatalf("overlapping links accepted: %+v", s)
+	}
+	_, err = Parse("alias.yaml", []byte(`x-defaults: &host {forward: false}
+nodes:
+  a: *host
+  b: *host
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: b, addr: 198.18.0.2/24}}
+`))
+	if err == nil || !strings.Contains(err.Error(), `alias.yaml:1: spec: unknown key "x-defaults"`) {
+		t.Fatalf("want unknown key x-defaults, got %v", err)
+	}
+	_, err = Parse("alias.yaml", []byte(`nodes:
+  a: &host {forward: false, routes: [{to: 198.19.0.0/16, via: 198.18.0.9}]}
+  b: *host
+  r: {}
+links:
+  - {a: {node: a, addr: 198.18.0.1/24}, b: {node: r, addr: 198.18.0.9/24}}
+  - {a: {node: b, addr: 198.18.1.1/24}, b: {node: r, iface: x, addr: 198.18.1.9/24}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "node b: route to 198.19.0.0/16: gateway 198.18.0.9 is not on any of its links") {
+		t.Fatalf("want b's shared route rejected, got %v", err)
+	}
+	s, err = Parse("alias.yaml", []byte(`nodes:
+  a: &host {forward: false}
+  b: *host
+links:
+  - {a: {node: a, addr: &a1 198.18.0.1/24}, b: {node: b, addr: [198.18.0.2/24]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Node("a").Forward || s.Node("b").Forward {
+		t.Errorf("aliased node settings not applied")
+	}
 }

@@ -112,7 +112,7 @@ func (l *Lab) nodeStatus(ctx context.Context, n *Node, ns *NodeStatus) error {
 		}
 	}
 	if nftRules(n) != "" {
-		out, err := l.Exec(ctx, n.Name, "nft", "list", "table", "inet", nftTable)
+		out, err := l.Exec(ctx, n.Name, "nft", "list", "table", "inet", NftTable)
 		if err != nil {
 			return err
 		}

@@ -149,6 +149,9 @@ func (p *parser) validate(s *Spec) {
 				}
 				continue
 			}
+			if ep.Iface == "" {
+				continue // named after a peer whose node is missing: reported above
+			}
 			if err := checkIfaceName(ep.Iface); err != nil {
 				p.errorAt(line, "link %d: node %s: %v", li+1, ep.Node, err)
 				continue
@@ -188,15 +191,23 @@ func (p *parser) validate(s *Spec) {
 			}
 		}
 	}
+	// Each address is reported once, against the first earlier one it
+	// clashes with.
 	for i, u := range uses {
 		for _, v := range uses[:i] {
+			clash := true
 			switch {
 			case u.pfx.Addr() == v.pfx.Addr():
 				p.errorAt(u.line, "duplicate address %s: already on %s (line %d)", u.pfx.Addr(), v.where, v.line)
 			case u.owner != v.owner && u.pfx.Overlaps(v.pfx):
 				p.errorAt(u.line, "address %s on %s overlaps %s on %s (line %d); each link needs its own subnet", u.pfx, u.where, v.pfx, v.where, v.line)
-			case u.owner == v.owner && u.pfx.Addr().Is4() == v.pfx.Addr().Is4() && u.pfx.Overlaps(v.pfx) && u.pfx.Bits() != v.pfx.Bits():
+			case u.owner == v.owner && u.pfx.Overlaps(v.pfx) && u.pfx.Bits() != v.pfx.Bits():
 				p.errorAt(u.line, "address %s on %s and %s on %s (line %d) overlap with different prefix lengths", u.pfx, u.where, v.pfx, v.where, v.line)
+			default:
+				clash = false
+			}
+			if clash {
+				break
 			}
 		}
 	}

@@ -154,6 +154,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "esphub-lab %s: %v (see esphub-lab --help)\n", cmd, err)
 			return 2
 		}
+		var se *lab.SpecError
+		if errors.As(err, &se) {
+			// One FILE:LINE: message per line, as compilers print them, so
+			// editors can jump to each.
+			fmt.Fprintf(stderr, "esphub-lab %s: the spec has %d problem(s):\n%v\n", cmd, len(se.Diags), se)
+			return 1
+		}
 		fmt.Fprintf(stderr, "esphub-lab %s: %v\n", cmd, err)
 		return 1
 	}

@@ -74,11 +74,10 @@ func runHelper(spec string) error {
 // and an AF_XDP socket bound, and checks that nothing stays attached: the
 // attachment is a bpf_link owned by the process's descriptors.
 func TestSIGKILLLeavesNoXDP(t *testing.T) {
-	nsA, nsB := newNetns(t, "killA"), newNetns(t, "killB")
-	_, b := vethPair(t, nsA, "ka", nsB, "kb", 45)
+	_, b := vethPair(t, "ka", "kb", 45)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", helperEnv, nsB, b.ifindex))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", helperEnv, b.ns, b.ifindex))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +118,7 @@ func TestSIGKILLLeavesNoXDP(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for xdpAttached(t, b) {
 		if time.Now().After(deadline) {
-			t.Fatalf("XDP program still attached after SIGKILL:\n%s", ipCmd(t, "-n", nsB, "-d", "link", "show", "dev", b.name))
+			t.Fatalf("XDP program still attached after SIGKILL:\n%s", ipCmd(t, "-n", b.ns, "-d", "link", "show", "dev", b.name))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

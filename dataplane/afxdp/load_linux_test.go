@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -138,8 +139,7 @@ func closeAndCheckAllFree(t testing.TB, u *UMEM) {
 // ESPHUB_AFXDP_PACKETS=10000000 gives the 10-million-packet run.
 func TestFrameAccountingUnderLoad(t *testing.T) {
 	n := packetCount(t, 1_000_000)
-	nsA, nsB := newNetns(t, "loadA"), newNetns(t, "loadB")
-	a, b := vethPair(t, nsA, "la", nsB, "lb", 43)
+	a, b := vethPair(t, "la", "lb", 43)
 	gen := newDUT(t, a, bpf.RoleWAN, UMEMConfig{})
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{})
 
@@ -169,8 +169,7 @@ func TestFrameAccountingUnderLoad(t *testing.T) {
 // it still holds and nothing else astray, and that a new worker on the same
 // socket carries on once those frames are released.
 func TestWorkerStoppedMidBatch(t *testing.T) {
-	nsA, nsB := newNetns(t, "midA"), newNetns(t, "midB")
-	a, b := vethPair(t, nsA, "ma", nsB, "mb", 44)
+	a, b := vethPair(t, "ma", "mb", 44)
 	gen := newDUT(t, a, bpf.RoleWAN, UMEMConfig{})
 	d := newDUT(t, b, bpf.RoleWAN, UMEMConfig{Debug: true})
 	frame := espInUDPFrame(a, b, 128)
@@ -216,4 +215,30 @@ func TestWorkerStoppedMidBatch(t *testing.T) {
 	assertLedger(t, d.umem, 0)
 	assertLedger(t, gen.umem, 0)
 	closeAndCheckAllFree(t, d.umem)
+}
+
+// BenchmarkEcho measures an AF_XDP echo worker (receive, swap addresses,
+// transmit on the same socket) driven by an AF_XDP generator that counts the
+// replies, the setup of xdp-notes.md §3. b.N is the number of packets.
+//
+//	CI=true go test -run '^$' -bench Echo -benchtime 2000000x ./dataplane/afxdp/
+func BenchmarkEcho(b *testing.B) {
+	for _, size := range []int{64, 1400} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			ga, db := vethPair(b, "ba", "bb", 63)
+			gen := newDUT(b, ga, bpf.RoleWAN, UMEMConfig{})
+			d := newDUT(b, db, bpf.RoleWAN, UMEMConfig{})
+			var stop atomic.Bool
+			done := make(chan struct{})
+			go func() { defer close(done); echo(d.sock, 64, &stop, nil) }()
+			b.Cleanup(func() { stop.Store(true); <-done })
+			frame := espInUDPFrame(ga, db, size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			r := generate(b, gen.sock, frame, b.N, 1024, time.Second)
+			b.StopTimer()
+			b.ReportMetric(float64(r.received)/r.elapsed.Seconds(), "pps")
+			b.ReportMetric(float64(r.lost)/float64(max(r.sent, 1))*100, "%lost")
+		})
+	}
 }

@@ -7,8 +7,16 @@
 // Every frame of a UMEM is at any moment in exactly one place: free in the
 // pool, on a fill ring (kernel), held by the application after Receive or
 // Alloc, or on a TX ring until the kernel completes it. The FramePool tracks
-// this, so that a frame is never leaked or used twice; in debug mode it also
-// checks every transition and counts violations.
+// this and checks every transition, so that a frame is never leaked or used
+// twice: a wrong transition is refused and counted as a violation. Debug mode
+// also poisons frames as they return to the pool.
+//
+// Copy mode (XDP_COPY) is what virtual devices such as veth support; zero-copy
+// is tried first where the driver offers it (BindAuto). In copy mode every
+// TX batch needs a sendto kick, each kick transmits at most the TX budget
+// (XDP_MAX_TX_SKB_BUDGET, raised to 256 here), and the kick loop repeats until
+// the ring drains. Workers busy-poll Receive and block in Poller.Wait when
+// idle.
 //
 // Concurrency: a UMEM and its sockets belong to one worker goroutine. Only
 // Stats, FramePool.Counts and the Violations accessors may be called from
@@ -129,7 +137,7 @@ func (p *FramePool) FrameSize() int { return int(p.frameSize) }
 // Len returns the number of frames.
 func (p *FramePool) Len() int { return int(p.nFrames) }
 
-// Debug reports whether transitions are checked.
+// Debug reports whether released frames are poisoned.
 func (p *FramePool) Debug() bool { return p.debug }
 
 // Available returns the number of free frames.
@@ -147,8 +155,8 @@ func (p *FramePool) Counts() FrameCounts {
 	}
 }
 
-// Violations returns the number of invalid transitions seen in debug mode
-// and a description of the latest. Safe for concurrent use.
+// Violations returns the number of refused (invalid) transitions and a
+// description of the latest. Safe for concurrent use.
 func (p *FramePool) Violations() (uint64, string) {
 	p.violationMu.Lock()
 	defer p.violationMu.Unlock()

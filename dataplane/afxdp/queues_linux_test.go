@@ -2,7 +2,6 @@ package afxdp
 
 import (
 	"encoding/binary"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -14,12 +13,22 @@ import (
 // receive queue q of the other, where the steering program must pick the
 // socket of that queue. Both sockets of a side share one UMEM.
 func TestTwoQueues(t *testing.T) {
-	nsA, nsB := newNetns(t, "qA"), newNetns(t, "qB")
-	a, b := vethPair(t, nsA, "qa", nsB, "qb", 61)
-	for _, l := range []*link{a, b} {
-		if out, err := exec.Command("ip", "netns", "exec", l.ns, "ethtool", "-L", l.name, "rx", "2", "tx", "2").CombinedOutput(); err != nil {
-			t.Fatalf("ethtool -L %s: %v: %s", l.name, err, out)
+	l := upLab(t, vethSpec{nodeA: "gen", ifA: "qa", nodeB: "dut", ifB: "qb", subnet: 61, queues: 2},
+		vethSpec{nodeA: "gen", ifA: "qc", nodeB: "dut", ifB: "qd", subnet: 62})
+	a, b := l[0], l[1]
+	for _, c := range []struct {
+		l    *link
+		want int
+	}{{a, 2}, {b, 2}, {l[2], 1}} {
+		var n int
+		var err error
+		inNetns(t, c.l.ns, func() { n, err = RXQueues(c.l.name) })
+		if err != nil || n != c.want {
+			t.Errorf("RXQueues(%s) = %d, %v; want %d", c.l.name, n, err, c.want)
 		}
+	}
+	if _, err := RXQueues("no-such-if0"); err == nil {
+		t.Error("RXQueues of a missing interface succeeded")
 	}
 	type side struct {
 		steer *bpf.Steering

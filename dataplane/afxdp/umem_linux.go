@@ -80,6 +80,27 @@ func (u *UMEM) Data(d Desc) []byte {
 	return u.mem[d.Addr : d.Addr+uint64(d.Len) : u.pool.Base(d.Addr)+u.pool.frameSize]
 }
 
+// Frame returns d's whole frame (a view into UMEM, with the same validity
+// as Data) and the offset of d's packet in it. Backends hand the frame to
+// packet code that keeps its own offset and length, and rebuild the Desc
+// with SetFrameData afterwards.
+func (u *UMEM) Frame(d Desc) (frame []byte, off int) {
+	base := u.pool.Base(d.Addr)
+	return u.mem[base : base+u.pool.frameSize : base+u.pool.frameSize], int(d.Addr - base)
+}
+
+// SetFrameData points d at bytes [off, off+n) of its frame, for a packet
+// rewritten in place by code working on the frame from Frame. It returns
+// false, leaving d unchanged, when the range leaves the frame.
+func (u *UMEM) SetFrameData(d *Desc, off, n int) bool {
+	if off < 0 || n < 0 || uint64(off)+uint64(n) > u.pool.frameSize {
+		return false
+	}
+	d.Addr = u.pool.Base(d.Addr) + uint64(off)
+	d.Len = uint32(n)
+	return true
+}
+
 // Headroom returns how many bytes of d's frame lie in front of its packet.
 func (u *UMEM) Headroom(d Desc) int { return int(d.Addr - u.pool.Base(d.Addr)) }
 

@@ -51,6 +51,22 @@ func TestUMEMViews(t *testing.T) {
 			t.Errorf("Adjust(%d, %d) accepted or changed the desc", c.head, c.tail)
 		}
 	}
+	// Frame and SetFrameData round-trip a packet rewritten in place.
+	frame, off := u.Frame(d)
+	if len(frame) != 2048 || off != 320 || !bytes.Equal(frame[off:off+int(d.Len)], payload) {
+		t.Fatalf("Frame: len %d off %d", len(frame), off)
+	}
+	copy(frame[off-8:], "ENCAPHDR")
+	e := d
+	if !u.SetFrameData(&e, off-8, int(d.Len)+8) || string(u.Data(e)[:8]) != "ENCAPHDR" || u.pool.Base(e.Addr) != u.pool.Base(d.Addr) {
+		t.Fatalf("SetFrameData: %+v", e)
+	}
+	for _, c := range []struct{ off, n int }{{-1, 10}, {0, 2049}, {2000, 49}, {5, -1}} {
+		f := d
+		if u.SetFrameData(&f, c.off, c.n) || f != d {
+			t.Errorf("SetFrameData(%d, %d) accepted", c.off, c.n)
+		}
+	}
 	u.Release(descs)
 	if c := u.Pool().Counts(); c.Free != 16 {
 		t.Fatalf("counts %+v", c)

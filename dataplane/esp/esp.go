@@ -98,6 +98,8 @@ type Cipher struct {
 	icvLen int
 	align  int // padding alignment of payload+2
 
+	ivGen cipher.Block // CBC: encrypts the sequence number into the IV
+
 	mu     sync.Mutex // guards the CBC/HMAC state below
 	cbcEnc cipher.BlockMode
 	cbcDec cipher.BlockMode
@@ -132,6 +134,14 @@ func NewCipher(alg Algorithm, encKey, authKey []byte) (*Cipher, error) {
 		block, err := aes.NewCipher(encKey)
 		if err != nil {
 			return nil, fmt.Errorf("aes-cbc: %w", err)
+		}
+		// CBC IVs must be unpredictable (RFC 3602 §3): encrypt the sequence
+		// number under a random key of this SA's own (NIST SP 800-38A
+		// appendix C), which needs no randomness per packet.
+		var ivKey [16]byte
+		_, _ = rand.Read(ivKey[:])
+		if c.ivGen, err = aes.NewCipher(ivKey[:]); err != nil {
+			return nil, fmt.Errorf("aes-cbc iv: %w", err)
 		}
 		var zero [aes.BlockSize]byte
 		c.cbcEnc = cipher.NewCBCEncrypter(block, zero[:])
@@ -176,6 +186,14 @@ func (c *Cipher) TrailerLen(n int) int {
 	return c.padLen(n) + 2 + c.icvLen
 }
 
+// MaxPayload returns the largest payload whose ESP packet (header, IV,
+// payload, padding, trailer, ICV) fits in n bytes, or 0.
+func (c *Cipher) MaxPayload(n int) int {
+	l := n - HeaderLen - c.ivLen - c.icvLen
+	x := (l/c.align)*c.align - 2
+	return max(x, 0)
+}
+
 // MaxTrailerLen is an upper bound of TrailerLen for any payload.
 const MaxTrailerLen = aes.BlockSize - 1 + 2 + MaxICVLen
 
@@ -218,7 +236,10 @@ func (c *Cipher) Seal(b []byte, spi uint32, seq uint64, esn bool, n int, next ui
 		c.aead.Seal(b[po:po], s.nonce[:], b[po:end], aad)
 		return total
 	}
-	_, _ = rand.Read(b[HeaderLen:po]) // CBC needs an unpredictable IV; crypto/rand never fails
+	iv := b[HeaderLen:po]
+	clear(iv)
+	binary.BigEndian.PutUint64(iv, seq)
+	c.ivGen.Encrypt(iv, iv)
 	c.mu.Lock()
 	c.cbcEnc.(ivSetter).SetIV(b[HeaderLen:po])
 	c.cbcEnc.CryptBlocks(b[po:end], b[po:end])

@@ -211,3 +211,29 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestCBCIVsDiffer(t *testing.T) {
+	c, _ := NewCipher(AESCBCSHA256, key(16, 1), key(32, 2))
+	c2, _ := NewCipher(AESCBCSHA256, key(16, 1), key(32, 2))
+	a := sealPacket(t, c, []byte("x"), 1, 1, false, 4)
+	b := sealPacket(t, c, []byte("x"), 1, 2, false, 4)
+	d := sealPacket(t, c2, []byte("x"), 1, 1, false, 4)
+	if bytes.Equal(a[8:24], b[8:24]) || bytes.Equal(a[8:24], d[8:24]) || bytes.Equal(a[8:16], []byte{0, 0, 0, 0, 0, 0, 0, 1}) {
+		t.Fatal("CBC IVs repeat or are predictable")
+	}
+}
+
+func TestMaxPayload(t *testing.T) {
+	for _, ac := range algCases() {
+		c, _ := NewCipher(ac.alg, ac.enc, ac.mac)
+		for n := 60; n < 1600; n++ {
+			m := c.MaxPayload(n)
+			if c.PayloadOffset()+m+c.TrailerLen(m) > n {
+				t.Fatalf("%s n=%d: payload %d does not fit", ac.name, n, m)
+			}
+			if c.PayloadOffset()+m+1+c.TrailerLen(m+1) <= n {
+				t.Fatalf("%s n=%d: payload %d is not the largest", ac.name, n, m)
+			}
+		}
+	}
+}

@@ -24,11 +24,24 @@ func FuzzHeaders(f *testing.F) {
 		if IPv4(b).Valid() {
 			h := IPv4(b)
 			_, _, _ = h.Src(), h.Dst(), h.Payload()
-			_ = h.ChecksumValid()
+			if h.HeaderLen() == IPv4MinLen && h.FlagsFragOff() == 0 && h.ChecksumValid() {
+				out := make([]byte, IPv4MinLen)
+				EncodeIPv4(out, h.TOS(), h.TotalLength(), h.ID(), h.TTL(), h.Protocol(), h.Src(), h.Dst())
+				if !bytes.Equal(out, b[:IPv4MinLen]) {
+					t.Fatalf("IPv4 re-encode % x != % x", out, b[:IPv4MinLen])
+				}
+			}
 		}
 		if IPv6(b).Valid() {
 			h := IPv6(b)
 			_, _, _ = h.Src(), h.Dst(), h.Payload()
+			if b[1]&0x0f == 0 && b[2] == 0 && b[3] == 0 { // no flow label
+				out := make([]byte, IPv6Len)
+				EncodeIPv6(out, h.TrafficClass(), h.PayloadLength(), h.NextHeader(), h.HopLimit(), h.Src(), h.Dst())
+				if !bytes.Equal(out, b[:IPv6Len]) {
+					t.Fatalf("IPv6 re-encode % x != % x", out, b[:IPv6Len])
+				}
+			}
 		}
 		if UDP(b).Valid() {
 			_ = UDP(b).Payload()

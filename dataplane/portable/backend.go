@@ -31,10 +31,24 @@ type Underlay interface {
 	WriteESP(b []byte, remote netip.AddrPort) error
 }
 
+// BatchUnderlay is an Underlay that can send many datagrams per system
+// call (sendmmsg). It sends bufs[i] to remotes[i] and returns how many went.
+type BatchUnderlay interface {
+	Underlay
+	WriteESPBatch(bufs [][]byte, remotes []netip.AddrPort) (int, error)
+}
+
 // Overlay is the host side: a TUN device or anything that reads and writes
 // whole IP packets, one per call. Read and Write may be called concurrently.
 type Overlay interface {
 	io.ReadWriter
+}
+
+// BatchOverlay is an Overlay that can read several packets per wakeup into
+// packet buffers (setting their lengths); RunOverlay uses it when present.
+type BatchOverlay interface {
+	Overlay
+	ReadBatch(pkts []*dataplane.Packet) (int, error)
 }
 
 // PuntFunc receives control-plane packets that arrive through a tunnel
@@ -108,6 +122,10 @@ func (b *Backend) Stats() Stats {
 		UnderlayTx: b.underlayTx.Load(), SendErrors: b.sendErrors.Load(), Punted: b.punted.Load()}
 }
 
+// overlayBatch is how many packets RunOverlay reads per wakeup when the
+// overlay supports batches.
+const overlayBatch = 32
+
 // RunOverlay reads packets from the overlay, encapsulates and sends them,
 // until ctx ends or the overlay returns an error (closing the overlay ends
 // it). It returns nil on ctx's end.
@@ -116,11 +134,28 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 		return errors.New("portable: no overlay")
 	}
 	w := b.cfg.Engine.NewWorker()
-	p := dataplane.NewPacket(b.cfg.BufferSize)
-	batch := []*dataplane.Packet{p}
+	s := newSender(b)
+	pkts := make([]*dataplane.Packet, overlayBatch)
+	for i := range pkts {
+		pkts[i] = dataplane.NewPacket(b.cfg.BufferSize)
+	}
+	bo, batched := b.cfg.Overlay.(BatchOverlay)
 	for {
-		p.Reset()
-		n, err := b.cfg.Overlay.Read(p.ReadBuffer())
+		for _, p := range pkts {
+			p.Reset()
+		}
+		var n int
+		var err error
+		if batched {
+			n, err = bo.ReadBatch(pkts)
+		} else {
+			var m int
+			m, err = b.cfg.Overlay.Read(pkts[0].ReadBuffer())
+			if err == nil && m > 0 {
+				pkts[0].SetLen(m)
+				n = 1
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -130,11 +165,12 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 		if n == 0 {
 			continue
 		}
-		b.overlayRx.Add(1)
-		p.SetLen(n)
-		p.VRF = b.cfg.OverlayVRF
-		w.ProcessOutbound(batch)
-		b.dispatch(batch)
+		for _, p := range pkts[:n] {
+			p.VRF = b.cfg.OverlayVRF
+		}
+		b.overlayRx.Add(uint64(n))
+		w.ProcessOutbound(pkts[:n])
+		s.dispatch(pkts[:n])
 	}
 }
 
@@ -185,53 +221,140 @@ func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte)
 	return nil
 }
 
-// dispatch acts on each packet's verdict.
+// natKeepalive is the RFC 3948 §2.3 NAT-keepalive payload.
+var natKeepalive = []byte{0xff}
+
+// SendNATKeepalive sends one NAT keepalive (a single 0xFF byte in UDP, RFC
+// 3948 §2.3) to tunnel t's peer, so that a NAT in front of this host keeps
+// its mapping. The control side calls it on a timer (strongSwan's default
+// is every 20 s) for tunnels that detected a NAT.
+func (b *Backend) SendNATKeepalive(t dataplane.TunnelID) error {
+	_, remote, encap, ok := b.TunnelEndpoints(t)
+	switch {
+	case !ok:
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, dataplane.ErrNotFound)
+	case !encap:
+		return fmt.Errorf("nat keepalive on tunnel %d: tunnel does not use UDP encapsulation", t)
+	case b.cfg.UDP == nil:
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, errNoUnderlay)
+	}
+	if err := b.cfg.UDP.WriteESP(natKeepalive, remote); err != nil {
+		return fmt.Errorf("nat keepalive on tunnel %d: %w", t, err)
+	}
+	return nil
+}
+
+// dispatch acts on each packet's verdict, sending one datagram per call.
 func (b *Backend) dispatch(pkts []*dataplane.Packet) {
 	for _, p := range pkts {
-		switch p.Verdict {
-		case dataplane.VerdictUnderlay:
-			if err := b.send(p); err != nil {
-				b.sendErrors.Add(1)
-			}
-		case dataplane.VerdictHost:
-			if b.cfg.Overlay == nil {
-				continue
-			}
-			if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
-				b.sendErrors.Add(1)
-				continue
-			}
-			b.overlayTx.Add(1)
-		case dataplane.VerdictPunt:
-			b.punted.Add(1)
-			if b.cfg.Punt != nil {
-				b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
-			}
+		b.dispatchOne(p)
+	}
+}
+
+func (b *Backend) dispatchOne(p *dataplane.Packet) {
+	switch p.Verdict {
+	case dataplane.VerdictUnderlay:
+		if err := b.send(p); err != nil {
+			b.sendErrors.Add(1)
+		}
+	case dataplane.VerdictHost:
+		if b.cfg.Overlay == nil {
+			return
+		}
+		if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
+			b.sendErrors.Add(1)
+			return
+		}
+		b.overlayTx.Add(1)
+	case dataplane.VerdictPunt:
+		b.punted.Add(1)
+		if b.cfg.Punt != nil {
+			b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
 		}
 	}
 }
 
 var errNoUnderlay = errors.New("no underlay for this encapsulation")
 
-// send strips the outer headers the engine built (the sockets add their
-// own) and writes the ESP to the right underlay.
-func (b *Backend) send(p *dataplane.Packet) error {
+// socketPayload returns what a socket sends for an underlay packet: the
+// engine built the outer IP (and UDP) header, the kernel builds its own.
+func socketPayload(p *dataplane.Packet) []byte {
 	d := p.Data()
 	off := hdr.IPv4MinLen
 	if hdr.IPVersion(d) == 6 {
 		off = hdr.IPv6Len
 	}
-	u := b.cfg.Raw
 	if p.Encap {
 		off += hdr.UDPLen
+	}
+	return d[off:]
+}
+
+// send writes one underlay packet to the right underlay.
+func (b *Backend) send(p *dataplane.Packet) error {
+	u := b.cfg.Raw
+	if p.Encap {
 		u = b.cfg.UDP
 	}
 	if u == nil {
 		return errNoUnderlay
 	}
-	if err := u.WriteESP(d[off:], p.Remote); err != nil {
+	if err := u.WriteESP(socketPayload(p), p.Remote); err != nil {
 		return err
 	}
 	b.underlayTx.Add(1)
 	return nil
+}
+
+// sender dispatches verdicts for one goroutine, collecting underlay
+// packets into one sendmmsg per underlay when the underlays support
+// batches. It is not safe for concurrent use.
+type sender struct {
+	b        *Backend
+	udp, raw sendBatch
+}
+
+type sendBatch struct {
+	u       BatchUnderlay
+	bufs    [][]byte
+	remotes []netip.AddrPort
+}
+
+func newSender(b *Backend) *sender {
+	s := &sender{b: b}
+	s.udp.u, _ = b.cfg.UDP.(BatchUnderlay)
+	s.raw.u, _ = b.cfg.Raw.(BatchUnderlay)
+	return s
+}
+
+func (s *sender) dispatch(pkts []*dataplane.Packet) {
+	for _, p := range pkts {
+		if p.Verdict == dataplane.VerdictUnderlay {
+			q := &s.raw
+			if p.Encap {
+				q = &s.udp
+			}
+			if q.u != nil {
+				q.bufs = append(q.bufs, socketPayload(p))
+				q.remotes = append(q.remotes, p.Remote)
+				continue
+			}
+		}
+		s.b.dispatchOne(p)
+	}
+	s.flush(&s.udp)
+	s.flush(&s.raw)
+}
+
+func (s *sender) flush(q *sendBatch) {
+	if len(q.bufs) == 0 {
+		return
+	}
+	n, _ := q.u.WriteESPBatch(q.bufs, q.remotes)
+	s.b.underlayTx.Add(uint64(n))
+	if n < len(q.bufs) {
+		s.b.sendErrors.Add(uint64(len(q.bufs) - n))
+	}
+	clear(q.bufs) // do not keep packet buffers reachable
+	q.bufs, q.remotes = q.bufs[:0], q.remotes[:0]
 }

@@ -143,6 +143,14 @@ func TestBackendsOverLoopback(t *testing.T) {
 		t.Fatalf("punted %v", punted)
 	}
 	pmu.Unlock()
+	// A NAT keepalive from A is consumed and counted by B's engine.
+	mustOK(t, ba.SendNATKeepalive(1))
+	if bb.Keepalives() != 1 {
+		t.Fatalf("B counted %d keepalives", bb.Keepalives())
+	}
+	if ba.SendNATKeepalive(7) == nil {
+		t.Fatal("keepalive on a missing tunnel succeeded")
+	}
 	st := ba.Stats()
 	if st.OverlayRx != 5 || st.UnderlayTx != 5 || bb.Stats().OverlayTx != 5 || ba.Stats().Punted != 1 {
 		t.Fatalf("stats A %+v B %+v", ba.Stats(), bb.Stats())

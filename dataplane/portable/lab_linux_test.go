@@ -3,6 +3,7 @@ package portable
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -263,4 +264,68 @@ func nonZero(m map[dataplane.DropReason]uint64) map[dataplane.DropReason]uint64 
 		}
 	}
 	return out
+}
+
+// TestLabIperf measures TCP throughput between the two hosts through two
+// portable-backend gateways (GRE over ESP in UDP, AES-128-GCM), for the
+// record rather than against a threshold: the machine is shared and noisy.
+func TestLabIperf(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", "iperf3")
+	testenv.Short(t)
+	l := labtest.Up(t, twoSites)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k1, k2 := []byte("0123456789abcdefSALT"), []byte("fedcba9876543210salt")
+	s1 := &site{node: "s1", wan4: netip.MustParseAddr("198.18.0.1"), wan6: netip.MustParseAddr("2001:db8::1"),
+		remote4: netip.MustParseAddr("198.18.0.2"), remote6: netip.MustParseAddr("2001:db8::2"),
+		lan4: netip.MustParsePrefix("198.19.1.0/24"), lan6: netip.MustParsePrefix("2001:db8:1:1::/64"),
+		remoteLan: []netip.Prefix{netip.MustParsePrefix("198.19.2.0/24"), netip.MustParsePrefix("2001:db8:1:2::/64")},
+		outSPI:    0x1001, inSPI: 0x2002, outKey: k1}
+	s2 := &site{node: "s2", wan4: s1.remote4, wan6: s1.remote6, remote4: s1.wan4, remote6: s1.wan6,
+		lan4: s1.remoteLan[0], lan6: s1.remoteLan[1], remoteLan: []netip.Prefix{s1.lan4, s1.lan6},
+		outSPI: 0x2002, inSPI: 0x1001, outKey: k2}
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		stop()
+		for _, s := range []*site{s1, s2} {
+			for _, c := range s.closers {
+				_ = c()
+			}
+		}
+		wg.Wait()
+	})
+	startSite(t, l, s1, dataplane.ModeGRE, false, true, k2, &wg, runCtx)
+	startSite(t, l, s2, dataplane.ModeGRE, false, true, k1, &wg, runCtx)
+	for _, n := range []string{"s1", "s2"} {
+		if _, err := l.Exec(ctx, n, "ip", "link", "set", "esp0", "mtu", "1400"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := l.Command(ctx, "h2", "iperf3", "-s", "-1", "-B", "198.19.2.10")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	waitFor(t, 20*time.Second, "iperf3 server", func() bool {
+		out, _ := l.Exec(ctx, "h2", "ss", "-Hltn", "sport", "= :5201")
+		return strings.Contains(string(out), "198.19.2.10:5201")
+	})
+	out, err := l.Exec(ctx, "h1", "iperf3", "-c", "198.19.2.10", "-t", "10", "-J")
+	if err != nil {
+		t.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.End.SumReceived.BitsPerSecond == 0 {
+		t.Fatalf("iperf3 result: %v\n%s", err, out)
+	}
+	t.Logf("iperf3 10 s host to host through two portable gateways (GRE, ESP in UDP, AES-GCM): %.0f Mbit/s; s1 %+v",
+		res.End.SumReceived.BitsPerSecond/1e6, s1.backend.Stats())
 }

@@ -29,5 +29,10 @@
 //
 // Helpers cover the notify data the engine acts on (NAT detection, COOKIE,
 // INVALID_KE_PAYLOAD, SET_WINDOW_SIZE, REKEY_SA, REDIRECT), the Cisco FlexVPN
-// vendor IDs, and traffic selector arithmetic on net/netip types.
+// vendor IDs, configuration payload addresses and routes, and traffic
+// selector arithmetic on net/netip types (Narrow, Intersect, AppendPrefixes).
+// Walk and PeekNotify look at a chain without allocating (the COOKIE check
+// under an IKE_SA_INIT flood); ClonePayloads detaches payloads from their
+// datagram; Message.String and AppendDebug print messages the way strongSwan
+// and IOS ("debug crypto ikev2 packet") do.
 package wire

@@ -130,11 +130,8 @@ var ErrNotProtected = errors.New("message has no SK payload")
 // and an SK payload holding inner sealed by s. The message ID, SPIs, exchange
 // and flags come from h.
 func AppendProtected(dst []byte, h Header, clear, inner []Payload, s Sealer, rand io.Reader) ([]byte, error) {
-	if len(inner) == 0 {
-		// An empty SK payload is legal (liveness check): Next Payload 0 and
-		// an empty plaintext.
-		inner = nil
-	}
+	// An empty inner chain is legal (a liveness check): Next Payload 0 and
+	// an empty plaintext.
 	pt, err := appendChain(nil, inner, false)
 	if err != nil {
 		return dst, err
@@ -242,10 +239,12 @@ func AppendFragments(h Header, inner []Payload, s Sealer, rand io.Reader, maxLen
 }
 
 // Open decrypts the SK payload of m (decoded from a buffer that is still
-// unchanged) and decodes the inner payloads. The plaintext is appended to
-// buf, which the returned payloads alias. A failing ICV is returned as the
-// Opener's error (not a *Error: RFC 7296 §2.21.2 says to drop such
-// messages silently); a malformed plaintext is a *Error.
+// unchanged), decodes the inner payloads and checks them against the rules
+// of m's exchange (ValidateInner). The plaintext is appended to buf, which
+// the returned payloads alias. A failing ICV is returned as the Opener's
+// error (not a *Error: RFC 7296 §2.21.2 says to drop such messages
+// silently); a malformed or rule-breaking plaintext is a *Error, which the
+// engine answers (for a request) with the notify it carries.
 func Open(m *Message, o Opener, buf []byte) ([]Payload, []byte, error) {
 	if len(m.Payloads) == 0 {
 		return nil, buf, ErrNotProtected
@@ -259,5 +258,8 @@ func Open(m *Message, o Opener, buf []byte) ([]Payload, []byte, error) {
 		return nil, buf, fmt.Errorf("open SK payload: %w", err)
 	}
 	ps, err := DecodePayloads(sk.NextPayload, pt[len(buf):])
+	if err == nil {
+		err = ValidateInner(m.Header.Exchange, m.Header.IsResponse(), ps)
+	}
 	return ps, pt, err
 }

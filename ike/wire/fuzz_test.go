@@ -64,7 +64,7 @@ func FuzzDecodePayloads(f *testing.F) {
 		f.Add(s[16], s[HeaderLen:])
 	}
 	// The decrypted inner payloads of real strongSwan messages.
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		dc := decodeCapture(f, captureDir, scen)
 		for i, pt := range dc.plain {
 			if pt != nil && len(dc.inner[i]) > 0 {
@@ -80,6 +80,17 @@ func FuzzDecodePayloads(f *testing.F) {
 			}
 			return
 		}
+		for _, ex := range []ExchangeType{ExchangeIKEAuth, ExchangeCreateChildSA, ExchangeInformational} {
+			for _, resp := range []bool{false, true} {
+				if err := ValidateInner(ex, resp, ps); err != nil {
+					if _, _, ok := NotifyFor(err); !ok {
+						t.Fatalf("ValidateInner error %v carries no notify", err)
+					}
+				}
+			}
+		}
+		_ = AppendSummary(nil, ps)
+		_ = AppendDebug(nil, &Message{Payloads: ps})
 		e, err := AppendPayloadChain(nil, ps)
 		if err != nil {
 			t.Fatalf("decoded payloads do not encode: %v", err)

@@ -152,3 +152,43 @@ func TestProtectedRoundTrip(t *testing.T) {
 		t.Fatalf("tampered header: err = %v", err)
 	}
 }
+
+// TestOpenValidates: Open applies the exchange rules to the decrypted chain,
+// so an authenticated request that breaks them gets INVALID_SYNTAX.
+func TestOpenValidates(t *testing.T) {
+	h := Header{SPIi: 1, SPIr: 2, Exchange: ExchangeInformational, MessageID: 3}
+	b, err := AppendProtected(nil, h, nil, []Payload{&Nonce{Data: seq(16, 0)}}, testCipher{9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Open(m, testCipher{9}, nil)
+	if n, _, ok := NotifyFor(err); !ok || n != NotifyInvalidSyntax {
+		t.Fatalf("Open of INFORMATIONAL with a Nonce: %v", err)
+	}
+}
+
+func TestClonePayloads(t *testing.T) {
+	for i, b := range goldenMessages(t) {
+		buf := append([]byte(nil), b...)
+		m, err := Decode(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ClonePayloads(m.Payloads)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		want, _ := (&Message{Header: m.Header, Payloads: m.Payloads}).Encode()
+		for j := range buf {
+			buf[j] = 0xee // the datagram buffer is reused
+		}
+		got, err := (&Message{Header: m.Header, Payloads: c}).Encode()
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("message %d: clone does not survive reuse of the buffer (%v)", i, err)
+		}
+	}
+}

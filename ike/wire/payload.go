@@ -319,3 +319,36 @@ func FindTS(ps []Payload, responder bool) *TrafficSelectors {
 	}
 	return nil
 }
+
+// ClonePayloads returns a deep copy of ps whose byte slices alias one new
+// buffer owned by the result, for callers that keep payloads after the
+// datagram they came in is reused.
+func ClonePayloads(ps []Payload) ([]Payload, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	if sk, ok := ps[len(ps)-1].(*Encrypted); ok {
+		// An SK payload's Next Payload is not the next payload in the chain:
+		// copy it separately from the rest.
+		rest, err := ClonePayloads(ps[:len(ps)-1])
+		if err != nil {
+			return nil, err
+		}
+		c := &Encrypted{NextPayload: sk.NextPayload, Body: append([]byte(nil), sk.Body...), AAD: append([]byte(nil), sk.AAD...)}
+		return append(rest, c), nil
+	}
+	if skf, ok := ps[len(ps)-1].(*EncryptedFragment); ok {
+		rest, err := ClonePayloads(ps[:len(ps)-1])
+		if err != nil {
+			return nil, err
+		}
+		c := *skf
+		c.Body, c.AAD = append([]byte(nil), skf.Body...), append([]byte(nil), skf.AAD...)
+		return append(rest, &c), nil
+	}
+	b, err := appendChain(nil, ps, false)
+	if err != nil {
+		return nil, err
+	}
+	return DecodePayloads(ps[0].Type(), b)
+}

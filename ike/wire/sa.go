@@ -49,7 +49,7 @@ func (p *Proposal) IKESPI() uint64 {
 	return binary.BigEndian.Uint64(p.SPI)
 }
 
-// TransformsOf returns the IDs of p's transforms of type t, in order, appended to dst.
+// TransformsOf appends p's transforms of type t, in order, to dst.
 func (p *Proposal) TransformsOf(dst []Transform, t TransformType) []Transform {
 	for _, tr := range p.Transforms {
 		if tr.Type == t {

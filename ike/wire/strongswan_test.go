@@ -8,9 +8,11 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -252,8 +254,31 @@ func findInner(dc decodedCapture, ex ExchangeType, response bool, t PayloadType)
 	return nil
 }
 
+var captureScenarios = []string{"gcm", "cbc", "eap", "v6"}
+
+// captureWant holds what each capture scenario must show (capture.sh).
+type captureWant struct {
+	encr      EncrID
+	prf       PRFID
+	responder netip.Addr   // IDr
+	vip, dns  netip.Prefix // CP reply (INTERNAL_IP4/6_ADDRESS as a prefix, DNS as /32 or /128)
+	tsr       netip.Prefix
+}
+
+var (
+	want4 = captureWant{encr: EncrAESGCM16, prf: PRFHMACSHA2256, responder: netip.MustParseAddr("198.18.0.2"),
+		vip: netip.MustParsePrefix("198.19.100.1/32"), dns: netip.MustParsePrefix("198.19.2.53/32"), tsr: netip.MustParsePrefix("198.19.2.0/24")}
+	captureWants = map[string]captureWant{
+		"gcm": want4,
+		"cbc": {encr: EncrAESCBC, prf: PRFHMACSHA2256, responder: want4.responder, vip: want4.vip, dns: want4.dns, tsr: want4.tsr},
+		"eap": want4,
+		"v6": {encr: EncrAESGCM16, prf: PRFHMACSHA2384, responder: netip.MustParseAddr("2001:db8::2"),
+			vip: netip.MustParsePrefix("2001:db8:100::1/64") /* strongSwan sends prefix length 64 */, dns: netip.MustParsePrefix("2001:db8:2::53/128"), tsr: netip.MustParsePrefix("2001:db8:2::/64")},
+	}
+)
+
 func TestStrongSwanCaptures(t *testing.T) {
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		t.Run(scen, func(t *testing.T) { checkCapture(t, captureDir, scen) })
 	}
 }
@@ -264,8 +289,8 @@ func TestStrongSwanCaptures(t *testing.T) {
 func TestStrongSwanLive(t *testing.T) {
 	testenv.Short(t)
 	testenv.NeedRoot(t)
-	testenv.NeedCommands(t, "/usr/lib/ipsec/charon", "swanctl", "tcpdump", "tshark", "ip")
-	for _, scen := range []string{"gcm", "cbc"} {
+	testenv.NeedCommands(t, "/usr/lib/ipsec/charon", "swanctl", "tcpdump", "tshark", "ip", "openssl")
+	for _, scen := range captureScenarios {
 		t.Run(scen, func(t *testing.T) {
 			dir := t.TempDir()
 			script, err := filepath.Abs(filepath.Join(captureDir, "capture.sh"))
@@ -295,9 +320,12 @@ func checkCapture(t *testing.T, dir, scen string) {
 	if sa == nil || len(sa.Proposals) == 0 {
 		t.Fatal("no SA in IKE_SA_INIT")
 	}
-	wantEncr := map[string]EncrID{"gcm": EncrAESGCM16, "cbc": EncrAESCBC}[scen]
-	if tr := sa.Proposals[0].Transforms[0]; tr.Encr() != wantEncr {
-		t.Errorf("first transform %v %v, want %v", tr.Type, tr.Encr(), wantEncr)
+	want := captureWants[scen]
+	if tr := sa.Proposals[0].Transforms[0]; tr.Encr() != want.encr {
+		t.Errorf("first transform %v %v, want %v", tr.Type, tr.Encr(), want.encr)
+	}
+	if prfs := sa.Proposals[0].TransformsOf(nil, TransformPRF); len(prfs) != 1 || prfs[0].PRF() != want.prf {
+		t.Errorf("PRF transforms %v, want %v", prfs, want.prf)
 	}
 	if FindNotify(init.Payloads, NotifyNATDetectionSourceIP) == nil {
 		t.Error("no NAT_DETECTION_SOURCE_IP in IKE_SA_INIT")
@@ -324,24 +352,24 @@ func checkCapture(t *testing.T, dir, scen string) {
 	}
 	if id := First[*ID](resp); id == nil || !id.Responder {
 		t.Errorf("IDr = %+v", id)
-	} else if a, ok := id.Addr(); !ok || a != netip.MustParseAddr("198.18.0.2") {
+	} else if a, ok := id.Addr(); !ok || a != want.responder {
 		t.Errorf("IDr address = %v", a)
 	}
+	// With EAP the CP reply comes in the last IKE_AUTH response, not the first.
+	resp = findInner(dc, ExchangeIKEAuth, true, PayloadCP)
 	cp := First[*Configuration](resp)
 	if cp == nil || cp.CFGType != CFGReply {
 		t.Fatalf("CP reply = %+v", cp)
 	}
-	var vip, dns netip.Addr
-	for _, a := range cp.Attributes {
-		switch a.AttrType {
-		case AttrInternalIP4Address:
-			vip, _ = a.Addr()
-		case AttrInternalIP4DNS:
-			dns, _ = a.Addr()
-		}
+	v6 := want.vip.Addr().Is6()
+	vip, _ := cp.AssignedPrefix(v6)
+	dnsAttr := AttrInternalIP4DNS
+	if v6 {
+		dnsAttr = AttrInternalIP6DNS
 	}
-	if vip != netip.MustParseAddr("198.19.100.1") || dns != netip.MustParseAddr("198.19.2.53") {
-		t.Errorf("CP reply address %v DNS %v", vip, dns)
+	dns := cp.AppendAddrs(nil, dnsAttr)
+	if vip != want.vip || len(dns) != 1 || dns[0] != want.dns.Addr() {
+		t.Errorf("CP reply address %v DNS %v, want %v %v", vip, dns, want.vip, want.dns)
 	}
 	var tsr *TrafficSelectors
 	for _, p := range resp {
@@ -352,7 +380,7 @@ func checkCapture(t *testing.T, dir, scen string) {
 	if tsr == nil || len(tsr.Selectors) != 1 {
 		t.Fatalf("TSr = %+v", tsr)
 	}
-	if p, ok := tsr.Selectors[0].Prefix(); !ok || p != netip.MustParsePrefix("198.19.2.0/24") {
+	if p, ok := tsr.Selectors[0].Prefix(); !ok || p != want.tsr {
 		t.Errorf("TSr = %v", tsr.Selectors[0])
 	}
 	if rk := findInner(dc, ExchangeCreateChildSA, false, PayloadNotify); rk == nil || FindNotify(rk, NotifyRekeySA) == nil {
@@ -372,12 +400,64 @@ func checkCapture(t *testing.T, dir, scen string) {
 	if sawFragments != (scen == "cbc") {
 		t.Errorf("fragments seen: %v", sawFragments)
 	}
+	if scen == "eap" {
+		checkEAPCapture(t, dc)
+	}
+}
+
+// checkEAPCapture checks the certificate and EAP payloads of the eap
+// scenario: the responder's CERTREQ in IKE_SA_INIT, its certificate and
+// signature AUTH in the first IKE_AUTH response, the EAP-MD5 rounds, and
+// the PSK-less AUTH that ends them.
+func checkEAPCapture(t *testing.T, dc decodedCapture) {
+	t.Helper()
+	initResp := dc.msgs[1]
+	cr := First[*CertReq](initResp.Payloads)
+	if cr == nil || cr.Encoding != CertX509Signature || cr.NumAuthorities() != 1 || len(cr.Authority(0)) != AuthorityLen {
+		t.Errorf("IKE_SA_INIT response CERTREQ = %+v", cr)
+	}
+	resp := findInner(dc, ExchangeIKEAuth, true, PayloadCERT)
+	if resp == nil {
+		t.Fatal("no IKE_AUTH response with CERT")
+	}
+	cert := First[*Cert](resp)
+	if cert.Encoding != CertX509Signature {
+		t.Errorf("CERT encoding %v", cert.Encoding)
+	}
+	c, err := x509.ParseCertificate(cert.Data)
+	if err != nil {
+		t.Fatalf("CERT data: %v", err)
+	}
+	if len(c.IPAddresses) != 1 || !c.IPAddresses[0].Equal(net.IPv4(198, 18, 0, 2)) {
+		t.Errorf("certificate SAN %v", c.IPAddresses)
+	}
+	if a := First[*Auth](resp); a == nil || (a.Method != AuthDigitalSignature && a.Method != AuthECDSA256) {
+		t.Errorf("responder AUTH = %+v", a)
+	}
+	var codes []uint8
+	for i, m := range dc.msgs {
+		if m.Header.Exchange != ExchangeIKEAuth {
+			continue
+		}
+		for _, p := range dc.inner[i] {
+			if e, ok := p.(*EAP); ok {
+				codes = append(codes, e.Code())
+				if e.Code() == EAPRequest && e.MethodType() == 4 && len(e.MethodData()) < 1 {
+					t.Errorf("EAP-MD5 challenge without data")
+				}
+			}
+		}
+	}
+	// Request (identity or MD5 challenge) / Response pairs, then Success.
+	if len(codes) < 3 || codes[len(codes)-1] != EAPSuccess || codes[0] != EAPRequest {
+		t.Errorf("EAP codes %v", codes)
+	}
 }
 
 // captureSeeds returns the raw captured messages, for fuzz seeds.
 func captureSeeds(t testing.TB) [][]byte {
 	var out [][]byte
-	for _, scen := range []string{"gcm", "cbc"} {
+	for _, scen := range captureScenarios {
 		msgs, _ := readCapture(t, captureDir, scen)
 		for _, m := range msgs {
 			out = append(out, m.raw)

@@ -28,6 +28,33 @@ func invalid(format string, args ...any) *Error {
 // singletons are payloads a message carries at most once.
 var singletons = []PayloadType{PayloadSA, PayloadKE, PayloadNonce, PayloadIDi, PayloadIDr, PayloadAUTH, PayloadTSi, PayloadTSr, PayloadCP}
 
+// checkSA applies the SA payload rules of RFC 7296 §3.3 that depend on the
+// direction: a request numbers its proposals from 1; a response carries
+// exactly one proposal with at most one transform of each type.
+func checkSA(ps []Payload, response bool) *Error {
+	sa := First[*SA](ps)
+	if sa == nil || len(sa.Proposals) == 0 {
+		return nil
+	}
+	if !response {
+		if sa.Proposals[0].Number != 1 {
+			return invalid("first proposal numbered %d, want 1", sa.Proposals[0].Number)
+		}
+		return nil
+	}
+	if len(sa.Proposals) != 1 {
+		return invalid("response SA with %d proposals", len(sa.Proposals))
+	}
+	var seen [256]bool
+	for _, t := range sa.Proposals[0].Transforms {
+		if seen[t.Type] {
+			return invalid("response proposal with two %s transforms", t.Type)
+		}
+		seen[t.Type] = true
+	}
+	return nil
+}
+
 func checkSingletons(c *counts) *Error {
 	for _, t := range singletons {
 		if c[t] > 1 {
@@ -49,6 +76,9 @@ func Validate(m *Message) error {
 		return err
 	}
 	h := &m.Header
+	if err := checkSA(m.Payloads, h.IsResponse()); err != nil {
+		return err
+	}
 	switch h.Exchange {
 	case ExchangeIKESAInit:
 		if h.MessageID != 0 {
@@ -64,6 +94,11 @@ func Validate(m *Message) error {
 		}
 		if !h.IsResponse() && h.SPIr != 0 {
 			return invalid("IKE_SA_INIT request with a responder SPI")
+		}
+		if h.IsResponse() == h.IsInitiator() {
+			// Only the original initiator sends IKE_SA_INIT requests and
+			// only the responder answers them (RFC 7296 §3.1 I flag).
+			return invalid("IKE_SA_INIT with flags %#x", h.Flags)
 		}
 		if h.IsResponse() && (errNotify || (FindNotify(m.Payloads, NotifyCookie) != nil && c[PayloadSA] == 0)) {
 			return nil
@@ -102,6 +137,9 @@ func ValidateInner(ex ExchangeType, response bool, ps []Payload) error {
 	}
 	if (c[PayloadTSi] == 0) != (c[PayloadTSr] == 0) {
 		return invalid("TSi without TSr or the reverse")
+	}
+	if err := checkSA(ps, response); err != nil {
+		return err
 	}
 	if response && errNotify {
 		return nil

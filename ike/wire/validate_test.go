@@ -21,8 +21,10 @@ func TestValidate(t *testing.T) {
 		{"init request with cookie later", init, []Payload{sa, ke, no, NewCookie(seq(16, 0))}, false},
 		{"init request without KE", init, []Payload{sa, no}, false},
 		{"init request with two SAs", init, []Payload{sa, sa, ke, no}, false},
-		{"init request with SPIr", Header{SPIi: 1, SPIr: 2, Exchange: ExchangeIKESAInit}, []Payload{sa, ke, no}, false},
-		{"init request with message ID 1", Header{SPIi: 1, Exchange: ExchangeIKESAInit, MessageID: 1}, []Payload{sa, ke, no}, false},
+		{"init request with SPIr", Header{SPIi: 1, SPIr: 2, Exchange: ExchangeIKESAInit, Flags: FlagInitiator}, []Payload{sa, ke, no}, false},
+		{"init request with message ID 1", Header{SPIi: 1, Exchange: ExchangeIKESAInit, Flags: FlagInitiator, MessageID: 1}, []Payload{sa, ke, no}, false},
+		{"init request without I flag", Header{SPIi: 1, Exchange: ExchangeIKESAInit}, []Payload{sa, ke, no}, false},
+		{"init response with I flag", Header{SPIi: 1, SPIr: 2, Exchange: ExchangeIKESAInit, Flags: FlagResponse | FlagInitiator}, []Payload{sa, ke, no}, false},
 		{"init request with SK", init, []Payload{sa, ke, no, sk}, false},
 		{"init request with IDi", init, []Payload{sa, ke, no, &ID{IDType: IDFQDN, Data: []byte("a")}}, false},
 		{"init response", initResp, []Payload{sa, ke, no}, true},
@@ -34,6 +36,11 @@ func TestValidate(t *testing.T) {
 		{"auth message ID 0", Header{Exchange: ExchangeIKEAuth}, []Payload{sk}, false},
 		{"informational", Header{Exchange: ExchangeInformational}, []Payload{sk}, true},
 		{"unknown exchange", Header{Exchange: 99}, []Payload{no}, true},
+		{"init request proposals from 2", init, []Payload{&SA{Proposals: []Proposal{{Number: 2, Protocol: ProtocolIKE}}}, ke, no}, false},
+		{"init response two proposals", initResp, []Payload{&SA{Proposals: []Proposal{{Number: 1, Protocol: ProtocolIKE}, {Number: 2, Protocol: ProtocolIKE}}}, ke, no}, false},
+		{"init response proposal 3", initResp, []Payload{&SA{Proposals: []Proposal{{Number: 3, Protocol: ProtocolIKE, Transforms: []Transform{EncrTransform(EncrAESGCM16, 256)}}}}, ke, no}, true},
+		{"init response two ENCR", initResp, []Payload{&SA{Proposals: []Proposal{{Number: 1, Protocol: ProtocolIKE,
+			Transforms: []Transform{EncrTransform(EncrAESGCM16, 256), EncrTransform(EncrAESGCM16, 128)}}}}, ke, no}, false},
 	}
 	for _, tt := range tests {
 		err := Validate(&Message{Header: tt.h, Payloads: tt.ps})
@@ -79,6 +86,7 @@ func TestValidateInner(t *testing.T) {
 		{"auth response EAP", ExchangeIKEAuth, true, []Payload{idr, eap}, true},
 		{"auth response failed", ExchangeIKEAuth, true, []Payload{NewNotify(NotifyAuthenticationFailed, nil)}, true},
 		{"auth response with IDi", ExchangeIKEAuth, true, []Payload{idi, au}, false},
+		{"auth response two proposals", ExchangeIKEAuth, true, []Payload{idr, au, &SA{Proposals: []Proposal{sa.Proposals[0], {Number: 2, Protocol: ProtocolESP, SPI: []byte{1, 2, 3, 4}}}}, tsi, tsr}, false},
 		{"child request", ExchangeCreateChildSA, false, []Payload{sa, no, tsi, tsr}, true},
 		{"child request PFS", ExchangeCreateChildSA, false, []Payload{NewRekeySA(ProtocolESP, 1), sa, no, ke, tsi, tsr}, true},
 		{"IKE rekey", ExchangeCreateChildSA, false, []Payload{sa, no, ke}, true},
