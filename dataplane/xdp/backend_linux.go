@@ -34,6 +34,11 @@ type PuntFunc func(tunnel dataplane.TunnelID, proto uint16, payload []byte, remo
 
 // Config configures a Backend.
 type Config struct {
+	// Engine is the shared packet engine. Create it without
+	// dataplane.Options.RouteOutbound: the backend itself acts as the
+	// router hop (it decrements the TTL of every packet it takes off a LAN
+	// and of every packet it delivers to one), so the option would count
+	// the hop twice.
 	Engine *dataplane.Engine
 	// WAN is the underlay interface; LANs the overlay-facing ones.
 	WAN  string
