@@ -168,6 +168,20 @@ func (p *Packet) SetData(b []byte) bool {
 	return true
 }
 
+// Wrap makes p a view of buf, memory the backend owns (an AF_XDP frame),
+// with data buf[off:off+n], and clears the metadata. The engine then edits
+// the packet in place inside buf: headers are written into buf[:off] and
+// ESP trailers after the data, so buf should extend Headroom bytes before
+// off and Tailroom bytes after the data. p aliases buf until the next Wrap
+// (Reset keeps the wrapped buffer). Wrap does not allocate.
+func (p *Packet) Wrap(buf []byte, off, n int) {
+	*p = Packet{buf: buf, off: off, n: n}
+}
+
+// Offset returns where the data starts in the buffer: after Wrap and
+// processing, the backend turns it back into a frame address.
+func (p *Packet) Offset() int { return p.off }
+
 // prepend grows the data n bytes to the front and returns the new front
 // bytes; ok is false when the headroom is too small.
 func (p *Packet) prepend(n int) (b []byte, ok bool) {

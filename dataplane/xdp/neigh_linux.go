@@ -1,0 +1,234 @@
+package xdp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// nextHop is how to put a packet for one destination on the wire: the
+// egress interface and the Ethernet addresses. resolved is false while the
+// kernel has no usable neighbour entry; such packets go to the kernel.
+type nextHop struct {
+	ifindex  int
+	src, dst [6]byte
+	resolved bool
+}
+
+// maxNeighbours bounds the destination cache; destinations beyond it are
+// handed to the kernel.
+const maxNeighbours = 1 << 16
+
+// neighbours caches, per destination address, the next hop the kernel's
+// routing and neighbour tables give. Workers read an immutable snapshot
+// (lookup never blocks nor allocates); misses are queued for the resolver
+// goroutine, which rebuilds the snapshot on misses, on netlink neighbour
+// notifications and periodically.
+type neighbours struct {
+	h    *netlink.Handle
+	log  *slog.Logger
+	snap atomic.Pointer[map[netip.Addr]nextHop]
+	miss chan netip.Addr
+
+	mu     sync.Mutex // guards wanted
+	wanted map[netip.Addr]struct{}
+
+	refreshes atomic.Uint64
+	errors    atomic.Uint64
+}
+
+// newNeighbours opens a netlink handle in the calling thread's network
+// namespace.
+func newNeighbours(log *slog.Logger) (*neighbours, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("neighbour table: %w", err)
+	}
+	n := &neighbours{h: h, log: log, miss: make(chan netip.Addr, 1024), wanted: map[netip.Addr]struct{}{}}
+	empty := map[netip.Addr]nextHop{}
+	n.snap.Store(&empty)
+	return n, nil
+}
+
+// lookup returns dst's next hop; found is false on a cache miss, which it
+// reports to the resolver without blocking.
+func (n *neighbours) lookup(dst netip.Addr) (nh nextHop, found bool) {
+	nh, found = (*n.snap.Load())[dst]
+	if !found {
+		select {
+		case n.miss <- dst:
+		default:
+		}
+	}
+	return nh, found
+}
+
+// run resolves misses and refreshes the cache until ctx ends. events, when
+// not nil, are the kernel's neighbour notifications. New destinations are
+// resolved at once and merged into the snapshot; notifications mark the
+// cache stale and trigger at most one full rebuild per 50 ms, so a busy
+// LAN's neighbour churn does not turn into a rebuild per event.
+func (n *neighbours) run(ctx context.Context, every time.Duration, events <-chan netlink.NeighUpdate) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	soon := time.NewTicker(50 * time.Millisecond)
+	defer soon.Stop()
+	stale := false
+	var fresh []netip.Addr
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-n.miss:
+			fresh = append(fresh[:0], a)
+			// Take the burst of misses in one go.
+		drain:
+			for len(fresh) < 1024 {
+				select {
+				case a := <-n.miss:
+					fresh = append(fresh, a)
+				default:
+					break drain
+				}
+			}
+			n.add(fresh)
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			stale = true
+		case <-soon.C:
+			if stale {
+				stale = false
+				n.refresh()
+			}
+		case <-tick.C:
+			stale = false
+			n.refresh()
+		}
+	}
+}
+
+// add resolves destinations not yet cached and publishes a snapshot with
+// them.
+func (n *neighbours) add(addrs []netip.Addr) {
+	cur := *n.snap.Load()
+	n.mu.Lock()
+	var todo []netip.Addr
+	for _, a := range addrs {
+		if _, ok := cur[a]; ok || len(n.wanted) >= maxNeighbours {
+			continue
+		}
+		if _, ok := n.wanted[a]; !ok {
+			n.wanted[a] = struct{}{}
+			todo = append(todo, a)
+		}
+	}
+	n.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	next := make(map[netip.Addr]nextHop, len(cur)+len(todo))
+	for k, v := range cur {
+		next[k] = v
+	}
+	r := newResolver(n)
+	for _, a := range todo {
+		next[a] = r.resolve(a)
+	}
+	n.snap.Store(&next)
+}
+
+// refresh rebuilds the snapshot for every wanted destination.
+func (n *neighbours) refresh() {
+	n.mu.Lock()
+	want := make([]netip.Addr, 0, len(n.wanted))
+	for a := range n.wanted {
+		want = append(want, a)
+	}
+	n.mu.Unlock()
+	n.refreshes.Add(1)
+	r := newResolver(n)
+	next := make(map[netip.Addr]nextHop, len(want))
+	for _, dst := range want {
+		next[dst] = r.resolve(dst)
+	}
+	n.snap.Store(&next)
+}
+
+// resolver answers next-hop questions from one reading of each link's
+// neighbour table.
+type resolver struct {
+	n     *neighbours
+	links map[int]*linkInfo
+}
+
+type linkInfo struct {
+	mac    [6]byte
+	neighs map[netip.Addr][6]byte
+}
+
+func newResolver(n *neighbours) *resolver { return &resolver{n: n, links: map[int]*linkInfo{}} }
+
+func (r *resolver) link(idx int) *linkInfo {
+	if li, ok := r.links[idx]; ok {
+		return li
+	}
+	li := &linkInfo{neighs: map[netip.Addr][6]byte{}}
+	r.links[idx] = li
+	if l, err := r.n.h.LinkByIndex(idx); err == nil && len(l.Attrs().HardwareAddr) == 6 {
+		copy(li.mac[:], l.Attrs().HardwareAddr)
+	}
+	neighs, err := r.n.h.NeighList(idx, netlink.FAMILY_ALL)
+	if err != nil {
+		r.n.errors.Add(1)
+		return li
+	}
+	const usable = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE | netlink.NUD_PERMANENT
+	for _, e := range neighs {
+		if e.State&usable == 0 || len(e.HardwareAddr) != 6 {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(e.IP)
+		if !ok {
+			continue
+		}
+		var mac [6]byte
+		copy(mac[:], e.HardwareAddr)
+		li.neighs[a.Unmap()] = mac
+	}
+	return li
+}
+
+// resolve returns dst's next hop from the kernel's route and neighbour
+// tables: unresolved when there is no route or no usable neighbour entry.
+func (r *resolver) resolve(dst netip.Addr) nextHop {
+	routes, err := r.n.h.RouteGet(net.IP(dst.AsSlice()))
+	if err != nil || len(routes) == 0 {
+		r.n.errors.Add(1)
+		return nextHop{}
+	}
+	rt := routes[0]
+	gw := dst
+	if rt.Gw != nil {
+		if a, ok := netip.AddrFromSlice(rt.Gw); ok {
+			gw = a.Unmap()
+		}
+	}
+	li := r.link(rt.LinkIndex)
+	nh := nextHop{ifindex: rt.LinkIndex, src: li.mac}
+	nh.dst, nh.resolved = li.neighs[gw]
+	return nh
+}
+
+// close releases the netlink handle.
+func (n *neighbours) close() { n.h.Close() }
