@@ -392,12 +392,7 @@ func isPacketScenario(rows []Result) bool {
 			return true
 		}
 	}
-	for _, x := range rows {
-		if !x.Value.IsZero() {
-			return false
-		}
-	}
-	return true
+	return false
 }
 
 func (r *Report) packetTable(b *strings.Builder, rows []Result) {
