@@ -190,7 +190,9 @@ func NewEnginePair() (*EnginePair, error) {
 			return p.A.AddSA(dataplane.SAConfig{SPI: p.SPIAB, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: p.keyAB})
 		},
 		p.addInbound,
-		func() error { return p.A.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1}) },
+		func() error {
+			return p.A.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1})
+		},
 		func() error { return p.B.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopHost}) },
 	}
 	for _, f := range steps {
