@@ -1,6 +1,19 @@
 package bench
 
+import "context"
+
 // platformSteps are the scenarios that need Linux namespaces.
 func platformSteps() []step {
-	return nil
+	return []step{
+		{ScenarioIO, "af_xdp forward", func(_ context.Context, o *Options) ([]Result, error) {
+			return xdpPath(kindForward, o.runConfig())
+		}},
+		{ScenarioESP, "af_xdp encrypt", func(_ context.Context, o *Options) ([]Result, error) {
+			return xdpPath(kindEncrypt, o.runConfig())
+		}},
+		{ScenarioESP, "af_xdp decrypt", func(_ context.Context, o *Options) ([]Result, error) {
+			return xdpPath(kindDecrypt, o.runConfig())
+		}},
+		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
+	}
 }

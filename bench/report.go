@@ -408,7 +408,7 @@ func (r *Report) packetTable(b *strings.Builder, rows []Result) {
 			pps += " (gen)"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Path, x.Size, workers(x.Workers), pps,
-			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.LossPct), r.ratio(x, ScenarioIO, PathXDPForward), r.cryptoRatio(x))
+			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.LossPct), r.ioRatio(x), r.cryptoRatio(x))
 	}
 	b.WriteString("\n")
 }
@@ -431,6 +431,15 @@ func (r *Report) ratio(x Result, scenario int, path string) string {
 		return ""
 	}
 	return fmt.Sprintf("%.0f%%", x.PPS.Median/ref.PPS.Median*100)
+}
+
+// ioRatio compares an AF_XDP path with the AF_XDP I/O ceiling; in-process
+// paths have no I/O to compare.
+func (r *Report) ioRatio(x Result) string {
+	if !strings.HasPrefix(x.Path, "af_xdp") {
+		return ""
+	}
+	return r.ratio(x, ScenarioIO, PathXDPForward)
 }
 
 // cryptoRatio compares x with the bare AES-GCM operation of its direction.
