@@ -15,5 +15,7 @@ func platformSteps() []step {
 			return xdpPath(kindDecrypt, o.runConfig())
 		}},
 		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
+		{ScenarioIKE, "ike handshakes", ikeHandshakes},
+		{ScenarioIKE, "memory per session", ikeMemory},
 	}
 }
