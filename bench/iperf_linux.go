@@ -26,10 +26,16 @@ func iperf3TCP(ctx context.Context, nsClient, nsServer string, from, addr netip.
 	if err := srv.Start(); err != nil {
 		return 0, fmt.Errorf("start iperf3 server: %w", err)
 	}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Wait() }()
+	// The server exits after its one test; if it lingers (iperf3 -1 does
+	// not always), it is killed rather than waited for.
 	defer func() {
-		if srv.ProcessState == nil {
+		select {
+		case <-srvDone:
+		case <-time.After(2 * time.Second):
 			srv.Process.Kill()
-			srv.Wait()
+			<-srvDone
 		}
 	}()
 	secs := strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))
@@ -37,7 +43,9 @@ func iperf3TCP(ctx context.Context, nsClient, nsServer string, from, addr netip.
 	var err error
 	// The server needs a moment to listen; retry the connection briefly.
 	for try := 0; try < 50; try++ {
-		out, err = nsExec(nsClient, "iperf3", "-c", addr.String(), "-B", from.String(), "-p", port, "-t", secs, "-J", "--connect-timeout", "2000")
+		cctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+		out, err = nsExecContext(cctx, nsClient, "iperf3", "-c", addr.String(), "-B", from.String(), "-p", port, "-t", secs, "-J", "--connect-timeout", "2000")
+		cancel()
 		if err == nil || !strings.Contains(out, "Connection refused") {
 			break
 		}
@@ -46,7 +54,6 @@ func iperf3TCP(ctx context.Context, nsClient, nsServer string, from, addr netip.
 	if err != nil {
 		return 0, fmt.Errorf("iperf3 client: %w", err)
 	}
-	srv.Wait()
 	var res struct {
 		End struct {
 			SumReceived struct {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -145,9 +146,10 @@ func inNetns(ns string, fn func() error) error {
 	return <-errc
 }
 
-// nsExec runs a command inside ns and returns its combined output.
-func nsExec(ns string, name string, args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...).CombinedOutput()
+// nsExecContext runs a command inside ns and returns its combined output;
+// ctx ends it.
+func nsExecContext(ctx context.Context, ns string, name string, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("%s %s in %s: %w: %s", name, strings.Join(args, " "), ns, err, strings.TrimSpace(string(out)))
 	}

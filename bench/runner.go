@@ -135,3 +135,28 @@ func oneLine(err error) string {
 	}
 	return s
 }
+
+// quietHandler passes only records at or above min to the wrapped
+// handler: the engines the benchmark drives log one line per session at
+// Info, which would drown the progress log.
+type quietHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name), h.min}
+}
+
+// warnOnly returns a logger that passes warnings and errors of l.
+func warnOnly(l *slog.Logger) *slog.Logger {
+	return slog.New(quietHandler{l.Handler(), slog.LevelWarn})
+}
