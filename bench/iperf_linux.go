@@ -38,6 +38,15 @@ func iperf3TCP(ctx context.Context, nsClient, nsServer string, from, addr netip.
 			<-srvDone
 		}
 	}()
+	// Wait until the server listens (ip netns exec and iperf3 start slowly
+	// on a loaded machine).
+	for try := 0; try < 100; try++ {
+		o, err := nsExecContext(ctx, nsServer, "ss", "-Hltn", "sport = :"+port)
+		if err == nil && strings.Contains(o, addr.String()) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	secs := strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))
 	var out string
 	var err error
