@@ -14,6 +14,7 @@ func platformSteps() []step {
 		{ScenarioESP, "af_xdp decrypt", func(_ context.Context, o *Options) ([]Result, error) {
 			return xdpPath(kindDecrypt, o.runConfig())
 		}},
+		{ScenarioTCP, "iperf3 through esphub", portableTCP},
 		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
 		{ScenarioIKE, "ike handshakes", ikeHandshakes},
 		{ScenarioIKE, "memory per session", ikeMemory},
