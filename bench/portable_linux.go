@@ -170,3 +170,57 @@ func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
 	}
 	return out
 }
+
+// startPortableGW opens a one-tunnel portable gateway in ns (TUN esp0, UDP
+// 4500 on local) toward remote, with an outbound SA when outKey is set and
+// an inbound one (without anti-replay, for replayed generator traffic)
+// when inKey is set; lanB is routed to lanRoute.
+func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, remote netip.Addr, outSPI, inSPI uint32, outKey, inKey []byte, lanRoute dataplane.NextHop) (*portableGateway, error) {
+	g := &portableGateway{}
+	err := inNetns(ns, func() error {
+		var err error
+		if g.tun, err = portable.OpenTUN("esp0"); err != nil {
+			return fmt.Errorf("tun: %w", err)
+		}
+		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
+			return fmt.Errorf("udp 4500: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	b, err := portable.New(portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), Overlay: g.tun, UDP: g.udp})
+	if err != nil {
+		g.close()
+		return nil, fmt.Errorf("portable backend: %w", err)
+	}
+	g.backend = b
+	steps := []func() error{
+		func() error {
+			return b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local, Remote: remote, Encap: true})
+		},
+		func() error { return b.AddRoute(0, lanB, lanRoute) },
+	}
+	if outKey != nil {
+		steps = append(steps, func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: outSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: outKey})
+		})
+	}
+	if inKey != nil {
+		steps = append(steps, func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: inSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: inKey, ReplayWindow: -1})
+		})
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			g.close()
+			return nil, fmt.Errorf("portable gateway: %w", err)
+		}
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
+	go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
+	return g, nil
+}

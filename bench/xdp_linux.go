@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,7 +36,10 @@ const (
 	kindDecrypt                // ESP in, inner IP out (WAN→LAN)
 )
 
-func (k xdpKind) path() string {
+func (k xdpKind) path(portable bool) string {
+	if portable {
+		return [...]string{"", PathPortableEnc, PathPortableDec}[k]
+	}
 	return [...]string{PathXDPForward, PathXDPEncrypt, PathXDPDecrypt}[k]
 }
 
@@ -60,7 +64,14 @@ func (n *xdpNode) close() {
 
 // xdpTopo is a built AF_XDP topology of one kind.
 type xdpTopo struct {
-	kind           xdpKind
+	kind xdpKind
+	// portable replaces the AF_XDP DUT with esphub's portable backend
+	// (kernel forwarding into a TUN, ESP in UDP on a socket); the
+	// generator and sink stay the same.
+	portable       bool
+	gw             *portableGateway
+	gwCancel       func()
+	gwWG           sync.WaitGroup
 	lab            *netLab
 	g0, d0, d1, s0 *end
 	gen, dut, sink xdpNode
@@ -74,13 +85,17 @@ type xdpTopo struct {
 	sinkGood atomic.Uint64
 	sinkBad  atomic.Uint64
 	dutCPU   atomic.Int64 // DUT thread CPU, published by the DUT goroutine
+	sinkCPU  atomic.Int64 // sink thread CPU, published by the sink goroutine
+	// sizes are the inner packet sizes of the frames last built, which
+	// Gbit/s counts on every path (so that decrypt compares with encrypt).
+	sizes    []int
 	dutPkts  atomic.Uint64
 	dutDrops atomic.Uint64
 }
 
 // newXDPTopo builds the namespaces, links, programs, sockets and (for the
 // ESP kinds) the engines, and starts the DUT and sink goroutines.
-func newXDPTopo(kind xdpKind) (t *xdpTopo, err error) {
+func newXDPTopo(kind xdpKind, portable bool) (t *xdpTopo, err error) {
 	if err := afxdp.Probe(); err != nil {
 		return nil, fmt.Errorf("af_xdp: %w", err)
 	}
@@ -88,11 +103,11 @@ func newXDPTopo(kind xdpKind) (t *xdpTopo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	t = &xdpTopo{kind: kind, lab: lab}
+	t = &xdpTopo{kind: kind, lab: lab, portable: portable}
+	built := t
 	defer func() {
 		if err != nil {
-			t.Close()
-			t = nil
+			built.Close()
 		}
 	}()
 	nsG, err := lab.ns("gen")
@@ -130,8 +145,10 @@ func newXDPTopo(kind xdpKind) (t *xdpTopo, err error) {
 	if kind == kindDecrypt {
 		dutRole = bpf.RoleWAN
 	}
-	if err = openXDPNode(&t.dut, t.d0, dutRole, t.d1, 8192); err != nil {
-		return nil, fmt.Errorf("dut: %w", err)
+	if !portable {
+		if err = openXDPNode(&t.dut, t.d0, dutRole, t.d1, 8192); err != nil {
+			return nil, fmt.Errorf("dut: %w", err)
+		}
 	}
 	// Sink: WAN for ESP (encrypt), LAN for inner packets.
 	sinkRole := bpf.RoleLAN
@@ -142,11 +159,18 @@ func newXDPTopo(kind xdpKind) (t *xdpTopo, err error) {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
 
-	if err = t.setupEngines(); err != nil {
-		return nil, err
+	if portable {
+		if err = t.setupPortable(nsD); err != nil {
+			return nil, err
+		}
+		t.wg.Add(1)
+	} else {
+		if err = t.setupEngines(); err != nil {
+			return nil, err
+		}
+		t.wg.Add(2)
+		go t.runDUT()
 	}
-	t.wg.Add(2)
-	go t.runDUT()
 	go t.runSink()
 	return t, nil
 }
@@ -236,7 +260,7 @@ func (t *xdpTopo) setupEngines() error {
 		s := dataplane.NewEngine(dataplane.Options{})
 		for _, f := range []func() error{
 			func() error {
-				return s.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.g0.ip4, Remote: t.d0.ip4})
+				return s.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.g0.ip4, Remote: t.d0.ip4, Encap: t.portable})
 			},
 			func() error {
 				return s.AddSA(dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key})
@@ -258,6 +282,11 @@ var route4Tunnel = dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1}
 func (t *xdpTopo) Close() error {
 	t.stop.Store(true)
 	t.wg.Wait()
+	if t.gw != nil {
+		t.gwCancel()
+		t.gw.close()
+		t.gwWG.Wait()
+	}
 	t.gen.close()
 	t.dut.close()
 	t.sink.close()
@@ -277,6 +306,7 @@ func (t *xdpTopo) frames(label string) ([][]byte, error) {
 		return nil, err
 	}
 	out := make([][]byte, 0, n)
+	t.sizes = sizes
 	buf := make([]byte, 1500)
 	pkts := make([]*dataplane.Packet, 1)
 	pkts[0] = dataplane.NewPacket(dataplane.DefaultBufferSize)
@@ -418,9 +448,14 @@ func (t *xdpTopo) runSink() {
 	descs := make([]afxdp.Desc, batchSize)
 	poll := afxdp.NewPoller(s)
 	dst := lanB.Addr().Next().As4() // innerDst
-	for !t.stop.Load() {
+	t.sinkCPU.Store(int64(ThreadCPU()))
+	for batches := 0; !t.stop.Load(); batches++ {
+		if batches%16 == 0 {
+			t.sinkCPU.Store(int64(ThreadCPU()))
+		}
 		n := s.Receive(descs)
 		if n == 0 {
+			t.sinkCPU.Store(int64(ThreadCPU()))
 			poll.Wait(time.Millisecond)
 			continue
 		}
@@ -429,7 +464,10 @@ func (t *xdpTopo) runSink() {
 			b := u.Data(d)
 			switch {
 			case t.kind == kindEncrypt:
-				if len(b) < 38 || b[23] != 50 || binary.BigEndian.Uint32(b[34:]) != xdpSPI {
+				switch {
+				case len(b) >= 38 && b[23] == 50 && binary.BigEndian.Uint32(b[34:]) == xdpSPI:
+				case len(b) >= 46 && b[23] == 17 && binary.BigEndian.Uint32(b[42:]) == xdpSPI:
+				default:
 					bad++
 				}
 			default:
@@ -447,12 +485,12 @@ func (t *xdpTopo) runSink() {
 // generate transmits frames (round robin) for d at rate packets per second
 // (0: as fast as the generator goes) and returns how many it sent. It
 // runs on the calling goroutine, locked to its thread.
-func (t *xdpTopo) generate(frames [][]byte, d time.Duration, rate float64) (uint64, time.Duration) {
+func (t *xdpTopo) generate(frames [][]byte, d time.Duration, rate float64) (sent uint64, elapsed, cpu time.Duration) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	cpu0 := ThreadCPU()
 	s, u := t.gen.in, t.gen.umem
 	tx := make([]afxdp.Desc, batchSize)
-	var sent uint64
 	k := 0
 	start := time.Now()
 	deadline := start.Add(d)
@@ -485,13 +523,13 @@ func (t *xdpTopo) generate(frames [][]byte, d time.Duration, rate float64) (uint
 			runtime.Gosched()
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed = time.Since(start)
 	// Let the TX ring drain so its packets count as offered in this run.
 	for i := 0; i < 200 && s.TXPending() > 0; i++ {
 		s.Flush()
 		time.Sleep(time.Millisecond)
 	}
-	return sent, elapsed
+	return sent, elapsed, ThreadCPU() - cpu0
 }
 
 // waitQuiet waits until the sink count stops moving (100 ms without change,
@@ -514,21 +552,26 @@ func (t *xdpTopo) waitQuiet() uint64 {
 // offered packets, generator time and the DUT thread's CPU.
 func (t *xdpTopo) measure(frames [][]byte, d time.Duration, rate float64) Sample {
 	base := t.sinkGood.Load()
-	cpu0 := t.dutCPU.Load()
-	sent, elapsed := t.generate(frames, d, rate)
+	cpu0, sink0, self0 := t.dutCPU.Load(), t.sinkCPU.Load(), processCPU()
+	sent, elapsed, genCPU := t.generate(frames, d, rate)
 	got := t.waitQuiet() - base
 	cpu := time.Duration(t.dutCPU.Load() - cpu0)
+	if t.portable {
+		// The backend's goroutines are not on one thread: take the
+		// process's CPU minus the generator's and the sink's threads.
+		cpu = processCPU() - self0 - genCPU - time.Duration(t.sinkCPU.Load()-sink0)
+	}
 	var bytes uint64
 	for i := uint64(0); i < got; i++ {
-		bytes += uint64(len(frames[i%uint64(len(frames))]) - 14)
+		bytes += uint64(t.sizes[i%uint64(len(t.sizes))])
 	}
 	return Sample{Packets: got, Offered: sent, Bytes: bytes, Elapsed: elapsed, CPU: cpu}
 }
 
 // XDPPath runs one AF_XDP scenario kind over every size: scenario 2
 // (forward) or 3 (encrypt, decrypt).
-func xdpPath(kind xdpKind, rc RunConfig) ([]Result, error) {
-	t, err := newXDPTopo(kind)
+func xdpPath(kind xdpKind, portable bool, rc RunConfig) ([]Result, error) {
+	t, err := newXDPTopo(kind, portable)
 	if err != nil {
 		return nil, err
 	}
@@ -549,14 +592,23 @@ func xdpPath(kind xdpKind, rc RunConfig) ([]Result, error) {
 		for range rc.Runs {
 			samples = append(samples, t.measure(frames, rc.Duration, 0))
 		}
-		r := PacketResult(scenario, kind.path(), label, samples)
+		r := PacketResult(scenario, kind.path(portable), label, samples)
 		r.Workers = 1
-		r.Harness = "own AF_XDP generator (copy mode, one thread) → DUT: one worker thread with two AF_XDP sockets on one UMEM, XDP steering on the ingress veth → AF_XDP sink counting and checking every frame; gen, DUT and sink in three namespaces; CPU is the DUT thread's only"
-		if kind != kindForward {
-			r.Harness += "; DUT runs dataplane.Engine directly (no daemon), copying each packet between the UMEM frame and an engine buffer"
+		if portable {
+			r.Harness = "own AF_XDP generator → DUT namespace with kernel forwarding into esphub's portable backend (TUN esp0 + ESP-in-UDP socket, one reader goroutine each way, no daemon) → AF_XDP sink; CPU is the process's minus the generator's and sink's threads"
+		} else {
+			r.Harness = "own AF_XDP generator (copy mode, one thread) → DUT: one worker thread with two AF_XDP sockets on one UMEM, XDP steering on the ingress veth → AF_XDP sink counting and checking every frame; gen, DUT and sink in three namespaces; CPU is the DUT thread's only"
+			if kind != kindForward {
+				r.Harness += "; DUT runs dataplane.Engine directly (no daemon), copying each packet between the UMEM frame and an engine buffer"
+			}
 		}
 		if kind == kindDecrypt {
 			r.Note = "Decrypt: the generator replays 1,024 packets sealed in advance, so the DUT's inbound SA runs without anti-replay."
+		}
+		if portable {
+			if d := nonZero(t.engine.Drops()); len(d) > 0 {
+				r.Note += fmt.Sprintf(" Engine drops: %v.", d)
+			}
 		}
 		if bad := t.sinkBad.Load(); bad > 0 {
 			r.Note += fmt.Sprintf(" The sink saw %d damaged frames.", bad)
@@ -567,10 +619,69 @@ func xdpPath(kind xdpKind, rc RunConfig) ([]Result, error) {
 		out = append(out, r)
 	}
 	if d := t.dutDrops.Load(); d > 0 && kind != kindForward {
-		return out, fmt.Errorf("%s: the engine dropped %d packets (%v)", kind.path(), d, t.engine.Drops())
+		return out, fmt.Errorf("%s: the engine dropped %d packets (%v)", kind.path(portable), d, nonZero(t.engine.Drops()))
 	}
 	if len(out) > 0 && out[0].PPS.Median == 0 {
-		return out, errors.New(kind.path() + ": nothing reached the sink")
+		return out, errors.New(kind.path(portable) + ": nothing reached the sink")
 	}
 	return out, nil
+}
+
+// setupPortable runs the portable backend in the DUT namespace: the kernel
+// forwards the generator's packets for lanB into esp0 (encrypt), or the
+// backend's UDP socket on d0 takes the ESP and the kernel forwards the
+// decrypted packets out of d1 to the sink (decrypt).
+func (t *xdpTopo) setupPortable(ns string) error {
+	key := make([]byte, 20)
+	for i := range key {
+		key[i] = byte(0x40 + i)
+	}
+	for _, kv := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"} {
+		if _, err := nsExecContext(context.Background(), ns, "sysctl", "-qw", kv); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.gwCancel = cancel
+	var err error
+	if t.kind == kindEncrypt {
+		t.gw, err = startPortableGW(ctx, &t.gwWG, ns, t.d1.ip4, t.s0.ip4, xdpSPI, 0, key, nil, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1})
+		if err != nil {
+			return err
+		}
+		if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
+			return err
+		}
+		if err := ipRun("-n", ns, "route", "add", lanB.String(), "dev", "esp0"); err != nil {
+			return err
+		}
+	} else {
+		t.gw, err = startPortableGW(ctx, &t.gwWG, ns, t.d0.ip4, t.g0.ip4, 0, xdpSPI, nil, key, dataplane.NextHop{Kind: dataplane.NextHopHost})
+		if err != nil {
+			return err
+		}
+		if err := ipRun("-n", ns, "route", "add", lanB.String(), "via", t.s0.ip4.String(), "dev", "d1"); err != nil {
+			return err
+		}
+		s := dataplane.NewEngine(dataplane.Options{})
+		for _, f := range []func() error{
+			func() error {
+				return s.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.g0.ip4, Remote: t.d0.ip4, Encap: true})
+			},
+			func() error {
+				return s.AddSA(dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key})
+			},
+			func() error { return s.AddRoute(0, lanB, route4Tunnel) },
+		} {
+			if err := f(); err != nil {
+				return fmt.Errorf("generator engine: %w", err)
+			}
+		}
+		t.sealer = &EnginePair{A: s, WA: s.NewWorker()}
+	}
+	if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
+		return err
+	}
+	t.engine = t.gw.backend.Engine
+	return nil
 }
