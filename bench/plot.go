@@ -121,7 +121,7 @@ func DrawPlot(series []PlotSeries) *image.RGBA {
 	for i, s := range plotSizes {
 		x := xOf(i)
 		vline(img, x, y0, y0+5, black)
-		drawText(img, x-textWidth(s, scale)/2, y0+10, s, scale, black)
+		drawText(img, x-textWidth(s, scale)/2, y0+10, upper(s), scale, black)
 	}
 	drawText(img, (x0+x1)/2-textWidth("BYTES", scale)/2, y0+28, "BYTES", scale, black)
 	drawText(img, 8, 8, "GBIT/S", scale, black)
