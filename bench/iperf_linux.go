@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -63,21 +62,7 @@ func iperf3TCP(ctx context.Context, nsClient, nsServer string, from, addr netip.
 	if err != nil {
 		return 0, fmt.Errorf("iperf3 client: %w", err)
 	}
-	var res struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return 0, fmt.Errorf("iperf3 output: %w", err)
-	}
-	if res.Error != "" {
-		return 0, fmt.Errorf("iperf3: %s", res.Error)
-	}
-	return res.End.SumReceived.BitsPerSecond / 1e6, nil
+	return parseIperf3([]byte(out))
 }
 
 // StrongSwanTCP is scenario 5: iperf3 TCP between two namespaces through a
