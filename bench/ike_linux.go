@@ -148,7 +148,7 @@ func (l *ikeLab) pair(prop suite.Proposal, log *slog.Logger) (resp, init *ikeEng
 }
 
 // openSessions runs ikeWorkers goroutines opening sessions until n have
-// been established (n > 0) or until deadline (n == 0), and returns the
+// been established (n > 0) or deadline passes (when not zero), and returns the
 // successes and failures and the last error.
 func (l *ikeLab) openSessions(ctx context.Context, init *ikeEngine, prop suite.Proposal, n int, deadline time.Time, seq *atomic.Uint64) (ok, failed uint64, lastErr error) {
 	var wg sync.WaitGroup
@@ -163,7 +163,7 @@ func (l *ikeLab) openSessions(ctx context.Context, init *ikeEngine, prop suite.P
 				if n > 0 && claimed.Add(1) > int64(n) {
 					return
 				}
-				if n == 0 && time.Now().After(deadline) {
+				if !deadline.IsZero() && time.Now().After(deadline) {
 					return
 				}
 				id := seq.Add(1)
@@ -272,7 +272,14 @@ func ikeMemory(ctx context.Context, o *Options) ([]Result, error) {
 		}
 		var seq atomic.Uint64
 		start := time.Now()
-		ok, _, lastErr := l.openSessions(ctx, init, prop, n, time.Time{}, &seq)
+		// Filling is bounded so that a slow machine still gets a report;
+		// the row then says how many sessions were up.
+		limit := 4 * time.Minute
+		if o.Quick {
+			limit = 20 * time.Second
+		}
+		o.Logger.Info("filling sessions", "target", n, "limit", limit)
+		ok, _, lastErr := l.openSessions(ctx, init, prop, n, time.Now().Add(limit), &seq)
 		took := time.Since(start)
 		init.stop()
 		init = nil
