@@ -283,7 +283,11 @@ func ikeMemory(ctx context.Context, o *Options) ([]Result, error) {
 		took := time.Since(start)
 		init.stop()
 		init = nil
-		sas, err := resp.e.IKESAs(ctx)
+		// The count is taken even when ctx was cancelled mid-fill, so that
+		// an interrupted run still reports the sessions it had.
+		qctx, qcancel := context.WithTimeout(context.Background(), time.Minute)
+		sas, err := resp.e.IKESAs(qctx)
+		qcancel()
 		up := 0
 		for _, sa := range sas {
 			if sa.State == "READY" {

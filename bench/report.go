@@ -364,8 +364,8 @@ func (r *Report) WriteMarkdown(w io.Writer, plotFile string) error {
 			if x.Harness != "" && !slices.Contains(notes, "Harness: "+x.Harness) {
 				notes = append(notes, "Harness: "+x.Harness)
 			}
-			if x.Note != "" && !slices.Contains(notes, x.Note) {
-				notes = append(notes, x.Note)
+			if n := strings.TrimSpace(x.Note); n != "" && !slices.Contains(notes, n) {
+				notes = append(notes, n)
 			}
 			if x.GeneratorBound {
 				gb := "The generator was the bottleneck for the rows marked (gen): the path under test kept up with all it was offered."
@@ -444,7 +444,7 @@ func (r *Report) ioRatio(x Result) string {
 
 // cryptoRatio compares x with the bare AES-GCM operation of its direction.
 func (r *Report) cryptoRatio(x Result) string {
-	if x.Scenario == ScenarioCrypto {
+	if x.Scenario != ScenarioESP {
 		return ""
 	}
 	path := PathGCMSeal
