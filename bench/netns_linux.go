@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +25,10 @@ type netLab struct {
 	nss    []string
 }
 
-var labCounter atomic.Uint32
+var (
+	labCounter atomic.Uint32
+	staleOnce  sync.Once
+)
 
 func newNetLab(tag string) (*netLab, error) {
 	if os.Geteuid() != 0 {
@@ -32,7 +37,36 @@ func newNetLab(tag string) (*netLab, error) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, errors.New("lab scenarios need ip(8) from iproute2")
 	}
+	staleOnce.Do(removeStaleLabs)
 	return &netLab{prefix: fmt.Sprintf("ehb-%d-%d-%s", os.Getpid(), labCounter.Add(1), tag)}, nil
+}
+
+// removeStaleLabs deletes namespaces left by benchmark processes that were
+// killed before their cleanup ran: names ehb-PID-* whose PID is gone and
+// that hold no process. Other namespaces are never touched.
+func removeStaleLabs() {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "ehb-") {
+			continue
+		}
+		f := strings.SplitN(name, "-", 3)
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + f[1]); err == nil {
+			continue // still running
+		}
+		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			continue
+		}
+		_ = ipRun("netns", "del", name)
+	}
 }
 
 // ns creates the namespace PREFIX-role with lo up and returns its name.
