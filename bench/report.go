@@ -367,6 +367,12 @@ func (r *Report) WriteMarkdown(w io.Writer, plotFile string) error {
 			if n := strings.TrimSpace(x.Note); n != "" && !slices.Contains(notes, n) {
 				notes = append(notes, n)
 			}
+			if !x.OfferedPPS.IsZero() {
+				gen := "Offered pps is what our generator sent (at its full rate); with loss near zero the generator, not the path, was the limit (marked (gen)); with high loss the path under test was."
+				if !slices.Contains(notes, gen) {
+					notes = append(notes, gen)
+				}
+			}
 			if x.GeneratorBound {
 				gb := "The generator was the bottleneck for the rows marked (gen): the path under test kept up with all it was offered."
 				if !slices.Contains(notes, gb) {
@@ -396,19 +402,19 @@ func isPacketScenario(rows []Result) bool {
 }
 
 func (r *Report) packetTable(b *strings.Builder, rows []Result) {
-	b.WriteString("| path | size (B) | workers | pps median (min–max) | Gbit/s | CPU ns/pkt | loss % | vs I/O ceiling | vs crypto ceiling |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| path | size (B) | workers | pps median (min–max) | Gbit/s | CPU ns/pkt | offered pps | loss % | vs I/O ceiling | vs crypto ceiling |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range rows {
 		if x.Skipped != "" {
-			fmt.Fprintf(b, "| %s | %s | %s | not measured: %s | | | | | |\n", x.Path, x.Size, workers(x.Workers), x.Skipped)
+			fmt.Fprintf(b, "| %s | %s | %s | not measured: %s | | | | | | |\n", x.Path, x.Size, workers(x.Workers), x.Skipped)
 			continue
 		}
 		pps := fmtStat(x.PPS)
 		if x.GeneratorBound {
 			pps += " (gen)"
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Path, x.Size, workers(x.Workers), pps,
-			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.LossPct), r.ioRatio(x), r.cryptoRatio(x))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Path, x.Size, workers(x.Workers), pps,
+			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.OfferedPPS), fmtStat(x.LossPct), r.ioRatio(x), r.cryptoRatio(x))
 	}
 	b.WriteString("\n")
 }
