@@ -306,7 +306,11 @@ func ikeMemory(ctx context.Context, o *Options) ([]Result, error) {
 			return out, fmt.Errorf("memory at %d sessions: none established: %v", n, lastErr)
 		}
 		per := (float64(withSAs) - float64(empty)) / float64(up)
-		r := Result{Scenario: ScenarioIKE, Path: PathSessionMemory, Param: fmt.Sprintf("%d sessions", n), Value: Summarize([]float64{per}), Unit: "bytes/session", Runs: 1,
+		param := fmt.Sprintf("%d sessions", n)
+		if up != n {
+			param = fmt.Sprintf("%d sessions (of %d asked)", up, n)
+		}
+		r := Result{Scenario: ScenarioIKE, Path: PathSessionMemory, Param: param, Value: Summarize([]float64{per}), Unit: "bytes/session", Runs: 1,
 			Harness: "runtime.MemStats.HeapInuse after GC with the sessions established (initiator engine already stopped and collected), minus the same after the responder is stopped too, divided by the responder's READY IKE SAs; so the responder engine's fixed overhead is spread over the sessions; IKE engine state only (no dataplane SAs: the daemon that installs them is not on main yet)",
 			Note:    fmt.Sprintf("Sessions came up at %.0f/s while filling.", float64(ok)/took.Seconds())}
 		if up != n {
