@@ -57,7 +57,7 @@ demo: build
 	@scripts/demo.sh
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN)/esphub-bench -v -out bench/results
 
 clean:
 	rm -rf $(BIN)
