@@ -213,9 +213,24 @@ func TestLifetimesRekeyAutomatically(t *testing.T) {
 		as := ikeSAs(t, p.a)
 		return len(as) == 1 && as[0].LocalSPI != info.LocalSPI && p.a.countEvents(EventChildRekeyed)+p.b.countEvents(EventChildRekeyed) >= 2
 	})
-	waitFor(t, "state settles", func() bool {
-		return len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1
-	})
+	deadline := time.Now().Add(30 * time.Second)
+	for len(p.a.inst.snapshot()) != 1 || len(p.b.inst.snapshot()) != 1 {
+		if time.Now().After(deadline) {
+			// Say which Child SAs linger, so that a failure under load can
+			// be told apart from a rekey that leaks an SA.
+			for name, pe := range map[string]*peer{"A": p.a, "B": p.b} {
+				for spi, c := range pe.inst.snapshot() {
+					t.Logf("%s installed: in %08x out %08x ike %016x replaces %08x initiator %v age %v",
+						name, spi, c.OutboundSPI, c.IKESA, c.Replaces, c.Initiator, time.Since(c.Created))
+				}
+				for _, s := range ikeSAs(t, pe) {
+					t.Logf("%s ike sa: %+v", name, s)
+				}
+			}
+			t.Fatal("timed out waiting for one Child SA on each side")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	checkChildKeys(t, p.a, p.b)
 }
 
