@@ -101,7 +101,7 @@ type Daemon struct {
 	pendingI   map[netip.Addr]*pending     // initiator: connector waiting for its Child SA, by peer address
 	connectors map[string]*connector       // by tunnel interface name
 	vrfIDs     map[string]uint32
-	leases     map[netip.Addr]bool      // pool addresses handed out
+	leases     map[netip.Addr]lease     // pool addresses handed out
 	upInfo     map[uint64]ike.IKESAInfo // IKE SAs up before their first Child SA
 	ctx        context.Context          // Run's context, for connectors started by reloads
 	wg         sync.WaitGroup
@@ -176,7 +176,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		pendingR: map[netip.AddrPort]*pending{}, pendingI: map[netip.Addr]*pending{},
 		connectors: map[string]*connector{}, vrfIDs: map[string]uint32{rib.DefaultVRF: 0},
 		ifTunnel: map[string]dataplane.TunnelID{},
-		leases:   map[netip.Addr]bool{}, upInfo: map[uint64]ike.IKESAInfo{},
+		leases:   map[netip.Addr]lease{}, upInfo: map[uint64]ike.IKESAInfo{},
 	}
 	ic := o.IKE
 	ic.Transport = o.Transport

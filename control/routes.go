@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control/rib"
@@ -319,6 +320,9 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 		}
 	}
 	if addr, ok := assignedAddr(info); ok {
+		d.mu.Lock()
+		d.leases[addr] = lease{at: d.now(), bound: true}
+		d.mu.Unlock()
 		p := netip.PrefixFrom(addr, 32)
 		if d.rib.Add(rib.Route{VRF: vrf, Prefix: p, Source: rib.IKEv2, Distance: 1, NextHops: []rib.NextHop{{Interface: iface}}, Owner: iface}) == nil {
 			accepted = append(accepted, p)
@@ -330,22 +334,35 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 }
 
 // allocate leases the lowest free address of an IPv4 local pool of cfg.
-// The lease is released when the session that received it goes down.
-// Caller holds mu.
+// A lease is bound to its session when the IKE SA comes up and released
+// when the session goes down; a lease whose IKE SA never came up expires
+// after two minutes. Caller holds mu.
 func (d *Daemon) allocate(cfg *config.Config, pool string) (netip.Addr, error) {
 	p := cfg.Pool(pool)
 	if p == nil {
 		return netip.Addr{}, fmt.Errorf("ip local pool %s does not exist", pool)
 	}
+	now := d.now()
+	for a, l := range d.leases {
+		if !l.bound && now.Sub(l.at) > 2*time.Minute {
+			delete(d.leases, a)
+		}
+	}
 	for _, r := range p.Ranges {
 		for a := r.First; a.IsValid() && a.Compare(r.Last) <= 0; a = a.Next() {
-			if !d.leases[a] {
-				d.leases[a] = true
+			if _, used := d.leases[a]; !used {
+				d.leases[a] = lease{at: now}
 				return a, nil
 			}
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("ip local pool %s is exhausted", pool)
+}
+
+// lease is a pool address handed out in a CFG_REPLY.
+type lease struct {
+	at    time.Time
+	bound bool // its session is up
 }
 
 // assignedAddr returns the address a responder session assigned to its peer.

@@ -206,8 +206,14 @@ func (d *Daemon) ikeRows(ctx context.Context) ([]ikeSAJSON, error) {
 		if sa.Initiator {
 			role = "Initiator"
 		}
+		// Tunnel-id stays with the session (IOS keeps it for the SA's
+		// life); SAs without a session yet are numbered after them.
+		tid := s.ID
+		if !hasSess {
+			tid = 1000 + i
+		}
 		row := ikeSAJSON{
-			TunnelID: i + 1, SessionID: s.ID, Interface: s.Interface, Local: sa.Local, Remote: sa.Remote,
+			TunnelID: tid, SessionID: s.ID, Interface: s.Interface, Local: sa.Local, Remote: sa.Remote,
 			FVRF: s.FVRF, IVRF: s.VRF, Status: status, Description: desc, Role: role,
 			LocalSPI: fmt.Sprintf("%016X", sa.LocalSPI), RemoteSPI: fmt.Sprintf("%016X", sa.RemoteSPI),
 			LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String(), Proposal: sa.Proposal.String(),
@@ -226,7 +232,7 @@ func (d *Daemon) ikeRows(ctx context.Context) ([]ikeSAJSON, error) {
 		if c.State == connReady || busy[c.Peer.Addr()] && c.State == connNegotiating {
 			continue
 		}
-		row := ikeSAJSON{TunnelID: len(rows) + 1, Interface: c.Interface, Local: c.Local, Remote: c.Peer,
+		row := ikeSAJSON{TunnelID: 2000 + len(rows), Interface: c.Interface, Local: c.Local, Remote: c.Peer,
 			Status: c.State, Role: "Initiator", Attempts: c.Attempts, LastError: c.LastError,
 			LocalSPI: "0000000000000000", RemoteSPI: "0000000000000000", Lifetime: config.DefaultIKELifetime}
 		switch c.State {

@@ -45,6 +45,14 @@ func TestConfigErrorAtStart(t *testing.T) {
 	if strings.Contains(out, "\n") || !strings.HasPrefix(out, "esphubd: "+cfg+":3:") || !strings.Contains(out, "more error") {
 		t.Errorf("stderr %q, want one line esphubd: %s:3:COL: ... (and N more errors ...)", out, cfg)
 	}
+	empty := filepath.Join(dir, "empty.cfg")
+	if err := os.WriteFile(empty, []byte("\n  \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr3 bytes.Buffer
+	if code := run([]string{"-config", empty}, &stderr3); code == 0 || !strings.Contains(stderr3.String(), empty+":1:1: error: the configuration file is empty") {
+		t.Errorf("empty file: exit %d, %q", code, stderr3.String())
+	}
 	var stderr2 bytes.Buffer
 	if code := run([]string{"-config", filepath.Join(dir, "missing.cfg")}, &stderr2); code == 0 || !strings.Contains(stderr2.String(), "missing.cfg") {
 		t.Errorf("missing file: exit %d, %q", code, stderr2.String())

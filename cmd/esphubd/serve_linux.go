@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,11 @@ func loadConfig(path string) (*config.Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	if len(bytes.TrimSpace(src)) == 0 {
+		// Most likely caught in the middle of being rewritten; applying it
+		// would tear down every session.
+		return nil, fmt.Errorf("%s:1:1: error: the configuration file is empty", path)
 	}
 	cfg, diags := config.Parse(path, src)
 	if diags.HasErrors() {
