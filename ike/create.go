@@ -252,6 +252,15 @@ func (t *childRekeyTask) fail(sa *ikeSA, err error) {
 	if t.old.state == childRekeying {
 		t.old.state = childInstalled
 	}
+	if owner := t.old.sa; owner != sa && t.old.state == childInstalled && owner.state == stateEstablished {
+		// The IKE SA was rekeyed while this task waited in its queue (an
+		// IKE SA rekey runs alone) and the Child SA moved to the successor:
+		// rekey it there. Dropping the task would leave the Child SA to die
+		// at its hard lifetime with nothing to replace it.
+		owner.queueTask(&childRekeyTask{childCreateTask: childCreateTask{done: t.done, cfg: t.cfg},
+			old: t.old, auto: t.auto, retries: t.retries})
+		return
+	}
 	t.finish(err)
 	if sa.state == stateEstablished {
 		t.retry(sa)
