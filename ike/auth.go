@@ -66,10 +66,12 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
 	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
-	for _, c := range prof.Config {
-		ps = append(ps, cpPayload(c))
+	if prof.ConfigRequest != nil {
+		req := cloneCP(prof.ConfigRequest)
+		req.CFGType = wire.CFGRequest
+		sa.localCP = req
+		ps = append(ps, req)
 	}
-	sa.localConfig = prof.Config
 	if len(prof.Child.Proposals) > 0 {
 		if t.childSPI == 0 {
 			spi, err := e.newChildSPI()
@@ -130,7 +132,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
 	}
 	sa.remoteID = remoteID
-	sa.peerConfig = m.configPayloads()
+	sa.peerCP = cloneCP(m.cp())
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
 	}
@@ -229,21 +231,9 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	idr := idPayload(sa.localID, true)
 	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	childOK := true
-	if sa.peerConfig = m.configPayloads(); len(sa.peerConfig) > 0 {
-		if cr, ok := e.cfg.Policy.(ConfigResponder); ok {
-			reply, err := cr.Configure(sa.info(), sa.peerConfig)
-			if err != nil {
-				e.stats.inc(CounterConfigFailures)
-				e.log.Info("configuration request refused", "peer", sa.remote, "id", remoteID.String(), "err", err)
-				ps = append(ps, notify(wire.NotifyInternalAddressFailure, nil))
-				childOK = false
-			}
-			for _, c := range reply {
-				ps = append(ps, cpPayload(c))
-			}
-			sa.localConfig = reply
-		}
+	cp, childOK := sa.respondCP(m, prof)
+	if cp != nil {
+		ps = append(ps, cp)
 	}
 	if m.sa() != nil && childOK {
 		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)

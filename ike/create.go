@@ -205,6 +205,18 @@ func (t *childRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		}
 		sa.e.log.Info("child sa rekey failed", "in", fmt.Sprintf("%08x", old.inSPI), "err", err)
 		t.finish(err)
+		var ne *NotifyError
+		if errors.As(err, &ne) && ne.Code == uint16(wire.NotifyChildSANotFound) && old.state == childInstalled {
+			// The peer no longer has it: drop ours and negotiate it anew
+			// rather than keep a Child SA that carries nothing.
+			cfg := old.cfg
+			cfg.LocalTS, cfg.RemoteTS = old.localTS, old.remoteTS
+			old.remove(ErrNoChildSA)
+			if owner := old.sa; owner.state == stateEstablished {
+				owner.queueTask(&childCreateTask{cfg: cfg})
+			}
+			return false, nil
+		}
 		t.retry(sa)
 		return false, nil
 	}
@@ -415,7 +427,7 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
-	n.peerConfig, n.localConfig = sa.peerConfig, sa.localConfig
+	n.peerCP, n.localCP = sa.peerCP, sa.localCP
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
 	e.sas[n.localSPI()] = n
@@ -436,6 +448,7 @@ func (sa *ikeSA) adopt(n *ikeSA, weInitiated bool) {
 		delete(sa.children, spi)
 	}
 	sa.state = stateRekeyed
+	sa.successor = n
 	sa.peerIKERekey = nil
 	for _, tm := range append(sa.timers, sa.dpdTimer, sa.kaTimer) {
 		if tm != nil {
@@ -527,12 +540,10 @@ func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
 		if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {
 			return []wire.Payload{notify(wire.NotifyInvalidSyntax, nil)}
 		}
-		spi := binary.BigEndian.Uint32(n.SPI)
-		for _, c := range sa.children {
-			if c.outSPI == spi && c.state != childRemoved {
-				old = c
-				break
-			}
+		old = sa.childByOutbound(binary.BigEndian.Uint32(n.SPI))
+		if old != nil && old.sa != sa {
+			// It moved to our successor IKE SA: rekey it there.
+			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 		}
 		if old == nil {
 			return []wire.Payload{&wire.Notify{Protocol: wire.ProtocolESP, SPI: n.SPI, NotifyType: wire.NotifyChildSANotFound}}
@@ -567,6 +578,11 @@ func (sa *ikeSA) respondIKERekey(m *inMessage, ni, nr []byte) []wire.Payload {
 	for _, p := range sa.inflight {
 		if _, ok := p.task.(*ikeRekeyTask); ok {
 			ours = true
+		} else {
+			// A Child SA exchange of ours is outstanding on this SA; moving
+			// the Child SAs under it now would lose its outcome. The peer
+			// retries (RFC 7296 §2.25).
+			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 		}
 	}
 	if sa.peerIKERekey != nil {

@@ -2,9 +2,8 @@
 //
 // The engine knows nothing of configuration files or the dataplane. It asks
 // its caller for policy through [Policy] (responder proposals, profile match
-// by identity; optionally [ConfigResponder] for configuration payloads) and
-// [Profile] (identities, pre-shared keys, Child SA policy, lifetimes,
-// liveness, NAT keepalives), and reports what it negotiates through
+// by identity) and [Profile] (identities, pre-shared keys, Child SA policy,
+// lifetimes, liveness, NAT keepalives, configuration payloads), and reports what it negotiates through
 // [SAInstaller] (Child SAs with their keys, SPIs, selectors and UDP
 // encapsulation) and Config.OnEvent ([Event]: IKE and Child SAs up, down and
 // rekeyed, unknown vendor IDs).

@@ -129,19 +129,16 @@ func (sa *ikeSA) respondInformational(m *inMessage) ([]wire.Payload, func()) {
 				continue
 			}
 			for i := range d.NumSPIs() {
-				spi := d.ESPSPI(i)
-				for _, c := range sa.children {
-					if c.outSPI != spi || c.state == childRemoved {
-						continue
-					}
-					// A Child SA we are deleting ourselves is not listed
-					// again (RFC 7296 §1.4.1, simultaneous deletes).
-					if c.state != childDeleting {
-						ours = append(ours, c.inSPI)
-					}
-					c.remove(ErrPeerDeleted)
-					break
+				c := sa.childByOutbound(d.ESPSPI(i))
+				if c == nil {
+					continue
 				}
+				// A Child SA we are deleting ourselves is not listed again
+				// (RFC 7296 §1.4.1, simultaneous deletes).
+				if c.state != childDeleting {
+					ours = append(ours, c.inSPI)
+				}
+				c.remove(ErrPeerDeleted)
 			}
 		}
 	}

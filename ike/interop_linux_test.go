@@ -155,7 +155,7 @@ func TestInteropBehindNAT(t *testing.T) {
 }
 
 // TestInteropConfigPayloads: strongSwan asks us for a virtual IP and gets
-// the address our ConfigResponder assigns; we ask strongSwan's pool for one.
+// the address our Profile.ConfigReply assigns; we ask strongSwan's pool for one.
 func TestInteropConfigPayloads(t *testing.T) {
 	sc := interopSuites[0]
 	t.Run("strongSwan-requests", func(t *testing.T) {
@@ -167,18 +167,18 @@ func TestInteropConfigPayloads(t *testing.T) {
 			t.Fatalf("strongSwan's virtual IPs: %v", s.LocalVIPs)
 		}
 		o := ikeSAs(t, ie.us)[0]
-		if len(o.PeerConfig) == 0 || o.PeerConfig[0].Type != wire.CFGRequest || len(o.LocalConfig) == 0 {
+		if o.PeerConfig == nil || o.PeerConfig.CFGType != wire.CFGRequest || o.LocalConfig == nil || o.LocalConfig.CFGType != wire.CFGReply {
 			t.Fatalf("our view: peer %+v local %+v", o.PeerConfig, o.LocalConfig)
 		}
 	})
 	t.Run("we-request", func(t *testing.T) {
 		ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, pool: "198.19.254.0/24"}, sc.ike, sc.esp)
-		ie.prof.Config = []ConfigPayload{{Type: wire.CFGRequest, Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address}}}}
+		ie.prof.ConfigRequest = &wire.Configuration{Attributes: []wire.ConfigAttribute{{AttrType: wire.AttrInternalIP4Address}}}
 		info := ie.initiate(testCtx(t))
 		ie.check(1)
 		var got netip.Addr
-		for _, c := range info.PeerConfig {
-			for _, a := range c.Attributes {
+		if info.PeerConfig != nil {
+			for _, a := range info.PeerConfig.Attributes {
 				if a.AttrType == wire.AttrInternalIP4Address {
 					got, _ = a.Addr()
 				}

@@ -274,3 +274,38 @@ func TestInitialContactAfterRestart(t *testing.T) {
 	}
 	checkChildKeys(t, a2, p.b)
 }
+
+// TestNoMessageIDGap: a queued task that can no longer be built (its Child
+// SA was deleted while it waited) must not consume a message ID, or the
+// peer would wait for that ID forever and ignore everything after it.
+func TestNoMessageIDGap(t *testing.T) {
+	// Window 1, like strongSwan: a gap is never filled.
+	p := newPair(t, pairOpts{configure: func(c *Config) { c.WindowSize = 1; c.RetransmitTries = 3 }})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := info.Children[0].InboundSPI
+	del := make(chan error, 1)
+	rekey := make(chan error, 1)
+	// Both go into one call of the engine goroutine so the rekey queues
+	// behind the delete (window 1).
+	_ = p.a.e.call(ctx, func() {
+		sa := p.a.e.sas[info.LocalSPI]
+		c := sa.children[child]
+		sa.queueTask(&deleteChildTask{done: func(err error) { del <- err }, children: []*childSA{c}})
+		sa.queueTask(&childRekeyTask{childCreateTask: childCreateTask{done: func(err error) { rekey <- err }}, old: c})
+	})
+	if err := <-del; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-rekey; !errors.Is(err, ErrNoChildSA) {
+		t.Fatalf("rekey of a deleted Child SA: %v", err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.a.e.CheckLiveness(lctx, info.LocalSPI); err != nil {
+		t.Fatalf("liveness after the failed task: %v", err)
+	}
+}

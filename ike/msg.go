@@ -205,15 +205,16 @@ func (sa *ikeSA) pump() {
 }
 
 func (sa *ikeSA) start(t task) {
-	id := sa.nextReqID
-	sa.nextReqID++
-	p := &pendingReq{id: id, task: t}
-	sa.inflight[id] = p
+	// The message ID is consumed only once the request exists: a task that
+	// cannot be built (its Child SA went away meanwhile) must not leave a
+	// gap, which the peer would wait on forever.
+	p := &pendingReq{id: sa.nextReqID, task: t}
 	if err := sa.buildRequest(p); err != nil {
-		delete(sa.inflight, id)
 		t.fail(sa, err)
 		return
 	}
+	sa.nextReqID++
+	sa.inflight[p.id] = p
 	sa.transmit(p)
 }
 

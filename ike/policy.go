@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
 )
 
 // Policy is what the engine asks its caller (control, adapting config's
@@ -70,10 +71,19 @@ type Profile struct {
 	VendorIDs [][]byte
 	// IKEProposals are offered by an initiator, in preference order.
 	IKEProposals []suite.Proposal
-	// Config are the Configuration payloads an initiator sends in IKE_AUTH
-	// (CFG_REQUEST for an address or routes, CFG_SET for its own routes);
-	// the answer is in IKESAInfo.PeerConfig.
-	Config []ConfigPayload
+
+	// ConfigRequest, when set, is sent by an initiator in IKE_AUTH as a
+	// CFG_REQUEST configuration payload (FlexVPN: the attributes it asks for,
+	// such as INTERNAL_IP4_ADDRESS, plus its own subnets as
+	// INTERNAL_IP4/6_SUBNET when "route set" applies).
+	ConfigRequest *wire.Configuration
+	// ConfigReply answers a peer's CFG_REQUEST in IKE_AUTH as responder
+	// (FlexVPN: address from "ip local pool", DNS, "route set" subnets). It is
+	// called from the engine goroutine with a copy of the request the caller
+	// may keep. A nil reply sends no CP; an error answers
+	// INTERNAL_ADDRESS_FAILURE and, as RFC 7296 §3.10.1 says, no Child SA is
+	// created. Nil ignores configuration requests.
+	ConfigReply func(req *wire.Configuration) (*wire.Configuration, error)
 }
 
 // Mode is a Child SA's encapsulation mode.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/ike/suite"
+	"github.com/esphub/esphub/ike/wire"
 )
 
 // saState is an IKE SA's life cycle.
@@ -56,11 +57,12 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
-	peerConfig        []ConfigPayload // CPs the peer sent in IKE_AUTH
-	localConfig       []ConfigPayload // CPs we sent
-	natLocal          bool            // we are behind a NAT (dest hash mismatch)
-	natRemote         bool            // peer is behind a NAT (source hash mismatch)
-	lastRx            time.Time
+	// localCP and peerCP are the configuration payloads each side sent in
+	// IKE_AUTH (cp.go), deep copies.
+	localCP, peerCP *wire.Configuration
+	natLocal        bool // we are behind a NAT (dest hash mismatch)
+	natRemote       bool // peer is behind a NAT (source hash mismatch)
+	lastRx          time.Time
 
 	children map[uint32]*childSA // by inbound SPI
 	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
@@ -80,6 +82,9 @@ type ikeSA struct {
 	kaTimer  Timer   // periodic NAT keepalive
 	onUp     []func(error)
 
+	// successor is the IKE SA that replaced this one (after a rekey); its
+	// Child SAs moved there.
+	successor *ikeSA
 	// peerIKERekey is the peer's rekey of this SA that crossed ours.
 	peerIKERekey *ikeRekeyRecord
 
@@ -145,15 +150,15 @@ type IKESAInfo struct {
 	NATLocal, NATRemote bool
 	Created             time.Time
 	VendorIDs           [][]byte
-	// PeerConfig are the peer's Configuration payloads from IKE_AUTH (a
-	// responder's CFG_REPLY, an initiator's CFG_REQUEST/CFG_SET);
-	// LocalConfig are ours.
-	PeerConfig, LocalConfig []ConfigPayload
 	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
 	LocalNextMsgID, RemoteNextMsgID uint32
 	LocalWindow, RemoteWindow       uint32
 	LocalReqQueued                  int
 	Children                        []ChildSA
+	// LocalConfig and PeerConfig are the configuration payloads each side
+	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
+	// the responder's CFG_REPLY; for a responder, the reverse.
+	LocalConfig, PeerConfig *wire.Configuration
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -163,7 +168,7 @@ func (sa *ikeSA) info() IKESAInfo {
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
 		VendorIDs:  sa.peerVendorIDs,
-		PeerConfig: sa.peerConfig, LocalConfig: sa.localConfig,
+		PeerConfig: sa.peerCP, LocalConfig: sa.localCP,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
 		LocalReqQueued: len(sa.queue),
@@ -327,4 +332,18 @@ func hexSPI(s uint64) string {
 		s >>= 4
 	}
 	return string(b[:])
+}
+
+// childByOutbound finds a live Child SA by the peer's SPI, on this IKE SA or,
+// once it has been rekeyed, on its successors: a Delete or REKEY_SA sent on
+// the old IKE SA may name a Child SA that already moved.
+func (sa *ikeSA) childByOutbound(spi uint32) *childSA {
+	for s := sa; s != nil; s = s.successor {
+		for _, c := range s.children {
+			if c.outSPI == spi && c.state != childRemoved {
+				return c
+			}
+		}
+	}
+	return nil
 }

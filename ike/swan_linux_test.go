@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/ike/wire"
 	"github.com/esphub/esphub/internal/swan"
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab"
@@ -132,10 +134,16 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	prof := &Profile{
 		Name: "swan", LocalID: oursID, RemoteID: swanID, LocalPSK: []byte(swanPSK), RemotePSK: []byte(swanPSK),
 		IKEProposals: []suite.Proposal{ikeProp}, Child: child,
+		// A FlexVPN pool of one: every address request gets 198.19.255.7.
+		ConfigReply: func(req *wire.Configuration) (*wire.Configuration, error) {
+			return &wire.Configuration{Attributes: []wire.ConfigAttribute{
+				wire.AddrAttribute(wire.AttrInternalIP4Address, netip.MustParseAddr("198.19.255.7")),
+			}}, nil
+		},
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
 	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
-	e, err := New(Config{Transport: tr, Policy: &cfgPolicy{testPolicy: pol}, Installer: us.inst, OnEvent: us.onEvent,
+	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
 		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -185,20 +193,33 @@ func installed(s swan.IKESA) []swan.ChildSA {
 func (ie *interopEnv) check(wantChildren int) {
 	t := ie.t
 	t.Helper()
-	var ours []IKESAInfo
-	var theirs []swan.IKESA
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ours = ikeSAs(t, ie.us)
-		theirs = ie.swanSAs()
-		if len(ours) == 1 && len(theirs) == 1 && theirs[0].State == "ESTABLISHED" &&
-			len(ours[0].Children) == wantChildren && len(installed(theirs[0])) == wantChildren {
-			break
+		// Views taken a moment apart can straddle a rekey: retry until
+		// they agree, fail only when they never do.
+		ours := ikeSAs(t, ie.us)
+		theirs := ie.swanSAs()
+		err := ie.agree(ours, theirs, wantChildren)
+		if err == nil {
+			s := theirs[0]
+			t.Logf("agree with strongSwan: IKE %016x_i %016x_r, Child SAs %d, keys identical", s.SPIi, s.SPIr, wantChildren)
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("views never matched: ours %+v\nstrongSwan %+v", ours, theirs)
+			t.Fatalf("%v\nours %+v\nstrongSwan %+v", err, ours, theirs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// agree compares the two views: one IKE SA with the same SPIs, the same
+// Child SA SPI pairs, IKE and ESP on 4500 (libipsec forces UDP
+// encapsulation; behind the lab NAT both sides see the real NAT), and for
+// every Child SA the very keys charon installed under those SPIs.
+func (ie *interopEnv) agree(ours []IKESAInfo, theirs []swan.IKESA, wantChildren int) error {
+	if len(ours) != 1 || len(theirs) != 1 || theirs[0].State != "ESTABLISHED" ||
+		len(ours[0].Children) != wantChildren || len(installed(theirs[0])) != wantChildren {
+		return fmt.Errorf("views differ in shape")
 	}
 	o, s := ours[0], theirs[0]
 	spiI, spiR := o.LocalSPI, o.RemoteSPI
@@ -206,18 +227,18 @@ func (ie *interopEnv) check(wantChildren int) {
 		spiI, spiR = spiR, spiI
 	}
 	if s.SPIi != spiI || s.SPIr != spiR || s.Initiator == o.Initiator {
-		t.Fatalf("IKE SA: strongSwan %016x_i %016x_r initiator=%v, ours %016x_i %016x_r initiator=%v", s.SPIi, s.SPIr, s.Initiator, spiI, spiR, o.Initiator)
+		return fmt.Errorf("IKE SA: strongSwan %016x_i %016x_r initiator=%v, ours %016x_i %016x_r initiator=%v", s.SPIi, s.SPIr, s.Initiator, spiI, spiR, o.Initiator)
 	}
 	if o.Local.Port() != 4500 || o.Remote.Port() != 4500 || s.LocalPort != 4500 || !o.NATRemote || ie.nat && (!o.NATLocal || !s.NATRemote) {
-		t.Fatalf("NAT-T: ours %v -> %v (NAT local %v remote %v), strongSwan port %d NAT remote %v",
+		return fmt.Errorf("NAT-T: ours %v -> %v (NAT local %v remote %v), strongSwan port %d NAT remote %v",
 			o.Local, o.Remote, o.NATLocal, o.NATRemote, s.LocalPort, s.NATRemote)
 	}
 	if !s.RemoteHost.IsValid() || ie.nat == (s.RemoteHost == o.Local.Addr()) {
-		t.Fatalf("strongSwan sees us at %v, we are %v (nat %v)", s.RemoteHost, o.Local, ie.nat)
+		return fmt.Errorf("strongSwan sees us at %v, we are %v (nat %v)", s.RemoteHost, o.Local, ie.nat)
 	}
 	keys, err := ie.sw.Keys()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	for _, c := range o.Children {
 		var sc *swan.ChildSA
@@ -227,23 +248,25 @@ func (ie *interopEnv) check(wantChildren int) {
 			}
 		}
 		if sc == nil {
-			t.Fatalf("our Child SA in %08x out %08x not in strongSwan's list %+v", c.InboundSPI, c.OutboundSPI, s.Children)
+			return fmt.Errorf("our Child SA in %08x out %08x not in strongSwan's list %+v", c.InboundSPI, c.OutboundSPI, s.Children)
 		}
 		if !sc.Encap || !c.UDPEncap || c.Remote.Port() != 4500 || sc.Mode != "TUNNEL" {
-			t.Fatalf("Child SA encapsulation: strongSwan %+v, ours %+v", sc, c)
+			return fmt.Errorf("Child SA encapsulation: strongSwan %+v, ours %+v", sc, c)
 		}
 		k, ok := keys.ChildBySPI(sc.SPIIn)
 		if !ok {
-			t.Fatalf("charon logged no keys for SPI %08x", sc.SPIIn)
+			return fmt.Errorf("charon logged no keys for SPI %08x", sc.SPIIn)
 		}
 		inE, inI := k.Inbound()
 		outE, outI := k.Outbound()
 		if !bytes.Equal(inE, c.OutboundKeys.Encr) || !bytes.Equal(inI, c.OutboundKeys.Integ) ||
 			!bytes.Equal(outE, c.InboundKeys.Encr) || !bytes.Equal(outI, c.InboundKeys.Integ) {
-			t.Fatalf("Child SA %08x/%08x: keys differ from strongSwan's", c.InboundSPI, c.OutboundSPI)
+			// Not retried into success by accident: keys under one SPI
+			// never change, so this stays an error until the deadline.
+			return fmt.Errorf("Child SA %08x/%08x: keys differ from strongSwan's", c.InboundSPI, c.OutboundSPI)
 		}
 	}
-	t.Logf("agree with strongSwan: IKE %016x_i %016x_r, Child SAs %d, keys identical", s.SPIi, s.SPIr, len(o.Children))
+	return nil
 }
 
 // syncBuffer collects the engine's log; it is printed if the test fails.
