@@ -51,8 +51,22 @@ type Config struct {
 	// MaxHalfOpen refuses new IKE_SA_INIT requests beyond this many
 	// half-open SAs (IOS call admission control); zero is unlimited.
 	MaxHalfOpen int
-	// MaxMessageSize drops larger datagrams unread (default 64 KiB).
+	// MaxMessageSize drops larger datagrams unread (default 64 KiB). It
+	// also bounds the bytes of one reassembled fragmented message.
 	MaxMessageSize int
+	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383) in
+	// IKE_SA_INIT (IOS "crypto ikev2 fragmentation"); when the peer does
+	// too, protected messages longer than FragmentMTU allows are sent as
+	// SKF fragments. It affects SAs set up after the change only.
+	Fragmentation bool
+	// FragmentMTU is the size of the IP packet an IKE fragment may fill
+	// (IOS "crypto ikev2 fragmentation mtu", 68-1500); zero means 576 for
+	// IPv4 peers and 1280 for IPv6 peers.
+	FragmentMTU int
+	// FragmentTimeout drops a partly received fragmented message (default
+	// 30 s); MaxFragments bounds its Total Fragments (default 64).
+	FragmentTimeout time.Duration
+	MaxFragments    int
 	// SendFlexVPNVendorIDs adds FLEXVPN-SUPPORTED to IKE_SA_INIT and the
 	// Cisco delete-reason and dynamic-route IDs (default true when zero;
 	// set DisableCiscoVendorIDs to turn them off).
@@ -148,6 +162,15 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxMessageSize <= 0 || cfg.MaxMessageSize > 65535 {
 		cfg.MaxMessageSize = 65535
+	}
+	if cfg.FragmentMTU != 0 && (cfg.FragmentMTU < 68 || cfg.FragmentMTU > 65535) {
+		return nil, fmt.Errorf("ike: fragmentation MTU %d out of range 68-65535", cfg.FragmentMTU)
+	}
+	if cfg.FragmentTimeout <= 0 {
+		cfg.FragmentTimeout = DefaultFragmentTimeout
+	}
+	if cfg.MaxFragments <= 0 {
+		cfg.MaxFragments = DefaultMaxFragments
 	}
 	e := &Engine{
 		cfg:        cfg,

@@ -57,6 +57,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		&wire.KE{Group: t.group, Data: t.kex.Public()},
 		&wire.Nonce{Data: sa.ni})
 	ps = append(ps, e.natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.profile.ForceEncap)...)
+	ps = append(ps, e.fragmentationSupported()...)
 	ps = append(ps, e.ourVendorIDs(sa.profile)...)
 	return ps, nil
 }
@@ -123,6 +124,7 @@ func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		}
 	}
 	sa.reportVendorIDs(m.vendorIDs())
+	sa.negotiateFragmentation(m)
 	sa.queueTaskFirst(&authTask{done: t.done})
 	return false, nil
 }
@@ -258,6 +260,9 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	}
 	if natOK {
 		ps = append(ps, e.natdPayloads(sa.spii, sa.spir, p.Local, p.Remote, false)...)
+	}
+	if sa.negotiateFragmentation(m); sa.frag.enabled {
+		ps = append(ps, e.fragmentationSupported()...)
 	}
 	ps = append(ps, e.ourVendorIDs(nil)...)
 	resp, err := sa.encode(wire.ExchangeIKESAInit, 0, true, ps)

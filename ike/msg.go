@@ -230,6 +230,9 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 	if p.task.exchange() == wire.ExchangeIKESAInit {
 		sa.initReq = pkt
 	}
+	if p.frags, err = sa.fragmentOut(p.task.exchange(), p.id, false, ps, pkt); err != nil {
+		return err
+	}
 	p.packet = pkt
 	p.tries = 0
 	p.wait = sa.e.cfg.RetransmitTimeout
@@ -237,7 +240,7 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 }
 
 func (sa *ikeSA) transmit(p *pendingReq) {
-	sa.e.send(sa.local, sa.remote, p.packet)
+	sa.sendPacket(p.packet, p.frags)
 	if p.timer != nil {
 		p.timer.Stop()
 	}
@@ -305,7 +308,7 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	id := m.hdr.MessageID
 	if cached, ok := sa.responses[id]; ok {
 		e.stats.inc(CounterDupRequests)
-		e.send(m.local, m.remote, cached)
+		sa.sendResponse(id, cached)
 		return
 	}
 	if id < sa.nextPeerID {
@@ -333,6 +336,11 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 		e.log.Warn("ike encode response failed", "spi", hexSPI(sa.localSPI()), "err", err)
 		return
 	}
+	frags, err := sa.fragmentOut(m.hdr.Exchange, id, true, ps, pkt)
+	if err != nil {
+		e.log.Warn("ike fragment response failed", "spi", hexSPI(sa.localSPI()), "err", err)
+	}
+	sa.storeResponseFragments(id, frags)
 	sa.responses[id] = pkt
 	sa.lastReq, sa.lastResp = m.raw, pkt
 	for {
@@ -344,9 +352,10 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	for old := range sa.responses {
 		if old+e.cfg.WindowSize < sa.nextPeerID {
 			delete(sa.responses, old)
+			delete(sa.frag.resp, old)
 		}
 	}
-	e.send(sa.local, sa.remote, pkt)
+	sa.sendResponse(id, pkt)
 	if after != nil {
 		after()
 	}
@@ -433,8 +442,8 @@ func (e *Engine) handlePacket(p transport.Packet) {
 			return
 		}
 		if len(msg.Payloads) > 0 {
-			if _, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.EncryptedFragment); ok {
-				e.stats.inc(CounterDropFragment)
+			if f, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.EncryptedFragment); ok {
+				sa.handleFragment(in, f)
 				return
 			}
 		}

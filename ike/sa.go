@@ -76,6 +76,7 @@ type ikeSA struct {
 	// Responder side of the window.
 	nextPeerID uint32            // lowest request ID not yet answered
 	responses  map[uint32][]byte // encoded responses by message ID
+	frag       fragState         // RFC 7383 (frag.go)
 
 	timers   []Timer // lifetime, half-open
 	dpdTimer Timer   // periodic liveness check
@@ -103,6 +104,7 @@ type pendingReq struct {
 	id     uint32
 	task   task
 	packet []byte
+	frags  [][]byte // packet's fragments, sent instead of it when set
 	tries  int
 	timer  Timer
 	wait   time.Duration
@@ -253,6 +255,7 @@ func (sa *ikeSA) destroy(reason error) {
 	wasConnecting := sa.state == stateConnecting
 	rekeyed := sa.state == stateRekeyed
 	sa.stopTimers()
+	sa.stopFragmentTimers()
 	for _, c := range sa.children {
 		c.remove(reason)
 	}

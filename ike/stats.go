@@ -19,7 +19,7 @@ const (
 	CounterDropReplay                       // request older than the window with no cached response
 	CounterDropWindow                       // request beyond our window
 	CounterDropUnexpected                   // response to no outstanding request, or wrong exchange
-	CounterDropFragment                     // SKF payloads (fragmentation is not negotiated)
+	CounterDropFragment                     // SKF payloads without negotiated fragmentation, or stale or malformed
 	CounterDropHalfOpenLimit                // IKE_SA_INIT refused: too many half-open SAs
 	CounterCookiesSent                      // IKE_SA_INIT answered with a COOKIE challenge
 	CounterInvalidKESent                    // IKE_SA_INIT answered with INVALID_KE_PAYLOAD
@@ -33,6 +33,10 @@ const (
 	CounterChildDown                        // Child SAs removed
 	CounterRekeyCollisions                  // simultaneous rekeys resolved (RFC 7296 §2.8.1)
 	CounterConfigFailures                   // CFG_REQUESTs answered with INTERNAL_ADDRESS_FAILURE
+	CounterFragmentsSent                    // SKF fragments sent, retransmissions included
+	CounterFragmentsReceived                // SKF fragments that verified
+	CounterDropFragmentLimit                // fragmented messages dropped for exceeding the count or byte limits (fragment bombs)
+	CounterFragmentTimeouts                 // partly received fragmented messages dropped after FragmentTimeout
 	counterCount
 )
 
@@ -43,6 +47,7 @@ var counterNames = [counterCount]string{
 	"drop_half_open_limit", "cookies_sent", "invalid_ke_sent", "auth_failures",
 	"no_proposal_chosen", "ts_unacceptable", "ike_up", "ike_down", "ike_failed",
 	"child_up", "child_down", "rekey_collisions", "config_failures",
+	"fragments_sent", "fragments_received", "drop_fragment_limit", "fragment_timeouts",
 }
 
 // String returns the counter's snake_case name, as used in metric names.
