@@ -76,6 +76,10 @@ type swanOpts struct {
 	// rekey, when set, makes strongSwan rekey the IKE SA and the Child SA
 	// on its own every rekey (no random spread).
 	rekey time.Duration
+	// connExtra and charon add swanctl connection and charon.* settings;
+	// configure adjusts our engine's Config.
+	connExtra, charon map[string]string
+	configure         func(*Config)
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -104,6 +108,16 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		connExtra = map[string]string{"over_time": "60s", "rand_time": "0s"}
 		childExtra = map[string]string{"life_time": "120s", "rand_time": "0s"}
 	}
+	for k, v := range o.connExtra {
+		if connExtra == nil {
+			connExtra = map[string]string{}
+		}
+		connExtra[k] = v
+	}
+	charon := map[string]string{"retransmit_timeout": "1.0", "retransmit_tries": "3"}
+	for k, v := range o.charon {
+		charon[k] = v
+	}
 	var pools map[string]string
 	var connPools []string
 	if o.pool != "" {
@@ -120,7 +134,7 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 				ESPProposals: []string{o.esp}, RekeyTime: rekeyChild, Extra: childExtra}},
 		}},
 		Secrets: []swan.Secret{{Name: "ours", IDs: []string{"swan.test", "ours.test"}, PSK: swanPSK}},
-		Charon:  map[string]string{"retransmit_timeout": "1.0", "retransmit_tries": "3"},
+		Charon:  charon,
 	})
 	tr, err := transport.ListenUDP(transport.UDPConfig{Addrs: []netip.Addr{local}, NetNS: l.Netns("ours")})
 	if err != nil {
@@ -143,8 +157,12 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
 	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
-	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
-		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
+	cfg := Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
+		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
