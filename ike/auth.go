@@ -240,7 +240,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
-	e.halfOpenN-- // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
+	e.leaveHalfOpen(sa) // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
 		for _, old := range e.sas {

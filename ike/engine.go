@@ -49,8 +49,24 @@ type Config struct {
 	// cookies; a negative value demands them always.
 	CookieThreshold int
 	// MaxHalfOpen refuses new IKE_SA_INIT requests beyond this many
-	// half-open SAs (IOS call admission control); zero is unlimited.
+	// half-open SAs (IOS call admission control, "crypto ikev2 limit
+	// max-in-negotiation-sa N incoming"); zero is unlimited.
 	MaxHalfOpen int
+	// CookieSecretLifetime is how long one cookie secret is issued before
+	// it rotates (default 2 min); cookies of the previous secret stay
+	// valid for one more lifetime.
+	CookieSecretLifetime time.Duration
+	// MaxHalfOpenPerSource caps the half-open SAs of one source address
+	// (checked after the cookie, which proves the address); zero is
+	// unlimited.
+	MaxHalfOpenPerSource int
+	// MaxSAs caps all IKE SAs, in any state ("crypto ikev2 limit
+	// max-sa"); MaxInNegotiationOutgoing caps the SAs we are setting up
+	// ("max-in-negotiation-sa N outgoing"). Zero is unlimited. Refused
+	// IKE_SA_INIT requests are dropped unanswered; Initiate returns
+	// ErrAdmission.
+	MaxSAs                   int
+	MaxInNegotiationOutgoing int
 	// MaxMessageSize drops larger datagrams unread (default 64 KiB). It
 	// also bounds the bytes of one reassembled fragmented message.
 	MaxMessageSize int
@@ -113,11 +129,12 @@ type Engine struct {
 	stats   counters
 
 	// Owned by the Run goroutine.
-	sas          map[uint64]*ikeSA      // by our SPI
-	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
-	halfOpenN    int                    // responder SAs still waiting for IKE_AUTH
-	tombstones   map[uint64]*tombstone  // removed SAs' last answers, by our SPI
-	cookieSecret [32]byte
+	sas              map[uint64]*ikeSA      // by our SPI
+	halfOpen         map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
+	halfOpenN        int                    // responder SAs still waiting for IKE_AUTH
+	tombstones       map[uint64]*tombstone  // removed SAs' last answers, by our SPI
+	cookies          cookieJar              // cookie.go
+	halfOpenBySource map[netip.Addr]int     // half-open SAs per peer address
 }
 
 type halfOpenKey struct {
@@ -157,6 +174,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.WindowSize == 0 {
 		cfg.WindowSize = 5
 	}
+	if cfg.CookieSecretLifetime <= 0 {
+		cfg.CookieSecretLifetime = DefaultCookieSecretLifetime
+	}
 	if cfg.HalfOpenTimeout <= 0 {
 		cfg.HalfOpenTimeout = 30 * time.Second
 	}
@@ -183,8 +203,8 @@ func New(cfg Config) (*Engine, error) {
 		halfOpen:   make(map[halfOpenKey]*ikeSA),
 		tombstones: make(map[uint64]*tombstone),
 	}
-	if _, err := io.ReadFull(e.rand, e.cookieSecret[:]); err != nil {
-		return nil, fmt.Errorf("ike: cookie secret: %w", err)
+	if err := e.initCookies(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

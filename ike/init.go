@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -189,18 +188,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 		e.initError(p, spii, notify(wire.NotifyInvalidSyntax, nil))
 		return
 	}
-	if e.cfg.MaxHalfOpen > 0 && e.halfOpenCount() >= e.cfg.MaxHalfOpen {
-		e.stats.inc(CounterDropHalfOpenLimit)
+	if !e.admitInit(p, m, ni, spii) {
 		return
-	}
-	if t := e.cfg.CookieThreshold; t < 0 || t > 0 && e.halfOpenCount() >= t {
-		want := e.cookie(ni, p.Remote, spii)
-		n, ok := m.payloads[0].(*wire.Notify)
-		if !ok || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
-			e.stats.inc(CounterCookiesSent)
-			e.initError(p, spii, notify(wire.NotifyCookie, want))
-			return
-		}
 	}
 	local, err := e.cfg.Policy.ResponderIKE(p.Local, p.Remote)
 	if err != nil {
@@ -277,8 +266,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	sa.reportVendorIDs(m.vendorIDs())
 	e.sas[sa.spir] = sa
 	e.halfOpen[key] = sa
-	e.halfOpenN++
 	sa.initKey = key
+	e.enterHalfOpen(sa)
 	sa.addTimer(e.afterFunc(e.cfg.HalfOpenTimeout, func() {
 		if sa.state == stateConnecting {
 			sa.destroy(errors.New("half-open SA timed out waiting for IKE_AUTH"))

@@ -282,7 +282,7 @@ func (sa *ikeSA) destroy(reason error) {
 			delete(e.halfOpen, sa.initKey)
 		}
 		if wasConnecting {
-			e.halfOpenN--
+			e.leaveHalfOpen(sa)
 		}
 	}
 	if wasUp || rekeyed {
