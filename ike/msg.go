@@ -235,7 +235,12 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 	}
 	p.packet = pkt
 	p.tries = 0
-	p.wait = sa.e.cfg.RetransmitTimeout
+	p.wait, p.maxTries, p.fixedWait = sa.e.cfg.RetransmitTimeout, sa.e.cfg.RetransmitTries, false
+	if rp, ok := p.task.(retransmitPolicy); ok {
+		var backoff bool
+		p.wait, p.maxTries, backoff = rp.retransmits(sa.e)
+		p.fixedWait = !backoff
+	}
 	return nil
 }
 
@@ -251,14 +256,20 @@ func (sa *ikeSA) retransmit(p *pendingReq) {
 	if sa.state == stateDead || sa.inflight[p.id] != p {
 		return
 	}
-	if p.tries >= sa.e.cfg.RetransmitTries {
+	if p.tries >= p.maxTries {
 		sa.e.log.Info("ike peer not responding", "spi", hexSPI(sa.localSPI()), "peer", sa.remote,
 			"exchange", p.task.exchange().String(), "msgid", p.id)
-		sa.destroy(ErrTimeout)
+		reason := timeoutReason(p)
+		if reason == ErrPeerDead {
+			sa.e.stats.inc(CounterDPDDead)
+		}
+		sa.destroy(reason)
 		return
 	}
 	p.tries++
-	p.wait = min(time.Duration(float64(p.wait)*sa.e.cfg.RetransmitBackoff), sa.e.cfg.RetransmitMaxTimeout)
+	if !p.fixedWait {
+		p.wait = min(time.Duration(float64(p.wait)*sa.e.cfg.RetransmitBackoff), sa.e.cfg.RetransmitMaxTimeout)
+	}
 	sa.e.stats.inc(CounterRetransmits)
 	sa.transmit(p)
 }

@@ -59,8 +59,15 @@ type Profile struct {
 	// ReauthOnExpiry is reserved; IKE SAs are rekeyed, not reauthenticated.
 
 	// DPDInterval is the liveness check interval (IOS "dpd <interval> <retry>
-	// periodic"); zero disables periodic checks.
+	// {periodic | on-demand}"); zero disables checks. DPDRetry is the
+	// retransmission interval of a check, DPDRetries how many times it is
+	// retransmitted (default 5) before the peer is declared dead; zero
+	// DPDRetry uses the engine's retransmission schedule. DPDOnDemand
+	// checks only when traffic was sent and nothing came back (dpd.go).
 	DPDInterval time.Duration
+	DPDRetry    time.Duration
+	DPDRetries  int
+	DPDOnDemand bool
 	// NATKeepalive is the interval of NAT keepalives sent while we are
 	// behind a NAT (IOS "crypto ikev2 nat keepalive"); zero disables them.
 	NATKeepalive time.Duration

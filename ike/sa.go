@@ -63,6 +63,9 @@ type ikeSA struct {
 	natLocal        bool // we are behind a NAT (dest hash mismatch)
 	natRemote       bool // peer is behind a NAT (source hash mismatch)
 	lastRx          time.Time
+	// lastInbound and lastOutbound are the latest Child SA traffic the
+	// caller reported (ReportTraffic), for on-demand DPD.
+	lastInbound, lastOutbound time.Time
 
 	children map[uint32]*childSA // by inbound SPI
 	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
@@ -106,8 +109,12 @@ type pendingReq struct {
 	packet []byte
 	frags  [][]byte // packet's fragments, sent instead of it when set
 	tries  int
-	timer  Timer
-	wait   time.Duration
+	// maxTries and fixedWait are the task's retransmission schedule
+	// (retransmitPolicy, dpd.go).
+	maxTries  int
+	fixedWait bool
+	timer     Timer
+	wait      time.Duration
 }
 
 func (e *Engine) newIKESA(initiator bool, local, remote netip.AddrPort) *ikeSA {

@@ -43,6 +43,8 @@ const (
 	CounterDropMaxSA                                // IKE SAs refused: Config.MaxSAs reached
 	CounterDropHalfOpenPerSource                    // IKE_SA_INIT refused: the source's half-open cap reached
 	CounterDropInNegotiationOutgoing                // Initiate refused: MaxInNegotiationOutgoing reached
+	CounterDPDChecks                                // liveness checks started by the DPD timer
+	CounterDPDDead                                  // IKE SAs removed because DPD found the peer dead
 	counterCount
 )
 
@@ -56,6 +58,7 @@ var counterNames = [counterCount]string{
 	"fragments_sent", "fragments_received", "drop_fragment_limit", "fragment_timeouts",
 	"cookies_invalid", "cookies_stale", "cookies_replayed", "drop_max_sa",
 	"drop_half_open_per_source", "drop_in_negotiation_outgoing",
+	"dpd_checks", "dpd_dead_peers",
 }
 
 // String returns the counter's snake_case name, as used in metric names.
