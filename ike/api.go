@@ -50,6 +50,9 @@ func (e *Engine) Initiate(ctx context.Context, req InitiateRequest) (IKESAInfo, 
 		e.sas[spi] = sa
 		t := &initTask{done: func(err error) {
 			var info IKESAInfo
+			for sa.redirectedTo != nil { // followed an IKE_AUTH redirect
+				sa = sa.redirectedTo
+			}
 			if sa.state == stateEstablished {
 				info = sa.info()
 			}

@@ -132,6 +132,9 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
 	}
 	sa.remoteID = remoteID
+	if n := m.notify(wire.NotifyRedirect); n != nil {
+		return false, t.followAuthRedirect(sa, n)
+	}
 	sa.peerCP = cloneCP(m.cp())
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
@@ -231,7 +234,13 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	idr := idPayload(sa.localID, true)
 	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	cp, childOK := sa.respondCP(m, prof)
+	var cp wire.Payload
+	childOK := false
+	if rn := sa.redirectAuth(req); rn != nil {
+		ps = append(ps, rn) // RFC 5685 §6: no Child SA, the client deletes the SA
+	} else {
+		cp, childOK = sa.respondCP(m, prof)
+	}
 	if cp != nil {
 		ps = append(ps, cp)
 	}

@@ -67,6 +67,12 @@ type Config struct {
 	// ErrAdmission.
 	MaxSAs                   int
 	MaxInNegotiationOutgoing int
+	// FollowRedirects makes an initiator announce REDIRECT_SUPPORTED and
+	// follow gateways' REDIRECTs (RFC 5685, IOS "crypto ikev2 redirect
+	// client"), at most MaxRedirects times per Initiate (default 5).
+	// Gateway-side redirects come from a Policy implementing Redirector.
+	FollowRedirects bool
+	MaxRedirects    int
 	// MaxMessageSize drops larger datagrams unread (default 64 KiB). It
 	// also bounds the bytes of one reassembled fragmented message.
 	MaxMessageSize int

@@ -57,11 +57,15 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		&wire.Nonce{Data: sa.ni})
 	ps = append(ps, e.natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.profile.ForceEncap)...)
 	ps = append(ps, e.fragmentationSupported()...)
+	ps = append(ps, sa.redirectNotifies()...)
 	ps = append(ps, e.ourVendorIDs(sa.profile)...)
 	return ps, nil
 }
 
 func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	if n := m.notify(wire.NotifyRedirect); n != nil {
+		return t.followInitRedirect(sa, n)
+	}
 	if n := m.notify(wire.NotifyCookie); n != nil {
 		t.rounds++
 		if t.rounds > 3 || len(n.Data) == 0 || len(n.Data) > 64 {
@@ -188,7 +192,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 		e.initError(p, spii, notify(wire.NotifyInvalidSyntax, nil))
 		return
 	}
-	if !e.admitInit(p, m, ni, spii) {
+	if !e.admitInit(p, m, ni, spii) || e.redirectInit(m, ni, spii) {
 		return
 	}
 	local, err := e.cfg.Policy.ResponderIKE(p.Local, p.Remote)
@@ -223,6 +227,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	}
 	sa := e.newIKESA(false, p.Local, p.Remote)
 	sa.spii = spii
+	sa.peerRedirect = peerSupportsRedirect(m)
 	if sa.spir, err = e.newSPI(); err != nil {
 		return
 	}

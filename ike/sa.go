@@ -81,6 +81,13 @@ type ikeSA struct {
 	responses  map[uint32][]byte // encoded responses by message ID
 	frag       fragState         // RFC 7383 (frag.go)
 
+	// Redirect (redirect.go): the initiator's redirect history, whether
+	// the peer announced redirect support (responder), and the SA that
+	// replaced this one after an IKE_AUTH redirect (initiator).
+	redirect     *redirectState
+	peerRedirect bool
+	redirectedTo *ikeSA
+
 	timers   []Timer // lifetime, half-open
 	dpdTimer Timer   // periodic liveness check
 	kaTimer  Timer   // periodic NAT keepalive

@@ -45,6 +45,10 @@ const (
 	CounterDropInNegotiationOutgoing                // Initiate refused: MaxInNegotiationOutgoing reached
 	CounterDPDChecks                                // liveness checks started by the DPD timer
 	CounterDPDDead                                  // IKE SAs removed because DPD found the peer dead
+	CounterRedirectsSent                            // REDIRECTs we sent as a gateway
+	CounterRedirectsFollowed                        // REDIRECTs we followed as a client
+	CounterRedirectBadNonce                         // IKE_SA_INIT REDIRECTs dropped: not our nonce
+	CounterRedirectLoops                            // redirects refused: loop or max-redirects
 	counterCount
 )
 
@@ -59,6 +63,7 @@ var counterNames = [counterCount]string{
 	"cookies_invalid", "cookies_stale", "cookies_replayed", "drop_max_sa",
 	"drop_half_open_per_source", "drop_in_negotiation_outgoing",
 	"dpd_checks", "dpd_dead_peers",
+	"redirects_sent", "redirects_followed", "redirect_bad_nonce", "redirect_loops",
 }
 
 // String returns the counter's snake_case name, as used in metric names.
