@@ -80,6 +80,8 @@ type swanOpts struct {
 	// configure adjusts our engine's Config.
 	connExtra, charon map[string]string
 	configure         func(*Config)
+	// spec replaces interopSpec (same node names and addresses).
+	spec string
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -99,6 +101,9 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	spec, local, remote := interopSpec, oursAddr, oursAddr.String()
 	if o.nat {
 		spec, local, remote = interopNATSpec, oursNATAddr, "%any"
+	}
+	if o.spec != "" {
+		spec = o.spec
 	}
 	l := labtest.Up(t, spec)
 	rekeyIKE, rekeyChild := time.Duration(-1), time.Duration(-1)
