@@ -48,6 +48,7 @@ func root() *command {
 						run:   configShow},
 				},
 			},
+			pkiCommand(),
 		},
 	}
 }
