@@ -62,10 +62,16 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// §2.4); further SAs to the same peer must not.
 		ps = append(ps, notify(wire.NotifyInitialContact, nil))
 	}
+	certs, auth, err := sa.localAuth(prof, true, idi)
+	if err != nil {
+		return nil, fmt.Errorf("ike_auth: %w", err)
+	}
+	ps = append(ps, certs...)
+	ps = append(ps, certReqPayload(prof)...)
 	if !prof.RemoteID.IsZero() {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
-	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
+	ps = append(ps, auth)
 	if prof.ConfigRequest != nil {
 		req := cloneCP(prof.ConfigRequest)
 		req.CFGType = wire.CFGRequest
@@ -127,9 +133,9 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		e.stats.inc(CounterAuthFailures)
 		return false, fmt.Errorf("ike_auth: %w: peer identity %s, expected %s", ErrAuthFailed, remoteID, prof.RemoteID)
 	}
-	if !sa.verifyAuth(prof.RemotePSK, false, idr, a) {
+	if err := sa.verifyPeerAuth(prof, false, idr, a, m); err != nil {
 		e.stats.inc(CounterAuthFailures)
-		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
+		return false, fmt.Errorf("ike_auth: peer %s: %w", remoteID, err)
 	}
 	sa.remoteID = remoteID
 	if n := m.notify(wire.NotifyRedirect); n != nil {
@@ -220,8 +226,9 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	if err != nil {
 		return failed(fmt.Errorf("no profile for %s: %w", remoteID, err))
 	}
-	if !sa.verifyAuth(prof.RemotePSK, true, idi, a) {
-		return failed(fmt.Errorf("%w: AUTH from %s does not verify", ErrAuthFailed, remoteID))
+	sa.notePeerCertReq(m)
+	if err := sa.verifyPeerAuth(prof, true, idi, a, m); err != nil {
+		return failed(fmt.Errorf("from %s: %w", remoteID, err))
 	}
 	sa.profile = prof
 	sa.remoteID = remoteID
@@ -233,7 +240,11 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		sa.natLocal = true
 	}
 	idr := idPayload(sa.localID, true)
-	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
+	certs, auth, err := sa.localAuth(prof, false, idr)
+	if err != nil {
+		return failed(err)
+	}
+	ps := append(append([]wire.Payload{idr}, certs...), auth)
 	var cp wire.Payload
 	childOK := false
 	if rn := sa.redirectAuth(req); rn != nil {

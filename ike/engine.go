@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/esphub/esphub/pki"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -67,6 +68,9 @@ type Config struct {
 	// ErrAdmission.
 	MaxSAs                   int
 	MaxInNegotiationOutgoing int
+	// Trustpoints name the CAs we ask initiators for certificates from
+	// (CERTREQ in our IKE_SA_INIT response), before any profile is known.
+	Trustpoints []*pki.Trustpoint
 	// FollowRedirects makes an initiator announce REDIRECT_SUPPORTED and
 	// follow gateways' REDIRECTs (RFC 5685, IOS "crypto ikev2 redirect
 	// client"), at most MaxRedirects times per Initiate (default 5).
@@ -140,7 +144,8 @@ type Engine struct {
 	halfOpenN        int                    // responder SAs still waiting for IKE_AUTH
 	tombstones       map[uint64]*tombstone  // removed SAs' last answers, by our SPI
 	cookies          cookieJar              // cookie.go
-	halfOpenBySource map[netip.Addr]int     // half-open SAs per peer address
+	halfOpenBySource map[netip.Addr]int
+	certRejects      certRejects // refused peer certificates by pki.Reason     // half-open SAs per peer address
 }
 
 type halfOpenKey struct {

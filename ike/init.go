@@ -58,6 +58,9 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	ps = append(ps, e.natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.profile.ForceEncap)...)
 	ps = append(ps, e.fragmentationSupported()...)
 	ps = append(ps, sa.redirectNotifies()...)
+	if sa.profile.wantsSignatures() {
+		ps = append(ps, signatureHashes())
+	}
 	ps = append(ps, e.ourVendorIDs(sa.profile)...)
 	return ps, nil
 }
@@ -128,6 +131,7 @@ func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 	}
 	sa.reportVendorIDs(m.vendorIDs())
 	sa.negotiateFragmentation(m)
+	sa.notePeerCertInfo(m)
 	sa.queueTaskFirst(&authTask{done: t.done})
 	return false, nil
 }
@@ -257,6 +261,14 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	}
 	if sa.negotiateFragmentation(m); sa.frag.enabled {
 		ps = append(ps, e.fragmentationSupported()...)
+	}
+	if sa.notePeerCertInfo(m); sa.peerHashes != nil {
+		ps = append(ps, signatureHashes())
+	}
+	for _, tp := range e.cfg.Trustpoints {
+		if cr := tp.CertReq(); len(cr) > 0 {
+			ps = append(ps, &wire.CertReq{Encoding: wire.CertX509Signature, Authorities: cr})
+		}
 	}
 	ps = append(ps, e.ourVendorIDs(nil)...)
 	resp, err := sa.encode(wire.ExchangeIKESAInit, 0, true, ps)

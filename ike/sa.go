@@ -2,6 +2,8 @@ package ike
 
 import (
 	"errors"
+	"github.com/esphub/esphub/ike/sig"
+	"github.com/esphub/esphub/pki"
 	"net/netip"
 	"time"
 
@@ -84,6 +86,12 @@ type ikeSA struct {
 	// Redirect (redirect.go): the initiator's redirect history, whether
 	// the peer announced redirect support (responder), and the SA that
 	// replaced this one after an IKE_AUTH redirect (initiator).
+	// Certificate authentication (certauth.go): the peer's RFC 7427
+	// hashes and CERTREQ CA hashes, and its validated certificate.
+	peerHashes  []sig.Hash
+	peerCertReq []byte
+	peerCert    *pki.PeerCertificate
+
 	redirect     *redirectState
 	peerRedirect bool
 	redirectedTo *ikeSA

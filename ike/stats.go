@@ -49,6 +49,7 @@ const (
 	CounterRedirectsFollowed                        // REDIRECTs we followed as a client
 	CounterRedirectBadNonce                         // IKE_SA_INIT REDIRECTs dropped: not our nonce
 	CounterRedirectLoops                            // redirects refused: loop or max-redirects
+	CounterCertRejected                             // peer certificates refused (by reason: Engine.CertificateRejects)
 	counterCount
 )
 
@@ -64,6 +65,7 @@ var counterNames = [counterCount]string{
 	"drop_half_open_per_source", "drop_in_negotiation_outgoing",
 	"dpd_checks", "dpd_dead_peers",
 	"redirects_sent", "redirects_followed", "redirect_bad_nonce", "redirect_loops",
+	"cert_rejected",
 }
 
 // String returns the counter's snake_case name, as used in metric names.
