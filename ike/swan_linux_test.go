@@ -82,6 +82,10 @@ type swanOpts struct {
 	configure         func(*Config)
 	// spec replaces interopSpec (same node names and addresses).
 	spec string
+	// swanDir is charon's directory, prepared with x509/, x509ca/ and
+	// private/ for certificates; localAuth and remoteAuth its swanctl auth
+	// ("pubkey"), psk when empty.
+	swanDir, localAuth, remoteAuth string
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -130,10 +134,12 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	}
 	sw := swan.StartT(t, l.Netns("swan"), swan.Config{
 		Name:  "peer",
+		Dir:   o.swanDir,
 		Pools: pools,
 		Conns: []swan.Conn{{
 			Name: "ours", LocalAddrs: []string{swanAddr.String()}, RemoteAddrs: []string{remote},
 			Proposals: []string{o.ike}, LocalID: "swan.test", RemoteID: "ours.test",
+			LocalAuth: o.localAuth, RemoteAuth: o.remoteAuth,
 			DPDDelay: o.dpd, RekeyTime: rekeyIKE, VIPs: o.vips, Pools: connPools, Extra: connExtra,
 			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.2.1/32"}, RemoteTS: []string{"198.19.1.1/32"},
 				ESPProposals: []string{o.esp}, RekeyTime: rekeyChild, Extra: childExtra}},
