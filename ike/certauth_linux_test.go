@@ -81,3 +81,27 @@ func TestInteropCertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropCertificateFragmentation: an RSA certificate makes IKE_AUTH
+// larger than 576 bytes; with fragmentation on both sides at 576 it
+// travels as SKF fragments both ways.
+func TestInteropCertificateFragmentation(t *testing.T) {
+	ca := newTestCA(t, pki.KeyRSA2048, "esphub interop CA")
+	tp := ca.trustpoint(pki.RevocationNone)
+	sc := interopSuites[0]
+	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP,
+		swanDir: swanCertDir(t, ca, pki.KeyRSA2048), localAuth: "pubkey", remoteAuth: "pubkey",
+		connExtra: map[string]string{"fragmentation": "yes"},
+		charon:    map[string]string{"fragment_size": "576"},
+		configure: func(c *Config) { c.Trustpoints, c.Fragmentation, c.FragmentMTU = []*pki.Trustpoint{tp}, true, 576 },
+	}, sc.ike, sc.esp)
+	ie.prof.LocalPSK, ie.prof.RemotePSK = nil, nil
+	ie.prof.LocalCredential, ie.prof.Trustpoint = ca.issue(pki.KeyRSA2048, "ours.test", pki.IssueOptions{}), tp
+	ie.initiate(testCtx(t))
+	ie.check(1)
+	s := ie.us.e.Stats()
+	if s.Get(CounterFragmentsSent) < 2 || s.Get(CounterFragmentsReceived) < 2 {
+		t.Fatalf("certificate IKE_AUTH not fragmented both ways: %v", s.Map())
+	}
+	t.Logf("fragments: we sent %d, received %d", s.Get(CounterFragmentsSent), s.Get(CounterFragmentsReceived))
+}
