@@ -174,3 +174,34 @@ func TestCertificateRejections(t *testing.T) {
 		t.Fatalf("unrevoked certificate refused: %v", err)
 	}
 }
+
+// TestDisconnectRevoked: after a CRL revoking the spoke's certificate is
+// loaded, DisconnectRevoked deletes its established SA on both sides and
+// leaves a session with a good certificate alone.
+func TestDisconnectRevoked(t *testing.T) {
+	ca := newTestCA(t, pki.KeyP256, "esphub lab CA")
+	tp := ca.trustpoint(pki.RevocationNone)
+	spoke := ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{})
+	p := certPair(t, spoke, ca.issue(pki.KeyP256, "hub-b.test", pki.IssueOptions{}), tp, tp, nil)
+	ctx := testCtx(t)
+	if _, err := p.initiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return establishedCount(t, p.b) == 1 })
+	if n, err := p.b.e.DisconnectRevoked(ctx, tp); err != nil || n != 0 {
+		t.Fatalf("nothing revoked yet: %d, %v", n, err)
+	}
+	now := time.Now()
+	crl, err := ca.ca.CRL(pki.Revocations(now, spoke.Leaf()), 1, now.Add(-time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.LoadCRL(crl); err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.b.e.DisconnectRevoked(ctx, tp)
+	if err != nil || n != 1 {
+		t.Fatalf("DisconnectRevoked: %d, %v", n, err)
+	}
+	waitFor(t, "both sides down", func() bool { return len(ikeSAs(t, p.a)) == 0 && len(ikeSAs(t, p.b)) == 0 })
+}
