@@ -86,6 +86,11 @@ func TestCertificateAuth(t *testing.T) {
 			}
 			waitFor(t, "child on B", func() bool { return len(p.b.inst.snapshot()) == 1 })
 			checkChildKeys(t, p.a, p.b)
+			bs := ikeSAs(t, p.b)
+			if len(bs) != 1 || bs[0].PeerCertSubject == "" || bs[0].PeerCertIssuer == "" || bs[0].PeerCertNotAfter.IsZero() {
+				t.Fatalf("B's view of the peer certificate: %+v", bs)
+			}
+			t.Logf("B: peer certificate %q issued by %q", bs[0].PeerCertSubject, bs[0].PeerCertIssuer)
 		})
 	}
 }

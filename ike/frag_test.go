@@ -105,6 +105,9 @@ func TestFragmentationIKEAuthAndLater(t *testing.T) {
 					t.Fatalf("no fragments exchanged: %v", s.Map())
 				}
 			}
+			if as := ikeSAs(t, p.a); len(as) != 1 || !as[0].Fragmentation || as[0].FragmentMTU != 300-28 {
+				t.Fatalf("A's SA info: %+v", as)
+			}
 			if n := oversized.Load(); n != 0 {
 				t.Fatalf("%d datagrams exceeded the MTU", n)
 			}

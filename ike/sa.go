@@ -183,6 +183,18 @@ type IKESAInfo struct {
 	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
 	// the responder's CFG_REPLY; for a responder, the reverse.
 	LocalConfig, PeerConfig *wire.Configuration
+	// Fragmentation is true when both sides negotiated RFC 7383
+	// fragmentation ("IETF Std Fragmentation enabled"); FragmentMTU is
+	// the largest IKE message then sent whole, without IP/UDP headers.
+	Fragmentation bool
+	FragmentMTU   int
+	// PeerCertSubject and PeerCertIssuer are the DNs of the certificate
+	// the peer authenticated with (empty for PSK); PeerCertNotAfter is
+	// the earliest expiry along its chain.
+	PeerCertSubject, PeerCertIssuer string
+	PeerCertNotAfter                time.Time
+	// DPD is the profile's liveness check interval (zero: off).
+	DPD time.Duration
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -199,6 +211,13 @@ func (sa *ikeSA) info() IKESAInfo {
 	}
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
+		in.DPD = sa.profile.DPDInterval
+	}
+	if sa.frag.enabled {
+		in.Fragmentation, in.FragmentMTU = true, sa.fragmentMaxLen()
+	}
+	if pc := sa.peerCert; pc != nil {
+		in.PeerCertSubject, in.PeerCertIssuer, in.PeerCertNotAfter = pc.Subject, pc.Issuer, pc.NotAfter
 	}
 	for _, c := range sa.children {
 		if c.state == childInstalled || c.state == childRekeying {
