@@ -108,6 +108,8 @@ type Daemon struct {
 
 	ifMu     sync.Mutex
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
+
+	nhrp *nhrpState // NHRP instances and their adapters (control/nhrp.go)
 }
 
 // pending carries what profile selection decided to the Child SA install
@@ -206,6 +208,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
 	}
 	d.engine = e
+	d.nhrp = newNHRPState(d)
+	if err := d.nhrp.configure(cfg); err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
 	d.rib.Watch(d.fibApply)
 	d.applyConfigRoutes(nil, cfg)
 	return d, nil
@@ -257,6 +263,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.ctx = connCtx
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
+	go d.nhrp.runHairpins(connCtx)
 
 	select {
 	case <-ctx.Done():
@@ -311,6 +318,9 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	summary := d.syncConnectors(old, cfg)
 	d.mu.Unlock()
 	d.applyConfigRoutes(old, cfg)
+	if err := d.nhrp.configure(cfg); err != nil {
+		summary = append(summary, err.Error())
+	}
 	for _, spi := range drop {
 		summary = append(summary, fmt.Sprintf("session %016X: profile removed, deleting", spi))
 		go func(spi uint64) {

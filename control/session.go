@@ -229,7 +229,7 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	if pd.plan.Mode == dataplane.ModeGRE {
 		s.Mode = "gre"
 	}
-	if c.Initiator {
+	if c.Initiator && pd.conn != nil {
 		s.Interface = pd.plan.Interface.Name
 		s.TunnelID = dataplane.TunnelID(0x40000000 | uint32(pd.plan.Interface.Number))
 	} else {
@@ -254,7 +254,7 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	}
 	_ = d.dp.DeleteTunnel(s.TunnelID) // a stale tunnel of an SA that died unseen
 	if err := d.dp.AddTunnel(tc); err != nil {
-		if !c.Initiator {
+		if s.Template != "" {
 			delete(d.vaInUse, int(s.TunnelID))
 		}
 		return nil, fmt.Errorf("add tunnel %s: %w", s.Interface, err)
@@ -312,6 +312,10 @@ func (d *Daemon) onEvent(ev ike.Event) {
 // sessionUp finishes a session whose IKE SA and first Child SA are both up.
 func (d *Daemon) sessionUp(s *Session, info ike.IKESAInfo) {
 	d.sessionRoutesUp(s, info)
+	d.mu.Lock()
+	snap := *s
+	d.mu.Unlock()
+	d.nhrp.tunnelUp(snap)
 	if !info.Initiator {
 		d.replaceOlder(s, info)
 	}
@@ -359,7 +363,7 @@ func (d *Daemon) sessionDown(spi uint64) {
 	if a, ok := assignedAddr(s.IKE); ok {
 		delete(d.leases, a)
 	}
-	if !s.Initiator {
+	if s.Template != "" {
 		delete(d.vaInUse, int(s.TunnelID))
 	}
 	conn := d.connectors[s.Interface]
@@ -373,6 +377,7 @@ func (d *Daemon) sessionDown(spi uint64) {
 	if shared {
 		return
 	}
+	d.nhrp.tunnelDown(s.Interface)
 	d.rib.RemoveOwner(s.Interface)
 	d.ifMu.Lock()
 	if d.ifTunnel[s.Interface] == s.TunnelID {

@@ -151,7 +151,8 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}}
 	defer kr.removeAll()
 
-	engine := dataplane.NewEngine(dataplane.Options{Logger: log})
+	late := &lateControl{}
+	engine := dataplane.NewEngine(dataplane.Options{Logger: log, Events: late})
 	var be *portable.Backend
 	var beReady sync.WaitGroup
 	beReady.Add(1)
@@ -171,7 +172,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return fmt.Errorf("raw esp socket: %w", err)
 	}
 	defer raw.Close()
-	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, UDP: udpUnderlay{udp}, Raw: raw, Logger: log})
+	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, UDP: udpUnderlay{udp}, Raw: raw, Punt: late.punt, Logger: log})
 	beReady.Done()
 	if err != nil {
 		return fmt.Errorf("portable backend: %w", err)
@@ -181,6 +182,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err != nil {
 		return err
 	}
+	late.set(d)
 	var reloadMu sync.Mutex
 	reload := func() ([]string, error) {
 		reloadMu.Lock()
@@ -213,7 +215,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 
 	if o.metrics != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(d.Metrics(), collectors.NewGoCollector())
+		reg.MustRegister(d.Metrics(), d.NHRPMetrics(), collectors.NewGoCollector())
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 		mln, err := net.Listen("tcp", o.metrics)
