@@ -14,7 +14,7 @@ DEB_GEN   := clang llvm libbpf-dev gcc-multilib linux-libc-dev
 TEST_TIMEOUT ?= 18m
 FUZZTIME  ?= 5s
 
-.PHONY: all build test test-unit lint vet generate deps deps-generate fuzz-smoke demo bench clean
+.PHONY: all build test test-unit lint vet generate deps deps-generate fuzz-smoke demo bench bench-go clean
 
 all: build
 
@@ -57,6 +57,10 @@ demo: build
 	@scripts/demo.sh
 
 bench: build
+	$(BIN)/esphub-bench -v -out bench/results
+
+# Go micro-benchmarks of every package (packet path, crypto, codecs), with allocations.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:

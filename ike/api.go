@@ -35,6 +35,10 @@ func (e *Engine) Initiate(ctx context.Context, req InitiateRequest) (IKESAInfo, 
 	}
 	res := make(chan result, 1)
 	err := e.call(ctx, func() {
+		if err := e.admitOutgoing(); err != nil {
+			res <- result{err: err}
+			return
+		}
 		sa := e.newIKESA(true, req.Local, req.Remote)
 		sa.profile = p
 		spi, err := e.newSPI()
@@ -46,6 +50,9 @@ func (e *Engine) Initiate(ctx context.Context, req InitiateRequest) (IKESAInfo, 
 		e.sas[spi] = sa
 		t := &initTask{done: func(err error) {
 			var info IKESAInfo
+			for sa.redirectedTo != nil { // followed an IKE_AUTH redirect
+				sa = sa.redirectedTo
+			}
 			if sa.state == stateEstablished {
 				info = sa.info()
 			}

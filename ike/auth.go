@@ -62,10 +62,16 @@ func (t *authTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		// §2.4); further SAs to the same peer must not.
 		ps = append(ps, notify(wire.NotifyInitialContact, nil))
 	}
+	certs, auth, err := sa.localAuth(prof, true, idi)
+	if err != nil {
+		return nil, fmt.Errorf("ike_auth: %w", err)
+	}
+	ps = append(ps, certs...)
+	ps = append(ps, certReqPayload(prof)...)
 	if !prof.RemoteID.IsZero() {
 		ps = append(ps, idPayload(prof.RemoteID, true))
 	}
-	ps = append(ps, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, true, idi)})
+	ps = append(ps, auth)
 	if prof.ConfigRequest != nil {
 		req := cloneCP(prof.ConfigRequest)
 		req.CFGType = wire.CFGRequest
@@ -127,11 +133,14 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		e.stats.inc(CounterAuthFailures)
 		return false, fmt.Errorf("ike_auth: %w: peer identity %s, expected %s", ErrAuthFailed, remoteID, prof.RemoteID)
 	}
-	if !sa.verifyAuth(prof.RemotePSK, false, idr, a) {
+	if err := sa.verifyPeerAuth(prof, false, idr, a, m); err != nil {
 		e.stats.inc(CounterAuthFailures)
-		return false, fmt.Errorf("ike_auth: %w: peer's AUTH payload does not verify", ErrAuthFailed)
+		return false, fmt.Errorf("ike_auth: peer %s: %w", remoteID, err)
 	}
 	sa.remoteID = remoteID
+	if n := m.notify(wire.NotifyRedirect); n != nil {
+		return false, t.followAuthRedirect(sa, n)
+	}
 	sa.peerCP = cloneCP(m.cp())
 	if n := m.notify(wire.NotifySetWindowSize); n != nil && len(n.Data) == 4 {
 		sa.peerWindow = max(1, min(binary.BigEndian.Uint32(n.Data), 64))
@@ -217,8 +226,9 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	if err != nil {
 		return failed(fmt.Errorf("no profile for %s: %w", remoteID, err))
 	}
-	if !sa.verifyAuth(prof.RemotePSK, true, idi, a) {
-		return failed(fmt.Errorf("%w: AUTH from %s does not verify", ErrAuthFailed, remoteID))
+	sa.notePeerCertReq(m)
+	if err := sa.verifyPeerAuth(prof, true, idi, a, m); err != nil {
+		return failed(fmt.Errorf("from %s: %w", remoteID, err))
 	}
 	sa.profile = prof
 	sa.remoteID = remoteID
@@ -230,8 +240,18 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		sa.natLocal = true
 	}
 	idr := idPayload(sa.localID, true)
-	ps := []wire.Payload{idr, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: sa.pskAuth(prof.LocalPSK, false, idr)}}
-	cp, childOK := sa.respondCP(m, prof)
+	certs, auth, err := sa.localAuth(prof, false, idr)
+	if err != nil {
+		return failed(err)
+	}
+	ps := append(append([]wire.Payload{idr}, certs...), auth)
+	var cp wire.Payload
+	childOK := false
+	if rn := sa.redirectAuth(req); rn != nil {
+		ps = append(ps, rn) // RFC 5685 §6: no Child SA, the client deletes the SA
+	} else {
+		cp, childOK = sa.respondCP(m, prof)
+	}
 	if cp != nil {
 		ps = append(ps, cp)
 	}
@@ -240,7 +260,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
-	e.halfOpenN-- // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
+	e.leaveHalfOpen(sa) // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
 		for _, old := range e.sas {

@@ -252,6 +252,15 @@ func (t *childRekeyTask) fail(sa *ikeSA, err error) {
 	if t.old.state == childRekeying {
 		t.old.state = childInstalled
 	}
+	if owner := t.old.sa; owner != sa && t.old.state == childInstalled && owner.state == stateEstablished {
+		// The IKE SA was rekeyed while this task waited in its queue (an
+		// IKE SA rekey runs alone) and the Child SA moved to the successor:
+		// rekey it there. Dropping the task would leave the Child SA to die
+		// at its hard lifetime with nothing to replace it.
+		owner.queueTask(&childRekeyTask{childCreateTask: childCreateTask{done: t.done, cfg: t.cfg},
+			old: t.old, auto: t.auto, retries: t.retries})
+		return
+	}
 	t.finish(err)
 	if sa.state == stateEstablished {
 		t.retry(sa)
@@ -428,6 +437,7 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
 	n.peerCP, n.localCP = sa.peerCP, sa.localCP
+	n.frag.enabled = sa.frag.enabled // RFC 7383 §2.3: negotiated once, kept across rekeys
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
 	e.sas[n.localSPI()] = n

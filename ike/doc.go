@@ -40,6 +40,16 @@
 //   - NAT-T (RFC 7296 §2.23, RFC 3948): NAT detection hashes, the move to
 //     port 4500, following the peer's address when it sits behind a NAT,
 //     keepalives through [KeepaliveSender], and ChildSA.UDPEncap.
+//   - Extensions, each in its own file: IKE fragmentation, RFC 7383
+//     (frag.go: Config.Fragmentation, FragmentMTU); cookies with a
+//     rotating secret and call admission control (cookie.go:
+//     CookieThreshold, MaxSAs, MaxHalfOpen, MaxHalfOpenPerSource,
+//     MaxInNegotiationOutgoing); dead peer detection per profile,
+//     periodic or on-demand, fed by [Engine.ReportTraffic] (dpd.go);
+//     redirect, RFC 5685, as gateway through [Redirector] and as client
+//     with Config.FollowRedirects (redirect.go); certificate
+//     authentication with package pki and ike/sig (certauth.go:
+//     Profile.LocalCredential, Trustpoint, CertificateMap).
 //
 // The engine never logs keys or pre-shared keys, compares AUTH payloads in
 // constant time, and counts every dropped datagram by reason ([Counter])

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/esphub/esphub/pki"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -49,10 +50,49 @@ type Config struct {
 	// cookies; a negative value demands them always.
 	CookieThreshold int
 	// MaxHalfOpen refuses new IKE_SA_INIT requests beyond this many
-	// half-open SAs (IOS call admission control); zero is unlimited.
+	// half-open SAs (IOS call admission control, "crypto ikev2 limit
+	// max-in-negotiation-sa N incoming"); zero is unlimited.
 	MaxHalfOpen int
-	// MaxMessageSize drops larger datagrams unread (default 64 KiB).
+	// CookieSecretLifetime is how long one cookie secret is issued before
+	// it rotates (default 2 min); cookies of the previous secret stay
+	// valid for one more lifetime.
+	CookieSecretLifetime time.Duration
+	// MaxHalfOpenPerSource caps the half-open SAs of one source address
+	// (checked after the cookie, which proves the address); zero is
+	// unlimited.
+	MaxHalfOpenPerSource int
+	// MaxSAs caps all IKE SAs, in any state ("crypto ikev2 limit
+	// max-sa"); MaxInNegotiationOutgoing caps the SAs we are setting up
+	// ("max-in-negotiation-sa N outgoing"). Zero is unlimited. Refused
+	// IKE_SA_INIT requests are dropped unanswered; Initiate returns
+	// ErrAdmission.
+	MaxSAs                   int
+	MaxInNegotiationOutgoing int
+	// Trustpoints name the CAs we ask initiators for certificates from
+	// (CERTREQ in our IKE_SA_INIT response), before any profile is known.
+	Trustpoints []*pki.Trustpoint
+	// FollowRedirects makes an initiator announce REDIRECT_SUPPORTED and
+	// follow gateways' REDIRECTs (RFC 5685, IOS "crypto ikev2 redirect
+	// client"), at most MaxRedirects times per Initiate (default 5).
+	// Gateway-side redirects come from a Policy implementing Redirector.
+	FollowRedirects bool
+	MaxRedirects    int
+	// MaxMessageSize drops larger datagrams unread (default 64 KiB). It
+	// also bounds the bytes of one reassembled fragmented message.
 	MaxMessageSize int
+	// Fragmentation announces IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383) in
+	// IKE_SA_INIT (IOS "crypto ikev2 fragmentation"); when the peer does
+	// too, protected messages longer than FragmentMTU allows are sent as
+	// SKF fragments. It affects SAs set up after the change only.
+	Fragmentation bool
+	// FragmentMTU is the size of the IP packet an IKE fragment may fill
+	// (IOS "crypto ikev2 fragmentation mtu", 68-1500); zero means 576 for
+	// IPv4 peers and 1280 for IPv6 peers.
+	FragmentMTU int
+	// FragmentTimeout drops a partly received fragmented message (default
+	// 30 s); MaxFragments bounds its Total Fragments (default 64).
+	FragmentTimeout time.Duration
+	MaxFragments    int
 	// SendFlexVPNVendorIDs adds FLEXVPN-SUPPORTED to IKE_SA_INIT and the
 	// Cisco delete-reason and dynamic-route IDs (default true when zero;
 	// set DisableCiscoVendorIDs to turn them off).
@@ -99,11 +139,13 @@ type Engine struct {
 	stats   counters
 
 	// Owned by the Run goroutine.
-	sas          map[uint64]*ikeSA      // by our SPI
-	halfOpen     map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
-	halfOpenN    int                    // responder SAs still waiting for IKE_AUTH
-	tombstones   map[uint64]*tombstone  // removed SAs' last answers, by our SPI
-	cookieSecret [32]byte
+	sas              map[uint64]*ikeSA      // by our SPI
+	halfOpen         map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
+	halfOpenN        int                    // responder SAs still waiting for IKE_AUTH
+	tombstones       map[uint64]*tombstone  // removed SAs' last answers, by our SPI
+	cookies          cookieJar              // cookie.go
+	halfOpenBySource map[netip.Addr]int
+	certRejects      certRejects // refused peer certificates by pki.Reason     // half-open SAs per peer address
 }
 
 type halfOpenKey struct {
@@ -143,11 +185,23 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.WindowSize == 0 {
 		cfg.WindowSize = 5
 	}
+	if cfg.CookieSecretLifetime <= 0 {
+		cfg.CookieSecretLifetime = DefaultCookieSecretLifetime
+	}
 	if cfg.HalfOpenTimeout <= 0 {
 		cfg.HalfOpenTimeout = 30 * time.Second
 	}
 	if cfg.MaxMessageSize <= 0 || cfg.MaxMessageSize > 65535 {
 		cfg.MaxMessageSize = 65535
+	}
+	if cfg.FragmentMTU != 0 && (cfg.FragmentMTU < 68 || cfg.FragmentMTU > 65535) {
+		return nil, fmt.Errorf("ike: fragmentation MTU %d out of range 68-65535", cfg.FragmentMTU)
+	}
+	if cfg.FragmentTimeout <= 0 {
+		cfg.FragmentTimeout = DefaultFragmentTimeout
+	}
+	if cfg.MaxFragments <= 0 {
+		cfg.MaxFragments = DefaultMaxFragments
 	}
 	e := &Engine{
 		cfg:        cfg,
@@ -160,8 +214,8 @@ func New(cfg Config) (*Engine, error) {
 		halfOpen:   make(map[halfOpenKey]*ikeSA),
 		tombstones: make(map[uint64]*tombstone),
 	}
-	if _, err := io.ReadFull(e.rand, e.cookieSecret[:]); err != nil {
-		return nil, fmt.Errorf("ike: cookie secret: %w", err)
+	if err := e.initCookies(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -94,7 +94,10 @@ func (t *deleteChildTask) fail(sa *ikeSA, err error) {
 // dpdTask is a liveness check: an empty INFORMATIONAL request (RFC 7296
 // §1.4). No answer after the retransmissions kills the IKE SA.
 type dpdTask struct {
-	done func(error)
+	done  func(error)
+	auto  bool          // started by the DPD timer, not CheckLiveness
+	retry time.Duration // profile's retry interval (dpd.go); zero: engine schedule
+	tries int
 }
 
 func (t *dpdTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
@@ -184,8 +187,9 @@ func (sa *ikeSA) scheduleDPD(d time.Duration) {
 		if sa.state != stateEstablished {
 			return
 		}
-		if sa.e.clock.Now().Sub(sa.lastRx) >= d && len(sa.inflight) == 0 && len(sa.queue) == 0 {
-			sa.queueTask(&dpdTask{})
+		if sa.dpdDue(d) && len(sa.inflight) == 0 && len(sa.queue) == 0 {
+			sa.e.stats.inc(CounterDPDChecks)
+			sa.queueTask(sa.newDPDTask())
 		}
 		sa.scheduleDPD(d)
 	})

@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,11 +56,19 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		&wire.KE{Group: t.group, Data: t.kex.Public()},
 		&wire.Nonce{Data: sa.ni})
 	ps = append(ps, e.natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.profile.ForceEncap)...)
+	ps = append(ps, e.fragmentationSupported()...)
+	ps = append(ps, sa.redirectNotifies()...)
+	if sa.profile.wantsSignatures() {
+		ps = append(ps, signatureHashes())
+	}
 	ps = append(ps, e.ourVendorIDs(sa.profile)...)
 	return ps, nil
 }
 
 func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
+	if n := m.notify(wire.NotifyRedirect); n != nil {
+		return t.followInitRedirect(sa, n)
+	}
 	if n := m.notify(wire.NotifyCookie); n != nil {
 		t.rounds++
 		if t.rounds > 3 || len(n.Data) == 0 || len(n.Data) > 64 {
@@ -123,6 +130,8 @@ func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		}
 	}
 	sa.reportVendorIDs(m.vendorIDs())
+	sa.negotiateFragmentation(m)
+	sa.notePeerCertInfo(m)
 	sa.queueTaskFirst(&authTask{done: t.done})
 	return false, nil
 }
@@ -187,18 +196,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 		e.initError(p, spii, notify(wire.NotifyInvalidSyntax, nil))
 		return
 	}
-	if e.cfg.MaxHalfOpen > 0 && e.halfOpenCount() >= e.cfg.MaxHalfOpen {
-		e.stats.inc(CounterDropHalfOpenLimit)
+	if !e.admitInit(p, m, ni, spii) || e.redirectInit(m, ni, spii) {
 		return
-	}
-	if t := e.cfg.CookieThreshold; t < 0 || t > 0 && e.halfOpenCount() >= t {
-		want := e.cookie(ni, p.Remote, spii)
-		n, ok := m.payloads[0].(*wire.Notify)
-		if !ok || n.NotifyType != wire.NotifyCookie || !hmac.Equal(n.Data, want) {
-			e.stats.inc(CounterCookiesSent)
-			e.initError(p, spii, notify(wire.NotifyCookie, want))
-			return
-		}
 	}
 	local, err := e.cfg.Policy.ResponderIKE(p.Local, p.Remote)
 	if err != nil {
@@ -232,6 +231,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	}
 	sa := e.newIKESA(false, p.Local, p.Remote)
 	sa.spii = spii
+	sa.peerRedirect = peerSupportsRedirect(m)
 	if sa.spir, err = e.newSPI(); err != nil {
 		return
 	}
@@ -259,6 +259,17 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	if natOK {
 		ps = append(ps, e.natdPayloads(sa.spii, sa.spir, p.Local, p.Remote, false)...)
 	}
+	if sa.negotiateFragmentation(m); sa.frag.enabled {
+		ps = append(ps, e.fragmentationSupported()...)
+	}
+	if sa.notePeerCertInfo(m); sa.peerHashes != nil {
+		ps = append(ps, signatureHashes())
+	}
+	for _, tp := range e.cfg.Trustpoints {
+		if cr := tp.CertReq(); len(cr) > 0 {
+			ps = append(ps, &wire.CertReq{Encoding: wire.CertX509Signature, Authorities: cr})
+		}
+	}
 	ps = append(ps, e.ourVendorIDs(nil)...)
 	resp, err := sa.encode(wire.ExchangeIKESAInit, 0, true, ps)
 	if err != nil {
@@ -272,8 +283,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	sa.reportVendorIDs(m.vendorIDs())
 	e.sas[sa.spir] = sa
 	e.halfOpen[key] = sa
-	e.halfOpenN++
 	sa.initKey = key
+	e.enterHalfOpen(sa)
 	sa.addTimer(e.afterFunc(e.cfg.HalfOpenTimeout, func() {
 		if sa.state == stateConnecting {
 			sa.destroy(errors.New("half-open SA timed out waiting for IKE_AUTH"))

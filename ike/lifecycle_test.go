@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,9 +214,24 @@ func TestLifetimesRekeyAutomatically(t *testing.T) {
 		as := ikeSAs(t, p.a)
 		return len(as) == 1 && as[0].LocalSPI != info.LocalSPI && p.a.countEvents(EventChildRekeyed)+p.b.countEvents(EventChildRekeyed) >= 2
 	})
-	waitFor(t, "state settles", func() bool {
-		return len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1
-	})
+	deadline := time.Now().Add(30 * time.Second)
+	for len(p.a.inst.snapshot()) != 1 || len(p.b.inst.snapshot()) != 1 {
+		if time.Now().After(deadline) {
+			// Say which Child SAs linger, so that a failure under load can
+			// be told apart from a rekey that leaks an SA.
+			for name, pe := range map[string]*peer{"A": p.a, "B": p.b} {
+				for spi, c := range pe.inst.snapshot() {
+					t.Logf("%s installed: in %08x out %08x ike %016x replaces %08x initiator %v age %v",
+						name, spi, c.OutboundSPI, c.IKESA, c.Replaces, c.Initiator, time.Since(c.Created))
+				}
+				for _, s := range ikeSAs(t, pe) {
+					t.Logf("%s ike sa: %+v", name, s)
+				}
+			}
+			t.Fatal("timed out waiting for one Child SA on each side")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	checkChildKeys(t, p.a, p.b)
 }
 
@@ -307,5 +323,63 @@ func TestNoMessageIDGap(t *testing.T) {
 	defer cancel()
 	if err := p.a.e.CheckLiveness(lctx, info.LocalSPI); err != nil {
 		t.Fatalf("liveness after the failed task: %v", err)
+	}
+}
+
+// TestChildRekeyQueuedBehindIKERekey: a Child SA rekey that waits in the
+// queue while the IKE SA rekey (which runs alone) is outstanding follows the
+// Child SA to the new IKE SA instead of being dropped. Dropping it left the
+// Child SA to expire at its hard lifetime with no successor, which is how
+// TestLifetimesRekeyAutomatically lost its only Child SA under load.
+func TestChildRekeyQueuedBehindIKERekey(t *testing.T) {
+	var armed atomic.Bool
+	onWire := make(chan struct{}, 1)
+	p := newPair(t, pairOpts{net: transport.MemOptions{
+		// The delay keeps the IKE SA rekey outstanding long enough for the
+		// Child SA rekey to queue behind it.
+		Delay: 100 * time.Millisecond,
+		Filter: func(pk transport.Packet) bool {
+			if h, err := wire.DecodeHeader(pk.Data); err == nil && armed.Load() &&
+				h.Exchange == wire.ExchangeCreateChildSA && !h.IsResponse() {
+				select {
+				case onWire <- struct{}{}:
+				default:
+				}
+			}
+			return true
+		},
+	}})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return len(p.b.inst.snapshot()) == 1 })
+	var oldSPI uint32
+	for spi := range p.a.inst.snapshot() {
+		oldSPI = spi
+	}
+	armed.Store(true)
+	ikeDone := make(chan error, 1)
+	go func() { ikeDone <- p.a.e.RekeyIKESA(ctx, info.LocalSPI) }()
+	select {
+	case <-onWire:
+	case <-ctx.Done():
+		t.Fatal("IKE SA rekey request never sent")
+	}
+	if err := p.a.e.RekeyChildSA(ctx, info.LocalSPI, oldSPI); err != nil {
+		t.Fatalf("child sa rekey queued behind the ike sa rekey: %v", err)
+	}
+	if err := <-ikeDone; err != nil {
+		t.Fatalf("ike sa rekey: %v", err)
+	}
+	waitFor(t, "one new Child SA on each side", func() bool {
+		a := p.a.inst.snapshot()
+		_, stale := a[oldSPI]
+		return len(a) == 1 && !stale && len(p.b.inst.snapshot()) == 1
+	})
+	checkChildKeys(t, p.a, p.b)
+	if as := ikeSAs(t, p.a); len(as) != 1 || as[0].LocalSPI == info.LocalSPI {
+		t.Fatalf("IKE SAs after the rekey: %+v", as)
 	}
 }

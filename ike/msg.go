@@ -230,14 +230,22 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 	if p.task.exchange() == wire.ExchangeIKESAInit {
 		sa.initReq = pkt
 	}
+	if p.frags, err = sa.fragmentOut(p.task.exchange(), p.id, false, ps, pkt); err != nil {
+		return err
+	}
 	p.packet = pkt
 	p.tries = 0
-	p.wait = sa.e.cfg.RetransmitTimeout
+	p.wait, p.maxTries, p.fixedWait = sa.e.cfg.RetransmitTimeout, sa.e.cfg.RetransmitTries, false
+	if rp, ok := p.task.(retransmitPolicy); ok {
+		var backoff bool
+		p.wait, p.maxTries, backoff = rp.retransmits(sa.e)
+		p.fixedWait = !backoff
+	}
 	return nil
 }
 
 func (sa *ikeSA) transmit(p *pendingReq) {
-	sa.e.send(sa.local, sa.remote, p.packet)
+	sa.sendPacket(p.packet, p.frags)
 	if p.timer != nil {
 		p.timer.Stop()
 	}
@@ -248,14 +256,20 @@ func (sa *ikeSA) retransmit(p *pendingReq) {
 	if sa.state == stateDead || sa.inflight[p.id] != p {
 		return
 	}
-	if p.tries >= sa.e.cfg.RetransmitTries {
+	if p.tries >= p.maxTries {
 		sa.e.log.Info("ike peer not responding", "spi", hexSPI(sa.localSPI()), "peer", sa.remote,
 			"exchange", p.task.exchange().String(), "msgid", p.id)
-		sa.destroy(ErrTimeout)
+		reason := timeoutReason(p)
+		if reason == ErrPeerDead {
+			sa.e.stats.inc(CounterDPDDead)
+		}
+		sa.destroy(reason)
 		return
 	}
 	p.tries++
-	p.wait = min(time.Duration(float64(p.wait)*sa.e.cfg.RetransmitBackoff), sa.e.cfg.RetransmitMaxTimeout)
+	if !p.fixedWait {
+		p.wait = min(time.Duration(float64(p.wait)*sa.e.cfg.RetransmitBackoff), sa.e.cfg.RetransmitMaxTimeout)
+	}
 	sa.e.stats.inc(CounterRetransmits)
 	sa.transmit(p)
 }
@@ -305,7 +319,7 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	id := m.hdr.MessageID
 	if cached, ok := sa.responses[id]; ok {
 		e.stats.inc(CounterDupRequests)
-		e.send(m.local, m.remote, cached)
+		sa.sendResponse(id, cached)
 		return
 	}
 	if id < sa.nextPeerID {
@@ -333,6 +347,11 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 		e.log.Warn("ike encode response failed", "spi", hexSPI(sa.localSPI()), "err", err)
 		return
 	}
+	frags, err := sa.fragmentOut(m.hdr.Exchange, id, true, ps, pkt)
+	if err != nil {
+		e.log.Warn("ike fragment response failed", "spi", hexSPI(sa.localSPI()), "err", err)
+	}
+	sa.storeResponseFragments(id, frags)
 	sa.responses[id] = pkt
 	sa.lastReq, sa.lastResp = m.raw, pkt
 	for {
@@ -344,9 +363,10 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	for old := range sa.responses {
 		if old+e.cfg.WindowSize < sa.nextPeerID {
 			delete(sa.responses, old)
+			delete(sa.frag.resp, old)
 		}
 	}
-	e.send(sa.local, sa.remote, pkt)
+	sa.sendResponse(id, pkt)
 	if after != nil {
 		after()
 	}
@@ -433,8 +453,8 @@ func (e *Engine) handlePacket(p transport.Packet) {
 			return
 		}
 		if len(msg.Payloads) > 0 {
-			if _, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.EncryptedFragment); ok {
-				e.stats.inc(CounterDropFragment)
+			if f, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.EncryptedFragment); ok {
+				sa.handleFragment(in, f)
 				return
 			}
 		}

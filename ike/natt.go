@@ -3,8 +3,6 @@ package ike
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"net/netip"
 
 	"github.com/esphub/esphub/ike/suite"
@@ -115,15 +113,4 @@ func (sa *ikeSA) floatTo4500() {
 // (RFC 3948 §2.3), such as transport.UDP.
 type KeepaliveSender interface {
 	SendKeepalive(local, remote netip.AddrPort) error
-}
-
-// cookie computes the COOKIE of RFC 7296 §2.6:
-// <version> | HMAC-SHA256(secret, Ni | IPi | SPIi), truncated, version 0.
-func (e *Engine) cookie(ni []byte, remote netip.AddrPort, spii uint64) []byte {
-	mac := hmac.New(sha256.New, e.cookieSecret[:])
-	mac.Write(ni)
-	a := remote.Addr().Unmap().AsSlice()
-	mac.Write(a)
-	mac.Write(binary.BigEndian.AppendUint64(nil, spii))
-	return append([]byte{0}, mac.Sum(nil)[:16]...)
 }

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"github.com/esphub/esphub/config"
+	"github.com/esphub/esphub/pki"
 	"net/netip"
 	"time"
 
@@ -59,8 +61,26 @@ type Profile struct {
 	// ReauthOnExpiry is reserved; IKE SAs are rekeyed, not reauthenticated.
 
 	// DPDInterval is the liveness check interval (IOS "dpd <interval> <retry>
-	// periodic"); zero disables periodic checks.
+	// {periodic | on-demand}"); zero disables checks. DPDRetry is the
+	// retransmission interval of a check, DPDRetries how many times it is
+	// retransmitted (default 5) before the peer is declared dead; zero
+	// DPDRetry uses the engine's retransmission schedule. DPDOnDemand
+	// checks only when traffic was sent and nothing came back (dpd.go).
 	DPDInterval time.Duration
+	DPDRetry    time.Duration
+	// LocalCredential, when set, authenticates us with a signature and
+	// CERT payloads instead of LocalPSK ("authentication local rsa-sig |
+	// ecdsa-sig", "pki trustpoint NAME sign"); PreferPSS signs with
+	// RSASSA-PSS when the key is RSA. Trustpoint, when set, accepts peers
+	// that sign, validated against its CAs and CRLs ("pki trustpoint NAME
+	// verify"), and CertificateMap, when set, must match their
+	// certificate ("match certificate MAP"). See certauth.go.
+	LocalCredential *pki.Credential
+	PreferPSS       bool
+	Trustpoint      *pki.Trustpoint
+	CertificateMap  *config.CertificateMap
+	DPDRetries      int
+	DPDOnDemand     bool
 	// NATKeepalive is the interval of NAT keepalives sent while we are
 	// behind a NAT (IOS "crypto ikev2 nat keepalive"); zero disables them.
 	NATKeepalive time.Duration

@@ -2,6 +2,8 @@ package ike
 
 import (
 	"errors"
+	"github.com/esphub/esphub/ike/sig"
+	"github.com/esphub/esphub/pki"
 	"net/netip"
 	"time"
 
@@ -63,6 +65,9 @@ type ikeSA struct {
 	natLocal        bool // we are behind a NAT (dest hash mismatch)
 	natRemote       bool // peer is behind a NAT (source hash mismatch)
 	lastRx          time.Time
+	// lastInbound and lastOutbound are the latest Child SA traffic the
+	// caller reported (ReportTraffic), for on-demand DPD.
+	lastInbound, lastOutbound time.Time
 
 	children map[uint32]*childSA // by inbound SPI
 	initKey  halfOpenKey         // responder: the IKE_SA_INIT that created it
@@ -76,6 +81,20 @@ type ikeSA struct {
 	// Responder side of the window.
 	nextPeerID uint32            // lowest request ID not yet answered
 	responses  map[uint32][]byte // encoded responses by message ID
+	frag       fragState         // RFC 7383 (frag.go)
+
+	// Redirect (redirect.go): the initiator's redirect history, whether
+	// the peer announced redirect support (responder), and the SA that
+	// replaced this one after an IKE_AUTH redirect (initiator).
+	// Certificate authentication (certauth.go): the peer's RFC 7427
+	// hashes and CERTREQ CA hashes, and its validated certificate.
+	peerHashes  []sig.Hash
+	peerCertReq []byte
+	peerCert    *pki.PeerCertificate
+
+	redirect     *redirectState
+	peerRedirect bool
+	redirectedTo *ikeSA
 
 	timers   []Timer // lifetime, half-open
 	dpdTimer Timer   // periodic liveness check
@@ -103,9 +122,14 @@ type pendingReq struct {
 	id     uint32
 	task   task
 	packet []byte
+	frags  [][]byte // packet's fragments, sent instead of it when set
 	tries  int
-	timer  Timer
-	wait   time.Duration
+	// maxTries and fixedWait are the task's retransmission schedule
+	// (retransmitPolicy, dpd.go).
+	maxTries  int
+	fixedWait bool
+	timer     Timer
+	wait      time.Duration
 }
 
 func (e *Engine) newIKESA(initiator bool, local, remote netip.AddrPort) *ikeSA {
@@ -159,6 +183,18 @@ type IKESAInfo struct {
 	// sent in IKE_AUTH (nil when none): for an initiator, its CFG_REQUEST and
 	// the responder's CFG_REPLY; for a responder, the reverse.
 	LocalConfig, PeerConfig *wire.Configuration
+	// Fragmentation is true when both sides negotiated RFC 7383
+	// fragmentation ("IETF Std Fragmentation enabled"); FragmentMTU is
+	// the largest IKE message then sent whole, without IP/UDP headers.
+	Fragmentation bool
+	FragmentMTU   int
+	// PeerCertSubject and PeerCertIssuer are the DNs of the certificate
+	// the peer authenticated with (empty for PSK); PeerCertNotAfter is
+	// the earliest expiry along its chain.
+	PeerCertSubject, PeerCertIssuer string
+	PeerCertNotAfter                time.Time
+	// DPD is the profile's liveness check interval (zero: off).
+	DPD time.Duration
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -175,6 +211,13 @@ func (sa *ikeSA) info() IKESAInfo {
 	}
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
+		in.DPD = sa.profile.DPDInterval
+	}
+	if sa.frag.enabled {
+		in.Fragmentation, in.FragmentMTU = true, sa.fragmentMaxLen()
+	}
+	if pc := sa.peerCert; pc != nil {
+		in.PeerCertSubject, in.PeerCertIssuer, in.PeerCertNotAfter = pc.Subject, pc.Issuer, pc.NotAfter
 	}
 	for _, c := range sa.children {
 		if c.state == childInstalled || c.state == childRekeying {
@@ -253,6 +296,7 @@ func (sa *ikeSA) destroy(reason error) {
 	wasConnecting := sa.state == stateConnecting
 	rekeyed := sa.state == stateRekeyed
 	sa.stopTimers()
+	sa.stopFragmentTimers()
 	for _, c := range sa.children {
 		c.remove(reason)
 	}
@@ -279,7 +323,7 @@ func (sa *ikeSA) destroy(reason error) {
 			delete(e.halfOpen, sa.initKey)
 		}
 		if wasConnecting {
-			e.halfOpenN--
+			e.leaveHalfOpen(sa)
 		}
 	}
 	if wasUp || rekeyed {

@@ -94,6 +94,19 @@ func describe(p transport.Packet) string {
 func logPair(t *testing.T, o pairOpts) (*pair, *wireLog) {
 	w := &wireLog{}
 	o.net.Filter = w.filter
+	// The scripts compare exact message sequences, so a retransmission must
+	// come only from a message the test drops. The harness's 40ms timer
+	// fires by itself on a loaded machine (seen in CI-like runs: a stray
+	// IKE_AUTH and CREATE_CHILD_SA repeat); a second leaves room for the
+	// scheduler and still lets the lost-message scripts finish quickly.
+	// A test's own configure runs after this and may choose another value.
+	configure := o.configure
+	o.configure = func(c *Config) {
+		c.RetransmitTimeout = time.Second
+		if configure != nil {
+			configure(c)
+		}
+	}
 	return newPair(t, o), w
 }
 

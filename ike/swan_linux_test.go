@@ -76,6 +76,16 @@ type swanOpts struct {
 	// rekey, when set, makes strongSwan rekey the IKE SA and the Child SA
 	// on its own every rekey (no random spread).
 	rekey time.Duration
+	// connExtra and charon add swanctl connection and charon.* settings;
+	// configure adjusts our engine's Config.
+	connExtra, charon map[string]string
+	configure         func(*Config)
+	// spec replaces interopSpec (same node names and addresses).
+	spec string
+	// swanDir is charon's directory, prepared with x509/, x509ca/ and
+	// private/ for certificates; localAuth and remoteAuth its swanctl auth
+	// ("pubkey"), psk when empty.
+	swanDir, localAuth, remoteAuth string
 }
 
 // interopEnv is a lab with charon in "swan" and our engine in "ours".
@@ -96,6 +106,9 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	if o.nat {
 		spec, local, remote = interopNATSpec, oursNATAddr, "%any"
 	}
+	if o.spec != "" {
+		spec = o.spec
+	}
 	l := labtest.Up(t, spec)
 	rekeyIKE, rekeyChild := time.Duration(-1), time.Duration(-1)
 	var connExtra, childExtra map[string]string
@@ -104,6 +117,16 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 		connExtra = map[string]string{"over_time": "60s", "rand_time": "0s"}
 		childExtra = map[string]string{"life_time": "120s", "rand_time": "0s"}
 	}
+	for k, v := range o.connExtra {
+		if connExtra == nil {
+			connExtra = map[string]string{}
+		}
+		connExtra[k] = v
+	}
+	charon := map[string]string{"retransmit_timeout": "1.0", "retransmit_tries": "3"}
+	for k, v := range o.charon {
+		charon[k] = v
+	}
 	var pools map[string]string
 	var connPools []string
 	if o.pool != "" {
@@ -111,16 +134,18 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	}
 	sw := swan.StartT(t, l.Netns("swan"), swan.Config{
 		Name:  "peer",
+		Dir:   o.swanDir,
 		Pools: pools,
 		Conns: []swan.Conn{{
 			Name: "ours", LocalAddrs: []string{swanAddr.String()}, RemoteAddrs: []string{remote},
 			Proposals: []string{o.ike}, LocalID: "swan.test", RemoteID: "ours.test",
+			LocalAuth: o.localAuth, RemoteAuth: o.remoteAuth,
 			DPDDelay: o.dpd, RekeyTime: rekeyIKE, VIPs: o.vips, Pools: connPools, Extra: connExtra,
 			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.2.1/32"}, RemoteTS: []string{"198.19.1.1/32"},
 				ESPProposals: []string{o.esp}, RekeyTime: rekeyChild, Extra: childExtra}},
 		}},
 		Secrets: []swan.Secret{{Name: "ours", IDs: []string{"swan.test", "ours.test"}, PSK: swanPSK}},
-		Charon:  map[string]string{"retransmit_timeout": "1.0", "retransmit_tries": "3"},
+		Charon:  charon,
 	})
 	tr, err := transport.ListenUDP(transport.UDPConfig{Addrs: []netip.Addr{local}, NetNS: l.Netns("ours")})
 	if err != nil {
@@ -143,8 +168,12 @@ func newInterop(t *testing.T, o swanOpts, ikeProp, espProp suite.Proposal) *inte
 	}
 	pol := &testPolicy{props: []suite.Proposal{ikeProp}, remoteID: swanID, profile: prof}
 	us := &peer{ip: local, inst: &recInstaller{sas: map[uint32]*ChildSA{}}, policy: pol, tr: tr}
-	e, err := New(Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
-		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)})
+	cfg := Config{Transport: tr, Policy: pol, Installer: us.inst, OnEvent: us.onEvent,
+		RetransmitTimeout: 500 * time.Millisecond, RetransmitTries: 4, Logger: testLogger(t)}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
+	"github.com/esphub/esphub/dataplane/portable"
+)
+
+// portableGateway is one side of scenario 4: a TUN device (esp0) and an
+// ESP-in-UDP socket in a namespace, joined by the portable backend, with a
+// static tunnel to the other side.
+type portableGateway struct {
+	tun     *portable.TUN
+	udp     *portable.UDPUnderlay
+	backend *portable.Backend
+}
+
+func (g *portableGateway) close() {
+	if g.tun != nil {
+		g.tun.Close()
+	}
+	if g.udp != nil {
+		g.udp.Close()
+	}
+}
+
+// startPortable opens the gateway in ns: local is its underlay address,
+// inner its own overlay address, remoteInner the far side's.
+func startPortable(ctx context.Context, wg *sync.WaitGroup, ns string, local, remote, inner, remoteInner netip.Addr, outSPI, inSPI uint32, outKey, inKey []byte) (*portableGateway, error) {
+	g := &portableGateway{}
+	err := inNetns(ns, func() error {
+		var err error
+		if g.tun, err = portable.OpenTUN("esp0"); err != nil {
+			return fmt.Errorf("tun: %w", err)
+		}
+		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
+			return fmt.Errorf("udp 4500: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	// MTU 1400 as strongSwan's libipsec TUN has, so that ESP in UDP fits the
+	// 1500-byte veth without fragmentation, as in scenario 5.
+	for _, args := range [][]string{
+		{"-n", ns, "link", "set", "esp0", "mtu", "1400", "up"},
+		{"-n", ns, "route", "add", remoteInner.String() + "/32", "dev", "esp0"},
+	} {
+		if err := ipRun(args...); err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	e := dataplane.NewEngine(dataplane.Options{})
+	b, err := portable.New(portable.Config{Engine: e, Overlay: g.tun, UDP: g.udp})
+	if err != nil {
+		g.close()
+		return nil, fmt.Errorf("portable backend: %w", err)
+	}
+	g.backend = b
+	for _, f := range []func() error{
+		func() error {
+			return b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local, Remote: remote, Encap: true})
+		},
+		func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: outSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: outKey})
+		},
+		func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: inSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: inKey})
+		},
+		func() error {
+			return b.AddRoute(0, netip.PrefixFrom(remoteInner, 32), dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1})
+		},
+		func() error {
+			return b.AddRoute(0, netip.PrefixFrom(inner, 32), dataplane.NextHop{Kind: dataplane.NextHopHost})
+		},
+	} {
+		if err := f(); err != nil {
+			g.close()
+			return nil, fmt.Errorf("portable gateway: %w", err)
+		}
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
+	go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
+	return g, nil
+}
+
+// portableTCP is scenario 4 as far as main allows: iperf3 TCP between two
+// namespaces through esphub's portable backend (TUN + ESP in UDP,
+// AES-256-GCM) with static SAs, on the same layout as scenario 5.
+func portableTCP(ctx context.Context, o *Options) ([]Result, error) {
+	lab, err := newNetLab("tcp")
+	if err != nil {
+		return nil, err
+	}
+	defer lab.Close()
+	nsA, err := lab.ns("a")
+	if err != nil {
+		return nil, err
+	}
+	nsB, err := lab.ns("b")
+	if err != nil {
+		return nil, err
+	}
+	a, b, err := lab.veth(nsA, "wa", nsB, "wb", 131)
+	if err != nil {
+		return nil, err
+	}
+	inA, inB := netip.MustParseAddr("198.19.131.1"), netip.MustParseAddr("198.19.132.1")
+	if err := ipRun("-n", nsA, "addr", "add", inA.String()+"/32", "dev", "lo"); err != nil {
+		return nil, err
+	}
+	if err := ipRun("-n", nsB, "addr", "add", inB.String()+"/32", "dev", "lo"); err != nil {
+		return nil, err
+	}
+	key := func(seed byte) []byte {
+		k := make([]byte, 36) // AES-256 key || salt
+		for i := range k {
+			k[i] = seed + byte(i)
+		}
+		return k
+	}
+	kAB, kBA := key(0x10), key(0x60)
+	gctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	ga, err := startPortable(gctx, &wg, nsA, a.ip4, b.ip4, inA, inB, 0xab000001, 0xba000001, kAB, kBA)
+	if err != nil {
+		return nil, err
+	}
+	defer ga.close()
+	gb, err := startPortable(gctx, &wg, nsB, b.ip4, a.ip4, inB, inA, 0xba000001, 0xab000001, kBA, kAB)
+	if err != nil {
+		return nil, err
+	}
+	defer gb.close()
+	dur := 10 * time.Second
+	if o.Quick {
+		dur = 2 * time.Second
+	}
+	var v []float64
+	for range o.Runs {
+		x, err := iperf3TCP(ctx, nsA, nsB, inA, inB, dur)
+		if err != nil {
+			return nil, fmt.Errorf("through esphub portable: %w (drops %v)", err, nonZero(ga.backend.Drops()))
+		}
+		v = append(v, x)
+	}
+	return []Result{{Scenario: ScenarioTCP, Path: PathTCPEsphub, Value: Summarize(v), Unit: "Mbit/s", Runs: len(v),
+		Param:   "portable backend, aes256gcm16, ESP in UDP",
+		Harness: fmt.Sprintf("iperf3 -t %s, one TCP stream, between loopback addresses of two namespaces, through esphub's portable backend (TUN esp0 + ESP-in-UDP socket, MTU 1400) in each with static SAs (no daemon, no IKE): the same layout as scenario 5", dur),
+		Note:    "The AF_XDP backend is not wired to a host-side TCP path yet, so this is the portable backend's figure."}}, nil
+}
+
+func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range m {
+		if v > 0 {
+			out[k.String()] = v
+		}
+	}
+	return out
+}
+
+// startPortableGW opens a one-tunnel portable gateway in ns (TUN esp0, UDP
+// 4500 on local) toward remote, with an outbound SA when outKey is set and
+// an inbound one (without anti-replay, for replayed generator traffic)
+// when inKey is set; lanB is routed to lanRoute.
+func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, remote netip.Addr, outSPI, inSPI uint32, outKey, inKey []byte, lanRoute dataplane.NextHop) (*portableGateway, error) {
+	g := &portableGateway{}
+	err := inNetns(ns, func() error {
+		var err error
+		if g.tun, err = portable.OpenTUN("esp0"); err != nil {
+			return fmt.Errorf("tun: %w", err)
+		}
+		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
+			return fmt.Errorf("udp 4500: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	b, err := portable.New(portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), Overlay: g.tun, UDP: g.udp})
+	if err != nil {
+		g.close()
+		return nil, fmt.Errorf("portable backend: %w", err)
+	}
+	g.backend = b
+	steps := []func() error{
+		func() error {
+			return b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local, Remote: remote, Encap: true})
+		},
+		func() error { return b.AddRoute(0, lanB, lanRoute) },
+	}
+	if outKey != nil {
+		steps = append(steps, func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: outSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: outKey})
+		})
+	}
+	if inKey != nil {
+		steps = append(steps, func() error {
+			return b.AddSA(dataplane.SAConfig{SPI: inSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: inKey, ReplayWindow: -1})
+		})
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			g.close()
+			return nil, fmt.Errorf("portable gateway: %w", err)
+		}
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
+	go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
+	return g, nil
+}

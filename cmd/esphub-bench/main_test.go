@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/esphub/esphub/bench"
+)
+
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-scenarios", "1,x"}, 2, "not a positive number"},
+		{[]string{"extra"}, 2, "unexpected argument"},
+		{[]string{"-h"}, 0, "Scenarios (issue 9)"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: code %d, stderr %q", tc.args, code, errb.String())
+		}
+	}
+}
+
+// TestScenarioOne runs the in-process crypto scenario only (no root
+// needed) and checks the files it writes.
+func TestScenarioOne(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"-scenarios", "1", "-sizes", "64", "-runs", "1", "-duration", "20ms", "-out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "| aes-gcm seal | 64 |") {
+		t.Errorf("report lacks the seal row:\n%s", out.String())
+	}
+	js, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(js) != 1 {
+		t.Fatalf("json files %v", js)
+	}
+	b, err := os.ReadFile(js[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].PPS.Median <= 0 { // seal, open
+		t.Errorf("results %+v", rep.Results)
+	}
+}
