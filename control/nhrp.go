@@ -266,9 +266,31 @@ func (d *Daemon) Punt(tunnel dataplane.TunnelID, proto uint16, payload []byte, _
 	if !ok {
 		return
 	}
-	if n := d.nhrp.nodeOf(name); n != nil {
-		n.Receive(name, payload)
+	n := d.nhrp.nodeOf(name)
+	if n == nil {
+		// The peer may use a new session before our side has finished it:
+		// a responder's IKE-up event can trail the initiator's first NHRP
+		// packet (the exit spoke's resolution reply). Attach the tunnel
+		// now rather than drop the reply and wait for a retransmission.
+		d.mu.Lock()
+		var snap *Session
+		for _, s := range d.sessions {
+			if s.Interface == name {
+				c := *s
+				c.Children = nil
+				snap = &c
+			}
+		}
+		d.mu.Unlock()
+		if snap == nil {
+			return
+		}
+		d.nhrp.tunnelUp(*snap)
+		if n = d.nhrp.nodeOf(name); n == nil {
+			return
+		}
 	}
+	n.Receive(name, payload)
 }
 
 // DataplaneEvents returns the sink to give the dataplane engine
