@@ -577,6 +577,11 @@ func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
 				old.peerRekey = &rekeyRecord{ni: bytes.Clone(ni), nr: nr, child: c}
 			}
 		}
+	} else if old != nil && len(sa.children) > before && old.state == childInstalled {
+		// The peer replaced it and deletes it next: a rekey of ours still
+		// waiting in the queue must not replace it a second time, which
+		// would leave two Child SAs for one (no collision to resolve).
+		old.state = childRekeyed
 	}
 	return ps
 }
