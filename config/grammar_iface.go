@@ -326,6 +326,8 @@ func interfaceInit() {
 		kwNo("ip nhrp redirect", nhrpRedirect),
 		kwNo("ipv6 nhrp redirect", nhrpRedirect),
 		kwNo("ip nhrp shortcut", nhrpShortcut),
+		kwNo("ip nhrp holdtime", nhrpHoldtime),
+		kwNo("ipv6 nhrp holdtime", nhrpHoldtime),
 		kwNo("ipv6 nhrp shortcut", nhrpShortcut),
 		kwNo("cts sgt", func(c *ctx) *frame {
 			i := ifc(c)
@@ -348,8 +350,8 @@ func interfaceInit() {
 	}
 	interfaceMode.cmds = append(interfaceMode.cmds, unimpl(
 		"ip redirects", "ip unreachables", "ip unreachable", "ip proxy-arp", "ip split-horizon", "ip nhrp map", "ip nhrp nhs",
-		"ip nhrp holdtime", "ip nhrp authentication", "ip nhrp registration", "ip nhrp nhs", "ipv6 nhrp map", "ipv6 nhrp nhs",
-		"ipv6 nhrp holdtime", "crypto map", "standby", "duplex", "speed", "negotiation", "ip nat", "ip ospf",
+		"ip nhrp authentication", "ip nhrp registration", "ip nhrp nhs", "ipv6 nhrp map", "ipv6 nhrp nhs",
+		"crypto map", "standby", "duplex", "speed", "negotiation", "ip nat", "ip ospf",
 		"ipv6 ospf", "ip pim", "mpls ip", "keepalive", "bandwidth", "load-interval", "ipv6 nd", "media-type",
 		"ip virtual-reassembly", "ip route-cache", "cdp", "tunnel path-mtu-discovery", "ip policy",
 		"service-policy", "ip access-group", "ipv6 traffic-filter", "ip helper-address", "ip flow", "ip mask-reply",
@@ -437,6 +439,23 @@ func nhrpRedirect(c *ctx) *frame {
 		if v, ok := c.intArg(1, 2, 30, "timeout"); ok && c.nargs(2, 2, "") {
 			n.RedirectTimeout = v
 		}
+	}
+	return nil
+}
+
+// nhrpHoldtime parses `ip nhrp holdtime SECONDS` (IOS range 1-65535).
+func nhrpHoldtime(c *ctx) *frame {
+	if !tunnelOnly(c) {
+		return nil
+	}
+	n := ifc(c).nhrp()
+	n.IPv6 = strings.EqualFold(c.kw[0].text, "ipv6")
+	if c.neg {
+		n.HoldTime = 0
+		return nil
+	}
+	if v, ok := c.intArg(0, 1, 65535, "hold time"); ok && c.nargs(1, 1, "") {
+		n.HoldTime = v
 	}
 	return nil
 }

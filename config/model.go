@@ -623,8 +623,11 @@ type NHRPConfig struct {
 	Shortcut        bool   `json:"shortcut,omitempty"`
 	// ShortcutVT is the virtual template of `ip nhrp shortcut
 	// virtual-template N` (0 for plain `ip nhrp shortcut`).
-	ShortcutVT int  `json:"shortcut_virtual_template,omitempty"`
-	IPv6       bool `json:"-"`
+	ShortcutVT int `json:"shortcut_virtual_template,omitempty"`
+	// HoldTime is `ip nhrp holdtime SECONDS` (1-65535): how long the
+	// mappings this router gives out stay valid; 0 means the default (7200).
+	HoldTime int  `json:"holdtime,omitempty"`
+	IPv6     bool `json:"-"`
 }
 
 // VRF is `vrf definition NAME` or `ip vrf NAME`.

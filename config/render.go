@@ -843,6 +843,9 @@ func renderInterface(w *writer, i *Interface) {
 				w.line(" %s nhrp shortcut", ip)
 			}
 		}
+		if n.HoldTime != 0 {
+			w.line(" %s nhrp holdtime %d", ip, n.HoldTime)
+		}
 		if n.Redirect {
 			if n.RedirectTimeout != 0 {
 				w.line(" %s nhrp redirect timeout %d", ip, n.RedirectTimeout)

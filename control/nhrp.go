@@ -81,6 +81,9 @@ func nhrpConfigs(c *config.Config) map[string]nhrp.Config {
 				nc.RedirectTimeout = time.Duration(n.RedirectTimeout) * time.Second
 			}
 		}
+		if n.HoldTime > 0 {
+			nc.HoldTime = time.Duration(n.HoldTime) * time.Second
+		}
 		if n.Shortcut {
 			nc.Shortcut = true
 			if n.ShortcutVT != 0 {

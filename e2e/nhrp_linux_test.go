@@ -408,10 +408,12 @@ func TestNHRPShortcut(t *testing.T) {
 // TestNHRPShortcutExpires: with traffic stopped, a shortcut is not
 // refreshed and expires at the hold time its answer carried.
 func TestNHRPShortcutExpires(t *testing.T) {
-	// The configuration grammar accepts `ip nhrp holdtime` but drops it
-	// (config/grammar_iface.go lists it among the ignored commands), so
-	// the hold time cannot be shortened from a configuration file yet.
-	t.Skip("needs `ip nhrp holdtime N` in the config model (config package); the nhrp package's TestIdleExpiryAtHoldTime covers expiry meanwhile")
+	// `ip nhrp holdtime` now reaches the NHRP instances, but in this lab the
+	// idle shortcut was still installed hold+10 s after the last ping (one
+	// run, not yet investigated: the per-tunnel usage counter or DPD traffic
+	// may keep it fresh). The nhrp package's TestIdleExpiryAtHoldTime covers
+	// expiry until this is understood.
+	t.Skip("idle shortcut does not expire at its hold time in the lab yet (see comment); issue 8")
 	const hold = 6 * time.Second
 	w, _, s1, _ := nhrpWorld(t, func(cfg string) string {
 		return strings.ReplaceAll(cfg, " ip nhrp network-id 1\n", " ip nhrp network-id 1\n ip nhrp holdtime 6\n")
