@@ -110,36 +110,21 @@ func encrName(p suite.Proposal) string {
 	return p.Encr.String()
 }
 
+// prfName and hashName print a suite the way 'show crypto ikev2 sa' does,
+// using the IOS names config keeps for its transforms.
 func prfName(p suite.Proposal) string {
-	switch p.PRF {
-	case wire.PRFHMACMD5:
-		return "MD5"
-	case wire.PRFHMACSHA1:
-		return "SHA1"
-	case wire.PRFHMACSHA2256:
-		return "SHA256"
-	case wire.PRFHMACSHA2384:
-		return "SHA384"
-	case wire.PRFHMACSHA2512:
-		return "SHA512"
+	if c, ok := config.PRFFromIANA(p.PRF); ok {
+		return c.ShowName()
 	}
 	return p.PRF.String()
 }
 
 func hashName(p suite.Proposal) string {
-	switch p.Integ {
-	case wire.IntegNone:
+	if p.Integ == wire.IntegNone {
 		return "None"
-	case wire.IntegHMACMD596:
-		return "MD596"
-	case wire.IntegHMACSHA196:
-		return "SHA96"
-	case wire.IntegHMACSHA2256128:
-		return "SHA256"
-	case wire.IntegHMACSHA2384192:
-		return "SHA384"
-	case wire.IntegHMACSHA2512256:
-		return "SHA512"
+	}
+	if c, ok := config.IntegrityFromIANA(p.Integ); ok {
+		return c.ShowName()
 	}
 	return p.Integ.String()
 }
