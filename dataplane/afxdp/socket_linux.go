@@ -513,16 +513,31 @@ func (p *Poller) Wait(timeout time.Duration) (int, error) {
 			p.fds[i].Events |= unix.POLLOUT
 		}
 	}
-	ms := -1
+	var deadline time.Time
 	if timeout >= 0 {
-		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
+		deadline = time.Now().Add(timeout)
 	}
-	n, err := unix.Poll(p.fds, ms)
-	if err != nil {
-		if errors.Is(err, unix.EINTR) {
+	for {
+		ms := -1
+		if timeout >= 0 {
+			left := time.Until(deadline)
+			if left < 0 {
+				left = 0
+			}
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+		}
+		n, err := unix.Poll(p.fds, ms)
+		if err == nil {
+			return n, nil
+		}
+		// The Go runtime preempts goroutines with signals (SIGURG), which
+		// interrupt poll; that is not an event, so wait out the rest of the
+		// timeout instead of reporting an early, empty wake-up.
+		if !errors.Is(err, unix.EINTR) {
+			return 0, fmt.Errorf("poll xsk: %w", err)
+		}
+		if timeout >= 0 && !time.Now().Before(deadline) {
 			return 0, nil
 		}
-		return 0, fmt.Errorf("poll xsk: %w", err)
 	}
-	return n, nil
 }
