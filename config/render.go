@@ -99,6 +99,7 @@ func (c *Config) RunningConfig(all bool) string {
 	if len(c.SGTMaps) > 0 {
 		w.bang()
 	}
+	renderBGP(w, c.BGP)
 	w.line("end")
 	return w.b.String()
 }
