@@ -168,7 +168,6 @@ func Start(cfg Config) (*Speaker, error) {
 	}
 	s := &Speaker{cfg: cfg, log: log, srv: srv, kick: make(chan struct{}, 1), done: make(chan struct{}), local: map[string]Route{}}
 	fail := func(err error) (*Speaker, error) {
-		_ = srv.StopBgp(ctx, &api.StopBgpRequest{})
 		srv.Stop()
 		return nil, err
 	}
@@ -262,6 +261,9 @@ func multihop(ttl uint8) *api.EbgpMultihop {
 	return &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(ttl)}
 }
 
+// RouterID returns the speaker's router id.
+func (s *Speaker) RouterID() netip.Addr { return s.cfg.RouterID }
+
 // AddNeighbor configures a neighbor.
 func (s *Speaker) AddNeighbor(n Neighbor) error {
 	if !n.Addr.IsValid() || n.PeerASN == 0 {
@@ -296,8 +298,8 @@ func (s *Speaker) DeleteNeighbor(addr netip.Addr) error {
 func (s *Speaker) Stop() {
 	s.cancel()
 	<-s.done
-	_ = s.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-	s.srv.Stop()
+	s.srv.Stop() // StopBgp, then the rest of the server
+
 }
 
 // vpnPath builds the GoBGP path for r.

@@ -65,6 +65,9 @@ type Options struct {
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// BGPPort is the TCP port BGP listens on and connects to (179 when
+	// zero; tests use another so that several daemons share a host).
+	BGPPort int
 	// Observer, if set, hears about sessions coming up and going down:
 	// the seam through which NHRP learns its tunnels. It is called without
 	// the daemon's lock held and must not block.
@@ -110,6 +113,7 @@ type Daemon struct {
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
 
 	nhrp *nhrpState // NHRP instances and their adapters (control/nhrp.go)
+	mpls *mplsState // VPN labels and MP-BGP (control/mpls.go)
 }
 
 // pending carries what profile selection decided to the Child SA install
@@ -208,11 +212,16 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
 	}
 	d.engine = e
+	for name, id := range VRFIDs(cfg) {
+		d.vrfIDs[name] = id
+	}
+	d.mpls = newMPLSState(d)
 	d.nhrp = newNHRPState(d)
 	if err := d.nhrp.configure(cfg); err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	d.rib.Watch(d.fibApply)
+	d.rib.Watch(func(rib.Change) { d.mpls.kick() })
 	d.applyConfigRoutes(nil, cfg)
 	return d, nil
 }
@@ -264,6 +273,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	mplsDone := make(chan struct{})
+	go func() { defer close(mplsDone); d.mpls.run(connCtx) }()
+	defer func() { stopConns(); <-mplsDone }()
 
 	select {
 	case <-ctx.Done():
@@ -318,6 +330,9 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	summary := d.syncConnectors(old, cfg)
 	d.mu.Unlock()
 	d.applyConfigRoutes(old, cfg)
+	if !config.Equal(old.BGP, cfg.BGP) || !config.Equal(old.VRFs, cfg.VRFs) {
+		go d.mpls.reconfigure()
+	}
 	if err := d.nhrp.configure(cfg); err != nil {
 		summary = append(summary, err.Error())
 	}
