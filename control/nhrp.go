@@ -43,6 +43,13 @@ type nhrpState struct {
 	// closing holds the IKE SPIs of redundant spoke-to-spoke sessions
 	// being deleted. Guarded by mu.
 	closing map[uint64]bool
+	// uses counts, per shortcut route, the readings that found it used.
+	uses map[usageKey]uint64
+}
+
+type usageKey struct {
+	vrf    string
+	prefix netip.Prefix
 }
 
 type shortcutKey struct {
@@ -60,7 +67,7 @@ type nhrpNode struct {
 
 func newNHRPState(d *Daemon) *nhrpState {
 	return &nhrpState{d: d, nodes: map[string]*nhrpNode{}, attached: map[string]string{},
-		installed: map[shortcutKey]nhrp.RouteKind{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
+		installed: map[shortcutKey]nhrp.RouteKind{}, uses: map[usageKey]uint64{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
 }
 
 // nhrpConfigs derives the NHRP instances a configuration asks for, by VRF:
@@ -135,7 +142,7 @@ func (ns *nhrpState) configure(cfg *config.Config) error {
 		}
 		node, err := nhrp.New(nc, nhrp.Deps{
 			Sender: (*nhrpSender)(ns), RIB: &nhrpRIB{ns: ns, vrf: vrf}, Routes: &nhrpRoutes{ns: ns, vrf: vrf},
-			Protector: (*nhrpProtector)(ns), Usage: (*nhrpUsage)(ns), Clock: nhrp.SystemClock{},
+			Protector: (*nhrpProtector)(ns), Usage: &nhrpUsage{ns: ns, vrf: vrf}, Clock: nhrp.SystemClock{},
 			Logger: ns.d.log.With("nhrp_vrf", vrf),
 		})
 		if err != nil {
@@ -518,6 +525,7 @@ func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	r.ns.mu.Lock()
 	kind, ok := r.ns.installed[key]
 	delete(r.ns.installed, key)
+	delete(r.ns.uses, usageKey{r.vrf, key.prefix})
 	r.ns.mu.Unlock()
 	if !ok {
 		kind = sr.Kind
@@ -530,16 +538,44 @@ func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	return nil
 }
 
-// nhrpUsage implements nhrp.Usage with the dataplane's per-tunnel
-// transmit counters: a shortcut is in use while its spoke-to-spoke tunnel
-// carries traffic.
-type nhrpUsage nhrpState
+// nhrpUsage implements nhrp.Usage for one VRF with the dataplane's
+// per-route use marks: a shortcut is in use while packets take its route,
+// whatever else (NHRP, other prefixes) crosses the same tunnel. Each
+// reading that finds the mark set advances the route's count, which is what
+// the Node compares between readings.
+type nhrpUsage struct {
+	ns  *nhrpState
+	vrf string
+}
+
+// routeUser is the dataplane's per-route use mark (dataplane.Engine).
+type routeUser interface {
+	RouteUsed(vrf uint32, p netip.Prefix) (used, ok bool)
+}
 
 // PacketsVia implements nhrp.Usage.
 func (u *nhrpUsage) PacketsVia(r nhrp.ShortcutRoute) uint64 {
-	d := u.d
+	d := u.ns.d
+	key := usageKey{u.vrf, r.Prefix.Masked()}
+	ru, ok := d.dp.(routeUser)
+	if !ok {
+		// A dataplane without use marks: the tunnel's transmit counter
+		// is the best there is.
+		return u.tunnelTx(r.Tunnel)
+	}
+	used, _ := ru.RouteUsed(d.vrfID(u.vrf), key.prefix)
+	u.ns.mu.Lock()
+	defer u.ns.mu.Unlock()
+	if used {
+		u.ns.uses[key]++
+	}
+	return u.ns.uses[key]
+}
+
+func (u *nhrpUsage) tunnelTx(tunnel string) uint64 {
+	d := u.ns.d
 	d.ifMu.Lock()
-	id, ok := d.ifTunnel[r.Tunnel]
+	id, ok := d.ifTunnel[tunnel]
 	d.ifMu.Unlock()
 	if !ok {
 		return 0
