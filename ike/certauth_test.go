@@ -91,6 +91,16 @@ func TestCertificateAuth(t *testing.T) {
 				t.Fatalf("B's view of the peer certificate: %+v", bs)
 			}
 			t.Logf("B: peer certificate %q issued by %q", bs[0].PeerCertSubject, bs[0].PeerCertIssuer)
+			want := map[pki.KeyType]string{pki.KeyP256: "ECDSA", pki.KeyP384: "ECDSA", pki.KeyRSA2048: "RSA"}[kt]
+			if bs[0].LocalAuth != want || bs[0].PeerAuth != want {
+				t.Fatalf("B: auth sign %q verify %q, want %s", bs[0].LocalAuth, bs[0].PeerAuth, want)
+			}
+			p.b.policy.mu.Lock()
+			pc := p.b.policy.lastReq.PeerCert
+			p.b.policy.mu.Unlock()
+			if pc == nil || pki.SubjectDN(pc) != bs[0].PeerCertSubject {
+				t.Fatalf("MatchProfile saw certificate %v, want the peer's %q", pc, bs[0].PeerCertSubject)
+			}
 		})
 	}
 }
