@@ -5,6 +5,11 @@
 //	esphubd -config /etc/esphub/esphub.cfg [-api /run/esphub/esphubd.sock]
 //	        [-backend auto|portable|afxdp] [-metrics 127.0.0.1:9410]
 //	        [-log-level info] [-log-format text|json] [-tun esphub0]
+//	        [-pki-dir /etc/esphub/pki]
+//
+// Certificates for `crypto pki trustpoint NAME` live in PKI-DIR/NAME/:
+// ca.pem (the CAs that verify peers), cert.pem and key.pem (ours), crl.pem
+// (checked for changes every minute and on reload).
 //
 // SIGHUP (or `esphubctl reload`) re-reads the configuration and applies the
 // difference; a configuration with errors is refused and the running one
@@ -49,6 +54,7 @@ type options struct {
 	logFormat string
 	tun       string
 	tunMTU    int
+	pkiDir    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -67,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.tun, "tun", "esphub0", "name of the overlay TUN device (portable backend)")
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
+	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

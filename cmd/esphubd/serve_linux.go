@@ -178,7 +178,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return fmt.Errorf("portable backend: %w", err)
 	}
 
-	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: be, Kernel: kr, Backend: backend})
+	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: be, Kernel: kr, Backend: backend, PKIDir: o.pkiDir})
 	if err != nil {
 		return err
 	}
