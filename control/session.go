@@ -211,6 +211,17 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	var pd *pending
 	if c.Initiator {
 		pd = d.pendingI[c.Remote.Addr().Unmap()]
+		if pd == nil {
+			// A gateway redirected the connector (RFC 5685): the SA is
+			// with another address than the one it set out for. The
+			// Child SA carries the tunnel's name.
+			for _, p := range d.pendingI {
+				if p.plan != nil && p.plan.Interface.Name == c.Name {
+					pd = p
+					break
+				}
+			}
+		}
 	} else {
 		pd = d.pendingR[c.Remote]
 		delete(d.pendingR, c.Remote)
