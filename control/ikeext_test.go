@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/ike"
@@ -295,6 +297,28 @@ func TestCertificateHubAndSpoke(t *testing.T) {
 	st := hub.run(t, "show", "crypto", "ikev2", "stats")
 	if !strings.Contains(st.Text, "Peer certificates refused by reason:\n  revoked") {
 		t.Errorf("stats do not count the revoked certificate:\n%s", st.Text)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(hub.d.Metrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revoked float64
+	for _, mf := range mfs {
+		if mf.GetName() != "esphub_ike_certificates_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == "revoked" {
+					revoked = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if revoked == 0 {
+		t.Error(`esphub_ike_certificates_refused_total{reason="revoked"} is 0`)
 	}
 }
 
