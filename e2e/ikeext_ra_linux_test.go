@@ -327,3 +327,121 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// spokeCertCfg is an esphubd spoke authenticating with a certificate to a
+// gateway at 198.18.1.1, fragmenting IKE messages at 576 bytes.
+const spokeCertCfg = `hostname c1
+crypto pki trustpoint lab
+ revocation-check none
+crypto ikev2 fragmentation mtu 576
+crypto ikev2 proposal p
+ encryption aes-gcm-256
+ prf sha256
+ group 19
+crypto ikev2 policy p
+ proposal p
+crypto ikev2 profile gw
+ match identity remote fqdn gw.lab.example
+ identity local fqdn c1.ra.lab.example
+ authentication local SIG
+ authentication remote SIG
+ pki trustpoint lab
+crypto ipsec transform-set g esp-gcm 256
+crypto ipsec profile gw
+ set transform-set g
+ set ikev2-profile gw
+interface Loopback0
+ ip address 198.19.1.1 255.255.255.255
+interface Ethernet1
+ ip address 198.18.1.2 255.255.255.0
+interface Tunnel0
+ ip unnumbered Loopback0
+ tunnel source Ethernet1
+ tunnel mode ipsec ipv4
+ tunnel destination 198.18.1.1
+ tunnel protection ipsec profile gw
+end
+`
+
+// TestIKEExtSpokeCertificatesToStrongSwan: esphubd initiates to a
+// strongSwan gateway, both with `esphubctl pki` certificates, ECDSA P-256
+// and RSA 2048; IKE_AUTH is fragmented at 576 bytes both ways.
+func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", swan.Charon, swan.Swanctl)
+	bin := buildDaemon(t)
+	for _, c := range []struct {
+		name, sig, show string
+		key             []string
+	}{
+		{"ecdsa-p256", "ecdsa-sig", "ECDSA", []string{"--ecdsa", "p256"}},
+		{"rsa-2048", "rsa-sig", "RSA", []string{"--rsa", "2048"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ca := newLabCA(t, c.key...)
+			gwCert, gwKey := ca.issue("gw.lab.example", c.key...)
+			c1Cert, c1Key := ca.issue("c1.ra.lab.example", c.key...)
+			l := labtest.Up(t, raTopology)
+			ctx, cancel := context.WithCancel(context.Background())
+			dir := t.TempDir()
+			pkiDir := filepath.Join(dir, "pki")
+			ca.trustpoint(pkiDir, "lab", c1Cert, c1Key)
+			sw := swan.StartT(t, l.Netns("gw"), swan.Config{
+				Name: "gw", Dir: ca.swanDir(gwCert, gwKey),
+				Charon: map[string]string{"fragment_size": "576"},
+				Conns: []swan.Conn{{
+					Name: "spokes", LocalAddrs: []string{"198.18.1.1"}, RemoteAddrs: []string{"198.18.1.2"},
+					Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example", RemoteID: "c1.ra.lab.example",
+					LocalAuth: "pubkey", RemoteAuth: "pubkey", Extra: map[string]string{"fragmentation": "yes"},
+					Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.0.0/24"}, RemoteTS: []string{"198.19.1.0/24"},
+						ESPProposals: []string{"aes256gcm16"}}},
+				}},
+			})
+			w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+			c1 := &node{name: "c1", cfg: filepath.Join(dir, "c1.cfg"), sock: filepath.Join(dir, "c1.sock"), log: filepath.Join(dir, "c1.log"),
+				extra: []string{"-pki-dir", pkiDir}}
+			t.Cleanup(func() {
+				w.stop(c1)
+				cancel()
+				if t.Failed() {
+					t.Logf("--- esphubd on c1:\n%s\n--- strongSwan:\n%s", w.logTail(c1), sw.LogTail(40))
+				}
+			})
+			writeCfg(t, c1.cfg, strings.ReplaceAll(spokeCertCfg, "SIG", c.sig))
+			w.start(c1)
+			start := time.Now()
+			w.eventually(30*time.Second, "esphubd's certificate session with strongSwan", func() (bool, string) {
+				out := w.text(c1, "show", "crypto", "ikev2", "sa", "detailed")
+				return strings.Contains(out, "READY") && strings.Contains(out, "Auth sign: "+c.show+", Auth verify: "+c.show), out
+			})
+			t.Logf("esphubd (%s) up with strongSwan within %v", c.name, time.Since(start).Round(100*time.Millisecond))
+			sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+			defer scancel()
+			sa, err := sw.WaitSA(sctx, func(sa swan.IKESA) bool { _, ok := sa.Child("net", "INSTALLED"); return ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sa.RemoteID != "c1.ra.lab.example" {
+				t.Errorf("strongSwan's peer id %q", sa.RemoteID)
+			}
+			log, _ := sw.Log()
+			if !strings.Contains(string(log), "authentication of 'c1.ra.lab.example' with "+c.show) {
+				t.Errorf("strongSwan did not verify our %s signature:\n%s", c.show, grepLines(string(log), "authentication of"))
+			}
+			det := w.text(c1, "show", "crypto", "ikev2", "sa", "detailed")
+			if !strings.Contains(det, "IETF Std Fragmentation enabled.") {
+				t.Errorf("fragmentation not negotiated:\n%s", det)
+			}
+			var stats struct {
+				Counters map[string]uint64 `json:"counters"`
+			}
+			if err := w.exec(c1, &stats, "show", "crypto", "ikev2", "stats"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("esphubd fragments sent %d, received %d", stats.Counters["fragments_sent"], stats.Counters["fragments_received"])
+			if c.show == "RSA" && (stats.Counters["fragments_sent"] < 2 || stats.Counters["fragments_received"] < 2) {
+				t.Errorf("the RSA IKE_AUTH was not fragmented both ways: %v", stats.Counters)
+			}
+		})
+	}
+}
