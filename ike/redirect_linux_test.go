@@ -2,8 +2,8 @@ package ike
 
 import (
 	"context"
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/esphub/esphub/ike/suite"
