@@ -369,13 +369,22 @@ func TestCertificateProfileErrors(t *testing.T) {
 // gateway init, a cluster with one member) sends a redirect-capable spoke
 // to the member, where its session comes up.
 func TestRedirectToClusterMember(t *testing.T) {
+	for _, phase := range []string{"init", "auth"} {
+		t.Run(phase, func(t *testing.T) { testRedirectToClusterMember(t, phase) })
+	}
+}
+
+func testRedirectToClusterMember(t *testing.T, phase string) {
 	net := transport.NewMemNetwork(transport.MemOptions{})
 	director := strings.Replace(hubCfg, "hostname hub\n", `hostname director
-crypto ikev2 redirect gateway init
+crypto ikev2 redirect gateway `+phase+`
 crypto ikev2 cluster
  member 198.18.0.2
  member 198.18.0.3
 `, 1)
+	if phase == "auth" {
+		director = strings.Replace(director, " virtual-template 1\n", " virtual-template 1\n redirect gateway auth\n", 1)
+	}
 	director = strings.Replace(director, "198.18.0.2 255.255.255.0", "198.18.0.3 255.255.255.0", 1)
 	dir := startSide(t, net, "198.18.0.3", parse(t, "director.cfg", director))
 	member := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
