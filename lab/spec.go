@@ -103,7 +103,12 @@ type Link struct {
 	// addresses on both ends, so no ARP or ND crosses the link (dataplane
 	// benchmarks that bypass the kernel stack need this).
 	StaticNeigh bool
-	Line        int
+	// VRF names the routing domain of the link's addresses (a customer VRF
+	// on the router it attaches to). Addresses are unique and subnets
+	// disjoint within one domain; links of different VRFs may reuse them,
+	// as overlapping VRF LANs behind one router do.
+	VRF  string
+	Line int
 }
 
 // Endpoint is one end of a link: an interface inside a node.

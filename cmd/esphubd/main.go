@@ -70,6 +70,7 @@ type options struct {
 	xdpQueues int
 	xdpCPUs   string
 	pkiDir    string
+	espKeyLog string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
 	fs.IntVar(&o.xdpQueues, "xdp-queues", 0, "receive queues (and workers) the AF_XDP backend serves; 0: all of the interfaces', at most one per CPU")
 	fs.StringVar(&o.xdpCPUs, "xdp-cpus", "", "`CPUs` the AF_XDP workers are pinned to, e.g. 1,3-5 (worker i on the i-th, round robin); all allowed CPUs when empty")
+	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "lab debugging only: append every ESP SA's keys to `file` as Wireshark esp_sa records, so captures can be decrypted; never on a production system")
 	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
