@@ -131,6 +131,22 @@ type Speaker struct {
 	routes []Route          // the last snapshot handed to OnRoutes
 }
 
+// minLevel drops records below a level before they reach the handler.
+type minLevel struct {
+	slog.Handler
+	min slog.Leveler
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min.Level() && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(as), m.min}
+}
+
+func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{m.Handler.WithGroup(g), m.min} }
+
 // dynamicGroup is the GoBGP peer group behind Dynamic ranges.
 func dynamicGroup(i int) string { return "dynamic" + strconv.Itoa(i) }
 
@@ -154,8 +170,10 @@ func Start(cfg Config) (*Speaker, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	lvl := &slog.LevelVar{}
-	lvl.Set(slog.LevelWarn)
-	srv := server.NewBgpServer(server.LoggerOption(log.With("subsystem", "gobgp"), lvl))
+	lvl.Set(slog.LevelInfo)
+	// GoBGP logs every UPDATE at debug level; keep its messages at info
+	// and above whatever the daemon's level.
+	srv := server.NewBgpServer(server.LoggerOption(slog.New(minLevel{log.Handler(), lvl}).With("subsystem", "gobgp"), lvl))
 	go srv.Serve()
 	global := &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: int32(cfg.ListenPort)}
 	for _, a := range cfg.ListenAddrs {
@@ -198,14 +216,15 @@ func Start(cfg Config) (*Speaker, error) {
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
-		OnBestPath: func([]*apiutil.Path, time.Time) { s.poke() },
+		OnBestPath:   func([]*apiutil.Path, time.Time) { s.poke() },
+		OnPathUpdate: func([]*apiutil.Path, time.Time) { s.poke() },
 		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
 			if ev.Type == apiutil.PEER_EVENT_STATE {
 				log.Info("bgp neighbor state", "neighbor", ev.Peer.State.NeighborAddress, "state", stateName(ev.Peer.State.SessionState))
 				s.poke()
 			}
 		},
-	}, server.WatchBestPath(true), server.WatchPeer()); err != nil {
+	}, server.WatchBestPath(true), server.WatchUpdate(true, "", ""), server.WatchPeer()); err != nil {
 		cancel()
 		return fail(fmt.Errorf("bgp: watch: %w", err))
 	}
@@ -454,17 +473,23 @@ func (s *Speaker) publish(ctx context.Context) {
 	}
 }
 
-// learned lists the best VPNv4 routes that came from peers.
+// learned lists, per RD and prefix, the best VPNv4 route that came from a
+// peer. A locally originated path for the same RD and prefix (a hub that
+// re-originates what it learned) does not hide it: the learned route is
+// what the re-origination is made from, so hiding it would withdraw the
+// re-origination and flap.
 func (s *Speaker) learned() ([]Route, error) {
 	var out []Route
 	err := s.srv.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: gobgp.RF_IPv4_VPN},
 		func(_ gobgp.NLRI, paths []*apiutil.Path) {
+			// GoBGP lists a destination's paths best first.
 			for _, p := range paths {
-				if !p.Best || p.Withdrawal || !p.PeerAddress.IsValid() || p.PeerAddress.IsUnspecified() {
+				if p.Withdrawal || p.Filtered || !p.PeerAddress.IsValid() || p.PeerAddress.IsUnspecified() {
 					continue
 				}
 				if r, ok := routeOf(p); ok {
 					out = append(out, r)
+					break
 				}
 			}
 		})

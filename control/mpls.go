@@ -365,6 +365,7 @@ func (m *mplsState) export(cfg *config.Config, sp *bgp.Speaker) {
 // that reaches their next hop in the global table. Unresolvable routes
 // wait for the next pass (a tunnel coming up kicks one).
 func (m *mplsState) importRoutes(cfg *config.Config, learned []bgp.Route) {
+	m.d.log.Debug("VPNv4 import", "learned", len(learned))
 	want := map[routeKey]rib.Route{}
 	for _, vd := range cfg.VRFs {
 		if len(vd.RTImport) == 0 {
@@ -380,6 +381,7 @@ func (m *mplsState) importRoutes(cfg *config.Config, learned []bgp.Route) {
 			}
 			ifname, ok := m.resolve(r.NextHop)
 			if !ok {
+				m.d.log.Debug("VPNv4 route waits for its next hop", "vrf", vd.Name, "prefix", r.Prefix, "next_hop", r.NextHop)
 				continue
 			}
 			want[k] = rib.Route{VRF: vd.Name, Prefix: r.Prefix.Masked(), Source: rib.BGP, Distance: 20, Owner: ownerBGP,

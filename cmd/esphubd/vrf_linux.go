@@ -98,6 +98,7 @@ func setupVRFs(cfg *config.Config, tunBase string, mtu int, log *slog.Logger) (o
 		for _, ifn := range ifaces {
 			r := netlink.NewRule()
 			r.IifName, r.Table, r.Priority, r.Family = ifn, v.table, vrfRulePref, netlink.FAMILY_V4
+			_ = netlink.RuleDel(r) // left behind by a daemon that was killed
 			if err := netlink.RuleAdd(r); err != nil {
 				return out, fmt.Errorf("vrf %s: rule iif %s lookup %d: %w", vd.Name, ifn, v.table, err)
 			}
