@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,8 +51,9 @@ func readMPLSExample(t *testing.T, name string) string {
 
 // mplsWorld starts esphubd on the hub and both spokes of mpls-2spokes with
 // examples/mpls (edited by edit, if set), each writing its ESP keys for
-// tshark, and waits until both spokes hold the other's VRF routes.
-func mplsWorld(t *testing.T, edit func(node, cfg string) string) (*world, *node, *node, *node) {
+// tshark, and waits until the spokes named in wait hold the other spoke's
+// VRF routes (both spokes when wait is nil).
+func mplsWorld(t *testing.T, edit func(node, cfg string) string, wait ...string) (*world, *node, *node, *node) {
 	t.Helper()
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "ping", "tcpdump", "tshark")
@@ -85,10 +87,16 @@ func mplsWorld(t *testing.T, edit func(node, cfg string) string) (*world, *node,
 		w.start(n)
 	}
 	s1, s2 := w.nodes["spoke1"], w.nodes["spoke2"]
+	if wait == nil {
+		wait = []string{"spoke1", "spoke2"}
+	}
 	for _, c := range []struct {
 		n      *node
 		prefix string
 	}{{s1, "198.19.2.0/24"}, {s2, "198.19.1.0/24"}} {
+		if !slices.Contains(wait, c.n.name) {
+			continue
+		}
 		for _, vrf := range []string{"red", "blue"} {
 			w.eventually(60*time.Second, c.n.name+" BGP route to "+c.prefix+" in vrf "+vrf, func() (bool, string) {
 				var rows []routeRow
