@@ -5,7 +5,7 @@
 //	esphubd -config /etc/esphub/esphub.cfg [-api /run/esphub/esphubd.sock]
 //	        [-backend auto|portable|afxdp] [-metrics 127.0.0.1:9410]
 //	        [-log-level info] [-log-format text|json] [-tun esphub0]
-//	        [-xdp-queues N] [-xdp-cpus LIST]
+//	        [-xdp-queues N] [-xdp-cpus LIST] [-pki-dir /etc/esphub/pki]
 //
 // The AF_XDP backend (-backend afxdp, or auto where the kernel allows it)
 // attaches XDP steering programs to the Linux interfaces behind the
@@ -18,6 +18,10 @@
 // the portable path. The programs detach when esphubd exits or is killed.
 // A veth LAN interface needs transmit checksum offload off on its peer
 // (ethtool -K PEER tx off): XDP cannot see that a checksum is unfinished.
+//
+// Certificates for `crypto pki trustpoint NAME` live in PKI-DIR/NAME/:
+// ca.pem (the CAs that verify peers), cert.pem and key.pem (ours), crl.pem
+// (checked for changes every minute and on reload).
 //
 // SIGHUP (or `esphubctl reload`) re-reads the configuration and applies the
 // difference; a configuration with errors is refused and the running one
@@ -65,6 +69,7 @@ type options struct {
 	tunMTU    int
 	xdpQueues int
 	xdpCPUs   string
+	pkiDir    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -85,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
 	fs.IntVar(&o.xdpQueues, "xdp-queues", 0, "receive queues (and workers) the AF_XDP backend serves; 0: all of the interfaces', at most one per CPU")
 	fs.StringVar(&o.xdpCPUs, "xdp-cpus", "", "`CPUs` the AF_XDP workers are pinned to, e.g. 1,3-5 (worker i on the i-th, round robin); all allowed CPUs when empty")
+	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
