@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/internal/s2s"
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab/labtest"
@@ -379,11 +380,13 @@ func TestNHRPShortcut(t *testing.T) {
 	}
 	killed := time.Now()
 	w.kill(s2)
-	// Liveness: the engine checks every 10 s but only when nothing came
-	// from the peer during the last interval, so the first check goes out
-	// up to two intervals after the kill; then five retransmissions 2 s
-	// apart before the peer is declared dead.
-	const liveness = 2*10*time.Second + 6*2*time.Second
+	// Liveness, from spoke1's configured `dpd INTERVAL RETRY periodic`:
+	// the engine checks every interval but only when nothing came from the
+	// peer during the last one, so the first check goes out up to two
+	// intervals after the kill; then ike.DefaultDPDRetries retransmissions
+	// RETRY apart before the peer is declared dead.
+	interval, retry := dpdOf(t, s1.cfg)
+	liveness := 2*interval + time.Duration(ike.DefaultDPDRetries+1)*retry
 	w.eventually(liveness+10*time.Second, "spoke1 shortcut removed", func() (bool, string) {
 		ok, text := w.shortcutTo(s1, "198.19.2.0/24")
 		return !ok, text
@@ -405,6 +408,34 @@ func TestNHRPShortcut(t *testing.T) {
 	if n := strings.Count(w.text(s1, "show", "ip", "nhrp"), "198.19.2.0/24"); n != 0 {
 		t.Errorf("spoke1 still has an NHRP entry for 198.19.2.0/24:\n%s", w.text(s1, "show", "ip", "nhrp"))
 	}
+}
+
+// dpdOf reads the liveness check of the spoke-to-spoke profile ("dpd
+// INTERVAL RETRY ...") from a configuration file.
+func dpdOf(t *testing.T, path string) (interval, retry time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSpokes := false
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, " ") {
+			inSpokes = strings.TrimSpace(l) == "crypto ikev2 profile spokes"
+			continue
+		}
+		f := strings.Fields(l)
+		if inSpokes && len(f) >= 3 && f[0] == "dpd" {
+			i, err1 := strconv.Atoi(f[1])
+			r, err2 := strconv.Atoi(f[2])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%s: bad dpd line %q", path, l)
+			}
+			return time.Duration(i) * time.Second, time.Duration(r) * time.Second
+		}
+	}
+	t.Fatalf("%s: profile spokes has no dpd", path)
+	return 0, 0
 }
 
 // TestNHRPShortcutExpires: `ip nhrp holdtime 6` on every router. Once its
