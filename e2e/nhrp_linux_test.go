@@ -503,6 +503,29 @@ func TestNHRPShortcutExpires(t *testing.T) {
 	if st["default"].Refreshed == 0 {
 		t.Errorf("no shortcut refreshed while the IPv6 flow ran:\n%s", w.text(s1, "show", "ip", "nhrp", "traffic"))
 	}
+
+	// Once the IPv6 flow stops too, its shortcut expires and, with no
+	// entry left on it, the spoke-to-spoke session is closed, as IOS
+	// removes the virtual-access.
+	pcancel()
+	_ = ping6.Wait()
+	stopped = time.Now()
+	w.eventually(upper, "idle spoke-to-spoke session closed", func() (bool, string) {
+		var rows []sessionRow
+		if err := w.exec(s1, &rows, "show", "crypto", "session"); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range rows {
+			if strings.HasPrefix(r.Interface, "Virtual-Access") {
+				return false, w.text(s1, "show", "crypto", "session") + w.text(s1, "show", "ipv6", "nhrp")
+			}
+		}
+		return true, ""
+	})
+	t.Logf("spoke-to-spoke session closed %v after the last IPv6 echo", time.Since(stopped).Round(100*time.Millisecond))
+	if ok, text := w.shortcutTo(s1, "2001:db8:1:2::/64"); ok {
+		t.Errorf("IPv6 shortcut left after its session closed:\n%s", text)
+	}
 }
 
 // TestNHRPShortcutTimes measures shortcut formation from cold, ten times
