@@ -303,8 +303,8 @@ type Node struct {
 	// unused collects spoke-to-spoke tunnels that lost a cache entry during
 	// the current locked operation; unlock releases those left unused.
 	unused map[string]bool
-	closed    bool
-	ctr       counters
+	closed bool
+	ctr    counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.
