@@ -420,9 +420,11 @@ func (n *Node) tunnelInUse(name string) bool {
 			return true
 		}
 	}
-	for _, pr := range n.pending {
-		if pr.tunnel == name {
-			return true
+	if ts := n.tunnels[name]; ts != nil {
+		for _, pr := range n.pending {
+			if ts.hasRemote(pr.peerProto) || ts.RemoteNBMA == pr.peerNBMA {
+				return true // a reply still waiting to go over it
+			}
 		}
 	}
 	return false
