@@ -171,16 +171,18 @@ func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
 	return out
 }
 
-// startPortableGW opens a one-tunnel portable gateway in ns (TUN esp0, UDP
-// 4500 on local) toward remote, with an outbound SA when outKey is set and
-// an inbound one (without anti-replay, for replayed generator traffic)
-// when inKey is set; lanB is routed to lanRoute.
-func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, remote netip.Addr, outSPI, inSPI uint32, outKey, inKey []byte, lanRoute dataplane.NextHop) (*portableGateway, error) {
+// startPortableDUT opens esphub's portable backend in ns: an ESP-in-UDP
+// socket on local:4500 and, when tun is set, the TUN device esp0 (up), with
+// workers reader goroutines on each; program installs its tunnels, SAs and
+// routes.
+func startPortableDUT(ctx context.Context, wg *sync.WaitGroup, ns string, local netip.Addr, tun bool, workers int, program func(dataplane.Control) error) (*portableGateway, error) {
 	g := &portableGateway{}
 	err := inNetns(ns, func() error {
 		var err error
-		if g.tun, err = portable.OpenTUN("esp0"); err != nil {
-			return fmt.Errorf("tun: %w", err)
+		if tun {
+			if g.tun, err = portable.OpenTUN("esp0"); err != nil {
+				return fmt.Errorf("tun: %w", err)
+			}
 		}
 		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
 			return fmt.Errorf("udp 4500: %w", err)
@@ -191,36 +193,31 @@ func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, 
 		g.close()
 		return nil, err
 	}
-	b, err := portable.New(portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), Overlay: g.tun, UDP: g.udp})
+	cfg := portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), UDP: g.udp}
+	if tun {
+		cfg.Overlay = g.tun
+		if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	b, err := portable.New(cfg)
 	if err != nil {
 		g.close()
 		return nil, fmt.Errorf("portable backend: %w", err)
 	}
 	g.backend = b
-	steps := []func() error{
-		func() error {
-			return b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local, Remote: remote, Encap: true})
-		},
-		func() error { return b.AddRoute(0, lanB, lanRoute) },
+	if err := program(b); err != nil {
+		g.close()
+		return nil, err
 	}
-	if outKey != nil {
-		steps = append(steps, func() error {
-			return b.AddSA(dataplane.SAConfig{SPI: outSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: outKey})
-		})
-	}
-	if inKey != nil {
-		steps = append(steps, func() error {
-			return b.AddSA(dataplane.SAConfig{SPI: inSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: inKey, ReplayWindow: -1})
-		})
-	}
-	for _, f := range steps {
-		if err := f(); err != nil {
-			g.close()
-			return nil, fmt.Errorf("portable gateway: %w", err)
+	for range workers {
+		if tun {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
 	}
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
-	go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
 	return g, nil
 }

@@ -27,7 +27,7 @@ const (
 var scenarioTitles = [numScenarioTitles]string{
 	ScenarioCrypto:   "Crypto ceiling: bare AES-128-GCM on one core",
 	ScenarioIO:       "I/O ceiling: AF_XDP forwarding without crypto",
-	ScenarioESP:      "esphub packet path: encrypt (LAN→WAN) and decrypt (WAN→LAN)",
+	ScenarioESP:      "esphub packet path: encrypt (LAN→WAN), decrypt (WAN→LAN) and hub hairpin (spoke→hub→spoke)",
 	ScenarioTCP:      "TCP bulk transfer (iperf3) through esphub",
 	ScenarioSwan:     "Userspace-ESP reference: iperf3 through strongSwan kernel-libipsec",
 	ScenarioIKE:      "Control plane: IKE handshakes per second and memory per session",
@@ -54,6 +54,8 @@ const (
 	PathXDPDecrypt      = "af_xdp decrypt"
 	PathPortableEnc     = "portable encrypt"
 	PathPortableDec     = "portable decrypt"
+	PathXDPHairpin      = "af_xdp hairpin (spoke→hub→spoke)"
+	PathPortableHairpin = "portable hairpin (spoke→hub→spoke)"
 	PathTCPEsphub       = "iperf3 tcp via esphub"
 	PathTCPSwan         = "iperf3 tcp via strongswan kernel-libipsec"
 	PathTCPPlain        = "iperf3 tcp plain veth"
