@@ -26,6 +26,7 @@ func platformSteps() []step {
 		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
 		{ScenarioIKE, "ike handshakes", ikeHandshakes},
 		{ScenarioIKE, "memory per session", ikeMemory},
+		{ScenarioShortcut, "time to shortcut", shortcutLatency},
 	}
 }
 
