@@ -22,7 +22,8 @@ func platformSteps() []step {
 				{Scenario: ScenarioESP, Path: PathPortableHairpin, Workers: 2, Skipped: hairpin2PortableReason},
 			}, nil
 		}},
-		{ScenarioTCP, "iperf3 through esphub", portableTCP},
+		{ScenarioTCP, "iperf3 through esphub af_xdp", xdpTCP},
+		{ScenarioTCP, "iperf3 through esphub portable", portableTCP},
 		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
 		{ScenarioIKE, "ike handshakes", ikeHandshakes},
 		{ScenarioIKE, "memory per session", ikeMemory},

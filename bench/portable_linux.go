@@ -94,7 +94,7 @@ func startPortable(ctx context.Context, wg *sync.WaitGroup, ns string, local, re
 	return g, nil
 }
 
-// portableTCP is scenario 4 as far as main allows: iperf3 TCP between two
+// portableTCP is scenario 4 through the portable backend: iperf3 TCP between two
 // namespaces through esphub's portable backend (TUN + ESP in UDP,
 // AES-256-GCM) with static SAs, on the same layout as scenario 5.
 func portableTCP(ctx context.Context, o *Options) ([]Result, error) {
@@ -158,7 +158,7 @@ func portableTCP(ctx context.Context, o *Options) ([]Result, error) {
 	return []Result{{Scenario: ScenarioTCP, Path: PathTCPEsphub, Value: Summarize(v), Unit: "Mbit/s", Runs: len(v),
 		Param:   "portable backend, aes256gcm16, ESP in UDP",
 		Harness: fmt.Sprintf("iperf3 -t %s, one TCP stream, between loopback addresses of two namespaces, through esphub's portable backend (TUN esp0 + ESP-in-UDP socket, MTU 1400) in each with static SAs (no daemon, no IKE): the same layout as scenario 5", dur),
-		Note:    "The AF_XDP backend is not wired to a host-side TCP path yet, so this is the portable backend's figure."}}, nil
+		Note:    "iperf3 runs on the gateways themselves here (the portable backend carries the host's own traffic through its TUN device), as strongSwan's in scenario 5; the AF_XDP row needs hosts behind the gateways, because a gateway's own traffic does not enter XDP."}}, nil
 }
 
 func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {

@@ -57,6 +57,7 @@ const (
 	PathXDPHairpin      = "af_xdp hairpin (spoke→hub→spoke)"
 	PathPortableHairpin = "portable hairpin (spoke→hub→spoke)"
 	PathTCPEsphub       = "iperf3 tcp via esphub"
+	PathTCPEsphubXDP    = "iperf3 tcp via esphub af_xdp"
 	PathTCPSwan         = "iperf3 tcp via strongswan kernel-libipsec"
 	PathTCPPlain        = "iperf3 tcp plain veth"
 	PathIKEHandshakes   = "ike handshakes"
@@ -162,7 +163,12 @@ func (r *Report) ComputeTargets() {
 
 	// 2. TCP through esphub ≥ 10× strongSwan kernel-libipsec.
 	t = Target{Name: "TCP through esphub vs strongSwan kernel-libipsec", Goal: "≥ 10×", Actual: "not measured"}
-	es, ok1 := r.Find(ScenarioTCP, PathTCPEsphub, "", 0)
+	// The AF_XDP gateways are esphub's fast path; the portable backend's
+	// figure stands in when they were not measured.
+	es, ok1 := r.Find(ScenarioTCP, PathTCPEsphubXDP, "", 0)
+	if !ok1 {
+		es, ok1 = r.Find(ScenarioTCP, PathTCPEsphub, "", 0)
+	}
 	sw, ok2 := r.Find(ScenarioSwan, PathTCPSwan, "", 0)
 	switch {
 	case ok1 && ok2 && sw.Value.Median > 0:
