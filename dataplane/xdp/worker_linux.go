@@ -52,6 +52,8 @@ type worker struct {
 	peers  []*handoffRing // peers[j]: this worker -> worker j
 	inject chan injectReq
 	c      queueCounters
+	// zero is always 0 (see ownLines).
+	zero byte
 
 	// Per-batch scratch, allocated once.
 	rx    []afxdp.Desc
@@ -246,12 +248,31 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 		}
 		return
 	}
+	// The kernel copied these frames into UMEM, in copy mode often on
+	// another CPU (veth runs the receive on the sender's). The engine
+	// rewrites each packet in place (encrypt, decrypt), so take every
+	// cache line of the batch into this CPU's cache for writing up front:
+	// independent stores the CPU overlaps, instead of the cipher waiting
+	// for each line to be read and then again to be owned. Measured with
+	// TestMeasure's alternating slices: decryption at 1400 B +6-13% per
+	// CPU-second, encryption unchanged.
+	for _, p := range w.pp {
+		ownLines(p.Data(), w.zero)
+	}
 	if f.wan {
 		w.eng.ProcessInbound(w.pp)
 	} else {
 		w.eng.ProcessOutbound(w.pp)
 	}
 	w.dispatch(w.pp, w.bases)
+}
+
+// ownLines rewrites one byte of every 64-byte cache line of b with itself:
+// zero is always 0, but the compiler cannot know that.
+func ownLines(b []byte, zero byte) {
+	for i := 0; i < len(b); i += 64 {
+		b[i] ^= zero
+	}
 }
 
 func isIPEtherType(hi, lo byte) bool {
