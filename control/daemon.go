@@ -60,6 +60,12 @@ type Options struct {
 	Kernel    KernelRoutes
 	// Backend names the dataplane backend for `show dataplane`.
 	Backend string
+	// BackendStatus, if set, reports the backend's own state for `show
+	// dataplane` (queues, workers, steering counters): data is added to
+	// the JSON as backend_status and text replaces the one-line backend
+	// header and the drop list (the backend's text lists drops itself).
+	// It is called without the daemon's lock held.
+	BackendStatus func() (data any, text string)
 	// RetryMin and RetryMax bound an initiator's back-off between attempts
 	// to reach an unreachable peer (2 s and 60 s when zero).
 	RetryMin, RetryMax time.Duration

@@ -1088,6 +1088,8 @@ type DataplaneInfo struct {
 	SAs     []dataplane.SAStats     `json:"sas"`
 	Drops   map[string]uint64       `json:"drops"`
 	Routes  map[string]int          `json:"fib_routes_by_vrf"`
+	// BackendStatus is the backend's own report (Options.BackendStatus).
+	BackendStatus any `json:"backend_status,omitempty"`
 }
 
 func (d *Daemon) dataplaneInfo() DataplaneInfo {
@@ -1104,7 +1106,16 @@ func (d *Daemon) dataplaneInfo() DataplaneInfo {
 func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, error) {
 	in := d.dataplaneInfo()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+	var backendText string
+	if d.opts.BackendStatus != nil {
+		in.BackendStatus, backendText = d.opts.BackendStatus()
+	}
+	if backendText != "" {
+		b.WriteString(backendText)
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+	}
 	fmt.Fprintf(&b, "Tunnels: %d, SAs: %d\n\n", len(in.Tunnels), len(in.SAs))
 	sort.Slice(in.Tunnels, func(i, j int) bool { return in.Tunnels[i].Config.ID < in.Tunnels[j].Config.ID })
 	names := map[dataplane.TunnelID]string{}
@@ -1122,6 +1133,9 @@ func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, 
 			l, r = netip.AddrPortFrom(t.Config.Local, t.Config.LocalPort).String(), netip.AddrPortFrom(t.Config.Remote, t.Config.RemotePort).String()
 		}
 		fmt.Fprintf(&b, "%-18s%-7s%-24s%-24s%10d%12d%10d%12d\n", name, t.Config.Mode, l, r, t.RxPackets, t.RxBytes, t.TxPackets, t.TxBytes)
+	}
+	if backendText != "" {
+		return api.Result{Data: in, Text: b.String()}, nil
 	}
 	b.WriteString("\nDrops by reason:\n")
 	keys := make([]string, 0, len(in.Drops))
