@@ -74,7 +74,7 @@ func TestMain(m *testing.M) {
 // node is one router running esphubd.
 type node struct {
 	name, cfg, sock, log string
-	backend              string // -backend; portable when empty
+	backend              string   // -backend; portable when empty
 	extra                []string // more esphubd flags
 	cmd                  *exec.Cmd
 	done                 chan struct{}
