@@ -213,6 +213,15 @@ func TestDisconnectRevoked(t *testing.T) {
 	if n, err := p.b.e.DisconnectRevoked(ctx, tp); err != nil || n != 0 {
 		t.Fatalf("nothing revoked yet: %d, %v", n, err)
 	}
+	// An IKE SA rekey does not re-authenticate: the successor keeps the
+	// certificate the peer proved, and revocation still reaches it.
+	if err := p.b.e.RekeyIKESA(ctx, ikeSAs(t, p.b)[0].LocalSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B rekeyed", func() bool { s := ikeSAs(t, p.b); return len(s) == 1 && s[0].State == "READY" })
+	if s := ikeSAs(t, p.b)[0]; s.PeerCertSubject == "" || s.PeerAuth != "ECDSA" {
+		t.Fatalf("the rekeyed SA forgot the peer certificate: %+v", s)
+	}
 	now := time.Now()
 	crl, err := ca.ca.CRL(pki.Revocations(now, spoke.Leaf()), 1, now.Add(-time.Minute), now.Add(time.Hour))
 	if err != nil {
