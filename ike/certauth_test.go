@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -245,4 +246,36 @@ func tamper(cred *pki.Credential, f func([]byte) []byte) *pki.Credential {
 	out := *cred
 	out.Chain = append([]*x509.Certificate{&leaf}, cred.Chain[1:]...)
 	return &out
+}
+
+// TestCertificateLifetimeEndsSA: with CertLifetime the IKE SA is deleted
+// when the peer's certificate expires; without it, it stays.
+func TestCertificateLifetimeEndsSA(t *testing.T) {
+	for _, bound := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lifetime-certificate=%v", bound), func(t *testing.T) {
+			ca := newTestCA(t, pki.KeyP256, "esphub lab CA")
+			tp := ca.trustpoint(pki.RevocationNone)
+			spoke := ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{NotAfter: time.Now().Add(1500 * time.Millisecond)})
+			p := newPair(t, pairOpts{
+				initProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.LocalCredential, p.Trustpoint = nil, nil, spoke, tp
+				},
+				respProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.Trustpoint, p.CertLifetime = nil, nil, tp, bound
+					p.LocalCredential = ca.issue(pki.KeyP256, "hub-b.test", pki.IssueOptions{})
+				},
+			})
+			if _, err := p.initiate(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if !bound {
+				time.Sleep(2 * time.Second)
+				if establishedCount(t, p.b) != 1 {
+					t.Fatal("the SA ended although lifetime certificate is off")
+				}
+				return
+			}
+			waitFor(t, "the SA to end with the certificate", func() bool { return len(ikeSAs(t, p.b)) == 0 && len(ikeSAs(t, p.a)) == 0 })
+		})
+	}
 }
