@@ -186,6 +186,7 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 			return err
 		}
 		ip.CertificateMap = cm
+		ip.CertLifetime = !p.NoLifetimeCertificate
 	}
 	return nil
 }
