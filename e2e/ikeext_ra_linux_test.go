@@ -135,7 +135,8 @@ links:
 // certificate: one address in its pool, its LAN pushed as a route.
 const raGatewayCfg = `hostname gw
 crypto pki trustpoint lab
- revocation-check none
+ revocation-check crl none
+crypto ikev2 disconnect-revoked-peers
 crypto pki certificate map ra 10
  subject-name co ra.lab.example
 ip local pool ra 198.19.200.10 198.19.200.10
@@ -315,6 +316,33 @@ func TestIKEExtRemoteAccessCertificates(t *testing.T) {
 	det = w.text(gw, "show", "crypto", "ikev2", "sa", "detailed")
 	if !strings.Contains(det, "Auth sign: ECDSA, Auth verify: RSA") {
 		t.Errorf("gw did not verify c2's RSA certificate:\n%s", det)
+	}
+
+	// The CA revokes c2 (esphubctl pki crl); a reload loads the CRL and,
+	// with disconnect-revoked-peers, ends c2's session; c2 is refused after.
+	ca.run("pki", "crl", "--ca", ca.dir, "--revoke", c2Cert, "--out", filepath.Join(pkiDir, "lab", "crl.pem"))
+	var reload struct {
+		Changes []string `json:"changes"`
+	}
+	if err := w.exec(gw, &reload, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reload: %v", reload.Changes)
+	w.eventually(20*time.Second, "c2's session ended by the CRL", func() (bool, string) {
+		s, text := w.sessionsByID(gw)
+		return len(s) == 0, text
+	})
+	_ = c2.Terminate(ictx, "gw")
+	rs := time.Now()
+	if err := c2.Initiate(ictx, "gw", "lan"); err == nil {
+		t.Fatal("the revoked c2 got a session")
+	}
+	t.Logf("revoked c2 refused after %v", time.Since(rs).Round(time.Millisecond))
+	var st struct {
+		Refused map[string]uint64 `json:"certificates_refused"`
+	}
+	if err := w.exec(gw, &st, "show", "crypto", "ikev2", "stats"); err != nil || st.Refused["revoked"] == 0 {
+		t.Errorf("revoked refusals %v (%v), want > 0", st.Refused, err)
 	}
 }
 
