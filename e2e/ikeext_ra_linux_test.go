@@ -75,16 +75,11 @@ func (c *labCA) issue(cn string, keyArgs ...string) (cert, key string) {
 	return filepath.Join(out, cn+".pem"), filepath.Join(out, cn+".key")
 }
 
-// trustpoint lays out PKIDIR/NAME/{ca,cert,key}.pem for esphubd.
+// trustpoint lays out PKIDIR/NAME/{ca,cert,key}.pem for esphubd with
+// `esphubctl pki trustpoint`.
 func (c *labCA) trustpoint(pkiDir, name, cert, key string) {
 	c.t.Helper()
-	d := filepath.Join(pkiDir, name)
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		c.t.Fatal(err)
-	}
-	copyFile(c.t, filepath.Join(c.dir, "ca.pem"), filepath.Join(d, "ca.pem"))
-	copyFile(c.t, cert, filepath.Join(d, "cert.pem"))
-	copyFile(c.t, key, filepath.Join(d, "key.pem"))
+	c.run("pki", "trustpoint", "--out", filepath.Join(pkiDir, name), "--ca", filepath.Join(c.dir, "ca.pem"), "--cert", cert, "--key", key)
 }
 
 // swanDir lays out charon's x509ca/, x509/ and private/ for one identity.
