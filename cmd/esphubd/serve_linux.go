@@ -219,8 +219,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return st, b.String()
 	}
 
-	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: dp, Kernel: kr, Backend: backend, BackendStatus: backendStatus,
-		PKIDir: o.pkiDir})
+	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: dp, Kernel: kr, Backend: backend, BackendStatus: backendStatus, PKIDir: o.pkiDir})
 	if err != nil {
 		return err
 	}
