@@ -217,6 +217,14 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		}
 	}
 	engineSettings(cfg, d.trust).Apply(&ic)
+	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
+		// Liveness checks follow each profile's `dpd ... RETRY`; the
+		// other requests keep the schedule esphubd always used with
+		// DPD configured: every RETRY seconds, no back-off, so that an
+		// unreachable peer is given up (and a backup peer tried) in
+		// tens of seconds rather than minutes.
+		ic.RetransmitTimeout, ic.RetransmitBackoff = r, 1
+	}
 	e, err := ike.New(ic)
 	if err != nil {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
@@ -229,6 +237,25 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d.rib.Watch(d.fibApply)
 	d.applyConfigRoutes(nil, cfg)
 	return d, nil
+}
+
+// dpdRetry returns the shortest DPD retry interval configured globally or
+// in a profile, or 0.
+func dpdRetry(c *config.Config) time.Duration {
+	var best time.Duration
+	consider := func(d *config.DPD) {
+		if d != nil && d.Retry > 0 {
+			r := time.Duration(d.Retry) * time.Second
+			if best == 0 || r < best {
+				best = r
+			}
+		}
+	}
+	consider(c.IKEv2.DPD)
+	for _, p := range c.Profiles {
+		consider(p.DPD)
+	}
+	return best
 }
 
 // Engine returns the IKE engine (for tests and metrics).

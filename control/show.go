@@ -38,6 +38,7 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	c.Handle("show ipv6 route", "IPv6 routing table [vrf NAME]", d.showRoute(6))
 	c.Handle("show interfaces virtual-access", "virtual-access interfaces [N]", d.showVirtualAccess)
 	c.Handle("show derived-config interface virtual-access", "the configuration a virtual-access interface was cloned with: N", d.showDerived)
+	c.Handle("show crypto ikev2 cluster", "the redirect cluster: members, capacity and redirects", d.showCluster)
 	c.Handle("show crypto pki trustpoints", "trustpoints: CA, certificate, CRLs and load errors", d.showTrustpoints)
 	c.Handle("show dataplane", "dataplane backend, tunnels, SAs and drops by reason", d.showDataplane)
 	c.Handle("clear crypto session", "delete IKE sessions [remote ADDRESS]", d.clearSession)
@@ -1187,4 +1188,45 @@ func (d *Daemon) showTrustpoints(ctx context.Context, args []string) (api.Result
 		}
 	}
 	return api.Result{Data: tps, Text: b.String()}, nil
+}
+
+// clusterJSON is `show crypto ikev2 cluster`.
+type clusterJSON struct {
+	Configured      bool         `json:"configured"`
+	Shutdown        bool         `json:"shutdown"`
+	RedirectInit    bool         `json:"redirect_gateway_init"`
+	RedirectAuth    bool         `json:"redirect_gateway_auth"`
+	Members         []netip.Addr `json:"members"`
+	SlaveMaxSession int          `json:"slave_max_session"`
+	LocalSessions   int          `json:"local_sessions"`
+	RedirectsSent   uint64       `json:"redirects_sent"`
+}
+
+func (d *Daemon) showCluster(ctx context.Context, args []string) (api.Result, error) {
+	cfg := d.Config()
+	d.mu.Lock()
+	n := len(d.sessions)
+	d.mu.Unlock()
+	cj := clusterJSON{RedirectInit: hasWord(cfg.IKEv2.RedirectGateway, "init"), RedirectAuth: hasWord(cfg.IKEv2.RedirectGateway, "auth"),
+		LocalSessions: n, RedirectsSent: d.engine.Stats().Get(ike.CounterRedirectsSent)}
+	if cl := cfg.IKEv2.Cluster; cl != nil {
+		cj.Configured, cj.Shutdown, cj.Members, cj.SlaveMaxSession = true, cl.Shutdown, cl.Members, cl.SlaveMaxSession
+	}
+	var b strings.Builder
+	if !cj.Configured {
+		b.WriteString("IKEv2 cluster not configured\n")
+		return api.Result{Data: cj, Text: b.String()}, nil
+	}
+	state := "enabled"
+	if cj.Shutdown {
+		state = "shut down"
+	}
+	fmt.Fprintf(&b, "IKEv2 cluster %s (static members; no load protocol)\n", state)
+	fmt.Fprintf(&b, "  Redirect gateway: init %v, auth %v\n", cj.RedirectInit, cj.RedirectAuth)
+	fmt.Fprintf(&b, "  Local sessions: %d, kept before redirecting (slave max-session): %d\n", cj.LocalSessions, cj.SlaveMaxSession)
+	for _, m := range cj.Members {
+		fmt.Fprintf(&b, "  Member: %s\n", m)
+	}
+	fmt.Fprintf(&b, "  Redirects sent: %d\n", cj.RedirectsSent)
+	return api.Result{Data: cj, Text: b.String()}, nil
 }

@@ -88,6 +88,12 @@ type Profile struct {
 	CertificateMap  *config.CertificateMap
 	DPDRetries      int
 	DPDOnDemand     bool
+	// CertLifetime ends the IKE SA (a Delete, no rekey) when the
+	// certificate chain the peer authenticated with expires: IKEv2 does
+	// not re-validate on rekey, so expiry must end the session (IOS
+	// `lifetime certificate`, its default; `no lifetime certificate`
+	// turns it off). It has no effect on PSK peers.
+	CertLifetime bool
 	// NATKeepalive is the interval of NAT keepalives sent while we are
 	// behind a NAT (IOS "crypto ikev2 nat keepalive"); zero disables them.
 	NATKeepalive time.Duration
