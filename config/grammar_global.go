@@ -322,10 +322,26 @@ func init() {
 			return nil
 		}),
 		// The seeds name a global "CTS" option without its syntax (§25);
-		// `crypto ikev2 cts sgt` is esphub's spelling.
+		// `crypto ikev2 cts sgt` is IOS's spelling. `cmd-layout` is
+		// esphub's: the CMD-in-ESP layout is unverified (decisions.md).
 		kwNo("crypto ikev2 cts sgt", func(c *ctx) *frame {
-			if c.nargs(0, 0, "") {
-				c.p.cfg.IKEv2.CTSSGT = !c.neg
+			g := &c.p.cfg.IKEv2
+			if c.neg {
+				g.CTSSGT, g.CTSSGTLayout = false, ""
+				return nil
+			}
+			if len(c.args) == 0 {
+				g.CTSSGT, g.CTSSGTLayout = true, ""
+				return nil
+			}
+			if !c.argIs(0, "cmd-layout") || !c.nargs(2, 2, "") {
+				return c.errf(0, "crypto ikev2 cts sgt: expected nothing or cmd-layout {ethertype | ip-protocol}")
+			}
+			switch l := strings.ToLower(c.args[1].text); l {
+			case "ethertype", "ip-protocol":
+				g.CTSSGT, g.CTSSGTLayout = true, l
+			default:
+				return c.errf(1, "crypto ikev2 cts sgt cmd-layout: %q: want ethertype or ip-protocol", c.args[1].text)
 			}
 			return nil
 		}),
@@ -798,6 +814,7 @@ func init() {
 	allModes = []*mode{globalMode, proposalMode, policyMode, keyringMode, peerMode, profileMode, authzMode,
 		manglerMode, flexClientMode, ipsecProfileMode, transformMode, trustpointMode, certMapMode, vrfDefMode,
 		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode}
+	ctsInit()
 }
 
 func tokTexts(ts []token) []string {

@@ -99,6 +99,7 @@ func (c *Config) RunningConfig(all bool) string {
 	if len(c.SGTMaps) > 0 {
 		w.bang()
 	}
+	renderCTS(w, c)
 	w.line("end")
 	return w.b.String()
 }
@@ -258,7 +259,11 @@ func (c *Config) renderIKEv2Global(w *writer) {
 		w.line("crypto ikev2 diagnose error %d", g.DiagnoseErrors)
 	}
 	if g.CTSSGT {
-		w.line("crypto ikev2 cts sgt")
+		if g.CTSSGTLayout != "" {
+			w.line("crypto ikev2 cts sgt cmd-layout %s", g.CTSSGTLayout)
+		} else {
+			w.line("crypto ikev2 cts sgt")
+		}
 	}
 	if g.DisconnectRevokedPeers {
 		w.line("crypto ikev2 disconnect-revoked-peers")
@@ -856,6 +861,12 @@ func renderInterface(w *writer, i *Interface) {
 	}
 	if i.CTSSGT != 0 {
 		w.line(" cts sgt %d", i.CTSSGT)
+	}
+	if m := i.CTSManual; m != nil {
+		w.line(" cts manual")
+		if m.NoPropagate {
+			w.line("  no propagate sgt")
+		}
 	}
 	if i.MPLSNHRP {
 		w.line(" mpls nhrp")
