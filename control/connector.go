@@ -391,6 +391,7 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 		DPDInterval:  profileDPD(cfg, prof),
 		NATKeepalive: natKeepalive(cfg, prof),
 		IKEProposals: props,
+		VendorIDs:    ctsVendorIDs(cfg),
 	}
 	d := c.d
 	d.configureExchange(ip, prof, plan, true)
