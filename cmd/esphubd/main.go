@@ -49,6 +49,7 @@ type options struct {
 	logFormat string
 	tun       string
 	tunMTU    int
+	espKeyLog string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.tun, "tun", "esphub0", "name of the overlay TUN device (portable backend)")
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
+	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "DEBUGGING ONLY: append every Child SA's ESP keys to `file` in Wireshark's esp_sa format")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
