@@ -74,6 +74,7 @@ func TestMain(m *testing.M) {
 // node is one router running esphubd.
 type node struct {
 	name, cfg, sock, log string
+	args                 []string // extra esphubd flags
 	cmd                  *exec.Cmd
 	done                 chan struct{}
 }
@@ -98,6 +99,7 @@ func (w *world) start(n *node) {
 	if n.name == "hub" {
 		args = append(args, "-metrics", "127.0.0.1:9410")
 	}
+	args = append(args, n.args...)
 	n.cmd = w.lab.Command(w.ctx, n.name, append([]string{w.bin}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
