@@ -22,6 +22,7 @@ cts role-based permissions default WEB
 interface Tunnel1
  cts manual
   no propagate sgt
+  policy static sgt 40 trusted
 end
 `)
 	if !cfg.IKEv2.CTSSGT || cfg.IKEv2.CTSSGTLayout != "ip-protocol" {
@@ -60,13 +61,13 @@ end
 	if a6.Entries[1].Protocol != "ipv6" {
 		t.Errorf("ip in an IPv6 list reads as ipv6: %q", a6.Entries[1].Protocol)
 	}
-	if m := cfg.Interface("Tunnel1").CTSManual; m == nil || !m.NoPropagate {
+	if m := cfg.Interface("Tunnel1").CTSManual; m == nil || !m.NoPropagate || m.StaticSGT != 40 || !m.Trusted {
 		t.Errorf("cts manual: %+v", m)
 	}
 	out := cfg.RunningConfig(false)
 	for _, want := range []string{"crypto ikev2 cts sgt cmd-layout ip-protocol", " permit tcp src gt 1023 dst range 80 90 log",
 		"cts role-based permissions from 10 to unknown WEB OTHER", "cts role-based permissions from unknown to 20 ipv6 WEB",
-		" cts manual\n  no propagate sgt"} {
+		" cts manual\n  no propagate sgt\n  policy static sgt 40 trusted"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("render lacks %q:\n%s", want, out)
 		}
@@ -85,6 +86,7 @@ func TestCTSErrors(t *testing.T) {
 		{"cts role-based permissions from 1 to 20 A\n", "SGT"},
 		{"cts role-based permissions to 20 A\n", "expected default or from"},
 		{"crypto ikev2 cts sgt cmd-layout gre\n", "want ethertype or ip-protocol"},
+		{"interface Tunnel1\n cts manual\n  policy static sgt 10 sure\n", "expected trusted"},
 	} {
 		_, diags := Parse("t.cfg", []byte(tc.src))
 		if !diags.HasErrors() || !strings.Contains(diags.Err().Error(), tc.want) {

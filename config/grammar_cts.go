@@ -109,7 +109,11 @@ type CTSManual struct {
 	// NoPropagate is `no propagate sgt`: the interface's tunnels never
 	// carry tags, even when IKEv2 negotiated them.
 	NoPropagate bool `json:"no_propagate_sgt,omitempty"`
-	Pos         Pos  `json:"pos"`
+	// StaticSGT is `policy static sgt N [trusted]`: the tag of traffic
+	// received on the interface, replacing the peer's tags unless Trusted.
+	StaticSGT int  `json:"static_sgt,omitempty"`
+	Trusted   bool `json:"trusted,omitempty"`
+	Pos       Pos  `json:"pos"`
 }
 
 // RoleBasedACL returns the role-based ACL called name of the family, or nil.
@@ -186,7 +190,23 @@ func ctsInit() {
 			return nil
 		}),
 	}
-	ctsManualMd.cmds = append(ctsManualMd.cmds, unimpl("policy static sgt", "policy dynamic identity", "sap")...)
+	ctsManualMd.cmds = append(ctsManualMd.cmds, kwNo("policy static sgt", func(c *ctx) *frame {
+		m := c.frame.obj.(*CTSManual)
+		if c.neg {
+			m.StaticSGT, m.Trusted = 0, false
+			return nil
+		}
+		n, ok := c.intArg(0, 2, 65519, "SGT")
+		if !ok || !c.nargs(1, 2, "") {
+			return nil
+		}
+		if len(c.args) == 2 && !c.argIs(1, "trusted") {
+			return c.errf(1, "policy static sgt: expected trusted, got %q", c.args[1].text)
+		}
+		m.StaticSGT, m.Trusted = n, len(c.args) == 2
+		return nil
+	}))
+	ctsManualMd.cmds = append(ctsManualMd.cmds, unimpl("policy dynamic identity", "sap")...)
 	allModes = append(allModes, rbACLMode, rbACL6Mode, ctsManualMd)
 }
 

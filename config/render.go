@@ -867,6 +867,13 @@ func renderInterface(w *writer, i *Interface) {
 		if m.NoPropagate {
 			w.line("  no propagate sgt")
 		}
+		if m.StaticSGT != 0 {
+			if m.Trusted {
+				w.line("  policy static sgt %d trusted", m.StaticSGT)
+			} else {
+				w.line("  policy static sgt %d", m.StaticSGT)
+			}
+		}
 	}
 	if i.MPLSNHRP {
 		w.line(" mpls nhrp")

@@ -110,12 +110,15 @@ func TestCTSSGTNegotiation(t *testing.T) {
 // `no propagate sgt` keeps a tunnel untagged.
 func TestCTSReload(t *testing.T) {
 	net := transport.NewMemNetwork(transport.MemOptions{})
-	spokeNoProp := strings.Replace(withCTS(spokeCfg, true), " tunnel protection ipsec profile hub\n", " tunnel protection ipsec profile hub\n cts manual\n  no propagate sgt\n", 1)
+	spokeNoProp := strings.Replace(withCTS(spokeCfg, true), " tunnel protection ipsec profile hub\n", " tunnel protection ipsec profile hub\n cts manual\n  no propagate sgt\n  policy static sgt 40\n", 1)
 	hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", withCTS(hubCfg, true)))
 	spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeNoProp))
 	waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
 	if !hub.d.Sessions()[0].SGT || spoke.d.Sessions()[0].SGT {
 		t.Errorf("SGT hub %v spoke %v, want true/false (spoke: no propagate sgt)", hub.d.Sessions()[0].SGT, spoke.d.Sessions()[0].SGT)
+	}
+	if tu := spoke.dp.Tunnels(); len(tu) != 1 || tu[0].Config.SGT != 40 || tu[0].Config.TrustSGT {
+		t.Errorf("policy static sgt 40 not on the spoke's tunnel: %+v", tu)
 	}
 	if !strings.Contains(spoke.run(t, "show", "crypto", "ikev2", "sa", "detailed").Text, "SGT is enabled") {
 		t.Error("the spoke's IKE SA negotiated SGT and should say so")

@@ -256,6 +256,9 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	if pd.plan.GREKey != nil {
 		tc.GREKey, tc.HasGREKey = *pd.plan.GREKey, true
 	}
+	if ifc := pd.plan.Interface; ifc != nil && ifc.CTSManual != nil {
+		tc.SGT, tc.TrustSGT = uint16(ifc.CTSManual.StaticSGT), ifc.CTSManual.Trusted
+	}
 	_ = d.dp.DeleteTunnel(s.TunnelID) // a stale tunnel of an SA that died unseen
 	if err := d.dp.AddTunnel(tc); err != nil {
 		if s.Template != "" {

@@ -307,3 +307,44 @@ func sumCounters(e *Engine) uint64 {
 	}
 	return n
 }
+
+// TestTunnelStaticSGT: a tunnel's static tag replaces what an untrusted
+// peer sends, fills in for untagged traffic, and yields to a trusted
+// peer's tag; the matrix judges the result.
+func TestTunnelStaticSGT(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		tagged  bool
+		trusted bool
+		want    uint16
+	}{
+		{"untrusted peer tag replaced", true, false, 50},
+		{"untagged gets the static tag", false, false, 50},
+		{"trusted peer tag kept", true, true, 10},
+		{"trusted, untagged", false, true, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0], sgt: tc.tagged})
+			must(t, pr.a.SetSGTMapping(0, netip.MustParsePrefix("198.18.10.0/24"), 10))
+			must(t, pr.b.SetSGTMapping(0, netip.MustParsePrefix("198.18.20.0/24"), 20))
+			must(t, pr.b.DeleteTunnel(1))
+			tb := pr.tb
+			tb.SGT, tb.TrustSGT = 50, tc.trusted
+			must(t, pr.b.AddTunnel(tb))
+			must(t, pr.b.AddSA(SAConfig{SPI: pr.spiAB, Direction: Inbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: pr.encAB, SGT: tc.tagged}))
+			must(t, pr.b.SetSGACL(SGACLPolicy{Enforce: true, Cells: []SGACLCell{{From: 50, To: 20, ACEs: []SGACE{permit(4, 1)}}}}))
+			p := seal(t, pr, hostA4, hostB4, 64)
+			pr.wb.ProcessInbound([]*Packet{p})
+			if p.Verdict != VerdictHost || p.SGT != tc.want {
+				t.Fatalf("verdict %v drop %v sgt %d, want host with %d", p.Verdict, p.Drop, p.SGT, tc.want)
+			}
+			c := pr.b.SGACLCounters()
+			if got := c[0].Permitted; (tc.want == 50) != (got == 1) {
+				t.Errorf("cell 50->20 permitted %d", got)
+			}
+		})
+	}
+	if err := NewEngine(Options{}).AddTunnel(TunnelConfig{ID: 1, Mode: ModeIPsec, Local: v4A, Remote: v4B, SGT: 0xffff}); err == nil {
+		t.Error("static sgt 65535 accepted")
+	}
+}

@@ -512,6 +512,9 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	if sgt != 0 {
 		w.e.sgtRx[sgt].Add(1)
 	}
+	if s := t.cfg.SGT; s != 0 && (sgt == 0 || !t.cfg.TrustSGT) {
+		sgt = s // policy static sgt: the tunnel's tag, over the peer's unless trusted
+	}
 	if acl := w.e.acl.Load(); acl != nil {
 		ssgt := sgt
 		if ssgt == 0 {
