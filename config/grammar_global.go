@@ -20,6 +20,7 @@ var (
 	extACLMode       = &mode{name: "config-ext-nacl", what: "ip access-list extended"}
 	v6ACLMode        = &mode{name: "config-ipv6-acl", what: "ipv6 access-list"}
 	attrListMode     = &mode{name: "config-attr-list", what: "aaa attribute list"}
+	clusterMode      = &mode{name: "config-ikev2-cluster", what: "crypto ikev2 cluster"}
 
 	allModes []*mode
 )
@@ -385,6 +386,20 @@ func init() {
 			}
 			return &frame{mode: trustpointMode, obj: tp}
 		}),
+		kwNo("crypto ikev2 cluster", func(c *ctx) *frame {
+			if !c.nargs(0, 0, "") {
+				return nil
+			}
+			g := &c.p.cfg.IKEv2
+			if c.neg {
+				g.Cluster = nil
+				return nil
+			}
+			if g.Cluster == nil {
+				g.Cluster = &Cluster{Pos: c.pos()}
+			}
+			return &frame{mode: clusterMode, obj: g.Cluster}
+		}),
 		kwNo("crypto pki certificate map", func(c *ctx) *frame {
 			name, ok := c.arg(0, "map name")
 			if !ok {
@@ -505,7 +520,7 @@ func init() {
 	}
 	globalMode.cmds = append(globalMode.cmds, unimplBlock(
 		"router", "crypto map", "crypto dynamic-map", "crypto isakmp policy", "crypto keyring",
-		"crypto isakmp profile", "crypto pki certificate chain", "crypto pki server", "crypto ikev2 cluster",
+		"crypto isakmp profile", "crypto pki certificate chain", "crypto pki server",
 		"aaa group server", "radius server", "line", "route-map", "track", "key chain", "control-plane",
 		"redundancy", "ip dhcp pool", "ip sla", "archive", "class-map", "policy-map", "aaa server radius dynamic-author",
 		"crypto gdoi group", "ip inspect", "zone", "zone-pair", "object-group", "ipv6 dhcp pool", "vlan",
@@ -737,6 +752,49 @@ func init() {
 		}))
 	}
 
+	clusterMode.cmds = []*cmd{
+		kwNo("member", func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			a, ok := c.addrArg(0, "gateway address")
+			if !ok || !c.nargs(1, 1, "") {
+				return nil
+			}
+			cl.Members = slices.DeleteFunc(cl.Members, func(m netip.Addr) bool { return m == a })
+			if !c.neg {
+				cl.Members = append(cl.Members, a)
+			}
+			return nil
+		}),
+		kwNo("shutdown", func(c *ctx) *frame {
+			if c.nargs(0, 0, "") {
+				c.frame.obj.(*Cluster).Shutdown = !c.neg
+			}
+			return nil
+		}),
+		kwNo("slave max-session", func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			if c.neg {
+				cl.SlaveMaxSession = 0
+				return nil
+			}
+			if n, ok := c.intArg(0, 1, 99999, "max sessions"); ok && c.nargs(1, 1, "") {
+				cl.SlaveMaxSession = n
+			}
+			return nil
+		}),
+	}
+	for _, w := range []string{"holdtime", "master", "port", "slave hello", "slave priority", "slave update", "standby-group"} {
+		clusterMode.cmds = append(clusterMode.cmds, kwNo(w, func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			line := joinToks(append(append([]token{}, c.kw...), c.args...))
+			if c.neg {
+				line = "no " + line
+			}
+			cl.Other = append(cl.Other, line)
+			return nil
+		}))
+	}
+
 	certMapMode.cmds = nil
 	for _, f := range []string{"subject-name", "issuer-name", "alt-subject-name", "name", "unstructured-subject-name", "serial-number"} {
 		certMapMode.cmds = append(certMapMode.cmds, kw(f, certMapRule))
@@ -813,7 +871,7 @@ func init() {
 
 	allModes = []*mode{globalMode, proposalMode, policyMode, keyringMode, peerMode, profileMode, authzMode,
 		manglerMode, flexClientMode, ipsecProfileMode, transformMode, trustpointMode, certMapMode, vrfDefMode,
-		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode}
+		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode, clusterMode}
 	ctsInit()
 }
 

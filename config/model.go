@@ -83,7 +83,24 @@ type IKEv2Global struct {
 	// empty) or "ip-protocol" (crypto ikev2 cts sgt cmd-layout ...).
 	CTSSGTLayout           string         `json:"cts_sgt_layout,omitempty"`
 	DisconnectRevokedPeers bool           `json:"disconnect_revoked_peers,omitempty"`
+	Cluster                *Cluster       `json:"cluster,omitempty"`
 	Pos                    map[string]Pos `json:"-"` // where each option was set, by keyword
+}
+
+// Cluster is `crypto ikev2 cluster`, the source of the gateways `crypto
+// ikev2 redirect gateway` sends peers to. Cisco's load-management protocol
+// between cluster nodes is proprietary, so esphub's cluster is static:
+// `member ADDRESS` (an esphub extension) lists the gateways, and this node
+// keeps peers itself while it has fewer IKE SAs than `slave max-session`.
+// The HSRP-related settings are kept for the running configuration.
+type Cluster struct {
+	Members         []netip.Addr `json:"members,omitempty"`
+	SlaveMaxSession int          `json:"slave_max_session,omitempty"`
+	// Other keeps holdtime, master, port, slave hello/priority/update and
+	// standby-group lines verbatim (no load protocol uses them).
+	Other    []string `json:"other,omitempty"`
+	Shutdown bool     `json:"shutdown,omitempty"`
+	Pos      Pos      `json:"pos"`
 }
 
 // InNegLimit is one `crypto ikev2 limit max-in-negotiation-sa N [incoming|outgoing]`.

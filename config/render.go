@@ -271,6 +271,22 @@ func (c *Config) renderIKEv2Global(w *writer) {
 	if len(w.b.String()) != n {
 		w.bang()
 	}
+	if cl := g.Cluster; cl != nil {
+		w.line("crypto ikev2 cluster")
+		for _, o := range cl.Other {
+			w.line(" %s", o)
+		}
+		if cl.SlaveMaxSession != 0 {
+			w.line(" slave max-session %d", cl.SlaveMaxSession)
+		}
+		for _, m := range cl.Members {
+			w.line(" member %s", m)
+		}
+		if cl.Shutdown {
+			w.line(" shutdown")
+		}
+		w.bang()
+	}
 }
 
 func joinAlg[T interface{ String() string }](xs []T) string {

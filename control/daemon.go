@@ -30,6 +30,7 @@ import (
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/internal/logging"
 )
 
 // Dataplane is what control needs from a dataplane backend: the Control
@@ -60,6 +61,12 @@ type Options struct {
 	Kernel    KernelRoutes
 	// Backend names the dataplane backend for `show dataplane`.
 	Backend string
+	// BackendStatus, if set, reports the backend's own state for `show
+	// dataplane` (queues, workers, steering counters): data is added to
+	// the JSON as backend_status and text replaces the one-line backend
+	// header and the drop list (the backend's text lists drops itself).
+	// It is called without the daemon's lock held.
+	BackendStatus func() (data any, text string)
 	// RetryMin and RetryMax bound an initiator's back-off between attempts
 	// to reach an unreachable peer (2 s and 60 s when zero).
 	RetryMin, RetryMax time.Duration
@@ -70,6 +77,17 @@ type Options struct {
 	// Wireshark's esp_sa format, to decrypt captures while debugging (as
 	// strongSwan's save-keys plugin does). Never set it in production.
 	ESPKeyLog io.Writer
+	// PKIDir holds the trustpoints' files, one directory per `crypto pki
+	// trustpoint` (DefaultPKIDir when empty; see trustpoints.go).
+	PKIDir string
+	// CRLPoll is how often the trustpoints' crl.pem files are checked for a
+	// new CRL (with `crypto ikev2 disconnect-revoked-peers`, sessions it
+	// revokes are deleted); 0 means every 60 s, negative never.
+	CRLPoll time.Duration
+	// TrafficPoll is how often the dataplane's tunnel counters are read
+	// to feed on-demand DPD (Engine.ReportTraffic); 0 means every second,
+	// negative never.
+	TrafficPoll time.Duration
 	// Observer, if set, hears about sessions coming up and going down:
 	// the seam through which NHRP learns its tunnels. It is called without
 	// the daemon's lock held and must not block.
@@ -115,6 +133,9 @@ type Daemon struct {
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
 
 	nhrp *nhrpState // NHRP instances and their adapters (control/nhrp.go)
+
+	trust        *trustStore // trustpoints (control/trustpoints.go)
+	redirectNext int         // round-robin position among cluster members; guarded by mu
 }
 
 // pending carries what profile selection decided to the Child SA install
@@ -197,20 +218,13 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if cfg.IKEv2.Window > 0 {
 		ic.WindowSize = uint32(cfg.IKEv2.Window)
 	}
-	if cfg.IKEv2.CookieChallenge != nil {
-		ic.CookieThreshold = *cfg.IKEv2.CookieChallenge
-	}
-	for _, l := range cfg.IKEv2.MaxInNegotiation {
-		if l.Direction != "outgoing" && ic.MaxHalfOpen == 0 {
-			ic.MaxHalfOpen = l.Limit // call admission for incoming negotiations
+	d.trust = newTrustStore(o.PKIDir, o.Now)
+	if _, problems := d.trust.load(cfg); len(problems) > 0 {
+		for _, p := range problems {
+			d.event("PKI", logging.Warning, "TRUSTPOINT", p)
 		}
 	}
-	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
-		// IOS retries liveness checks every `dpd ... RETRY` seconds, five
-		// times, before it declares the peer dead; the engine's one
-		// retransmission schedule follows the shortest configured retry.
-		ic.RetransmitTimeout, ic.RetransmitBackoff = r, 1
-	}
+	engineSettings(cfg, d.trust).Apply(&ic)
 	e, err := ike.New(ic)
 	if err != nil {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
@@ -224,25 +238,6 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d.applyConfigRoutes(nil, cfg)
 	d.applyCTS(nil, cfg)
 	return d, nil
-}
-
-// dpdRetry returns the shortest DPD retry interval configured globally or
-// in a profile, or 0.
-func dpdRetry(c *config.Config) time.Duration {
-	var best time.Duration
-	consider := func(d *config.DPD) {
-		if d != nil && d.Retry > 0 {
-			r := time.Duration(d.Retry) * time.Second
-			if best == 0 || r < best {
-				best = r
-			}
-		}
-	}
-	consider(c.IKEv2.DPD)
-	for _, p := range c.Profiles {
-		consider(p.DPD)
-	}
-	return best
 }
 
 // Engine returns the IKE engine (for tests and metrics).
@@ -273,6 +268,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	go d.runTrafficReports(connCtx, pollInterval(d.opts.TrafficPoll, time.Second))
+	go d.runCRLPoll(connCtx, pollInterval(d.opts.CRLPoll, time.Minute))
 
 	select {
 	case <-ctx.Done():
@@ -326,6 +323,18 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	}
 	summary := d.syncConnectors(old, cfg)
 	d.mu.Unlock()
+	crlChanged, problems := d.trust.load(cfg)
+	summary = append(summary, problems...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := d.applyEngineSettings(ctx, cfg); err != nil {
+		summary = append(summary, err.Error())
+	}
+	if n, err := d.disconnectRevoked(ctx, crlChanged); err != nil {
+		summary = append(summary, err.Error())
+	} else if n > 0 {
+		summary = append(summary, fmt.Sprintf("%d session(s) with a revoked peer certificate disconnected", n))
+	}
+	cancel()
 	d.applyConfigRoutes(old, cfg)
 	summary = append(summary, d.applyCTS(old, cfg)...)
 	if err := d.nhrp.configure(cfg); err != nil {

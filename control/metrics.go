@@ -18,26 +18,27 @@ type Metrics Daemon
 func (d *Daemon) Metrics() *Metrics { return (*Metrics)(d) }
 
 var (
-	descSessions   = prometheus.NewDesc("esphub_sessions", "IKE sessions with an interface (virtual-access or tunnel) up.", nil, nil)
-	descIKESAs     = prometheus.NewDesc("esphub_ike_sas", "IKE SAs up or being negotiated.", nil, nil)
-	descChildSAs   = prometheus.NewDesc("esphub_child_sas", "Installed dataplane SAs by direction.", []string{"direction"}, nil)
-	descSAPackets  = prometheus.NewDesc("esphub_sa_packets_total", "Packets through an SA.", []string{"spi", "direction", "tunnel"}, nil)
-	descSABytes    = prometheus.NewDesc("esphub_sa_bytes_total", "Bytes through an SA.", []string{"spi", "direction", "tunnel"}, nil)
-	descTunPackets = prometheus.NewDesc("esphub_tunnel_packets_total", "Packets through a tunnel interface.", []string{"interface", "direction"}, nil)
-	descTunBytes   = prometheus.NewDesc("esphub_tunnel_bytes_total", "Bytes through a tunnel interface.", []string{"interface", "direction"}, nil)
-	descDrops      = prometheus.NewDesc("esphub_dataplane_drops_total", "Packets the dataplane dropped, by reason.", []string{"reason"}, nil)
-	descIKE        = prometheus.NewDesc("esphub_ike_events_total", "IKE engine counters (messages, exchanges, drops).", []string{"counter"}, nil)
-	descFailures   = prometheus.NewDesc("esphub_ike_failures_total", "IKE negotiations that failed or SAs that died, by notify type.", []string{"notify"}, nil)
-	descRoutes     = prometheus.NewDesc("esphub_routes", "Best routes in the RIB by VRF.", []string{"vrf"}, nil)
-	descConnectors = prometheus.NewDesc("esphub_initiator_tunnels", "Initiator tunnels by state.", []string{"state"}, nil)
-	descSGT        = prometheus.NewDesc("esphub_sgt_packets_total", "Packets sent or received with a Cisco TrustSec tag, by SGT.", []string{"sgt", "direction"}, nil)
-	descSGACL      = prometheus.NewDesc("esphub_sgacl_packets_total", "Packets the role-based permissions matrix judged, by cell (\"*\" for the default) and action.", []string{"from", "to", "action"}, nil)
+	descSessions    = prometheus.NewDesc("esphub_sessions", "IKE sessions with an interface (virtual-access or tunnel) up.", nil, nil)
+	descIKESAs      = prometheus.NewDesc("esphub_ike_sas", "IKE SAs up or being negotiated.", nil, nil)
+	descChildSAs    = prometheus.NewDesc("esphub_child_sas", "Installed dataplane SAs by direction.", []string{"direction"}, nil)
+	descSAPackets   = prometheus.NewDesc("esphub_sa_packets_total", "Packets through an SA.", []string{"spi", "direction", "tunnel"}, nil)
+	descSABytes     = prometheus.NewDesc("esphub_sa_bytes_total", "Bytes through an SA.", []string{"spi", "direction", "tunnel"}, nil)
+	descTunPackets  = prometheus.NewDesc("esphub_tunnel_packets_total", "Packets through a tunnel interface.", []string{"interface", "direction"}, nil)
+	descTunBytes    = prometheus.NewDesc("esphub_tunnel_bytes_total", "Bytes through a tunnel interface.", []string{"interface", "direction"}, nil)
+	descDrops       = prometheus.NewDesc("esphub_dataplane_drops_total", "Packets the dataplane dropped, by reason.", []string{"reason"}, nil)
+	descIKE         = prometheus.NewDesc("esphub_ike_events_total", "IKE engine counters (messages, exchanges, drops).", []string{"counter"}, nil)
+	descFailures    = prometheus.NewDesc("esphub_ike_failures_total", "IKE negotiations that failed or SAs that died, by notify type.", []string{"notify"}, nil)
+	descRoutes      = prometheus.NewDesc("esphub_routes", "Best routes in the RIB by VRF.", []string{"vrf"}, nil)
+	descCertRejects = prometheus.NewDesc("esphub_ike_certificates_refused_total", "Peer certificates refused, by reason.", []string{"reason"}, nil)
+	descConnectors  = prometheus.NewDesc("esphub_initiator_tunnels", "Initiator tunnels by state.", []string{"state"}, nil)
+	descSGT         = prometheus.NewDesc("esphub_sgt_packets_total", "Packets sent or received with a Cisco TrustSec tag, by SGT.", []string{"sgt", "direction"}, nil)
+	descSGACL       = prometheus.NewDesc("esphub_sgacl_packets_total", "Packets the role-based permissions matrix judged, by cell (\"*\" for the default) and action.", []string{"from", "to", "action"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descIKESAs, descChildSAs, descSAPackets, descSABytes,
-		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors, descSGT, descSGACL} {
+		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors, descCertRejects, descSGT, descSGACL} {
 		ch <- d
 	}
 }
@@ -88,6 +89,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range d.engine.Stats().Map() {
 		ch <- prometheus.MustNewConstMetric(descIKE, prometheus.CounterValue, float64(v), k)
+	}
+	for k, v := range d.engine.CertificateRejects() {
+		ch <- prometheus.MustNewConstMetric(descCertRejects, prometheus.CounterValue, float64(v), k)
 	}
 	for k, v := range d.Failures() {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(v), k)

@@ -165,7 +165,8 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	nh, ok := tb.fib[p.VRF].lookup(dst)
+	fe, ok := tb.fib[p.VRF].lookup(dst)
+	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
 		return
@@ -174,6 +175,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropLoop) // it came from the host side
 		return
 	}
+	fe.touch()
 	t := tb.tunnels[nh.Tunnel]
 	if t == nil {
 		w.drop(p, DropNoTunnel)
@@ -527,11 +529,13 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		}
 	}
 	p.SGT, p.VRF = sgt, vrf
-	nh, ok := tb.fib[vrf].lookup(dst)
+	fe, ok := tb.fib[vrf].lookup(dst)
+	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
 		return
 	}
+	fe.touch()
 	if nh.Kind == NextHopHost {
 		p.Verdict = VerdictHost
 		return

@@ -60,7 +60,7 @@ func TestSGTInlineTagging(t *testing.T) {
 		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
 	}
 	keylog := filepath.Join(dir, "esp_sa")
-	w.nodes["hub"].args = []string{"-esp-keylog", keylog}
+	w.nodes["hub"].extra = []string{"-esp-keylog", keylog}
 	t.Cleanup(func() {
 		for _, n := range w.nodes {
 			w.stop(n)

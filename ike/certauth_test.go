@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -91,6 +92,16 @@ func TestCertificateAuth(t *testing.T) {
 				t.Fatalf("B's view of the peer certificate: %+v", bs)
 			}
 			t.Logf("B: peer certificate %q issued by %q", bs[0].PeerCertSubject, bs[0].PeerCertIssuer)
+			want := map[pki.KeyType]string{pki.KeyP256: "ECDSA", pki.KeyP384: "ECDSA", pki.KeyRSA2048: "RSA"}[kt]
+			if bs[0].LocalAuth != want || bs[0].PeerAuth != want {
+				t.Fatalf("B: auth sign %q verify %q, want %s", bs[0].LocalAuth, bs[0].PeerAuth, want)
+			}
+			p.b.policy.mu.Lock()
+			pc := p.b.policy.lastReq.PeerCert
+			p.b.policy.mu.Unlock()
+			if pc == nil || pki.SubjectDN(pc) != bs[0].PeerCertSubject {
+				t.Fatalf("MatchProfile saw certificate %v, want the peer's %q", pc, bs[0].PeerCertSubject)
+			}
 		})
 	}
 }
@@ -145,6 +156,12 @@ func TestCertificateRejections(t *testing.T) {
 		{"expired", ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}), tp, nil, "expired"},
 		{"wrong CA", other.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{}), tp, nil, "unknown_ca"},
 		{"revoked", revoked, crlTP, nil, "revoked"},
+		{"not a certificate", tamper(good, func(der []byte) []byte { return []byte("not DER at all") }), tp, nil, "malformed"},
+		{"forged signature", tamper(good, func(der []byte) []byte {
+			der = bytes.Clone(der)
+			der[len(der)-5] ^= 0x5a // inside the CA's signature
+			return der
+		}), tp, nil, "bad_signature"},
 		{"identity not in certificate", ca.issue(pki.KeyP256, "spoke-z.test", pki.IssueOptions{}), tp, nil, "identity_mismatch"},
 		{"certificate map", good, tp, &config.CertificateMap{Name: "m", Entries: []config.CertMapEntry{{Seq: 1,
 			Rules: []config.CertMapRule{{Field: "subject-name", Op: "co", Value: "ou = finance"}}}}}, "certificate_map_mismatch"},
@@ -209,4 +226,14 @@ func TestDisconnectRevoked(t *testing.T) {
 		t.Fatalf("DisconnectRevoked: %d, %v", n, err)
 	}
 	waitFor(t, "both sides down", func() bool { return len(ikeSAs(t, p.a)) == 0 && len(ikeSAs(t, p.b)) == 0 })
+}
+
+// tamper returns cred with its end-entity certificate's DER rewritten by f,
+// as a broken or forging peer would send it (the key still signs AUTH).
+func tamper(cred *pki.Credential, f func([]byte) []byte) *pki.Credential {
+	leaf := *cred.Chain[0]
+	leaf.Raw = f(leaf.Raw)
+	out := *cred
+	out.Chain = append([]*x509.Certificate{&leaf}, cred.Chain[1:]...)
+	return &out
 }

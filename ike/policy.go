@@ -1,13 +1,14 @@
 package ike
 
 import (
-	"github.com/esphub/esphub/config"
-	"github.com/esphub/esphub/pki"
+	"crypto/x509"
 	"net/netip"
 	"time"
 
+	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
+	"github.com/esphub/esphub/pki"
 )
 
 // Policy is what the engine asks its caller (control, adapting config's
@@ -36,6 +37,12 @@ type ProfileRequest struct {
 	// LocalID is the IDr the initiator asked for, zero if it sent none.
 	LocalID   Identity
 	VendorIDs [][]byte
+	// PeerCert is the end-entity certificate of the initiator's first
+	// CERT payload, parsed but NOT yet verified (nil when it sent none or
+	// it does not parse). A policy may select a profile by it (IOS "match
+	// certificate MAP"): the engine then validates it against the chosen
+	// profile's Trustpoint and CertificateMap before trusting anything.
+	PeerCert *x509.Certificate
 }
 
 // Profile is the per-peer policy (IOS: crypto ikev2 profile plus the keyring

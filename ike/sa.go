@@ -1,14 +1,15 @@
 package ike
 
 import (
+	"crypto/x509"
 	"errors"
-	"github.com/esphub/esphub/ike/sig"
-	"github.com/esphub/esphub/pki"
 	"net/netip"
 	"time"
 
+	"github.com/esphub/esphub/ike/sig"
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
+	"github.com/esphub/esphub/pki"
 )
 
 // saState is an IKE SA's life cycle.
@@ -198,6 +199,10 @@ type IKESAInfo struct {
 	PeerCertNotAfter                time.Time
 	// DPD is the profile's liveness check interval (zero: off).
 	DPD time.Duration
+	// LocalAuth and PeerAuth say how each side authenticated, as IOS's
+	// "Auth sign" and "Auth verify": "PSK", or the certificate key's
+	// algorithm ("RSA", "ECDSA", "EdDSA"); empty until established.
+	LocalAuth, PeerAuth string
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -215,6 +220,16 @@ func (sa *ikeSA) info() IKESAInfo {
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
 		in.DPD = sa.profile.DPDInterval
+		if sa.state == stateEstablished {
+			var local, peer *x509.Certificate
+			if c := sa.profile.LocalCredential; c != nil {
+				local = c.Leaf()
+			}
+			if sa.peerCert != nil {
+				peer = sa.peerCert.Leaf
+			}
+			in.LocalAuth, in.PeerAuth = authName(local), authName(peer)
+		}
 	}
 	if sa.frag.enabled {
 		in.Fragmentation, in.FragmentMTU = true, sa.fragmentMaxLen()

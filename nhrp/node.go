@@ -158,6 +158,10 @@ type Config struct {
 	// spoke-to-spoke tunnels (default 1024); beyond it requests are
 	// refused with an Error Indication.
 	MaxPendingReplies int
+	// PeerInstallGrace is how long a peer-initiated spoke-to-spoke tunnel
+	// stays unused for replies unless the peer sends over it first
+	// (default 200 ms; see Tunnel.PeerInitiated).
+	PeerInstallGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -173,6 +177,7 @@ func (c *Config) setDefaults() {
 	def(&c.ResolutionTimeout, 30*time.Second)
 	def(&c.NegativeHoldTime, 30*time.Second)
 	def(&c.TunnelSetupTimeout, 30*time.Second)
+	def(&c.PeerInstallGrace, 200*time.Millisecond)
 	if c.MTU == 0 {
 		c.MTU = 1400
 	}
@@ -224,6 +229,16 @@ type Tunnel struct {
 	ToNHS bool
 	// Shortcut marks a spoke-to-spoke tunnel built for NHRP.
 	Shortcut bool
+	// PeerInitiated marks a spoke-to-spoke tunnel whose IKE SA the peer
+	// initiated. The peer installs its Child SA only when our IKE_AUTH
+	// response reaches it, so a packet we send the moment our side is up can
+	// arrive before the peer can decrypt it. The Node therefore sends no
+	// resolution reply over such a tunnel until the peer has sent NHRP over
+	// it or Config.PeerInstallGrace has passed; a tunnel we initiated
+	// ourselves to the same peer is used at once. This is what makes a
+	// simultaneous setup (both spokes exit spokes for each other) lose
+	// nothing.
+	PeerInitiated bool
 }
 
 func pick(addrs []netip.Addr, v4 bool) netip.Addr {
@@ -250,6 +265,10 @@ func (t *Tunnel) hasRemote(a netip.Addr) bool {
 type tunnelState struct {
 	Tunnel
 	up time.Time
+	// ready is false while a peer-initiated tunnel may not yet be
+	// installed at the peer (see Tunnel.PeerInitiated).
+	ready bool
+	grace Timer
 }
 
 // Node is one NHRP instance. All methods are safe for concurrent use; a
@@ -414,12 +433,36 @@ func (n *Node) TunnelUp(t Tunnel) {
 	if n.closed {
 		return
 	}
-	ts := &tunnelState{Tunnel: t, up: n.now()}
+	ts := &tunnelState{Tunnel: t, up: n.now(), ready: !(t.Shortcut && t.PeerInitiated)}
 	if old, ok := n.tunnels[t.Name]; ok {
 		ts.up = old.up
+		ts.ready = ts.ready || old.ready
+		if old.grace != nil {
+			old.grace.Stop()
+		}
 	}
 	n.tunnels[t.Name] = ts
-	n.log.Debug("nhrp: tunnel up", "tunnel", t.Name, "remote_nbma", t.RemoteNBMA)
+	n.log.Debug("nhrp: tunnel up", "tunnel", t.Name, "remote_nbma", t.RemoteNBMA, "ready", ts.ready)
+	if !ts.ready {
+		ts.grace = n.afterFunc(n.cfg.PeerInstallGrace, func() {
+			if n.tunnels[ts.Name] == ts && !ts.ready {
+				n.markReady(ts)
+			}
+		})
+		return
+	}
+	n.flushPendingReplies(ts)
+	n.completeWaitingShortcuts(ts)
+}
+
+// markReady starts using a peer-initiated tunnel: the peer sent over it, or
+// the grace period passed.
+func (n *Node) markReady(ts *tunnelState) {
+	ts.ready = true
+	if ts.grace != nil {
+		ts.grace.Stop()
+		ts.grace = nil
+	}
 	n.flushPendingReplies(ts)
 	n.completeWaitingShortcuts(ts)
 }
@@ -427,21 +470,59 @@ func (n *Node) TunnelUp(t Tunnel) {
 // TunnelDown detaches a tunnel: when a spoke-to-spoke SA dies, the shortcuts
 // and cache entries through it are removed at once, so traffic falls back to
 // the hub.
+//
+// When another spoke-to-spoke tunnel to the same peer is up (both spokes
+// built one at once and the redundant one is being closed), the entries and
+// shortcuts move to it instead, and traffic stays direct.
 func (n *Node) TunnelDown(name string) {
 	n.lock()
 	defer n.unlock()
-	if _, ok := n.tunnels[name]; !ok {
+	dead, ok := n.tunnels[name]
+	if !ok {
 		return
 	}
 	delete(n.tunnels, name)
+	if dead.grace != nil {
+		dead.grace.Stop()
+	}
+	var alt *tunnelState
+	if dead.Shortcut {
+		alt = n.twinOf(dead)
+	}
+	now := n.now()
 	for p, e := range n.cache {
-		if e.Tunnel == name {
-			n.removeEntry(p, e)
+		if e.Tunnel != name {
+			continue
 		}
+		if alt == nil || e.Type != TypeDynamic || (!e.Expire.IsZero() && !e.Expire.After(now)) {
+			n.removeEntry(p, e)
+			continue
+		}
+		moved := *e
+		moved.Tunnel, moved.route, moved.timer = alt.Name, nil, nil
+		if moved.NextHop.IsValid() && !alt.hasRemote(moved.NextHop) {
+			alt.RemoteProto = append(alt.RemoteProto, moved.NextHop)
+		}
+		var hold time.Duration
+		if !e.Expire.IsZero() {
+			hold = e.Expire.Sub(now)
+		}
+		n.setEntry(moved, hold, e.route != nil)
+		n.ctr.ShortcutsMoved.Add(1)
 	}
 	for _, s := range n.shorts {
-		if s.tunnel == name {
+		if s.tunnel != name && s.via != name {
+			continue
+		}
+		if alt == nil {
 			n.dropShortcut(s)
+			continue
+		}
+		if s.tunnel == name {
+			s.tunnel = alt.Name
+		}
+		if s.via == name {
+			s.via = alt.Name
 		}
 	}
 	kept := n.pending[:0]
@@ -483,6 +564,10 @@ func (n *Node) Receive(tunnel string, pkt []byte) {
 		n.drop(DropAuth)
 		n.sendError(t, pkt, p, wire.CodeAuthenticationFailure, 0)
 		return
+	}
+	if !t.ready {
+		// The peer sent over the tunnel it initiated: it has installed it.
+		n.markReady(t)
 	}
 	n.countReceived(p)
 	switch p.Type {
