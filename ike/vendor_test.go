@@ -80,6 +80,38 @@ func TestFeatureVendorIDsBothWays(t *testing.T) {
 			if len(bs) != 1 || hasVID(bs[0].LocalVendorIDs, wire.VendorCiscoCTSSGT) != tc.resp {
 				t.Errorf("responder IKESAInfo.LocalVendorIDs: %q", bs[0].LocalVendorIDs)
 			}
+			if !tc.init || !tc.resp {
+				return
+			}
+			// Both survive an IKE SA rekey and reach the next Child SA.
+			ctx := testCtx(t)
+			as := ikeSAs(t, p.a)
+			if err := p.a.e.RekeyIKESA(ctx, as[0].LocalSPI); err != nil {
+				t.Fatal(err)
+			}
+			var spi uint64
+			waitFor(t, "rekeyed IKE SA", func() bool {
+				n := ikeSAs(t, p.a)
+				if len(n) == 1 && n[0].LocalSPI != as[0].LocalSPI {
+					spi = n[0].LocalSPI
+					return true
+				}
+				return false
+			})
+			if err := p.a.e.RekeyChildSA(ctx, spi, a.InboundSPI); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "rekeyed Child SA", func() bool {
+				_, old := p.a.inst.snapshot()[a.InboundSPI]
+				return !old && len(p.a.inst.snapshot()) == 1 && len(p.b.inst.snapshot()) == 1
+			})
+			for _, pe := range []*peer{p.a, p.b} {
+				for _, c := range pe.inst.snapshot() {
+					if !hasVID(c.PeerVendorIDs, wire.VendorCiscoCTSSGT) || !hasVID(c.LocalVendorIDs, wire.VendorCiscoCTSSGT) {
+						t.Errorf("rekeyed Child SA lost the vendor IDs: local %q peer %q", c.LocalVendorIDs, c.PeerVendorIDs)
+					}
+				}
+			}
 		})
 	}
 }
