@@ -30,6 +30,7 @@ import (
 type ctsDataplane interface {
 	SetSGACL(dataplane.SGACLPolicy) error
 	SGACLCounters() []dataplane.SGACLCounters
+	ClearSGACLCounters()
 	SGTCounters() (rx, tx map[uint16]uint64)
 	SetCMDLayout(hdr.CMDLayout)
 }
@@ -208,7 +209,16 @@ func writeESPKeys(w io.Writer, c *ike.ChildSA, alg esp.Algorithm) {
 
 func (d *Daemon) ctsCommands(c *api.Commands) {
 	c.Handle("show cts role-based sgt-map", "IP-to-SGT bindings: all | ipv4 | ipv6", d.showSGTMap)
-	c.Handle("show cts role-based counters", "role-based permissions counters per (from, to) cell", d.showRBCounters)
+	c.Handle("show cts role-based counters", "role-based permissions counters per cell [from SGT|unknown] [to SGT|unknown]", d.showRBCounters)
+	c.Handle("clear cts role-based counters", "zero the role-based permissions counters", func(ctx context.Context, args []string) (api.Result, error) {
+		if len(args) != 0 {
+			return api.Result{}, usage("unexpected %q", strings.Join(args, " "))
+		}
+		if cd, ok := d.dp.(ctsDataplane); ok {
+			cd.ClearSGACLCounters()
+		}
+		return api.Result{Data: map[string]any{"cleared": true}, Text: "role-based counters cleared\n"}, nil
+	})
 	c.Handle("show cts role-based permissions", "the role-based permissions matrix", d.showRBPermissions)
 	c.Handle("show cts sgt counters", "packets tagged and received per SGT", d.showSGTCounters)
 }
@@ -293,15 +303,37 @@ func sgtName(n uint16) string {
 // esphub's forwarding plane is its dataplane, counted as HW with the
 // AF_XDP/XDP backends and as SW with the portable (TUN and sockets) one.
 func (d *Daemon) showRBCounters(ctx context.Context, args []string) (api.Result, error) {
-	if len(args) != 0 {
-		return api.Result{}, usage("unexpected %q", strings.Join(args, " "))
+	from, to := -1, -1 // no filter
+	for i := 0; i < len(args); i += 2 {
+		if i+1 >= len(args) || (args[i] != "from" && args[i] != "to") {
+			return api.Result{}, usage("unexpected %q (expected from SGT|unknown, to SGT|unknown)", strings.Join(args[i:], " "))
+		}
+		v := config.UnknownSGT
+		if args[i+1] != "unknown" {
+			n, err := strconv.Atoi(args[i+1])
+			if err != nil || n < 0 || n > 65519 {
+				return api.Result{}, usage("%q is not an SGT", args[i+1])
+			}
+			v = n
+		}
+		if args[i] == "from" {
+			from = v
+		} else {
+			to = v
+		}
 	}
 	cd, ok := d.dp.(ctsDataplane)
 	var b strings.Builder
 	rows := []rbCounterJSON{}
+	enforced := false
 	if ok {
 		hw := d.opts.Backend != "portable" && d.opts.Backend != ""
-		for _, c := range cd.SGACLCounters() {
+		counters := cd.SGACLCounters()
+		enforced = counters != nil
+		for _, c := range counters {
+			if (from >= 0 || to >= 0) && (c.Default || from >= 0 && int(c.From) != from || to >= 0 && int(c.To) != to) {
+				continue
+			}
 			r := rbCounterJSON{From: sgtName(c.From), To: sgtName(c.To)}
 			if c.Default {
 				r.From, r.To = "*", "*"
@@ -316,7 +348,7 @@ func (d *Daemon) showRBCounters(ctx context.Context, args []string) (api.Result,
 	}
 	b.WriteString("Role-based IP traffic permissions counters\n")
 	fmt.Fprintf(&b, "%-8s%-8s%-12s%-12s%-12s%s\n", "From", "To", "SW-Denied", "HW-Denied", "SW-Permitt", "HW-Permitt")
-	if len(rows) == 0 {
+	if !enforced {
 		b.WriteString("(role-based enforcement is not enabled)\n")
 	}
 	for _, r := range rows {

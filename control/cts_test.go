@@ -79,6 +79,13 @@ func TestCTSSGTNegotiation(t *testing.T) {
 			if !strings.Contains(res.Text, "From    To      SW-Denied") || !strings.Contains(res.Text, "10      20      0") || !strings.Contains(res.Text, "*       *") {
 				t.Errorf("counters:\n%s", res.Text)
 			}
+			if f := hub.run(t, "show", "cts", "role-based", "counters", "from", "10", "to", "20"); strings.Count(f.Text, "\n") != 3 || !strings.Contains(f.Text, "10      20") {
+				t.Errorf("filtered counters:\n%s", f.Text)
+			}
+			if f := hub.run(t, "show", "cts", "role-based", "counters", "from", "unknown"); strings.Count(f.Text, "\n") != 2 {
+				t.Errorf("counters from unknown (none configured):\n%s", f.Text)
+			}
+			hub.run(t, "clear", "cts", "role-based", "counters")
 			b, _ := json.Marshal(res.Data)
 			if !strings.Contains(string(b), `"from":"10","to":"20"`) {
 				t.Errorf("counters json: %s", b)

@@ -181,6 +181,22 @@ func (e *Engine) SGACLCounters() []SGACLCounters {
 	return out
 }
 
+// ClearSGACLCounters zeroes every cell's counters and the default's (IOS:
+// clear cts role-based counters). Packets in flight may still be counted
+// into the cleared values.
+func (e *Engine) ClearSGACLCounters() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.aclCounters {
+		c.permitted.Store(0)
+		c.denied.Store(0)
+	}
+	if e.aclDefault != nil {
+		e.aclDefault.permitted.Store(0)
+		e.aclDefault.denied.Store(0)
+	}
+}
+
 // sgaclPermits classifies the IP packet d (already validated by innerIP)
 // and reports whether the policy lets it through, counting the decision.
 func (t *sgaclTable) permits(from, to uint16, d []byte) bool {

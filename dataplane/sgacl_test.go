@@ -129,6 +129,12 @@ func TestSGACLMatrixOnReceive(t *testing.T) {
 	if len(c) != 2 || c[0].From != 10 || c[0].To != 20 || c[0].Permitted != 3 || c[0].Denied != 5 || !c[1].Default {
 		t.Errorf("counters after change: %+v", c)
 	}
+	pr.b.ClearSGACLCounters()
+	for _, c := range pr.b.SGACLCounters() {
+		if c.Permitted != 0 || c.Denied != 0 {
+			t.Errorf("after clear: %+v", c)
+		}
+	}
 	// Without enforcement everything passes and nothing is counted.
 	must(t, pr.b.SetSGACL(SGACLPolicy{}))
 	if v, d := send(t, pr, icmpPacket(hostA4, hostB4, 64, 3)); v != VerdictHost {
