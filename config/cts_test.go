@@ -93,7 +93,11 @@ func TestCTSErrors(t *testing.T) {
 			t.Errorf("%q: %v, want error containing %q", tc.src, diags.Err(), tc.want)
 		}
 	}
-	_, diags := Parse("t.cfg", []byte("cts role-based permissions from 10 to 20 NOPE\n"))
+	cfg, diags := Parse("t.cfg", []byte("cts role-based sgt-map vrf red 198.19.0.0/16 sgt 5\ncts role-based sgt-map 198.19.0.0/16 sgt 6\n"))
+	if len(cfg.SGTMaps) != 2 || cfg.SGTMaps[0].VRF != "red" || cfg.SGTMaps[1].VRF != "" || !strings.Contains(diagText(diags), `vrf "red" is not defined`) {
+		t.Errorf("vrf maps: %+v %s", cfg.SGTMaps, diagText(diags))
+	}
+	_, diags = Parse("t.cfg", []byte("cts role-based permissions from 10 to 20 NOPE\n"))
 	if diags.HasErrors() || !strings.Contains(diagText(diags), "not defined") || !strings.Contains(diagText(diags), "not enforced") {
 		t.Errorf("undefined list / no enforcement: %v", diagText(diags))
 	}

@@ -460,6 +460,11 @@ func (p *parser) validateCTS() {
 			p.warnf(pm.Pos, "cts role-based permissions: %s access-list role-based %q is not defined; the cell ignores it", kind, n)
 		}
 	}
+	for _, m := range cfg.SGTMaps {
+		if m.VRF != "" && cfg.VRF(m.VRF) == nil {
+			p.warnf(m.Pos, "cts role-based sgt-map: vrf %q is not defined", m.VRF)
+		}
+	}
 	if len(cfg.CTS.Permissions) > 0 && !cfg.CTS.Enforcement {
 		p.warnf(cfg.CTS.Permissions[0].Pos, "cts role-based permissions are configured but not enforced; add `cts role-based enforcement`")
 	}

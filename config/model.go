@@ -724,8 +724,9 @@ type ACLEntry struct {
 	Pos  Pos      `json:"pos"`
 }
 
-// SGTMap is `cts role-based sgt-map PREFIX sgt N`.
+// SGTMap is `cts role-based sgt-map [vrf NAME] PREFIX sgt N`.
 type SGTMap struct {
+	VRF    string       `json:"vrf,omitempty"`
 	Prefix netip.Prefix `json:"prefix"`
 	SGT    uint16       `json:"sgt"`
 	Pos    Pos          `json:"pos"`

@@ -94,7 +94,11 @@ func (c *Config) RunningConfig(all bool) string {
 		renderACL(w, a)
 	}
 	for _, m := range c.SGTMaps {
-		w.line("cts role-based sgt-map %s sgt %d", m.Prefix, m.SGT)
+		if m.VRF != "" {
+			w.line("cts role-based sgt-map vrf %s %s sgt %d", q(m.VRF), m.Prefix, m.SGT)
+		} else {
+			w.line("cts role-based sgt-map %s sgt %d", m.Prefix, m.SGT)
+		}
 	}
 	if len(c.SGTMaps) > 0 {
 		w.bang()

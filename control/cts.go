@@ -132,34 +132,36 @@ func sgaclPolicy(cfg *config.Config) dataplane.SGACLPolicy {
 	return pol
 }
 
-// applyCTS brings the dataplane's SGT mappings, matrix and CMD layout to
-// cfg (from old; nil at start). Mappings live in the global VRF.
+// applyCTS brings the dataplane's SGT mappings (per VRF), matrix and CMD
+// layout to cfg (from old; nil at start).
 func (d *Daemon) applyCTS(old, cfg *config.Config) []string {
 	var errs []string
-	var oldMaps []*config.SGTMap
+	type key struct {
+		vrf string
+		p   netip.Prefix
+	}
+	had, want := map[key]uint16{}, map[key]uint16{}
 	if old != nil {
-		oldMaps = old.SGTMaps
+		for _, m := range old.SGTMaps {
+			had[key{m.VRF, m.Prefix}] = m.SGT
+		}
 	}
-	want := map[netip.Prefix]uint16{}
 	for _, m := range cfg.SGTMaps {
-		want[m.Prefix] = m.SGT
+		want[key{m.VRF, m.Prefix}] = m.SGT
 	}
-	for _, m := range oldMaps {
-		if _, ok := want[m.Prefix]; !ok {
-			if err := d.dp.DeleteSGTMapping(0, m.Prefix); err != nil {
+	for k := range had {
+		if _, ok := want[k]; !ok {
+			if err := d.dp.DeleteSGTMapping(d.vrfID(k.vrf), k.p); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}
 	}
-	had := map[netip.Prefix]uint16{}
-	for _, m := range oldMaps {
-		had[m.Prefix] = m.SGT
-	}
 	for _, m := range cfg.SGTMaps {
-		if s, ok := had[m.Prefix]; ok && s == m.SGT && old != nil {
+		k := key{m.VRF, m.Prefix}
+		if s, ok := had[k]; ok && s == m.SGT {
 			continue
 		}
-		if err := d.dp.SetSGTMapping(0, m.Prefix, m.SGT); err != nil {
+		if err := d.dp.SetSGTMapping(d.vrfID(m.VRF), m.Prefix, m.SGT); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -208,7 +210,7 @@ func writeESPKeys(w io.Writer, c *ike.ChildSA, alg esp.Algorithm) {
 }
 
 func (d *Daemon) ctsCommands(c *api.Commands) {
-	c.Handle("show cts role-based sgt-map", "IP-to-SGT bindings: all | ipv4 | ipv6", d.showSGTMap)
+	c.Handle("show cts role-based sgt-map", "IP-to-SGT bindings: [vrf NAME] all | ipv4 | ipv6", d.showSGTMap)
 	c.Handle("show cts role-based counters", "role-based permissions counters per cell [from SGT|unknown] [to SGT|unknown]", d.showRBCounters)
 	c.Handle("clear cts role-based counters", "zero the role-based permissions counters", func(ctx context.Context, args []string) (api.Result, error) {
 		if len(args) != 0 {
@@ -224,12 +226,17 @@ func (d *Daemon) ctsCommands(c *api.Commands) {
 }
 
 type sgtMapJSON struct {
+	VRF    string       `json:"vrf,omitempty"`
 	Prefix netip.Prefix `json:"prefix"`
 	SGT    uint16       `json:"sgt"`
 	Source string       `json:"source"`
 }
 
 func (d *Daemon) showSGTMap(ctx context.Context, args []string) (api.Result, error) {
+	vrf := ""
+	if len(args) >= 2 && args[0] == "vrf" {
+		vrf, args = args[1], args[2:]
+	}
 	fams := []bool{false, true}
 	switch {
 	case len(args) == 0 || len(args) == 1 && strings.HasPrefix("all", args[0]):
@@ -246,8 +253,8 @@ func (d *Daemon) showSGTMap(ctx context.Context, args []string) (api.Result, err
 	for _, v6 := range fams {
 		var fam []sgtMapJSON
 		for _, m := range cfg.SGTMaps {
-			if m.Prefix.Addr().Is6() == v6 {
-				fam = append(fam, sgtMapJSON{Prefix: m.Prefix, SGT: m.SGT, Source: "CLI"})
+			if m.Prefix.Addr().Is6() == v6 && m.VRF == vrf {
+				fam = append(fam, sgtMapJSON{VRF: m.VRF, Prefix: m.Prefix, SGT: m.SGT, Source: "CLI"})
 			}
 		}
 		sort.Slice(fam, func(i, j int) bool {

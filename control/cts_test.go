@@ -14,7 +14,8 @@ import (
 	"github.com/esphub/esphub/ike/transport"
 )
 
-const ctsTail = `cts role-based sgt-map 198.19.0.0/24 sgt 20
+const ctsTail = `cts role-based sgt-map vrf blue 198.19.0.0/24 sgt 77
+cts role-based sgt-map 198.19.0.0/24 sgt 20
 cts role-based sgt-map 198.19.1.0/24 sgt 10
 cts role-based sgt-map 2001:db8:1::/48 sgt 10
 ip access-list role-based PING
@@ -74,6 +75,15 @@ func TestCTSSGTNegotiation(t *testing.T) {
 				if !strings.Contains(res.Text, w) {
 					t.Errorf("sgt-map lacks %q:\n%s", w, res.Text)
 				}
+			}
+			if strings.Contains(res.Text, "77") {
+				t.Errorf("global sgt-map shows vrf blue's binding:\n%s", res.Text)
+			}
+			if v := hub.run(t, "show", "cts", "role-based", "sgt-map", "vrf", "blue", "all"); !strings.Contains(v.Text, "198.19.0.0/24                           77") {
+				t.Errorf("vrf blue sgt-map:\n%s", v.Text)
+			}
+			if err := hub.dp.DeleteSGTMapping(hub.d.vrfID("blue"), netip.MustParsePrefix("198.19.0.0/24")); err != nil {
+				t.Errorf("vrf blue's mapping did not reach the dataplane: %v", err)
 			}
 			res = hub.run(t, "show", "cts", "role-based", "counters")
 			if !strings.Contains(res.Text, "From    To      SW-Denied") || !strings.Contains(res.Text, "10      20      0") || !strings.Contains(res.Text, "*       *") {
