@@ -197,7 +197,7 @@ func (e *Engine) ClearSGACLCounters() {
 	}
 }
 
-// sgaclPermits classifies the IP packet d (already validated by innerIP)
+// permits classifies the IP packet d (already validated by innerIP)
 // and reports whether the policy lets it through, counting the decision.
 func (t *sgaclTable) permits(from, to uint16, d []byte) bool {
 	fam, proto, sport, dport, ports := l4Info(d)
