@@ -91,8 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
 	fs.IntVar(&o.xdpQueues, "xdp-queues", 0, "receive queues (and workers) the AF_XDP backend serves; 0: all of the interfaces', at most one per CPU")
 	fs.StringVar(&o.xdpCPUs, "xdp-cpus", "", "`CPUs` the AF_XDP workers are pinned to, e.g. 1,3-5 (worker i on the i-th, round robin); all allowed CPUs when empty")
-	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "lab debugging only: append every ESP SA's keys to `file` as Wireshark esp_sa records, so captures can be decrypted; never on a production system")
 	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
+	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "DEBUGGING ONLY: append every Child SA's ESP keys to `file` in Wireshark's esp_sa format")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
