@@ -19,7 +19,7 @@ func TestMPLSLabelExtension(t *testing.T) {
 	}
 	p := &Packet{AFN: AFNIPv4, ProType: ProtoIPv4, HopCount: 1, Type: TypeResolutionReply, Flags: 0x8000, RequestID: 7,
 		SrcNBMA: netip.MustParseAddr("198.18.2.2"), SrcProto: netip.MustParseAddr("198.19.255.1"), DstProto: netip.MustParseAddr("198.19.2.10"),
-		CIEs: []CIE{{PrefixLen: 24, MTU: 1400, HoldTime: 7200, NBMA: netip.MustParseAddr("198.18.2.2"), Proto: netip.MustParseAddr("198.19.2.0")}},
+		CIEs:       []CIE{{PrefixLen: 24, MTU: 1400, HoldTime: 7200, NBMA: netip.MustParseAddr("198.18.2.2"), Proto: netip.MustParseAddr("198.19.2.0")}},
 		Extensions: []Extension{ext}}
 	b, err := p.Encode()
 	if err != nil {
@@ -41,8 +41,8 @@ func TestMPLSLabelExtension(t *testing.T) {
 	}
 	for _, bad := range [][]byte{
 		{},
-		{0, 1, 0x81},                                    // not whole entries
-		{0x00, 0x02, 0x80, 0x00},                        // no bottom of stack
+		{0, 1, 0x81},             // not whole entries
+		{0x00, 0x02, 0x80, 0x00}, // no bottom of stack
 		{0x00, 0x02, 0x81, 0x00, 0x00, 0x03, 0x11, 0x0}, // bottom of stack on the first
 		{0x00, 0x00, 0x11, 0x00},                        // label 1 (router alert)
 	} {
