@@ -222,6 +222,15 @@ func TestVPNv4BetweenDaemons(t *testing.T) {
 			}
 		}
 	}
+	// A reload that stops redistributing the hub's blue LAN withdraws it
+	// from the spoke's blue VRF and leaves red alone.
+	hubLAN := netip.MustParsePrefix("198.19.0.0/24")
+	hub.d.Reload(parse(t, "hub.cfg", strings.Replace(mplsHubCfg(), " address-family ipv4 vrf blue\n  redistribute connected\n", " address-family ipv4 vrf blue\n", 1)))
+	waitFor30("the hub's blue LAN withdrawn after the reload", func() bool {
+		_, blue := spoke.d.RIB().Best("blue", hubLAN)
+		r, red := spoke.d.RIB().Best("red", hubLAN)
+		return !blue && red && r.Source == rib.BGP
+	})
 	// The session going away withdraws the imported routes (next hop
 	// unresolvable), and they come back with it.
 	hub.run(t, "clear", "crypto", "session")
