@@ -468,7 +468,11 @@ type labelRow struct {
 // labelRows builds `show ip bgp vpnv4 all label`: per route distinguisher,
 // our originated routes (in label, nolabel out) and learned ones (nolabel
 // in, their label out; a hub that re-originates a learned route shows both).
+//
+// A spoke (no next-hop-self) also hears its own routes echoed back by the
+// hub; its own origination is what counts there, so the echo is not shown.
 func labelRows(c *config.Config, s BGPRoutes) []labelRow {
+	reorig := c.BGP != nil && nextHopSelf(c.BGP)
 	type key struct {
 		rd string
 		p  netip.Prefix
@@ -483,6 +487,9 @@ func labelRows(c *config.Config, s BGPRoutes) []labelRow {
 		k := key{r.RD, r.Prefix}
 		in := "nolabel"
 		if l, ok := local[k]; ok {
+			if !reorig {
+				continue
+			}
 			in = fmt.Sprint(l.Label)
 			done[k] = true
 		}
