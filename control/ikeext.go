@@ -204,6 +204,14 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 		}
 		ip.CertificateMap = cm
 		ip.CertLifetime = !p.NoLifetimeCertificate
+		for _, ra := range p.RemoteAuth {
+			switch ra.Method {
+			case config.AuthRSASig:
+				ip.PeerKeyAlgorithms = append(ip.PeerKeyAlgorithms, x509.RSA)
+			case config.AuthECDSASig:
+				ip.PeerKeyAlgorithms = append(ip.PeerKeyAlgorithms, x509.ECDSA)
+			}
+		}
 	}
 	return nil
 }

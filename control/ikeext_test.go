@@ -523,6 +523,9 @@ func TestCertificateProfileRefusesPSK(t *testing.T) {
 			if err := d.applyCertAuth(cfg, cfg.Profile("spokes"), &ip, q); err != nil {
 				t.Fatal(err)
 			}
+			if len(ip.PeerKeyAlgorithms) != 1 || ip.PeerKeyAlgorithms[0] != x509.ECDSA {
+				t.Errorf("peer key algorithms %v, want [ECDSA]", ip.PeerKeyAlgorithms)
+			}
 			if (ip.RemotePSK != nil) != c.psk || ip.LocalPSK != nil || ip.Trustpoint == nil || ip.LocalCredential == nil {
 				t.Fatalf("remote key %v (want %v), local key %v, trustpoint %v, credential %v", ip.RemotePSK != nil, c.psk, ip.LocalPSK != nil, ip.Trustpoint != nil, ip.LocalCredential != nil)
 			}
