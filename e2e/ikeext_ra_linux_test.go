@@ -352,7 +352,8 @@ func grepLines(s, sub string) string {
 }
 
 // spokeCertCfg is an esphubd spoke authenticating with a certificate to a
-// gateway at 198.18.1.1, fragmenting IKE messages at 576 bytes.
+// gateway at 198.18.1.1, its identity the certificate's DN, fragmenting
+// IKE messages at 576 bytes.
 const spokeCertCfg = `hostname c1
 crypto pki trustpoint lab
  revocation-check none
@@ -365,7 +366,7 @@ crypto ikev2 policy p
  proposal p
 crypto ikev2 profile gw
  match identity remote fqdn gw.lab.example
- identity local fqdn c1.ra.lab.example
+ identity local dn
  authentication local SIG
  authentication remote SIG
  pki trustpoint lab
@@ -414,7 +415,7 @@ func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
 				Charon: map[string]string{"fragment_size": "576"},
 				Conns: []swan.Conn{{
 					Name: "spokes", LocalAddrs: []string{"198.18.1.1"}, RemoteAddrs: []string{"198.18.1.2"},
-					Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example", RemoteID: "c1.ra.lab.example",
+					Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example", RemoteID: "CN=c1.ra.lab.example",
 					LocalAuth: "pubkey", RemoteAuth: "pubkey", Extra: map[string]string{"fragmentation": "yes"},
 					Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.0.0/24"}, RemoteTS: []string{"198.19.1.0/24"},
 						ESPProposals: []string{"aes256gcm16"}}},
@@ -444,11 +445,11 @@ func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sa.RemoteID != "c1.ra.lab.example" {
+			if sa.RemoteID != "CN=c1.ra.lab.example" {
 				t.Errorf("strongSwan's peer id %q", sa.RemoteID)
 			}
 			log, _ := sw.Log()
-			if !strings.Contains(string(log), "authentication of 'c1.ra.lab.example' with "+c.show) {
+			if !strings.Contains(string(log), "authentication of 'CN=c1.ra.lab.example' with "+c.show) {
 				t.Errorf("strongSwan did not verify our %s signature:\n%s", c.show, grepLines(string(log), "authentication of"))
 			}
 			det := w.text(c1, "show", "crypto", "ikev2", "sa", "detailed")
