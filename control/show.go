@@ -44,6 +44,7 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	c.Handle("clear crypto session", "delete IKE sessions [remote ADDRESS]", d.clearSession)
 	c.Handle("clear crypto ikev2 sa", "delete every IKEv2 SA", d.clearSession)
 	d.nhrpCommands(c)
+	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {
 			changes, err := reload()
@@ -165,6 +166,8 @@ type ikeSAJSON struct {
 	NATRemote   bool           `json:"nat_remote"`
 	Profile     string         `json:"profile"`
 	Children    int            `json:"child_sas"`
+	// CTSSGT is set when both sides sent CISCO-CTS-SGT in IKE_SA_INIT.
+	CTSSGT bool `json:"cts_sgt"`
 	// Authentication, fragmentation and DPD, as the detailed show prints them.
 	AuthSign        string `json:"auth_sign,omitempty"`
 	AuthVerify      string `json:"auth_verify,omitempty"`
@@ -217,6 +220,7 @@ func (d *Daemon) ikeRows(ctx context.Context) ([]ikeSAJSON, error) {
 			LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String(), Proposal: sa.Proposal.String(),
 			Lifetime: life, Active: int(now.Sub(sa.Created).Seconds()), NATLocal: sa.NATLocal, NATRemote: sa.NATRemote,
 			Profile: sa.Profile, Children: len(sa.Children),
+			CTSSGT:   sgtNegotiated(sa.LocalVendorIDs, sa.VendorIDs),
 			AuthSign: sa.LocalAuth, AuthVerify: sa.PeerAuth,
 			PeerCertSubject: sa.PeerCertSubject, PeerCertIssuer: sa.PeerCertIssuer,
 			Fragmentation: "not configured",
@@ -369,7 +373,11 @@ func (d *Daemon) writeIKERow(w io.Writer, r ikeSAJSON, detailed bool) {
 	default:
 		fmt.Fprintf(w, "      NAT-T is not detected  \n")
 	}
-	fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	if r.CTSSGT {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is enabled\n")
+	} else {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	}
 	fmt.Fprintf(w, "      %s\n", r.Role)
 	if r.Profile != "" {
 		fmt.Fprintf(w, "      IKEv2 profile: %s\n", r.Profile)

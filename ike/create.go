@@ -436,6 +436,7 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
+	n.localVendorIDs = sa.localVendorIDs
 	n.peerCP, n.localCP = sa.peerCP, sa.localCP
 	// IKEv2 authenticates once per session: the certificate the peer
 	// proved stays its credential (revocation, expiry, show).

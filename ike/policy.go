@@ -186,6 +186,11 @@ type ChildSA struct {
 	Initiator bool // we initiated the exchange that created it
 	Created   time.Time
 	Lifetime  time.Duration
+	// PeerVendorIDs and LocalVendorIDs are the Vendor IDs the peer and we
+	// sent in the IKE SA's IKE_SA_INIT (kept across IKE SA rekeys), for
+	// features negotiated by both sides sending one (CISCO-CTS-SGT). The
+	// slices are shared: do not modify them.
+	PeerVendorIDs, LocalVendorIDs [][]byte
 }
 
 // SAInstaller installs negotiated Child SAs into the dataplane. The engine
