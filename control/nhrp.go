@@ -250,6 +250,10 @@ func (ns *nhrpState) tunnelUp(s Session) {
 // move to the survivor when it goes.
 const redundantGrace = time.Second
 
+// redundantCheck bounds the liveness check on the kept session before the
+// redundant one is deleted.
+const redundantCheck = 5 * time.Second
+
 // closeRedundant applies the tie-break for a simultaneous spoke-to-spoke
 // setup. When both spokes start IKEv2 to each other at once (each is the
 // exit spoke for the other's resolution), two sessions come up between
@@ -258,7 +262,8 @@ const redundantGrace = time.Second
 // §2.8.1 resolves a simultaneous rekey the same way with nonces; SPIs are
 // equally random and, unlike addresses behind NAT, both sides see the same
 // values). The spoke that initiated the redundant session deletes it after
-// redundantGrace; the other side learns of it from the Delete.
+// redundantGrace, once the peer has answered a liveness check on the kept
+// one; the other side learns of it from the Delete.
 func (ns *nhrpState) closeRedundant(s Session) {
 	d := ns.d
 	if s.IKE.LocalSPI == 0 || s.IKE.RemoteSPI == 0 {
@@ -283,9 +288,9 @@ func (ns *nhrpState) closeRedundant(s Session) {
 		return
 	}
 	lowest := func(x *Session) uint64 { return min(x.IKE.LocalSPI, x.IKE.RemoteSPI) }
-	loser, kept := &s, twin.Interface
+	loser, kept, keptSPI := &s, twin.Interface, twin.IKESPI
 	if lowest(twin) < lowest(&s) {
-		loser, kept = twin, s.Interface
+		loser, kept, keptSPI = twin, s.Interface, s.IKESPI
 	}
 	if !loser.Initiator {
 		return // the peer initiated it and deletes it
@@ -321,6 +326,18 @@ func (ns *nhrpState) closeRedundant(s Session) {
 		case <-ctx.Done():
 			return
 		case <-time.After(redundantGrace):
+		}
+		// Delete the redundant session only once the peer has answered on
+		// the one we keep: should the peer have dropped that one unseen
+		// (an INITIAL_CONTACT crossing our IKE_AUTH), closing ours would
+		// leave the spokes with no session at all.
+		cctx, cancel := context.WithTimeout(ctx, redundantCheck)
+		err := d.engine.CheckLiveness(cctx, keptSPI)
+		cancel()
+		if err != nil {
+			d.log.Warn("nhrp: the peer did not confirm the session kept after a simultaneous setup; keeping both",
+				"kept", kept, "redundant", loser.Interface, "err", err)
+			return
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
