@@ -488,7 +488,7 @@ func (p *parser) route(n *yaml.Node, what string) (Route, bool) {
 }
 
 func (p *parser) link(n *yaml.Node) *Link {
-	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh")
+	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh", "offload")
 	l := &Link{Line: n.Line}
 	var linkImp Impairment
 	p.impairment(f, "link", &linkImp)
@@ -520,6 +520,17 @@ func (p *parser) link(n *yaml.Node) *Link {
 			case "dynamic":
 			default:
 				p.errorf(nb, "link: neigh must be static or dynamic, got %q", s)
+			}
+		}
+	}
+	if o, ok := f["offload"]; ok {
+		if s, ok := p.scalar(o, "link: offload"); ok {
+			switch s {
+			case "off":
+				l.TxChecksumOff = true
+			case "on":
+			default:
+				p.errorf(o, "link: offload must be on or off, got %q", s)
 			}
 		}
 	}

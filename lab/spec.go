@@ -117,7 +117,13 @@ type Link struct {
 	// addresses on both ends, so no ARP or ND crosses the link (dataplane
 	// benchmarks that bypass the kernel stack need this).
 	StaticNeigh bool
-	Line        int
+	// TxChecksumOff turns transmit checksum offload off on both ends, so
+	// each end hands its peer finished TCP and UDP checksums, as a real NIC
+	// delivers them. An XDP program (the AF_XDP dataplane) sees only frame
+	// bytes, not the kernel's note that a veth frame's checksum is still to
+	// be filled in.
+	TxChecksumOff bool
+	Line          int
 }
 
 // Endpoint is one end of a link: an interface inside a node.

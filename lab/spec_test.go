@@ -134,6 +134,7 @@ links:
 		{name: "rate without unit", old: "rate: 5mbit", new: "rate: 5000", line: 13, want: "needs a unit"},
 		{name: "queues out of range", old: "    rate: 5mbit", new: "    queues: 100", line: 13, want: "queues must be"},
 		{name: "bad neigh mode", old: "    rate: 5mbit", new: "    neigh: sticky", line: 13, want: "static or dynamic"},
+		{name: "bad offload", old: "    rate: 5mbit", new: "    offload: maybe", line: 13, want: "offload must be on or off"},
 		{name: "mtu too small for ipv6", old: "    rate: 5mbit", new: "    mtu: 1000", line: 10, want: "IPv6 minimum"},
 		{name: "nat on missing iface", old: "    forward: false", new: "    nat: {masquerade: [wan]}", line: 8, want: `masquerade interface "wan" does not exist`},
 		{name: "nat without forwarding", old: "    forward: false", new: "    forward: false\n    nat: {masquerade: [eth0]}", line: 9, want: "nat needs forwarding"},
