@@ -43,7 +43,10 @@ type nhrpState struct {
 	// closing holds the IKE SPIs of redundant spoke-to-spoke sessions
 	// being deleted. Guarded by mu.
 	closing map[uint64]bool
-	// uses counts, per shortcut route, the readings that found it used.
+	// uses counts, per shortcut prefix, the readings that found its route
+	// used. It only grows with the prefixes a spoke ever had shortcuts for
+	// (the LANs of other spokes), and survives a route's removal so that a
+	// shortcut moved between tunnels keeps its history.
 	uses map[usageKey]uint64
 }
 
@@ -539,10 +542,15 @@ func (r *nhrpRoutes) InstallShortcut(sr nhrp.ShortcutRoute) error {
 // RemoveShortcut implements nhrp.RouteSink.
 func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	key := shortcutKey{r.vrf, sr.Prefix.Masked(), sr.Tunnel}
+	// A shortcut moving to another tunnel is removed and installed again:
+	// keep the use its route saw until now, which the FIB entry's removal
+	// would lose.
+	if ru, ok := r.ns.d.dp.(routeUser); ok {
+		r.ns.readUse(ru, usageKey{r.vrf, key.prefix})
+	}
 	r.ns.mu.Lock()
 	kind, ok := r.ns.installed[key]
 	delete(r.ns.installed, key)
-	delete(r.ns.uses, usageKey{r.vrf, key.prefix})
 	r.ns.mu.Unlock()
 	if !ok {
 		kind = sr.Kind
@@ -580,13 +588,18 @@ func (u *nhrpUsage) PacketsVia(r nhrp.ShortcutRoute) uint64 {
 		// is the best there is.
 		return u.tunnelTx(r.Tunnel)
 	}
-	used, _ := ru.RouteUsed(d.vrfID(u.vrf), key.prefix)
-	u.ns.mu.Lock()
-	defer u.ns.mu.Unlock()
+	return u.ns.readUse(ru, key)
+}
+
+// readUse takes a route's use mark from the dataplane into its count.
+func (ns *nhrpState) readUse(ru routeUser, key usageKey) uint64 {
+	used, _ := ru.RouteUsed(ns.d.vrfID(key.vrf), key.prefix)
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
 	if used {
-		u.ns.uses[key]++
+		ns.uses[key]++
 	}
-	return u.ns.uses[key]
+	return ns.uses[key]
 }
 
 func (u *nhrpUsage) tunnelTx(tunnel string) uint64 {
