@@ -113,13 +113,31 @@ func (w *world) originated(n *node, rd, prefix string) uint32 {
 // ESP / GRE / exactly that one label / IPv4, and the hosts answering are
 // the VRF's own (red TTL 64, blue 128).
 func TestMPLSVRFShortcuts(t *testing.T) {
-	w, hub, s1, s2 := mplsWorld(t, nil)
+	// spoke2 defines blue before red, so its per-VRF labels are the other
+	// way round from spoke1's: a shortcut pushing the requester's own
+	// label instead of the exit spoke's would show.
+	w, hub, s1, s2 := mplsWorld(t, func(node, cfg string) string {
+		if node != "spoke2" {
+			return cfg
+		}
+		i, j := strings.Index(cfg, "vrf definition red\n"), strings.Index(cfg, "vrf definition blue\n")
+		k := j + strings.Index(cfg[j:], "!\n") + 2
+		if i < 0 || j < i || k < j {
+			t.Fatal("examples/mpls/spoke2.cfg: vrf definitions not found")
+		}
+		return cfg[:i] + cfg[j:k] + cfg[i:j] + cfg[k:]
+	})
 	sess, _ := w.sessionsByID(hub)
 	va1, va2 := sess["spoke1.lab.example"].Interface, sess["spoke2.lab.example"].Interface
 	if va1 == "" || va2 == "" {
 		t.Fatalf("hub sessions: %s", w.text(hub, "show", "crypto", "session"))
 	}
 	rds := map[string]string{"red": "65010:1", "blue": "65010:2"}
+	for vrf, rd := range rds {
+		if l1, l2 := w.originated(s1, rd, "198.19.1.0/24"), w.originated(s2, rd, "198.19.2.0/24"); l1 == l2 {
+			t.Fatalf("vrf %s: both spokes advertise label %d; the test needs them different", vrf, l1)
+		}
+	}
 	capt := labtest.StartCapture(t, w.lab, "spoke1", "wan", "esp or udp port 4500")
 	for _, vrf := range []string{"red", "blue"} {
 		// The exit spokes' BGP labels for the VRF.
