@@ -665,6 +665,54 @@ func (p *nhrpProtector) Initiate(req nhrp.InitiateRequest) error {
 	return nil
 }
 
+// Release implements nhrp.Releaser: the spoke-to-spoke session of an
+// interface NHRP no longer uses (its entries expired or were cleared) is
+// deleted, as IOS removes the virtual-access of an expired shortcut.
+func (p *nhrpProtector) Release(tunnel string) {
+	ns := (*nhrpState)(p)
+	d := ns.d
+	d.mu.Lock()
+	var spi uint64
+	for k, s := range d.sessions {
+		if s.Interface == tunnel && s.Template != "" {
+			spi = k
+		}
+	}
+	ctx := d.ctx
+	d.mu.Unlock()
+	if spi == 0 {
+		return
+	}
+	ns.mu.Lock()
+	if ns.closing == nil {
+		ns.closing = map[uint64]bool{}
+	}
+	busy := ns.closing[spi]
+	ns.closing[spi] = true
+	ns.mu.Unlock()
+	if busy {
+		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d.log.Info("nhrp: closing unused spoke-to-spoke session", "interface", tunnel)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			ns.mu.Lock()
+			delete(ns.closing, spi)
+			ns.mu.Unlock()
+		}()
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := d.engine.DeleteIKESA(dctx, spi); err != nil {
+			d.log.Debug("nhrp: unused session already gone", "interface", tunnel, "err", err)
+		}
+	}()
+}
+
 // shortcutRequest builds the IKE request for a spoke-to-spoke session from
 // the virtual template's tunnel protection. Caller holds mu.
 func (d *Daemon) shortcutRequest(cfg *config.Config, req nhrp.InitiateRequest) (ike.InitiateRequest, error) {

@@ -75,6 +75,20 @@ type NAT struct {
 	// instead of keeping the original port when it is free, the way many
 	// consumer NATs do: UDP 500 then leaves as some other port.
 	RandomPorts bool
+	// Forward are static port forwards ("forward: [{proto: udp, port: 500,
+	// to: ADDR}]"): packets arriving on a masquerade interface for the port
+	// go to the inside address, as a home router forwards IKE to the VPN
+	// router behind it. Replies to them go back out translated.
+	Forward []PortForward
+}
+
+// PortForward is one static destination NAT of a NAT node.
+type PortForward struct {
+	Proto string // "udp" or "tcp"
+	Port  uint16
+	To    netip.Addr
+	// Line is the spec line, for diagnostics.
+	Line int
 }
 
 // Impairment degrades traffic leaving an interface.
