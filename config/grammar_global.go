@@ -323,10 +323,26 @@ func init() {
 			return nil
 		}),
 		// The seeds name a global "CTS" option without its syntax (§25);
-		// `crypto ikev2 cts sgt` is esphub's spelling.
+		// `crypto ikev2 cts sgt` is IOS's spelling. `cmd-layout` is
+		// esphub's: the CMD-in-ESP layout is unverified (decisions.md).
 		kwNo("crypto ikev2 cts sgt", func(c *ctx) *frame {
-			if c.nargs(0, 0, "") {
-				c.p.cfg.IKEv2.CTSSGT = !c.neg
+			g := &c.p.cfg.IKEv2
+			if c.neg {
+				g.CTSSGT, g.CTSSGTLayout = false, ""
+				return nil
+			}
+			if len(c.args) == 0 {
+				g.CTSSGT, g.CTSSGTLayout = true, ""
+				return nil
+			}
+			if !c.argIs(0, "cmd-layout") || !c.nargs(2, 2, "") {
+				return c.errf(0, "crypto ikev2 cts sgt: expected nothing or cmd-layout {ethertype | ip-protocol}")
+			}
+			switch l := strings.ToLower(c.args[1].text); l {
+			case "ethertype", "ip-protocol":
+				g.CTSSGT, g.CTSSGTLayout = true, l
+			default:
+				return c.errf(1, "crypto ikev2 cts sgt cmd-layout: %q: want ethertype or ip-protocol", c.args[1].text)
 			}
 			return nil
 		}),
@@ -473,7 +489,15 @@ func init() {
 			return &frame{mode: attrListMode, obj: l}
 		}),
 		kwNo("cts role-based sgt-map", func(c *ctx) *frame {
-			s, ok := c.arg(0, "prefix")
+			i, vrf := 0, ""
+			if c.argIs(0, "vrf") {
+				v, ok := c.arg(1, "VRF name")
+				if !ok {
+					return nil
+				}
+				i, vrf = 2, v
+			}
+			s, ok := c.arg(i, "prefix")
 			if !ok {
 				return nil
 			}
@@ -481,23 +505,23 @@ func init() {
 			if err != nil {
 				a, err2 := netip.ParseAddr(s)
 				if err2 != nil {
-					return c.errf(0, "cts role-based sgt-map: %q is not an address or prefix", s)
+					return c.errf(i, "cts role-based sgt-map: %q is not an address or prefix", s)
 				}
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			if p.Masked() != p {
-				return c.errf(0, "cts role-based sgt-map: %s has host bits set", p)
+				return c.errf(i, "cts role-based sgt-map: %s has host bits set", p)
 			}
-			if !c.argIs(1, "sgt") {
-				return c.errf(1, "cts role-based sgt-map: expected sgt N")
+			if !c.argIs(i+1, "sgt") {
+				return c.errf(i+1, "cts role-based sgt-map: expected sgt N")
 			}
-			n, ok := c.intArg(2, 2, 65519, "SGT")
-			if !ok || !c.nargs(3, 3, "") {
+			n, ok := c.intArg(i+2, 2, 65519, "SGT")
+			if !ok || !c.nargs(i+3, i+3, "") {
 				return nil
 			}
-			c.p.cfg.SGTMaps = slices.DeleteFunc(c.p.cfg.SGTMaps, func(m *SGTMap) bool { return m.Prefix == p })
+			c.p.cfg.SGTMaps = slices.DeleteFunc(c.p.cfg.SGTMaps, func(m *SGTMap) bool { return m.Prefix == p && m.VRF == vrf })
 			if !c.neg {
-				c.p.cfg.SGTMaps = append(c.p.cfg.SGTMaps, &SGTMap{Prefix: p, SGT: uint16(n), Pos: c.pos()})
+				c.p.cfg.SGTMaps = append(c.p.cfg.SGTMaps, &SGTMap{VRF: vrf, Prefix: p, SGT: uint16(n), Pos: c.pos()})
 			}
 			return nil
 		}),
@@ -856,6 +880,7 @@ func init() {
 	allModes = []*mode{globalMode, proposalMode, policyMode, keyringMode, peerMode, profileMode, authzMode,
 		manglerMode, flexClientMode, ipsecProfileMode, transformMode, trustpointMode, certMapMode, vrfDefMode,
 		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode, clusterMode}
+	ctsInit()
 }
 
 func tokTexts(ts []token) []string {

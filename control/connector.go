@@ -386,6 +386,7 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 		RekeyMargin:  profileLifetime(prof) / 10,
 		NATKeepalive: natKeepalive(cfg, prof),
 		IKEProposals: props,
+		VendorIDs:    ctsVendorIDs(cfg),
 	}
 	profileDPDSettings(cfg, prof, ip)
 	if err := c.d.applyCertAuth(cfg, prof, ip, config.KeyQuery{Role: config.Initiator, Hostname: tc.Destination, Address: remote}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"sort"
@@ -72,6 +73,10 @@ type Options struct {
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// ESPKeyLog, if set, receives every installed Child SA's keys in
+	// Wireshark's esp_sa format, to decrypt captures while debugging (as
+	// strongSwan's save-keys plugin does). Never set it in production.
+	ESPKeyLog io.Writer
 	// PKIDir holds the trustpoints' files, one directory per `crypto pki
 	// trustpoint` (DefaultPKIDir when empty; see trustpoints.go).
 	PKIDir string
@@ -166,6 +171,9 @@ type Session struct {
 	Children map[uint32]*ike.ChildSA `json:"-"`
 	// Routes are the prefixes accepted from the peer's configuration exchange.
 	Routes []netip.Prefix `json:"accepted_routes,omitempty"`
+	// SGT is set when the session's SAs carry Cisco TrustSec tags
+	// (CISCO-CTS-SGT negotiated, IPsec mode, propagate sgt).
+	SGT bool `json:"sgt_tagging,omitempty"`
 
 	plan *tunnelPlan
 }
@@ -217,6 +225,14 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		}
 	}
 	engineSettings(cfg, d.trust).Apply(&ic)
+	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
+		// Liveness checks follow each profile's `dpd ... RETRY`; the
+		// other requests keep the schedule esphubd always used with
+		// DPD configured: every RETRY seconds, no back-off, so that an
+		// unreachable peer is given up (and a backup peer tried) in
+		// tens of seconds rather than minutes.
+		ic.RetransmitTimeout, ic.RetransmitBackoff = r, 1
+	}
 	e, err := ike.New(ic)
 	if err != nil {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
@@ -228,7 +244,27 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	d.rib.Watch(d.fibApply)
 	d.applyConfigRoutes(nil, cfg)
+	d.applyCTS(nil, cfg)
 	return d, nil
+}
+
+// dpdRetry returns the shortest DPD retry interval configured globally or
+// in a profile, or 0.
+func dpdRetry(c *config.Config) time.Duration {
+	var best time.Duration
+	consider := func(d *config.DPD) {
+		if d != nil && d.Retry > 0 {
+			r := time.Duration(d.Retry) * time.Second
+			if best == 0 || r < best {
+				best = r
+			}
+		}
+	}
+	consider(c.IKEv2.DPD)
+	for _, p := range c.Profiles {
+		consider(p.DPD)
+	}
+	return best
 }
 
 // Engine returns the IKE engine (for tests and metrics).
@@ -327,6 +363,7 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	}
 	cancel()
 	d.applyConfigRoutes(old, cfg)
+	summary = append(summary, d.applyCTS(old, cfg)...)
 	if err := d.nhrp.configure(cfg); err != nil {
 		summary = append(summary, err.Error())
 	}

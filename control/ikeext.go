@@ -76,18 +76,17 @@ func profileDPDSettings(c *config.Config, p *config.Profile, ip *ike.Profile) {
 // isSig reports whether an authentication method signs with a certificate.
 func isSig(m config.AuthMethod) bool { return m == config.AuthRSASig || m == config.AuthECDSASig }
 
-// certAuth says which sides of a profile use certificates.
-func certAuth(p *config.Profile) (local, remote, remotePSK bool) {
+// certAuth says which sides of a profile use certificates: we sign, and
+// peers may sign (they may still use a key when a pre-share line is there
+// too: the AUTH method the peer uses picks the check).
+func certAuth(p *config.Profile) (local, remote bool) {
 	local = p.LocalAuth != nil && isSig(p.LocalAuth.Method)
 	for _, ra := range p.RemoteAuth {
 		if isSig(ra.Method) {
 			remote = true
 		}
-		if ra.Method == config.AuthPreShare {
-			remotePSK = true
-		}
 	}
-	return local, remote, remotePSK
+	return local, remote
 }
 
 // trustpointFor returns the profile's trustpoint for usage "sign" or
@@ -137,7 +136,7 @@ func keyMatches(m config.AuthMethod, cert *x509.Certificate) error {
 // trustpoint and certificate map when the peer signs. It also sets the PSKs
 // the profile still needs (pskKeys is only asked when a side uses PSK).
 func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Profile, q config.KeyQuery) error {
-	signLocal, verifyRemote, remotePSK := certAuth(p)
+	signLocal, verifyRemote := certAuth(p)
 	// A side that signs needs no key; a remote side that may use either
 	// (pre-share and rsa-sig lines) takes a key when there is one.
 	lpsk, rpsk, err := pskKeysFor(c, p, q, !signLocal, !verifyRemote)
@@ -145,7 +144,6 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 		return err
 	}
 	ip.LocalPSK, ip.RemotePSK = lpsk, rpsk
-	_ = remotePSK
 	if signLocal {
 		name := trustpointFor(p, "sign")
 		if name == "" {
@@ -186,6 +184,7 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 			return err
 		}
 		ip.CertificateMap = cm
+		ip.CertLifetime = !p.NoLifetimeCertificate
 	}
 	return nil
 }

@@ -410,6 +410,9 @@ crypto ikev2 cluster
 	if len(dir.d.Sessions()) != 0 {
 		t.Errorf("the director kept a session: %+v", dir.d.Sessions())
 	}
+	if out := dir.run(t, "show", "crypto", "ikev2", "cluster").Text; !strings.Contains(out, "Member: 198.18.0.2") || strings.Contains(out, "Redirects sent: 0") {
+		t.Errorf("show crypto ikev2 cluster:\n%s", out)
+	}
 	// Shutting the cluster down keeps peers on the director.
 	dir.d.Reload(parse(t, "director.cfg", strings.Replace(director, " member 198.18.0.3\n", " member 198.18.0.3\n shutdown\n", 1)))
 	if gw, ok := (*policy)(dir.d).RedirectInit(netip.MustParseAddrPort("198.18.0.3:500"), netip.MustParseAddrPort("198.18.1.9:500")); ok {

@@ -31,12 +31,14 @@ var (
 	descRoutes      = prometheus.NewDesc("esphub_routes", "Best routes in the RIB by VRF.", []string{"vrf"}, nil)
 	descCertRejects = prometheus.NewDesc("esphub_ike_certificates_refused_total", "Peer certificates refused, by reason.", []string{"reason"}, nil)
 	descConnectors  = prometheus.NewDesc("esphub_initiator_tunnels", "Initiator tunnels by state.", []string{"state"}, nil)
+	descSGT         = prometheus.NewDesc("esphub_sgt_packets_total", "Packets sent or received with a Cisco TrustSec tag, by SGT.", []string{"sgt", "direction"}, nil)
+	descSGACL       = prometheus.NewDesc("esphub_sgacl_packets_total", "Packets the role-based permissions matrix judged, by cell (\"*\" for the default) and action.", []string{"from", "to", "action"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descIKESAs, descChildSAs, descSAPackets, descSABytes,
-		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors, descCertRejects} {
+		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors, descCertRejects, descSGT, descSGACL} {
 		ch <- d
 	}
 }
@@ -107,5 +109,22 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for s, n := range states {
 		ch <- prometheus.MustNewConstMetric(descConnectors, prometheus.GaugeValue, n, s)
+	}
+	if cd, ok := d.dp.(ctsDataplane); ok {
+		rx, tx := cd.SGTCounters()
+		for s, n := range rx {
+			ch <- prometheus.MustNewConstMetric(descSGT, prometheus.CounterValue, float64(n), strconv.Itoa(int(s)), "rx")
+		}
+		for s, n := range tx {
+			ch <- prometheus.MustNewConstMetric(descSGT, prometheus.CounterValue, float64(n), strconv.Itoa(int(s)), "tx")
+		}
+		for _, c := range cd.SGACLCounters() {
+			from, to := strconv.Itoa(int(c.From)), strconv.Itoa(int(c.To))
+			if c.Default {
+				from, to = "*", "*"
+			}
+			ch <- prometheus.MustNewConstMetric(descSGACL, prometheus.CounterValue, float64(c.Permitted), from, to, "permit")
+			ch <- prometheus.MustNewConstMetric(descSGACL, prometheus.CounterValue, float64(c.Denied), from, to, "deny")
+		}
 	}
 }

@@ -139,9 +139,10 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	if s.plan.IPsec != nil && s.plan.IPsec.ReplayDisable {
 		replay = -1
 	}
+	s.SGT = sgtTagging(c, s.plan)
 	inSA := dataplane.SAConfig{SPI: c.InboundSPI, Direction: dataplane.Inbound, Tunnel: s.TunnelID, Algorithm: alg,
 		EncKey: c.InboundKeys.Encr, AuthKey: c.InboundKeys.Integ, ESN: c.Proposal.ESN, Lifetime: lt, ReplayWindow: replay,
-		LocalTS: lts, RemoteTS: rts}
+		LocalTS: lts, RemoteTS: rts, SGT: s.SGT}
 	if err := d.dp.AddSA(inSA); err != nil {
 		return fmt.Errorf("install inbound sa %08x: %w", c.InboundSPI, err)
 	}
@@ -150,6 +151,9 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	if err := d.dp.AddSA(outSA); err != nil {
 		_ = d.dp.DeleteSA(dataplane.Inbound, c.InboundSPI)
 		return fmt.Errorf("install outbound sa %08x: %w", c.OutboundSPI, err)
+	}
+	if w := d.opts.ESPKeyLog; w != nil {
+		writeESPKeys(w, c, alg)
 	}
 	kept := *c
 	kept.InboundKeys, kept.OutboundKeys = ike.ChildKeys{}, ike.ChildKeys{}
@@ -261,6 +265,9 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	}
 	if pd.plan.GREKey != nil {
 		tc.GREKey, tc.HasGREKey = *pd.plan.GREKey, true
+	}
+	if ifc := pd.plan.Interface; ifc != nil && ifc.CTSManual != nil {
+		tc.SGT, tc.TrustSGT = uint16(ifc.CTSManual.StaticSGT), ifc.CTSManual.Trusted
 	}
 	_ = d.dp.DeleteTunnel(s.TunnelID) // a stale tunnel of an SA that died unseen
 	if err := d.dp.AddTunnel(tc); err != nil {

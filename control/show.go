@@ -38,11 +38,13 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	c.Handle("show ipv6 route", "IPv6 routing table [vrf NAME]", d.showRoute(6))
 	c.Handle("show interfaces virtual-access", "virtual-access interfaces [N]", d.showVirtualAccess)
 	c.Handle("show derived-config interface virtual-access", "the configuration a virtual-access interface was cloned with: N", d.showDerived)
+	c.Handle("show crypto ikev2 cluster", "the redirect cluster: members, capacity and redirects", d.showCluster)
 	c.Handle("show crypto pki trustpoints", "trustpoints: CA, certificate, CRLs and load errors", d.showTrustpoints)
 	c.Handle("show dataplane", "dataplane backend, tunnels, SAs and drops by reason", d.showDataplane)
 	c.Handle("clear crypto session", "delete IKE sessions [remote ADDRESS]", d.clearSession)
 	c.Handle("clear crypto ikev2 sa", "delete every IKEv2 SA", d.clearSession)
 	d.nhrpCommands(c)
+	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {
 			changes, err := reload()
@@ -164,6 +166,8 @@ type ikeSAJSON struct {
 	NATRemote   bool           `json:"nat_remote"`
 	Profile     string         `json:"profile"`
 	Children    int            `json:"child_sas"`
+	// CTSSGT is set when both sides sent CISCO-CTS-SGT in IKE_SA_INIT.
+	CTSSGT bool `json:"cts_sgt"`
 	// Authentication, fragmentation and DPD, as the detailed show prints them.
 	AuthSign        string `json:"auth_sign,omitempty"`
 	AuthVerify      string `json:"auth_verify,omitempty"`
@@ -216,6 +220,7 @@ func (d *Daemon) ikeRows(ctx context.Context) ([]ikeSAJSON, error) {
 			LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String(), Proposal: sa.Proposal.String(),
 			Lifetime: life, Active: int(now.Sub(sa.Created).Seconds()), NATLocal: sa.NATLocal, NATRemote: sa.NATRemote,
 			Profile: sa.Profile, Children: len(sa.Children),
+			CTSSGT:   sgtNegotiated(sa.LocalVendorIDs, sa.VendorIDs),
 			AuthSign: sa.LocalAuth, AuthVerify: sa.PeerAuth,
 			PeerCertSubject: sa.PeerCertSubject, PeerCertIssuer: sa.PeerCertIssuer,
 			Fragmentation: "not configured",
@@ -368,7 +373,11 @@ func (d *Daemon) writeIKERow(w io.Writer, r ikeSAJSON, detailed bool) {
 	default:
 		fmt.Fprintf(w, "      NAT-T is not detected  \n")
 	}
-	fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	if r.CTSSGT {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is enabled\n")
+	} else {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	}
 	fmt.Fprintf(w, "      %s\n", r.Role)
 	if r.Profile != "" {
 		fmt.Fprintf(w, "      IKEv2 profile: %s\n", r.Profile)
@@ -1187,4 +1196,45 @@ func (d *Daemon) showTrustpoints(ctx context.Context, args []string) (api.Result
 		}
 	}
 	return api.Result{Data: tps, Text: b.String()}, nil
+}
+
+// clusterJSON is `show crypto ikev2 cluster`.
+type clusterJSON struct {
+	Configured      bool         `json:"configured"`
+	Shutdown        bool         `json:"shutdown"`
+	RedirectInit    bool         `json:"redirect_gateway_init"`
+	RedirectAuth    bool         `json:"redirect_gateway_auth"`
+	Members         []netip.Addr `json:"members"`
+	SlaveMaxSession int          `json:"slave_max_session"`
+	LocalSessions   int          `json:"local_sessions"`
+	RedirectsSent   uint64       `json:"redirects_sent"`
+}
+
+func (d *Daemon) showCluster(ctx context.Context, args []string) (api.Result, error) {
+	cfg := d.Config()
+	d.mu.Lock()
+	n := len(d.sessions)
+	d.mu.Unlock()
+	cj := clusterJSON{RedirectInit: hasWord(cfg.IKEv2.RedirectGateway, "init"), RedirectAuth: hasWord(cfg.IKEv2.RedirectGateway, "auth"),
+		LocalSessions: n, RedirectsSent: d.engine.Stats().Get(ike.CounterRedirectsSent)}
+	if cl := cfg.IKEv2.Cluster; cl != nil {
+		cj.Configured, cj.Shutdown, cj.Members, cj.SlaveMaxSession = true, cl.Shutdown, cl.Members, cl.SlaveMaxSession
+	}
+	var b strings.Builder
+	if !cj.Configured {
+		b.WriteString("IKEv2 cluster not configured\n")
+		return api.Result{Data: cj, Text: b.String()}, nil
+	}
+	state := "enabled"
+	if cj.Shutdown {
+		state = "shut down"
+	}
+	fmt.Fprintf(&b, "IKEv2 cluster %s (static members; no load protocol)\n", state)
+	fmt.Fprintf(&b, "  Redirect gateway: init %v, auth %v\n", cj.RedirectInit, cj.RedirectAuth)
+	fmt.Fprintf(&b, "  Local sessions: %d, kept before redirecting (slave max-session): %d\n", cj.LocalSessions, cj.SlaveMaxSession)
+	for _, m := range cj.Members {
+		fmt.Fprintf(&b, "  Member: %s\n", m)
+	}
+	fmt.Fprintf(&b, "  Redirects sent: %d\n", cj.RedirectsSent)
+	return api.Result{Data: cj, Text: b.String()}, nil
 }

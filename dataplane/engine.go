@@ -151,7 +151,7 @@ type Options struct {
 type Engine struct {
 	log       *slog.Logger
 	ev        eventer
-	cmdLayout hdr.CMDLayout
+	cmdLayout atomic.Pointer[hdr.CMDLayout]
 	routeOut  bool
 
 	mu  sync.Mutex // serialises writers of tab
@@ -161,11 +161,20 @@ type Engine struct {
 	sgtRx      [65536]atomic.Uint64
 	sgtTx      [65536]atomic.Uint64
 	keepalives atomic.Uint64
+
+	// The role-based permissions matrix (sgacl.go): the snapshot the
+	// packet path reads (nil: not enforced) and, guarded by mu, the
+	// counters that outlive policy changes.
+	acl         atomic.Pointer[sgaclTable]
+	aclCounters map[uint32]*cellCounters
+	aclDefault  *cellCounters
+	aclCells    []uint32 // keys of the current cells, sorted
 }
 
 // NewEngine returns an empty engine.
 func NewEngine(o Options) *Engine {
-	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout, routeOut: o.RouteOutbound}
+	e := &Engine{log: o.Logger, routeOut: o.RouteOutbound}
+	e.SetCMDLayout(o.CMDLayout)
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -493,6 +502,14 @@ func (e *Engine) Drops() map[DropReason]uint64 {
 	}
 	return out
 }
+
+// SetCMDLayout changes the layout of the CMD header carried inside ESP
+// (next header 99) for packets processed afterwards; see hdr.CMDLayout.
+// Both peers must use the same layout.
+func (e *Engine) SetCMDLayout(l hdr.CMDLayout) { e.cmdLayout.Store(&l) }
+
+// CMDLayout returns the layout SetCMDLayout set.
+func (e *Engine) CMDLayout() hdr.CMDLayout { return *e.cmdLayout.Load() }
 
 // SGTCounters returns per-SGT packet counts (received with the tag, sent
 // with it), only for tags seen.

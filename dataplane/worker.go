@@ -185,7 +185,16 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropTTL)
 		return
 	}
-	w.encapsulate(tb, p, t, nh, src, 0, 0, true)
+	var sgt uint16
+	if acl := w.e.acl.Load(); acl != nil {
+		sgt, _ = tb.sgt[p.VRF].lookup(src)
+		dsgt, _ := tb.sgt[p.VRF].lookup(dst)
+		if !acl.permits(sgt, dsgt, p.Data()) {
+			w.drop(p, DropSGACL)
+			return
+		}
+	}
+	w.encapsulate(tb, p, t, nh, src, sgt, 0, true)
 }
 
 // encapsulate builds [CMD][GRE][MPLS] in front of the packet, seals it with
@@ -215,7 +224,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if !sa.sgt {
 		sgt = 0
 	}
-	layout := w.e.cmdLayout
+	layout := *w.e.cmdLayout.Load()
 	ci := sa.cipher
 	push := nh.PushLabel && nh.Label != hdr.LabelImplicitNull
 	var next uint8
@@ -409,7 +418,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	vrf := t.cfg.VRF
 	var sgt uint16
 	if next == hdr.ProtoCMD {
-		layout := w.e.cmdLayout
+		layout := *w.e.cmdLayout.Load()
 		tag, nx, n, ok := layout.Decode(p.Data())
 		if !ok {
 			w.drop(p, DropSGT)
@@ -504,6 +513,20 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	}
 	if sgt != 0 {
 		w.e.sgtRx[sgt].Add(1)
+	}
+	if s := t.cfg.SGT; s != 0 && (sgt == 0 || !t.cfg.TrustSGT) {
+		sgt = s // policy static sgt: the tunnel's tag, over the peer's unless trusted
+	}
+	if acl := w.e.acl.Load(); acl != nil {
+		ssgt := sgt
+		if ssgt == 0 {
+			ssgt, _ = tb.sgt[vrf].lookup(src)
+		}
+		dsgt, _ := tb.sgt[vrf].lookup(dst)
+		if !acl.permits(ssgt, dsgt, p.Data()) {
+			w.drop(p, DropSGACL)
+			return
+		}
 	}
 	p.SGT, p.VRF = sgt, vrf
 	fe, ok := tb.fib[vrf].lookup(dst)

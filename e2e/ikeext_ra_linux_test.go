@@ -75,16 +75,11 @@ func (c *labCA) issue(cn string, keyArgs ...string) (cert, key string) {
 	return filepath.Join(out, cn+".pem"), filepath.Join(out, cn+".key")
 }
 
-// trustpoint lays out PKIDIR/NAME/{ca,cert,key}.pem for esphubd.
+// trustpoint lays out PKIDIR/NAME/{ca,cert,key}.pem for esphubd with
+// `esphubctl pki trustpoint`.
 func (c *labCA) trustpoint(pkiDir, name, cert, key string) {
 	c.t.Helper()
-	d := filepath.Join(pkiDir, name)
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		c.t.Fatal(err)
-	}
-	copyFile(c.t, filepath.Join(c.dir, "ca.pem"), filepath.Join(d, "ca.pem"))
-	copyFile(c.t, cert, filepath.Join(d, "cert.pem"))
-	copyFile(c.t, key, filepath.Join(d, "key.pem"))
+	c.run("pki", "trustpoint", "--out", filepath.Join(pkiDir, name), "--ca", filepath.Join(c.dir, "ca.pem"), "--cert", cert, "--key", key)
 }
 
 // swanDir lays out charon's x509ca/, x509/ and private/ for one identity.
@@ -135,7 +130,8 @@ links:
 // certificate: one address in its pool, its LAN pushed as a route.
 const raGatewayCfg = `hostname gw
 crypto pki trustpoint lab
- revocation-check none
+ revocation-check crl none
+crypto ikev2 disconnect-revoked-peers
 crypto pki certificate map ra 10
  subject-name co ra.lab.example
 ip local pool ra 198.19.200.10 198.19.200.10
@@ -316,6 +312,33 @@ func TestIKEExtRemoteAccessCertificates(t *testing.T) {
 	if !strings.Contains(det, "Auth sign: ECDSA, Auth verify: RSA") {
 		t.Errorf("gw did not verify c2's RSA certificate:\n%s", det)
 	}
+
+	// The CA revokes c2 (esphubctl pki crl); a reload loads the CRL and,
+	// with disconnect-revoked-peers, ends c2's session; c2 is refused after.
+	ca.run("pki", "crl", "--ca", ca.dir, "--revoke", c2Cert, "--out", filepath.Join(pkiDir, "lab", "crl.pem"))
+	var reload struct {
+		Changes []string `json:"changes"`
+	}
+	if err := w.exec(gw, &reload, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reload: %v", reload.Changes)
+	w.eventually(20*time.Second, "c2's session ended by the CRL", func() (bool, string) {
+		s, text := w.sessionsByID(gw)
+		return len(s) == 0, text
+	})
+	_ = c2.Terminate(ictx, "gw")
+	rs := time.Now()
+	if err := c2.Initiate(ictx, "gw", "lan"); err == nil {
+		t.Fatal("the revoked c2 got a session")
+	}
+	t.Logf("revoked c2 refused after %v", time.Since(rs).Round(time.Millisecond))
+	var st struct {
+		Refused map[string]uint64 `json:"certificates_refused"`
+	}
+	if err := w.exec(gw, &st, "show", "crypto", "ikev2", "stats"); err != nil || st.Refused["revoked"] == 0 {
+		t.Errorf("revoked refusals %v (%v), want > 0", st.Refused, err)
+	}
 }
 
 func grepLines(s, sub string) string {
@@ -443,5 +466,79 @@ func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
 				t.Errorf("the RSA IKE_AUTH was not fragmented both ways: %v", stats.Counters)
 			}
 		})
+	}
+}
+
+// TestIKEExtOnDemandDPD (ESPHUB_DPD_E2E=1; about 40 s): `dpd 10 2
+// on-demand` on esphubd stays silent while the tunnel is idle, and once
+// strongSwan was killed, traffic the gateway sends into the tunnel (seen
+// in the dataplane's counters) starts liveness checks that declare the
+// peer dead and remove the session.
+func TestIKEExtOnDemandDPD(t *testing.T) {
+	if os.Getenv("ESPHUB_DPD_E2E") != "1" {
+		t.Skip("set ESPHUB_DPD_E2E=1 to run (about 40 s of DPD timers)")
+	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", "ping", swan.Charon, swan.Swanctl)
+	bin := buildDaemon(t)
+	ca := newLabCA(t, "--ecdsa", "p256")
+	gwCert, gwKey := ca.issue("gw.lab.example", "--ecdsa", "p256")
+	c1Cert, c1Key := ca.issue("c1.ra.lab.example", "--ecdsa", "p256")
+	l := labtest.Up(t, raTopology)
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	ca.trustpoint(pkiDir, "lab", gwCert, gwKey)
+	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+	gw := &node{name: "gw", cfg: filepath.Join(dir, "gw.cfg"), sock: filepath.Join(dir, "gw.sock"), log: filepath.Join(dir, "gw.log"),
+		extra: []string{"-pki-dir", pkiDir}}
+	t.Cleanup(func() {
+		w.stop(gw)
+		cancel()
+		if t.Failed() {
+			t.Logf("--- esphubd on gw:\n%s", w.logTail(gw))
+		}
+	})
+	writeCfg(t, gw.cfg, raGatewayCfg)
+	w.start(gw)
+	c1 := swan.StartT(t, l.Netns("c1"), raClient("c1", "198.18.1.2", ca.swanDir(c1Cert, c1Key)))
+	ictx, icancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer icancel()
+	w.eventually(20*time.Second, "esphubd answering", func() (bool, string) {
+		out := w.text(gw, "show", "crypto", "pki", "trustpoints")
+		return strings.Contains(out, "Certificate: cn=gw.lab.example"), out
+	})
+	if err := c1.Initiate(ictx, "gw", "lan"); err != nil {
+		t.Fatalf("c1 initiate: %v", err)
+	}
+	counters := func() map[string]uint64 {
+		var st struct {
+			Counters map[string]uint64 `json:"counters"`
+		}
+		if err := w.exec(gw, &st, "show", "crypto", "ikev2", "stats"); err != nil {
+			t.Fatal(err)
+		}
+		return st.Counters
+	}
+	time.Sleep(12 * time.Second) // more than one DPD interval, idle
+	if n := counters()["dpd_checks"]; n != 0 {
+		t.Errorf("on-demand DPD checked an idle tunnel %d times", n)
+	}
+	c1.Kill()
+	killed := time.Now()
+	go func() { // traffic into the tunnel towards the dead client
+		pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer pcancel()
+		_, _ = l.Exec(pctx, "gw", "ping", "-n", "-q", "-c", "100", "-i", "0.5", "-W", "1", "-I", "198.19.0.1", "198.19.200.10")
+	}()
+	w.eventually(60*time.Second, "the dead client's session removed", func() (bool, string) {
+		s, text := w.sessionsByID(gw)
+		return len(s) == 0, text
+	})
+	c := counters()
+	t.Logf("on-demand DPD: peer declared dead %v after the kill; dpd_checks %d, dpd_dead_peers %d",
+		time.Since(killed).Round(100*time.Millisecond), c["dpd_checks"], c["dpd_dead_peers"])
+	if c["dpd_dead_peers"] != 1 {
+		t.Errorf("dpd_dead_peers %d, want 1", c["dpd_dead_peers"])
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/internal/s2s"
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab/labtest"
@@ -379,11 +380,13 @@ func TestNHRPShortcut(t *testing.T) {
 	}
 	killed := time.Now()
 	w.kill(s2)
-	// Liveness: the engine checks every 10 s but only when nothing came
-	// from the peer during the last interval, so the first check goes out
-	// up to two intervals after the kill; then five retransmissions 2 s
-	// apart before the peer is declared dead.
-	const liveness = 2*10*time.Second + 6*2*time.Second
+	// Liveness, from spoke1's configured `dpd INTERVAL RETRY periodic`:
+	// the engine checks every interval but only when nothing came from the
+	// peer during the last one, so the first check goes out up to two
+	// intervals after the kill; then ike.DefaultDPDRetries retransmissions
+	// RETRY apart before the peer is declared dead.
+	interval, retry := dpdOf(t, s1.cfg)
+	liveness := 2*interval + time.Duration(ike.DefaultDPDRetries+1)*retry
 	w.eventually(liveness+10*time.Second, "spoke1 shortcut removed", func() (bool, string) {
 		ok, text := w.shortcutTo(s1, "198.19.2.0/24")
 		return !ok, text
@@ -405,6 +408,34 @@ func TestNHRPShortcut(t *testing.T) {
 	if n := strings.Count(w.text(s1, "show", "ip", "nhrp"), "198.19.2.0/24"); n != 0 {
 		t.Errorf("spoke1 still has an NHRP entry for 198.19.2.0/24:\n%s", w.text(s1, "show", "ip", "nhrp"))
 	}
+}
+
+// dpdOf reads the liveness check of the spoke-to-spoke profile ("dpd
+// INTERVAL RETRY ...") from a configuration file.
+func dpdOf(t *testing.T, path string) (interval, retry time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSpokes := false
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, " ") {
+			inSpokes = strings.TrimSpace(l) == "crypto ikev2 profile spokes"
+			continue
+		}
+		f := strings.Fields(l)
+		if inSpokes && len(f) >= 3 && f[0] == "dpd" {
+			i, err1 := strconv.Atoi(f[1])
+			r, err2 := strconv.Atoi(f[2])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%s: bad dpd line %q", path, l)
+			}
+			return time.Duration(i) * time.Second, time.Duration(r) * time.Second
+		}
+	}
+	t.Fatalf("%s: profile spokes has no dpd", path)
+	return 0, 0
 }
 
 // TestNHRPShortcutExpires: `ip nhrp holdtime 6` on every router. Once its
@@ -472,6 +503,29 @@ func TestNHRPShortcutExpires(t *testing.T) {
 	if st["default"].Refreshed == 0 {
 		t.Errorf("no shortcut refreshed while the IPv6 flow ran:\n%s", w.text(s1, "show", "ip", "nhrp", "traffic"))
 	}
+
+	// Once the IPv6 flow stops too, its shortcut expires and, with no
+	// entry left on it, the spoke-to-spoke session is closed, as IOS
+	// removes the virtual-access.
+	pcancel()
+	_ = ping6.Wait()
+	stopped = time.Now()
+	w.eventually(upper, "idle spoke-to-spoke session closed", func() (bool, string) {
+		var rows []sessionRow
+		if err := w.exec(s1, &rows, "show", "crypto", "session"); err != nil {
+			return false, err.Error()
+		}
+		for _, r := range rows {
+			if strings.HasPrefix(r.Interface, "Virtual-Access") {
+				return false, w.text(s1, "show", "crypto", "session") + w.text(s1, "show", "ipv6", "nhrp")
+			}
+		}
+		return true, ""
+	})
+	t.Logf("spoke-to-spoke session closed %v after the last IPv6 echo", time.Since(stopped).Round(100*time.Millisecond))
+	if ok, text := w.shortcutTo(s1, "2001:db8:1:2::/64"); ok {
+		t.Errorf("IPv6 shortcut left after its session closed:\n%s", text)
+	}
 }
 
 // TestNHRPShortcutTimes measures shortcut formation from cold, ten times
@@ -481,7 +535,8 @@ func TestNHRPShortcutExpires(t *testing.T) {
 // redirected, so every run is a simultaneous setup: both spokes are exit
 // spokes for the other's resolution and both start IKEv2. Targets: under
 // 200 ms and 20 echoes through the hub. ESPHUB_S2S_RUNS sets the number of
-// runs (for the distribution reported on issue 8).
+// runs (for the distribution reported on issue 8); ESPHUB_S2S_DIR keeps the
+// daemons' logs and the captures there.
 func TestNHRPShortcutTimes(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "ping", "nft", "tcpdump")
@@ -562,6 +617,143 @@ func TestNHRPShortcutTimes(t *testing.T) {
 	if ok, err := w.HasShortcut(ctx, "spoke1", lan2); err != nil || !ok {
 		t.Errorf("spoke1 lost its shortcut when the redundant session closed (%v):\n%s", err, w.Text(ctx, "spoke1", "show", "ip", "nhrp"))
 	}
+	// And the kept session carries traffic both ways.
+	if out, err := w.Lab().Exec(ctx, "host1", "ping", "-n", "-c", "3", "-i", "0.1", "-W", "2", r.Target.String()); err != nil {
+		t.Errorf("ping over the kept session: %v\n%s", err, out)
+	}
 	t.Logf("simultaneous setup (%v): spoke1 kept %s, spoke2 kept %s\n%s", r.Switch.Round(time.Millisecond),
 		kept[0].Interface, kept[1].Interface, w.Text(ctx, "spoke1", "show", "ip", "nhrp", "traffic"))
+}
+
+// TestNHRPShortcutBothNATed is the shortcut with both spokes behind NATs
+// (lab/topologies/hub-spokes-2nat.yaml: spoke2 behind NAT A, spoke3 behind
+// NAT B, each NAT forwarding IKE to its spoke). Each spoke claims its
+// private address; the hub fills the NAT extension with the address it
+// sees, so each spoke opens IKEv2 to the other's NAT, which floats to UDP
+// 4500. The test measures three cold setups, then proves the steady state
+// from the hub's counter for spoke2 (flat while the ping goes on), from a
+// capture on spoke2's underlay (echoes UDP-encapsulated to NAT B's
+// address) and from spoke2's NHRP cache (NBMA = NAT B, claimed = spoke3's
+// private address). ESPHUB_S2S_RUNS sets the number of measured runs.
+func TestNHRPShortcutBothNATed(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", "ping", "nft", "tcpdump")
+	const (
+		natB       = "198.18.101.2"
+		spoke2Priv = "198.18.102.2"
+		spoke3Priv = "198.18.103.2"
+	)
+	o := s2s.Options{
+		Root: repoRoot(), Esphubd: buildDaemon(t), Dir: t.TempDir(), Logf: t.Logf,
+		Topology: "hub-spokes-2nat", From: "spoke2", To: "spoke3", FromHost: "host2", ToHost: "host3",
+		ToLAN: netip.MustParsePrefix("198.19.3.0/24"), Prefix: fmt.Sprintf("n%d", os.Getpid()%100000),
+	}
+	ctx := t.Context()
+	sw, err := s2s.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			for _, n := range []string{"hub", "spoke2", "spoke3"} {
+				t.Logf("--- esphubd on %s:\n%s", n, sw.LogTail(n, 40))
+			}
+		}
+		sw.Close()
+	}()
+	runs := 3
+	if v, err := strconv.Atoi(os.Getenv("ESPHUB_S2S_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	res, err := sw.Measure(ctx, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("both spokes NATed, time to shortcut: %v", res)
+	for i, r := range res.Runs {
+		if r.Switch > 900*time.Millisecond || r.ViaHub >= 20 {
+			t.Errorf("run %d took %v with %d echoes via the hub", i+1, r.Switch, r.ViaHub)
+		}
+	}
+
+	// Steady state: the shortcut of the last run carries a continuous ping.
+	w := &world{t: t, lab: sw.Lab(), dir: t.TempDir(), ctx: ctx}
+	hub := &node{name: "hub", sock: filepath.Join(sw.Dir(), "hub.sock")}
+	spoke2 := &node{name: "spoke2", sock: filepath.Join(sw.Dir(), "spoke2.sock")}
+	sess, text := w.sessionsByID(hub)
+	va2, ok := sess["spoke2.lab.example"]
+	if !ok {
+		t.Fatalf("no hub session for spoke2:\n%s", text)
+	}
+	capt := w.startCapture("spoke2", "wan", "udp port 4500")
+	pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer pcancel()
+	dst := res.Runs[len(res.Runs)-1].Target.String()
+	ping := w.lab.Command(pctx, "host2", "ping", "-n", "-i", "0.01", "-c", "150", "-s", strconv.Itoa(echoSize), "-W", "1", dst)
+	var pingOut bytes.Buffer
+	ping.Stdout, ping.Stderr = &pingOut, &pingOut
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the ping under way
+	before, err := w.hubRx(hub, va2.Interface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // 100 echoes
+	after, err := w.hubRx(hub, va2.Interface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ping.Wait()
+	capt.stop()
+	if after-before > 2 {
+		t.Errorf("the hub still receives spoke2's traffic: %s rx %d -> %d over 1 s", va2.Interface, before, after)
+	}
+	if !strings.Contains(pingOut.String(), " 0% packet loss") {
+		t.Errorf("echoes lost over the shortcut:\n%s", pingOut.String())
+	}
+	direct, viaHub := 0, 0
+	for _, p := range espPackets(t, capt.path) {
+		if p.src != spoke2Priv || p.length < echoSize {
+			continue
+		}
+		switch p.dst {
+		case natB:
+			direct++
+		case hubWAN:
+			viaHub++
+		}
+	}
+	capture, _ := os.ReadFile(capt.path)
+	if direct < 100 || viaHub > 2 || !strings.Contains(string(capture), spoke2Priv+".4500 > "+natB+".4500: UDP-encap: ESP") {
+		t.Errorf("underlay capture on spoke2: %d echoes to NAT B, %d to the hub; want them all UDP-encapsulated to %s:4500\n%.3000s",
+			direct, viaHub, natB, capture)
+	}
+	t.Logf("steady state: hub %s rx +%d over 1 s; spoke2 sent %d echoes to NAT B (%s:4500), %d to the hub",
+		va2.Interface, after-before, direct, natB, viaHub)
+
+	// The NAT extension at work: spoke2 reaches spoke3 at NAT B and shows
+	// spoke3's own (claimed) address beside it.
+	cache := w.text(spoke2, "show", "ip", "nhrp", "detail")
+	if !strings.Contains(cache, "NBMA address: "+natB) || !strings.Contains(cache, "(Claimed NBMA address: "+spoke3Priv+")") {
+		t.Errorf("spoke2's NHRP cache lacks NBMA %s claimed %s:\n%s", natB, spoke3Priv, cache)
+	}
+	t.Logf("spoke2:\n%s", cache)
+
+	// The IPv6 overlay between the two NATed spokes takes the same path.
+	pctx6, pcancel6 := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel6()
+	ping6 := w.lab.Command(pctx6, "host2", "ping", "-6", "-n", "-i", "0.02", "-W", "1", "2001:db8:1:3::10")
+	if err := ping6.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually(20*time.Second, "spoke2 IPv6 shortcut to 2001:db8:1:3::/64", func() (bool, string) {
+		return w.shortcutTo(spoke2, "2001:db8:1:3::/64")
+	})
+	pcancel6()
+	_ = ping6.Wait()
+	if c6 := w.text(spoke2, "show", "ipv6", "nhrp"); !strings.Contains(c6, "NBMA address: "+natB) {
+		t.Errorf("spoke2's IPv6 shortcut does not go to NAT B:\n%s", c6)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -213,6 +214,15 @@ func TestDisconnectRevoked(t *testing.T) {
 	if n, err := p.b.e.DisconnectRevoked(ctx, tp); err != nil || n != 0 {
 		t.Fatalf("nothing revoked yet: %d, %v", n, err)
 	}
+	// An IKE SA rekey does not re-authenticate: the successor keeps the
+	// certificate the peer proved, and revocation still reaches it.
+	if err := p.b.e.RekeyIKESA(ctx, ikeSAs(t, p.b)[0].LocalSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B rekeyed", func() bool { s := ikeSAs(t, p.b); return len(s) == 1 && s[0].State == "READY" })
+	if s := ikeSAs(t, p.b)[0]; s.PeerCertSubject == "" || s.PeerAuth != "ECDSA" {
+		t.Fatalf("the rekeyed SA forgot the peer certificate: %+v", s)
+	}
 	now := time.Now()
 	crl, err := ca.ca.CRL(pki.Revocations(now, spoke.Leaf()), 1, now.Add(-time.Minute), now.Add(time.Hour))
 	if err != nil {
@@ -236,4 +246,36 @@ func tamper(cred *pki.Credential, f func([]byte) []byte) *pki.Credential {
 	out := *cred
 	out.Chain = append([]*x509.Certificate{&leaf}, cred.Chain[1:]...)
 	return &out
+}
+
+// TestCertificateLifetimeEndsSA: with CertLifetime the IKE SA is deleted
+// when the peer's certificate expires; without it, it stays.
+func TestCertificateLifetimeEndsSA(t *testing.T) {
+	for _, bound := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lifetime-certificate=%v", bound), func(t *testing.T) {
+			ca := newTestCA(t, pki.KeyP256, "esphub lab CA")
+			tp := ca.trustpoint(pki.RevocationNone)
+			spoke := ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{NotAfter: time.Now().Add(1500 * time.Millisecond)})
+			p := newPair(t, pairOpts{
+				initProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.LocalCredential, p.Trustpoint = nil, nil, spoke, tp
+				},
+				respProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.Trustpoint, p.CertLifetime = nil, nil, tp, bound
+					p.LocalCredential = ca.issue(pki.KeyP256, "hub-b.test", pki.IssueOptions{})
+				},
+			})
+			if _, err := p.initiate(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if !bound {
+				time.Sleep(2 * time.Second)
+				if establishedCount(t, p.b) != 1 {
+					t.Fatal("the SA ended although lifetime certificate is off")
+				}
+				return
+			}
+			waitFor(t, "the SA to end with the certificate", func() bool { return len(ikeSAs(t, p.b)) == 0 && len(ikeSAs(t, p.a)) == 0 })
+		})
+	}
 }

@@ -88,6 +88,12 @@ type Profile struct {
 	CertificateMap  *config.CertificateMap
 	DPDRetries      int
 	DPDOnDemand     bool
+	// CertLifetime ends the IKE SA (a Delete, no rekey) when the
+	// certificate chain the peer authenticated with expires: IKEv2 does
+	// not re-validate on rekey, so expiry must end the session (IOS
+	// `lifetime certificate`, its default; `no lifetime certificate`
+	// turns it off). It has no effect on PSK peers.
+	CertLifetime bool
 	// NATKeepalive is the interval of NAT keepalives sent while we are
 	// behind a NAT (IOS "crypto ikev2 nat keepalive"); zero disables them.
 	NATKeepalive time.Duration
@@ -175,6 +181,11 @@ type ChildSA struct {
 	Initiator bool // we initiated the exchange that created it
 	Created   time.Time
 	Lifetime  time.Duration
+	// PeerVendorIDs and LocalVendorIDs are the Vendor IDs the peer and we
+	// sent in the IKE SA's IKE_SA_INIT (kept across IKE SA rekeys), for
+	// features negotiated by both sides sending one (CISCO-CTS-SGT). The
+	// slices are shared: do not modify them.
+	PeerVendorIDs, LocalVendorIDs [][]byte
 }
 
 // SAInstaller installs negotiated Child SAs into the dataplane. The engine

@@ -60,6 +60,7 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
+	localVendorIDs    [][]byte // the Vendor IDs we sent in IKE_SA_INIT
 	// localCP and peerCP are the configuration payloads each side sent in
 	// IKE_AUTH (cp.go), deep copies.
 	localCP, peerCP *wire.Configuration
@@ -175,6 +176,8 @@ type IKESAInfo struct {
 	NATLocal, NATRemote bool
 	Created             time.Time
 	VendorIDs           [][]byte
+	// LocalVendorIDs are the Vendor IDs we sent in IKE_SA_INIT.
+	LocalVendorIDs [][]byte
 	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
 	LocalNextMsgID, RemoteNextMsgID uint32
 	LocalWindow, RemoteWindow       uint32
@@ -208,7 +211,7 @@ func (sa *ikeSA) info() IKESAInfo {
 		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
-		VendorIDs:  sa.peerVendorIDs,
+		VendorIDs: sa.peerVendorIDs, LocalVendorIDs: sa.localVendorIDs,
 		PeerConfig: sa.peerCP, LocalConfig: sa.localCP,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,

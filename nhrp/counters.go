@@ -76,6 +76,7 @@ type counters struct {
 	ShortcutsRemoved         atomic.Uint64
 	ShortcutsRefreshed       atomic.Uint64
 	ShortcutsMoved           atomic.Uint64
+	TunnelsReleased          atomic.Uint64
 	TunnelsRequested         atomic.Uint64
 	SendErrors, EncodeErrors atomic.Uint64
 	drops                    [numDropReasons]atomic.Uint64
@@ -101,7 +102,10 @@ type Stats struct {
 	ShortcutsRefreshed     uint64 `json:"shortcuts_refreshed"`
 	// ShortcutsMoved counts cache entries moved to the surviving tunnel
 	// when a redundant spoke-to-spoke tunnel to the same peer went down.
-	ShortcutsMoved   uint64            `json:"shortcuts_moved"`
+	ShortcutsMoved uint64 `json:"shortcuts_moved"`
+	// TunnelsReleased counts spoke-to-spoke tunnels closed because no
+	// entry used them any more.
+	TunnelsReleased  uint64            `json:"tunnels_released"`
 	TunnelsRequested uint64            `json:"tunnels_requested"`
 	SendErrors       uint64            `json:"send_errors"`
 	EncodeErrors     uint64            `json:"encode_errors"`
@@ -130,6 +134,7 @@ func (n *Node) Stats() Stats {
 		ShortcutsRemoved:       c.ShortcutsRemoved.Load(),
 		ShortcutsRefreshed:     c.ShortcutsRefreshed.Load(),
 		ShortcutsMoved:         c.ShortcutsMoved.Load(),
+		TunnelsReleased:        c.TunnelsReleased.Load(),
 		TunnelsRequested:       c.TunnelsRequested.Load(),
 		SendErrors:             c.SendErrors.Load(),
 		EncodeErrors:           c.EncodeErrors.Load(),
@@ -212,6 +217,7 @@ func (s Stats) Metrics() []Metric {
 		{Name: "esphub_nhrp_shortcut_refreshes_total", Help: "Shortcuts re-resolved while in use.", Value: s.ShortcutsRefreshed},
 		{Name: "esphub_nhrp_shortcut_entries_moved_total", Help: "Cache entries moved to a surviving spoke-to-spoke tunnel to the same peer.", Value: s.ShortcutsMoved},
 		{Name: "esphub_nhrp_tunnels_requested_total", Help: "Spoke-to-spoke tunnels asked of IKEv2.", Value: s.TunnelsRequested},
+		{Name: "esphub_nhrp_tunnels_released_total", Help: "Spoke-to-spoke tunnels closed because no NHRP entry used them.", Value: s.TunnelsReleased},
 		{Name: "esphub_nhrp_send_errors_total", Help: "Packets the tunnel refused.", Value: s.SendErrors},
 	}
 	for r := DropReason(0); r < numDropReasons; r++ {

@@ -164,6 +164,7 @@ type router struct {
 	lab      *lab
 	// noConnect makes this router's own IKEv2 initiations never complete.
 	noConnect bool
+	released  []string // tunnels the Node released
 }
 
 func (r *router) Initiate(req InitiateRequest) error {
@@ -176,6 +177,23 @@ func (r *router) Initiate(req InitiateRequest) error {
 }
 
 func (r *router) PacketsVia(s ShortcutRoute) uint64 { return r.usage[s.Prefix] }
+
+// Release simulates the daemon deleting the IKE SA of a spoke-to-spoke
+// tunnel: both ends go down.
+func (r *router) Release(tunnel string) {
+	r.released = append(r.released, tunnel)
+	l := r.lab
+	l.events = append(l.events, func() {
+		far, ok := l.links[end{r, tunnel}]
+		if !ok {
+			return
+		}
+		delete(l.links, end{r, tunnel})
+		delete(l.links, far)
+		r.node.TunnelDown(tunnel)
+		far.r.node.TunnelDown(far.tunnel)
+	})
+}
 
 func (r *router) SendNHRP(tunnel string, pkt []byte) error {
 	l := r.lab

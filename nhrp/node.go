@@ -107,6 +107,16 @@ type Protector interface {
 	Initiate(req InitiateRequest) error
 }
 
+// Releaser is implemented by a Protector that can close a spoke-to-spoke
+// tunnel the Node no longer needs. The Node calls Release (without its
+// lock) when the last cache entry through a spoke-to-spoke tunnel went away
+// (expired, purged or cleared) and no resolution is waiting for it, as IOS
+// removes the virtual-access of a shortcut whose entries expired. The
+// daemon deletes the session; its TunnelDown follows.
+type Releaser interface {
+	Release(tunnel string)
+}
+
 // Usage reports how many packets the dataplane sent through a shortcut
 // route; the Node compares readings to decide whether a shortcut is in use
 // when its refresh is due. A nil Usage counts every shortcut as in use.
@@ -290,8 +300,11 @@ type Node struct {
 	lastSweep time.Time
 	nextID    uint32
 	outbox    []func()
-	closed    bool
-	ctr       counters
+	// unused collects spoke-to-spoke tunnels that lost a cache entry during
+	// the current locked operation; unlock releases those left unused.
+	unused map[string]bool
+	closed bool
+	ctr    counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.
@@ -359,6 +372,7 @@ func (n *Node) Close() {
 func (n *Node) lock() { n.mu.Lock() }
 
 func (n *Node) unlock() {
+	n.releaseUnused()
 	out := n.outbox
 	n.outbox = nil
 	n.mu.Unlock()
@@ -368,6 +382,53 @@ func (n *Node) unlock() {
 }
 
 func (n *Node) later(f func()) { n.outbox = append(n.outbox, f) }
+
+// releaseUnused asks the Releaser to close each spoke-to-spoke tunnel that
+// lost an entry during this locked operation and is now unused: no cache
+// entry, shortcut or waiting reply refers to it. It runs at the end of the
+// operation, so entries replaced within it do not count as a loss.
+func (n *Node) releaseUnused() {
+	if len(n.unused) == 0 {
+		return
+	}
+	cand := n.unused
+	n.unused = nil
+	rel, ok := n.deps.Protector.(Releaser)
+	if !ok || n.closed {
+		return
+	}
+	for name := range cand {
+		ts := n.tunnels[name]
+		if ts == nil || !ts.Shortcut || n.tunnelInUse(name) {
+			continue
+		}
+		n.ctr.TunnelsReleased.Add(1)
+		n.log.Debug("nhrp: spoke-to-spoke tunnel unused; releasing it", "tunnel", name)
+		n.outbox = append(n.outbox, func() { rel.Release(name) })
+	}
+}
+
+// tunnelInUse reports whether anything of the Node refers to tunnel name.
+func (n *Node) tunnelInUse(name string) bool {
+	for _, e := range n.cache {
+		if e.Tunnel == name {
+			return true
+		}
+	}
+	for _, s := range n.shorts {
+		if s.tunnel == name || s.via == name {
+			return true
+		}
+	}
+	if ts := n.tunnels[name]; ts != nil {
+		for _, pr := range n.pending {
+			if ts.hasRemote(pr.peerProto) || ts.RemoteNBMA == pr.peerNBMA {
+				return true // a reply still waiting to go over it
+			}
+		}
+	}
+	return false
+}
 
 // afterFunc arms a timer whose callback runs f under the Node's lock,
 // unless the Node was closed meanwhile.

@@ -493,7 +493,7 @@ func TestMetrics(t *testing.T) {
 		seen["esphub_nhrp_packets_forwarded_total{resolution_request}"] != 1 {
 		t.Fatalf("metrics %v", seen)
 	}
-	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 18+int(numDropReasons) {
+	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 19+int(numDropReasons) {
 		t.Fatalf("%d metrics; drop reasons missing", len(ms))
 	}
 }

@@ -176,6 +176,7 @@ func (n *Node) sendRequest(s *shortcut) {
 // dropShortcut forgets s and removes what it installed.
 func (n *Node) dropShortcut(s *shortcut) {
 	s.stopTimers()
+	n.mayBeUnused(s.tunnel)
 	for _, p := range s.entries {
 		if e := n.cache[p]; e != nil {
 			n.removeEntry(p, e)

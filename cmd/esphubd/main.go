@@ -70,6 +70,7 @@ type options struct {
 	xdpQueues int
 	xdpCPUs   string
 	pkiDir    string
+	espKeyLog string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.xdpQueues, "xdp-queues", 0, "receive queues (and workers) the AF_XDP backend serves; 0: all of the interfaces', at most one per CPU")
 	fs.StringVar(&o.xdpCPUs, "xdp-cpus", "", "`CPUs` the AF_XDP workers are pinned to, e.g. 1,3-5 (worker i on the i-th, round robin); all allowed CPUs when empty")
 	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
+	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "DEBUGGING ONLY: append every Child SA's ESP keys to `file` in Wireshark's esp_sa format")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

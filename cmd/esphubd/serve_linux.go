@@ -219,7 +219,17 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return st, b.String()
 	}
 
-	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: dp, Kernel: kr, Backend: backend, BackendStatus: backendStatus, PKIDir: o.pkiDir})
+	co := control.Options{Logger: log, Transport: udp, Dataplane: dp, Kernel: kr, Backend: backend, BackendStatus: backendStatus, PKIDir: o.pkiDir}
+	if o.espKeyLog != "" {
+		f, err := os.OpenFile(o.espKeyLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("-esp-keylog: %w", err)
+		}
+		defer f.Close()
+		log.Warn("ESP keys of every Child SA are written to a file: anyone who reads it can decrypt the traffic; use only for debugging", "file", o.espKeyLog)
+		co.ESPKeyLog = f
+	}
+	d, err := control.New(cfg, co)
 	if err != nil {
 		return err
 	}

@@ -250,14 +250,20 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	}
 	// The kernel copied these frames into UMEM, in copy mode often on
 	// another CPU (veth runs the receive on the sender's). The engine
-	// rewrites each packet in place (encrypt, decrypt), so take every
-	// cache line of the batch into this CPU's cache for writing up front:
-	// independent stores the CPU overlaps, instead of the cipher waiting
-	// for each line to be read and then again to be owned. Measured with
-	// TestMeasure's alternating slices: decryption at 1400 B +6-13% per
-	// CPU-second, encryption unchanged.
-	for _, p := range w.pp {
-		ownLines(p.Data(), w.zero)
+	// rewrites each packet in place, so take every cache line it will
+	// write into this CPU's cache up front: independent stores the CPU
+	// overlaps, instead of the cipher waiting for each line to be read and
+	// then again to be owned. Outbound, that includes the headroom line
+	// the outer headers go to and the tailroom the ESP trailer and ICV go
+	// to. Measured with TestMeasure's alternating slices at 1400 B, per
+	// gateway CPU-second: decryption +6-13%, encryption +0-13%.
+	for i, p := range w.pp {
+		if f.wan {
+			ownLines(p.Data(), w.zero)
+			continue
+		}
+		buf, _, _ := w.frameView(w.bases[i])
+		ownLines(buf[max(p.Offset()-64, 0):min(p.Offset()+p.Len()+dataplane.Tailroom, len(buf))], w.zero)
 	}
 	if f.wan {
 		w.eng.ProcessInbound(w.pp)
