@@ -146,6 +146,9 @@ type Engine struct {
 	cookies          cookieJar              // cookie.go
 	halfOpenBySource map[netip.Addr]int
 	certRejects      certRejects // refused peer certificates by pki.Reason     // half-open SAs per peer address
+	// deferred runs once the current event is handled (a response sent
+	// before the requests it makes possible).
+	deferred []func()
 }
 
 type halfOpenKey struct {
@@ -260,6 +263,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case f := <-e.calls:
 			f()
 		}
+		e.runDeferred()
 	}
 }
 
@@ -272,6 +276,18 @@ func (e *Engine) shutdown() {
 	for _, sa := range e.halfOpen {
 		sa.stopTimers()
 	}
+}
+
+// later runs f on the Run goroutine once the current event is handled.
+func (e *Engine) later(f func()) { e.deferred = append(e.deferred, f) }
+
+func (e *Engine) runDeferred() {
+	for len(e.deferred) > 0 {
+		f := e.deferred[0]
+		e.deferred = e.deferred[1:]
+		f()
+	}
+	e.deferred = e.deferred[:0]
 }
 
 // post runs f on the Run goroutine. It reports false if the engine stopped.

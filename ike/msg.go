@@ -379,7 +379,10 @@ func (sa *ikeSA) respond(m *inMessage) ([]wire.Payload, func()) {
 	case wire.ExchangeIKEAuth:
 		return sa.respondAuth(m)
 	case wire.ExchangeCreateChildSA:
-		if sa.state != stateEstablished {
+		// Nothing is created on an SA on its way out, nor on one whose
+		// rekey collision is not yet settled (RFC 7296 §2.25: the peer
+		// retries).
+		if sa.state != stateEstablished || sa.rekeyOf != nil {
 			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}, nil
 		}
 		return sa.respondCreateChild(m), nil
