@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,15 +18,20 @@ import (
 	"github.com/esphub/esphub/ike/wire"
 )
 
-// Scenario 6 runs two ike.Engines over real UDP sockets in two lab
-// namespaces: an esphub responder (the hub) on one address, and our load
-// generator, an esphub initiator engine bound to ikeSources addresses that
-// opens sessions (IKE_SA_INIT + IKE_AUTH with PSK + the first Child SA)
-// from ikeWorkers goroutines at once, each session with its own identity.
+// Scenario 6 runs over real UDP sockets in two lab namespaces: the hub is
+// esphubd's control process (control.Daemon with its IKE engine, sessions,
+// Virtual-Access interfaces and a dataplane engine holding every tunnel and
+// SA) configured as a FlexVPN server, and our load generator is an esphub
+// initiator engine bound to ikeSources addresses that opens sessions
+// (IKE_SA_INIT + IKE_AUTH with PSK + the first Child SA) from ikeWorkers
+// goroutines at once, each session with its own identity.
 
 const (
 	ikeSources = 64
 	ikeWorkers = 64
+
+	ikeRetransmit = time.Second
+	ikeHalfOpen   = time.Minute
 )
 
 var (
@@ -114,7 +120,7 @@ func startIKE(ns string, addrs []netip.Addr, pol ike.Policy, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("ike transport: %w", err)
 	}
-	e, err := ike.New(ike.Config{Transport: tr, Policy: pol, Logger: log, RetransmitTimeout: time.Second, RetransmitTries: 6, HalfOpenTimeout: time.Minute})
+	e, err := ike.New(ike.Config{Transport: tr, Policy: pol, Logger: log, RetransmitTimeout: ikeRetransmit, RetransmitTries: 6, HalfOpenTimeout: ikeHalfOpen})
 	if err != nil {
 		tr.Close()
 		return nil, fmt.Errorf("ike engine: %w", err)
@@ -125,22 +131,36 @@ func startIKE(ns string, addrs []netip.Addr, pol ike.Policy, log *slog.Logger) (
 	return x, nil
 }
 
+// up returns the engine's IKE SAs in state READY.
+func (x *ikeEngine) up() int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sas, err := x.e.IKESAs(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, sa := range sas {
+		if sa.State == "READY" {
+			n++
+		}
+	}
+	return n
+}
+
 func (x *ikeEngine) stop() {
 	x.cancel()
 	<-x.done
 	x.tr.Close()
 }
 
-// ikePair starts a responder with proposal prop and an initiator.
-func (l *ikeLab) pair(prop suite.Proposal, log *slog.Logger) (resp, init *ikeEngine, err error) {
-	pol := &benchPolicy{props: []suite.Proposal{prop}, profile: &ike.Profile{
-		Name: "hub", LocalID: ike.IdentityFQDN("hub.bench"), LocalPSK: ikePSK, RemotePSK: ikePSK,
-		Child: ike.ChildConfig{Name: "net", Proposals: ikeESP, LocalTS: []ike.TrafficSelector{ike.TSAny4}, RemoteTS: []ike.TrafficSelector{ike.TSAny4}},
-	}}
-	if resp, err = startIKE(l.nsR, []netip.Addr{l.responder}, pol, log); err != nil {
+// pair starts the hub (esphubd's control.Daemon) accepting proposal name
+// and the initiator load generator.
+func (l *ikeLab) pair(name string, log *slog.Logger) (resp *hubDaemon, init *ikeEngine, err error) {
+	if resp, err = startHub(l.nsR, l.responder, name, log); err != nil {
 		return nil, nil, err
 	}
-	if init, err = startIKE(l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{prop}}, log); err != nil {
+	if init, err = startIKE(l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{ikeProposals[name]}}, log); err != nil {
 		resp.stop()
 		return nil, nil, err
 	}
@@ -215,21 +235,23 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 			continue
 		}
 		prop := ikeProposals[name]
-		resp, init, err := l.pair(prop, warnOnly(o.Logger))
-		if err != nil {
-			return out, err
-		}
 		var seq atomic.Uint64
 		var rates []float64
 		var failures uint64
 		var lastErr error
-		// Warm-up: a few sessions so that ARP, sockets and the engines settle.
-		if ok, _, err := l.openSessions(ctx, init, prop, 8, time.Time{}, &seq); ok == 0 {
-			init.stop()
-			resp.stop()
-			return out, fmt.Errorf("ike %s: no session came up: %w", name, err)
-		}
+		// Each run starts on a fresh hub: sessions accumulated by earlier
+		// runs would slow the later ones (see the memory rows).
 		for range o.Runs {
+			resp, init, err := l.pair(name, warnOnly(o.Logger))
+			if err != nil {
+				return out, err
+			}
+			// Warm-up: a few sessions so that ARP, sockets and the engines settle.
+			if ok, _, err := l.openSessions(ctx, init, prop, 8, time.Time{}, &seq); ok == 0 {
+				init.stop()
+				resp.stop()
+				return out, fmt.Errorf("ike %s: no session came up: %w", name, err)
+			}
 			start := time.Now()
 			ok, failed, err := l.openSessions(ctx, init, prop, 0, start.Add(dur), &seq)
 			rates = append(rates, float64(ok)/time.Since(start).Seconds())
@@ -237,11 +259,11 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 			if err != nil {
 				lastErr = err
 			}
+			init.stop()
+			resp.stop()
 		}
-		init.stop()
-		resp.stop()
 		r := Result{Scenario: ScenarioIKE, Path: PathIKEHandshakes, Param: name, Value: Summarize(rates), Unit: "sessions/s", Runs: len(rates),
-			Harness: fmt.Sprintf("esphub ike.Engine responder and our initiator load generator (an ike.Engine, %d concurrent sessions from %d source addresses) over UDP in two namespaces, PSK, IKE_SA_INIT + IKE_AUTH + first Child SA (AES-256-GCM ESP)", ikeWorkers, ikeSources),
+			Harness: fmt.Sprintf("hub: esphubd's control process (control.Daemon: IKE engine, session and Virtual-Access per spoke, dataplane tunnel and SAs installed) as a FlexVPN server with virtual-template; load generator: our initiator (an ike.Engine, %d concurrent sessions from %d source addresses); UDP in two namespaces, PSK, IKE_SA_INIT + IKE_AUTH + first Child SA (AES-256-GCM ESP)", ikeWorkers, ikeSources),
 			Note:    fmt.Sprintf("Both engines run in this process on the machine's %d cores: the generator does the same DH and PRF work as the responder, so it takes about half the CPU, and the figures understate what a responder alone on 2 cores accepts (the generator is a bottleneck here).", runtime.NumCPU())}
 		if failures > 0 {
 			r.Note += fmt.Sprintf(" %d session attempts failed (last: %v).", failures, lastErr)
@@ -251,77 +273,142 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 	return out, nil
 }
 
-// ikeMemory is scenario 6b: the responder's heap per established session
-// at each count in o.Sessions. The initiator is stopped and collected
-// before the measurement so that only the responder's state remains; the
-// heap is then compared with the heap once the responder is gone too (the
-// generator's freed memory would make a baseline taken before the
-// sessions meaningless).
+// ikeMemory is scenario 6b: heap per established session at each count
+// in o.Sessions, for esphubd's hub (control.Daemon with its dataplane
+// engine) and for the IKE engine alone. One hub is filled step by step to
+// each count. The baseline is the heap with the hub and the load generator
+// running and no session; at each count the generator (whose per-session
+// state would otherwise count) is stopped and collected first, so the
+// difference is the hub's per-session state (the generator's small fixed
+// part, gone too, makes it a little smaller).
 func ikeMemory(ctx context.Context, o *Options) ([]Result, error) {
 	l, err := newIKELab()
 	if err != nil {
 		return nil, err
 	}
 	defer l.lab.Close()
+	limit := 4 * time.Minute
+	if o.Quick {
+		limit = 20 * time.Second
+	}
+	hub, hubErr := l.fillMemory(ctx, o, true, limit)
+	eng, engErr := l.fillMemory(ctx, o, false, limit)
+	return append(hub, eng...), errors.Join(hubErr, engErr)
+}
+
+// memResponder is the hub under measurement: esphubd's control process or
+// a bare IKE engine.
+type memResponder interface {
+	up() int
+	stop()
+}
+
+// fillMemory measures one responder kind over o.Sessions.
+func (l *ikeLab) fillMemory(ctx context.Context, o *Options, daemon bool, limit time.Duration) ([]Result, error) {
 	prop := ikeProposals["ecp256"]
+	log := warnOnly(o.Logger)
+	var resp memResponder
+	path, harness := PathSessionMemory, "esphubd's hub: control.Daemon (IKE SA, session, Virtual-Access interface) with its dataplane engine holding each session's tunnel and both SAs (no I/O buffers)"
+	if daemon {
+		h, err := startHub(l.nsR, l.responder, "ecp256", log)
+		if err != nil {
+			return nil, err
+		}
+		resp = h
+	} else {
+		pol := &benchPolicy{props: []suite.Proposal{prop}, profile: &ike.Profile{
+			Name: "hub", LocalID: ike.IdentityFQDN("hub.bench"), LocalPSK: ikePSK, RemotePSK: ikePSK,
+			Child: ike.ChildConfig{Name: "net", Proposals: ikeESP, LocalTS: []ike.TrafficSelector{ike.TSAny4}, RemoteTS: []ike.TrafficSelector{ike.TSAny4}},
+		}}
+		e, err := startIKE(l.nsR, []netip.Addr{l.responder}, pol, log)
+		if err != nil {
+			return nil, err
+		}
+		resp = e
+		path, harness = PathSessionMemoryIKE, "the IKE engine alone (ike.Engine responder, Child SAs not installed anywhere): the share of IKE state in the hub's"
+	}
+	defer resp.stop()
+	// The baseline: the hub running with no session.
+	base := heapInUse()
+	var seq atomic.Uint64
+	counts := slices.Sorted(slices.Values(o.Sessions))
 	var out []Result
-	for _, n := range o.Sessions {
-		resp, init, err := l.pair(prop, warnOnly(o.Logger))
+	deadline := time.Now().Add(limit)
+	full := false
+	for _, n := range counts {
+		if full {
+			out = append(out, Result{Scenario: ScenarioIKE, Path: path, Param: fmt.Sprintf("%d sessions", n),
+				Skipped: fmt.Sprintf("the fill stopped at %d sessions, at its %v limit", resp.up(), limit)})
+			continue
+		}
+		// A fresh load generator per step, stopped before the
+		// measurement so that its side of the sessions is not counted
+		// (stopping it leaves the hub's sessions up: the hub runs no
+		// liveness checks here).
+		init, err := startIKE(l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{prop}}, log)
 		if err != nil {
 			return out, err
 		}
-		var seq atomic.Uint64
-		start := time.Now()
-		// Filling is bounded so that a slow machine still gets a report;
-		// the row then says how many sessions were up.
-		limit := 4 * time.Minute
-		if o.Quick {
-			limit = 20 * time.Second
-		}
-		o.Logger.Info("filling sessions", "target", n, "limit", limit)
-		ok, _, lastErr := l.openSessions(ctx, init, prop, n, time.Now().Add(limit), &seq)
-		took := time.Since(start)
-		init.stop()
-		init = nil
-		// The count is taken even when ctx was cancelled mid-fill, so that
-		// an interrupted run still reports the sessions it had.
-		qctx, qcancel := context.WithTimeout(context.Background(), time.Minute)
-		sas, err := resp.e.IKESAs(qctx)
-		qcancel()
-		up := 0
-		for _, sa := range sas {
-			if sa.State == "READY" {
-				up++
+		from := resp.up()
+		o.Logger.Info("filling sessions", "path", path, "target", n, "up", from)
+		// Sample the fill every 10 s: the rates at its start and its end
+		// show whether setup slows as sessions accumulate.
+		var samples []fillSample
+		stopSampling := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			tick := time.NewTicker(10 * time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopSampling:
+					return
+				case now := <-tick.C:
+					up := resp.up()
+					samples = append(samples, fillSample{now, up})
+					o.Logger.Info("filling", "up", up, "target", n)
+				}
 			}
-		}
-		sas = nil
+		}()
+		t0 := time.Now()
+		_, _, lastErr := l.openSessions(ctx, init, prop, n-from, deadline, &seq)
+		close(stopSampling)
+		<-sampled
+		took := time.Since(t0)
+		init.stop()
+		up := resp.up()
+		full = up < n
 		withSAs := heapInUse()
-		resp.stop()
-		resp = nil
-		empty := heapInUse()
-		if err != nil {
-			return out, fmt.Errorf("responder SAs: %w", err)
-		}
 		if up == 0 {
 			return out, fmt.Errorf("memory at %d sessions: none established: %v", n, lastErr)
 		}
-		per := (float64(withSAs) - float64(empty)) / float64(up)
+		per := (float64(withSAs) - float64(base)) / float64(up)
 		param := fmt.Sprintf("%d sessions", n)
 		if up != n {
 			param = fmt.Sprintf("%d sessions (of %d asked)", up, n)
 		}
-		r := Result{Scenario: ScenarioIKE, Path: PathSessionMemory, Param: param, Value: Summarize([]float64{per}), Unit: "bytes/session", Runs: 1,
-			Harness: "runtime.MemStats.HeapInuse after GC with the sessions established (initiator engine already stopped and collected), minus the same after the responder is stopped too, divided by the responder's READY IKE SAs; so the responder engine's fixed overhead is spread over the sessions; IKE engine state only (no dataplane SAs: the daemon that installs them is not on main yet)",
-			Note:    fmt.Sprintf("Sessions came up at %.0f/s while filling.", float64(ok)/took.Seconds())}
+		r := Result{Scenario: ScenarioIKE, Path: path, Param: param, Value: Summarize([]float64{per}), Unit: "bytes/session", Runs: 1,
+			Harness: "one hub filled step by step by our load generator (a fresh one per step, stopped before the measurement); runtime.MemStats.HeapInuse after GC with the sessions established, minus the same with the hub running and no session, divided by the sessions up; " + harness,
+			Note:    fmt.Sprintf("Sessions came up at %.0f/s filling from %d to %d.", float64(up-from)/took.Seconds(), from, up)}
+		if len(samples) >= 2 {
+			a, b := samples[0], samples[len(samples)-1]
+			z := samples[len(samples)-2]
+			r.Note += fmt.Sprintf(" Fill rate %.0f/s over its first 10 s, %.0f/s over its last sampled 10 s (%d → %d sessions).",
+				float64(a.up-from)/a.at.Sub(t0).Seconds(), float64(b.up-z.up)/b.at.Sub(z.at).Seconds(), z.up, b.up)
+		}
 		if up != n {
-			r.Note += fmt.Sprintf(" %d of %d sessions were up at the measurement.", up, n)
+			r.Note += fmt.Sprintf(" The fill reached %d of %d sessions in its %v limit.", up, n, limit)
 		}
 		out = append(out, r)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("no session count given")
-	}
 	return out, nil
+}
+
+// fillSample is the number of sessions up at a moment of the fill.
+type fillSample struct {
+	at time.Time
+	up int
 }
 
 // heapInUse returns HeapInuse after two collections.

@@ -218,8 +218,12 @@ func (p *EnginePair) ResetInbound() error {
 
 // innerPacket writes an IPv4 UDP packet of n bytes from innerSrc to
 // innerDst into b[:n].
-func innerPacket(b []byte, n int, id uint16) {
-	hdr.EncodeIPv4(b, 0, uint16(n), id, 64, 17, innerSrc, innerDst)
+func innerPacket(b []byte, n int, id uint16) { innerPacketTo(b, n, id, innerDst) }
+
+// innerPacketTo writes an IPv4 UDP packet of n bytes from innerSrc to dst
+// into b[:n].
+func innerPacketTo(b []byte, n int, id uint16, dst netip.Addr) {
+	hdr.EncodeIPv4(b, 0, uint16(n), id, 64, 17, innerSrc, dst)
 	for i := 20; i < n; i++ {
 		b[i] = byte(i)
 	}

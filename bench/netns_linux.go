@@ -113,10 +113,19 @@ type end struct {
 // veth joins two namespaces with a veth pair on 198.18.SUBNET.0/24 (.1 on
 // a, .2 on b), with permanent neighbour entries so no ARP is needed.
 func (l *netLab) veth(nsA, nameA, nsB, nameB string, subnet byte) (a, b *end, err error) {
+	return l.vethQueues(nsA, nameA, nsB, nameB, subnet, 1)
+}
+
+// vethQueues is veth with queues transmit and receive queues on each end.
+// A veth delivers a frame to the peer's receive queue with the index of the
+// transmit queue it was sent on, so a sender that transmits on queue i
+// reaches the peer's queue i (and the AF_XDP socket bound there).
+func (l *netLab) vethQueues(nsA, nameA, nsB, nameB string, subnet byte, queues int) (a, b *end, err error) {
 	a = &end{ns: nsA, name: nameA, mac: net.HardwareAddr{0x02, 0xeb, 0, subnet, 0, 1}, ip4: netip.AddrFrom4([4]byte{198, 18, subnet, 1})}
 	b = &end{ns: nsB, name: nameB, mac: net.HardwareAddr{0x02, 0xeb, 0, subnet, 0, 2}, ip4: netip.AddrFrom4([4]byte{198, 18, subnet, 2})}
-	if err := ipRun("-n", nsA, "link", "add", "name", nameA, "address", a.mac.String(), "type", "veth",
-		"peer", "name", nameB, "address", b.mac.String(), "netns", nsB); err != nil {
+	q := strconv.Itoa(max(queues, 1))
+	if err := ipRun("-n", nsA, "link", "add", "name", nameA, "address", a.mac.String(), "numtxqueues", q, "numrxqueues", q, "type", "veth",
+		"peer", "name", nameB, "address", b.mac.String(), "numtxqueues", q, "numrxqueues", q, "netns", nsB); err != nil {
 		return nil, nil, err
 	}
 	for _, e := range []*end{a, b} {
@@ -146,6 +155,60 @@ func (l *netLab) veth(nsA, nameA, nsB, nameB string, subnet byte) (a, b *end, er
 		}
 	}
 	return a, b, nil
+}
+
+// bridge creates bridge br0 in namespace nsBr, the shared segment of the
+// hairpin topology.
+func (l *netLab) bridge(nsBr string) error {
+	for _, args := range [][]string{
+		{"-n", nsBr, "link", "add", "br0", "type", "bridge", "ageing_time", "0"},
+		{"-n", nsBr, "link", "set", "br0", "up"},
+	} {
+		if err := ipRun(args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bridgePort joins namespace ns to br0 in nsBr with a veth pair (name in
+// ns, "p"+name on the bridge), gives name the address 198.18.SUBNET.HOST/24
+// and a locally administered MAC, and adds a static forwarding entry so
+// that the bridge sends frames for that MAC to this port only (the
+// benchmark's sinks never transmit, so the bridge could not learn them).
+func (l *netLab) bridgePort(nsBr, ns, name string, subnet, host byte) (*end, error) {
+	e := &end{ns: ns, name: name, mac: net.HardwareAddr{0x02, 0xeb, 1, subnet, 0, host}, ip4: netip.AddrFrom4([4]byte{198, 18, subnet, host})}
+	port := "p" + name
+	for _, args := range [][]string{
+		{"-n", nsBr, "link", "add", "name", port, "type", "veth", "peer", "name", name, "address", e.mac.String(), "netns", ns},
+		{"-n", nsBr, "link", "set", port, "master", "br0", "up"},
+		{"-n", ns, "addr", "add", e.ip4.String() + "/24", "dev", name},
+		{"-n", ns, "link", "set", "dev", name, "up"},
+	} {
+		if err := ipRun(args...); err != nil {
+			return nil, err
+		}
+	}
+	if out, err := exec.Command("bridge", "-n", nsBr, "fdb", "replace", e.mac.String(), "dev", port, "master", "static").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("bridge fdb for %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	err := inNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			return err
+		}
+		e.ifindex = ifi.Index
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	return e, nil
+}
+
+// neigh adds a permanent neighbour entry on e: addr is at mac.
+func (e *end) neigh(addr netip.Addr, mac net.HardwareAddr) error {
+	return ipRun("-n", e.ns, "neigh", "replace", addr.String(), "lladdr", mac.String(), "dev", e.name, "nud", "permanent")
 }
 
 // inNetns runs fn on an OS thread switched into namespace ns. Sockets and

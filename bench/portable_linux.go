@@ -94,7 +94,7 @@ func startPortable(ctx context.Context, wg *sync.WaitGroup, ns string, local, re
 	return g, nil
 }
 
-// portableTCP is scenario 4 as far as main allows: iperf3 TCP between two
+// portableTCP is scenario 4 through the portable backend: iperf3 TCP between two
 // namespaces through esphub's portable backend (TUN + ESP in UDP,
 // AES-256-GCM) with static SAs, on the same layout as scenario 5.
 func portableTCP(ctx context.Context, o *Options) ([]Result, error) {
@@ -158,7 +158,7 @@ func portableTCP(ctx context.Context, o *Options) ([]Result, error) {
 	return []Result{{Scenario: ScenarioTCP, Path: PathTCPEsphub, Value: Summarize(v), Unit: "Mbit/s", Runs: len(v),
 		Param:   "portable backend, aes256gcm16, ESP in UDP",
 		Harness: fmt.Sprintf("iperf3 -t %s, one TCP stream, between loopback addresses of two namespaces, through esphub's portable backend (TUN esp0 + ESP-in-UDP socket, MTU 1400) in each with static SAs (no daemon, no IKE): the same layout as scenario 5", dur),
-		Note:    "The AF_XDP backend is not wired to a host-side TCP path yet, so this is the portable backend's figure."}}, nil
+		Note:    "iperf3 runs on the gateways themselves here (the portable backend carries the host's own traffic through its TUN device), as strongSwan's in scenario 5; the AF_XDP row needs hosts behind the gateways, because a gateway's own traffic does not enter XDP."}}, nil
 }
 
 func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
@@ -171,16 +171,18 @@ func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
 	return out
 }
 
-// startPortableGW opens a one-tunnel portable gateway in ns (TUN esp0, UDP
-// 4500 on local) toward remote, with an outbound SA when outKey is set and
-// an inbound one (without anti-replay, for replayed generator traffic)
-// when inKey is set; lanB is routed to lanRoute.
-func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, remote netip.Addr, outSPI, inSPI uint32, outKey, inKey []byte, lanRoute dataplane.NextHop) (*portableGateway, error) {
+// startPortableDUT opens esphub's portable backend in ns: an ESP-in-UDP
+// socket on local:4500 and, when tun is set, the TUN device esp0 (up), with
+// workers reader goroutines on each; program installs its tunnels, SAs and
+// routes.
+func startPortableDUT(ctx context.Context, wg *sync.WaitGroup, ns string, local netip.Addr, tun bool, workers int, program func(dataplane.Control) error) (*portableGateway, error) {
 	g := &portableGateway{}
 	err := inNetns(ns, func() error {
 		var err error
-		if g.tun, err = portable.OpenTUN("esp0"); err != nil {
-			return fmt.Errorf("tun: %w", err)
+		if tun {
+			if g.tun, err = portable.OpenTUN("esp0"); err != nil {
+				return fmt.Errorf("tun: %w", err)
+			}
 		}
 		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
 			return fmt.Errorf("udp 4500: %w", err)
@@ -191,36 +193,31 @@ func startPortableGW(ctx context.Context, wg *sync.WaitGroup, ns string, local, 
 		g.close()
 		return nil, err
 	}
-	b, err := portable.New(portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), Overlay: g.tun, UDP: g.udp})
+	cfg := portable.Config{Engine: dataplane.NewEngine(dataplane.Options{}), UDP: g.udp}
+	if tun {
+		cfg.Overlay = g.tun
+		if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
+			g.close()
+			return nil, err
+		}
+	}
+	b, err := portable.New(cfg)
 	if err != nil {
 		g.close()
 		return nil, fmt.Errorf("portable backend: %w", err)
 	}
 	g.backend = b
-	steps := []func() error{
-		func() error {
-			return b.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: local, Remote: remote, Encap: true})
-		},
-		func() error { return b.AddRoute(0, lanB, lanRoute) },
+	if err := program(b); err != nil {
+		g.close()
+		return nil, err
 	}
-	if outKey != nil {
-		steps = append(steps, func() error {
-			return b.AddSA(dataplane.SAConfig{SPI: outSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: outKey})
-		})
-	}
-	if inKey != nil {
-		steps = append(steps, func() error {
-			return b.AddSA(dataplane.SAConfig{SPI: inSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: inKey, ReplayWindow: -1})
-		})
-	}
-	for _, f := range steps {
-		if err := f(); err != nil {
-			g.close()
-			return nil, fmt.Errorf("portable gateway: %w", err)
+	for range workers {
+		if tun {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
 	}
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
-	go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
 	return g, nil
 }

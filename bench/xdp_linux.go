@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,17 +16,25 @@ import (
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/dataplane/afxdp"
 	"github.com/esphub/esphub/dataplane/esp"
+	"github.com/esphub/esphub/dataplane/xdp"
 )
 
 // The AF_XDP scenarios run on three namespaces:
 //
 //	gen (g0) ── 198.18.101.0/24 ── (d0) dut (d1) ── 198.18.102.0/24 ── (s0) sink
 //
-// The generator transmits from an AF_XDP socket on g0 (copy mode, rate
-// controlled). The DUT has the esphub XDP steering program on d0 and one
-// worker goroutine with two AF_XDP sockets (d0 in, d1 out) on one UMEM.
-// The sink has the steering program on s0 and counts, in an AF_XDP socket,
-// what arrives. Each of the three runs on its own OS thread.
+// The generator transmits from AF_XDP sockets on g0 (copy mode, one per
+// queue). The device under test (DUT) is esphub's AF_XDP backend
+// (dataplane/xdp, its workers rewriting UMEM frames in place), esphub's
+// portable backend (TUN + ESP-in-UDP socket, with kernel forwarding), or,
+// for the I/O ceiling, a minimal AF_XDP forwarder. The sink has the steering
+// program on s0 and counts, in AF_XDP sockets, what arrives, checking every
+// frame. Generator and sink each run on their own OS thread.
+//
+// The hub hairpin puts the generator, the hub's WAN and the sink on one
+// bridge (a fourth namespace) instead: spoke A (the generator) sends ESP to
+// the hub, which decrypts it, routes it into spoke B's tunnel, encrypts it
+// again and sends it to spoke B (the sink).
 
 // xdpKind is what the DUT does with each packet.
 type xdpKind int
@@ -34,23 +43,87 @@ const (
 	kindForward xdpKind = iota // rewrite MACs and send on: the I/O ceiling
 	kindEncrypt                // inner IP in, ESP out (LAN→WAN)
 	kindDecrypt                // ESP in, inner IP out (WAN→LAN)
+	kindHairpin                // ESP in, ESP out into another tunnel (spoke→hub→spoke)
 )
 
-func (k xdpKind) path(portable bool) string {
-	if portable {
-		return [...]string{"", PathPortableEnc, PathPortableDec}[k]
-	}
-	return [...]string{PathXDPForward, PathXDPEncrypt, PathXDPDecrypt}[k]
+// xdpCase is one row family: a kind through one DUT with some workers.
+type xdpCase struct {
+	kind     xdpKind
+	portable bool
+	workers  int
 }
 
-const xdpSPI = 0xbe000101
+func (c xdpCase) path() string {
+	if c.portable {
+		return [...]string{"", PathPortableEnc, PathPortableDec, PathPortableHairpin}[c.kind]
+	}
+	return [...]string{PathXDPForward, PathXDPEncrypt, PathXDPDecrypt, PathXDPHairpin}[c.kind]
+}
 
-// xdpNode is one namespace's AF_XDP side.
+// seals reports whether the generator sends ESP (sealed on the fly).
+func (c xdpCase) seals() bool { return c.kind == kindDecrypt || c.kind == kindHairpin }
+
+// queues is the number of veth queues and generator/sink sockets: one per
+// AF_XDP worker. The portable backend receives through the kernel, which
+// needs one.
+func (c xdpCase) queues() int {
+	if c.portable {
+		return 1
+	}
+	return max(c.workers, 1)
+}
+
+// xdpSPIBase is the first SPI of the scenarios; flow k uses xdpSPIBase+k,
+// and the sink accepts ESP whose SPI shares the upper 24 bits.
+const xdpSPIBase = 0xbe000100
+
+// Hairpin spoke addresses on the shared segment 198.18.101.0/24.
+var (
+	hairpinSpokeA = netip.MustParseAddr("198.18.101.10")
+	hairpinSpokeB = netip.MustParseAddr("198.18.101.20")
+	spokeALAN     = netip.MustParsePrefix("198.18.10.0/24")
+)
+
+// flow is one tunnel's share of the traffic. With two AF_XDP workers the
+// DUT runs two tunnels, and the generator sends each one's packets on the
+// queue of the worker that owns its SA (the backend gives inbound SPI s to
+// worker s mod N and tunnel t to worker t mod N), so that no packet is
+// handed between workers.
+type flow struct {
+	queue  int                // generator TX queue
+	tunnel dataplane.TunnelID // DUT tunnel (10+k: owned by worker k)
+	spi    uint32             // the flow's SA (xdpSPIBase+k: owned by worker k)
+	peer   netip.Addr         // far tunnel end: behind the sink (encrypt) or the generator (decrypt)
+	prefix netip.Prefix       // inner destinations routed into the tunnel
+	dst    netip.Addr         // inner destination the generator uses
+}
+
+func flowsFor(c xdpCase, peerNet byte) []flow {
+	n := max(c.workers, 1)
+	if c.kind == kindHairpin {
+		n = 1
+	}
+	out := make([]flow, n)
+	for k := range out {
+		f := flow{tunnel: dataplane.TunnelID(10 + k), spi: xdpSPIBase + uint32(k),
+			peer: netip.AddrFrom4([4]byte{198, 18, peerNet, byte(10 + k)}), prefix: lanB, dst: innerDst}
+		if n == 2 {
+			f.prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 20, byte(128 * k)}), 25)
+			f.dst = netip.AddrFrom4([4]byte{198, 18, 20, byte(128*k + 1)})
+		}
+		f.queue = k % c.queues()
+		out[k] = f
+	}
+	return out
+}
+
+// xdpNode is one namespace's AF_XDP side: one socket per queue on one UMEM
+// (and, for the minimal forwarder, a second interface's socket).
 type xdpNode struct {
 	steer *bpf.Steering
 	umem  *afxdp.UMEM
-	in    *afxdp.Socket // receives (and for the generator, transmits)
-	out   *afxdp.Socket // DUT only: transmits toward the sink
+	socks []*afxdp.Socket // receive (the generator: transmit) sockets by queue
+	out   *afxdp.Socket   // minimal forwarder only: transmits toward the sink
 }
 
 func (n *xdpNode) close() {
@@ -62,40 +135,49 @@ func (n *xdpNode) close() {
 	}
 }
 
-// xdpTopo is a built AF_XDP topology of one kind.
+// xdpTopo is a built topology of one case.
 type xdpTopo struct {
-	kind xdpKind
-	// portable replaces the AF_XDP DUT with esphub's portable backend
-	// (kernel forwarding into a TUN, ESP in UDP on a socket); the
-	// generator and sink stay the same.
-	portable       bool
-	gw             *portableGateway
-	gwCancel       func()
-	gwWG           sync.WaitGroup
+	c              xdpCase
 	lab            *netLab
 	g0, d0, d1, s0 *end
-	gen, dut, sink xdpNode
+	flows          []flow
+	gen, fwd, sink xdpNode
 
-	// DUT engine (encrypt/decrypt) and the generator's sealing engine.
-	engine *dataplane.Engine
+	// The DUT: the AF_XDP backend, the portable backend, or (forward) the
+	// minimal forwarder goroutine.
+	xb       *xdp.Backend
+	gw       *portableGateway
+	engine   *dataplane.Engine
+	dutStop  func()
+	dutWG    sync.WaitGroup
+	dutDone  chan error
+	fwdCPU   atomic.Int64 // the forwarder thread's CPU, published by it
+	fwdPkts  atomic.Uint64
+	fwdDrops atomic.Uint64
+
+	// sealer plays the spokes for decrypt and hairpin: an engine with one
+	// outbound SA per flow that the generator seals each packet with, in
+	// its own UMEM frame, just before sending it, so every packet carries a
+	// fresh sequence number and the DUT runs with anti-replay on.
 	sealer *EnginePair
 
 	stop     atomic.Bool
 	wg       sync.WaitGroup
 	sinkGood atomic.Uint64
 	sinkBad  atomic.Uint64
-	dutCPU   atomic.Int64 // DUT thread CPU, published by the DUT goroutine
 	sinkCPU  atomic.Int64 // sink thread CPU, published by the sink goroutine
-	// sizes are the inner packet sizes of the frames last built, which
-	// Gbit/s counts on every path (so that decrypt compares with encrypt).
-	sizes    []int
-	dutPkts  atomic.Uint64
-	dutDrops atomic.Uint64
+	genBad   uint64       // packets the sealer refused (must stay 0)
+	// inner holds, per flow, the inner packets of the size label last set
+	// (forward/encrypt: whole Ethernet frames); sizes their inner lengths,
+	// which Gbit/s counts on every path (so that decrypt compares with
+	// encrypt).
+	inner [][][]byte
+	sizes []int
 }
 
-// newXDPTopo builds the namespaces, links, programs, sockets and (for the
-// ESP kinds) the engines, and starts the DUT and sink goroutines.
-func newXDPTopo(kind xdpKind, portable bool) (t *xdpTopo, err error) {
+// newXDPTopo builds the namespaces, links, programs, sockets and the DUT,
+// and starts the DUT and the sink.
+func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 	if err := afxdp.Probe(); err != nil {
 		return nil, fmt.Errorf("af_xdp: %w", err)
 	}
@@ -103,7 +185,7 @@ func newXDPTopo(kind xdpKind, portable bool) (t *xdpTopo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	t = &xdpTopo{kind: kind, lab: lab, portable: portable}
+	t = &xdpTopo{c: c, lab: lab}
 	built := t
 	defer func() {
 		if err != nil {
@@ -122,63 +204,105 @@ func newXDPTopo(kind xdpKind, portable bool) (t *xdpTopo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.g0, t.d0, err = lab.veth(nsG, "g0", nsD, "d0", 101); err != nil {
-		return nil, err
+	q := c.queues()
+	if c.kind == kindHairpin {
+		nsW, err := lab.ns("wan")
+		if err != nil {
+			return nil, err
+		}
+		if err := lab.bridge(nsW); err != nil {
+			return nil, err
+		}
+		if t.g0, err = lab.bridgePort(nsW, nsG, "g0", 101, 10); err != nil {
+			return nil, err
+		}
+		if t.d0, err = lab.bridgePort(nsW, nsD, "d0", 101, 1); err != nil {
+			return nil, err
+		}
+		if t.s0, err = lab.bridgePort(nsW, nsS, "s0", 101, 20); err != nil {
+			return nil, err
+		}
+		// The hub reaches spoke A at the generator and spoke B at the sink.
+		if err := t.d0.neigh(hairpinSpokeA, t.g0.mac); err != nil {
+			return nil, err
+		}
+		if err := t.d0.neigh(hairpinSpokeB, t.s0.mac); err != nil {
+			return nil, err
+		}
+	} else {
+		if t.g0, t.d0, err = lab.vethQueues(nsG, "g0", nsD, "d0", 101, q); err != nil {
+			return nil, err
+		}
+		if t.d1, t.s0, err = lab.vethQueues(nsD, "d1", nsS, "s0", 102, q); err != nil {
+			return nil, err
+		}
 	}
-	if t.d1, t.s0, err = lab.veth(nsD, "d1", nsS, "s0", 102); err != nil {
-		return nil, err
+	t.flows = flowsFor(c, map[bool]byte{true: 101, false: 102}[c.seals()])
+	if c.kind == kindEncrypt {
+		// The tunnels' far ends are behind the sink.
+		for _, f := range t.flows {
+			if err := t.d1.neigh(f.peer, t.s0.mac); err != nil {
+				return nil, err
+			}
+		}
 	}
 
-	// Generator: a UMEM and a TX socket; no program (copy-mode TX needs none).
-	if t.gen.umem, err = afxdp.NewUMEM(afxdp.UMEMConfig{}); err != nil {
+	// Generator: a UMEM and one TX socket per queue; no program (copy-mode
+	// TX needs none).
+	if t.gen.umem, err = afxdp.NewUMEM(afxdp.UMEMConfig{Frames: 8192}); err != nil {
 		return nil, fmt.Errorf("generator umem: %w", err)
 	}
-	if err = inNetns(nsG, func() (err error) {
-		t.gen.in, err = t.gen.umem.Open(afxdp.SocketConfig{Ifindex: t.g0.ifindex})
-		return err
+	if err = inNetns(nsG, func() error {
+		for i := range q {
+			s, err := t.gen.umem.Open(afxdp.SocketConfig{Ifindex: t.g0.ifindex, Queue: i})
+			if err != nil {
+				return err
+			}
+			t.gen.socks = append(t.gen.socks, s)
+		}
+		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("generator socket: %w", err)
 	}
 
-	// DUT: steering on d0 (LAN for forward/encrypt, WAN for decrypt).
-	dutRole := bpf.RoleLAN
-	if kind == kindDecrypt {
-		dutRole = bpf.RoleWAN
-	}
-	if !portable {
-		if err = openXDPNode(&t.dut, t.d0, dutRole, t.d1, 8192); err != nil {
-			return nil, fmt.Errorf("dut: %w", err)
-		}
-	}
-	// Sink: WAN for ESP (encrypt), LAN for inner packets.
+	// Sink: WAN role for ESP (encrypt, hairpin), LAN for inner packets.
 	sinkRole := bpf.RoleLAN
-	if kind == kindEncrypt {
+	if c.kind == kindEncrypt || c.kind == kindHairpin {
 		sinkRole = bpf.RoleWAN
 	}
-	if err = openXDPNode(&t.sink, t.s0, sinkRole, nil, 0); err != nil {
+	if err = openXDPNode(&t.sink, t.s0, sinkRole, q, nil, 0); err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
-
-	if portable {
-		if err = t.setupPortable(nsD); err != nil {
+	if c.seals() {
+		if err := t.setupSealer(); err != nil {
 			return nil, err
+		}
+	}
+	switch {
+	case c.kind == kindForward:
+		if err = openXDPNode(&t.fwd, t.d0, bpf.RoleLAN, 1, t.d1, 8192); err != nil {
+			return nil, fmt.Errorf("forwarder: %w", err)
 		}
 		t.wg.Add(1)
-	} else {
-		if err = t.setupEngines(); err != nil {
+		go t.runForwarder()
+	case c.portable:
+		if err := t.startPortable(nsD); err != nil {
 			return nil, err
 		}
-		t.wg.Add(2)
-		go t.runDUT()
+	default:
+		if err := t.startXDP(nsD); err != nil {
+			return nil, err
+		}
 	}
+	t.wg.Add(1)
 	go t.runSink()
 	return t, nil
 }
 
 // openXDPNode loads the steering program on e (and protects lanB for the
-// LAN role), opens a UMEM with a receive socket on e and, if out is set, a
-// second socket on out sharing the UMEM.
-func openXDPNode(n *xdpNode, e *end, role bpf.Role, out *end, frames int) error {
+// LAN role), opens a UMEM with a receive socket on each of e's first queues
+// and, if out is set, a socket on out sharing the UMEM.
+func openXDPNode(n *xdpNode, e *end, role bpf.Role, queues int, out *end, frames int) error {
 	var err error
 	if n.steer, err = bpf.Load(bpf.Options{}); err != nil {
 		return fmt.Errorf("load steering: %w", err)
@@ -201,8 +325,12 @@ func openXDPNode(n *xdpNode, e *end, role bpf.Role, out *end, frames int) error 
 		if err != nil {
 			return fmt.Errorf("attach %s: %w", e.name, err)
 		}
-		if n.in, err = n.umem.Open(afxdp.SocketConfig{Ifindex: e.ifindex}); err != nil {
-			return fmt.Errorf("socket on %s: %w", e.name, err)
+		for i := range queues {
+			s, err := n.umem.Open(afxdp.SocketConfig{Ifindex: e.ifindex, Queue: i})
+			if err != nil {
+				return fmt.Errorf("socket on %s queue %d: %w", e.name, i, err)
+			}
+			n.socks = append(n.socks, s)
 		}
 		if out != nil {
 			if n.out, err = n.umem.Open(afxdp.SocketConfig{Ifindex: out.ifindex}); err != nil {
@@ -214,118 +342,242 @@ func openXDPNode(n *xdpNode, e *end, role bpf.Role, out *end, frames int) error 
 	if err != nil {
 		return err
 	}
-	if err := n.steer.RegisterSocket(e.ifindex, 0, n.in.FD()); err != nil {
-		return fmt.Errorf("register socket: %w", err)
+	for i, s := range n.socks {
+		if err := n.steer.RegisterSocket(e.ifindex, i, s.FD()); err != nil {
+			return fmt.Errorf("register socket: %w", err)
+		}
+		s.Refill()
 	}
-	n.in.Refill()
 	return nil
 }
 
-// setupEngines installs the DUT's tunnel (d1 → s0 for encrypt; g0 → d0
-// for decrypt) and, for decrypt, the generator's sealing engine with the
-// same keys.
-func (t *xdpTopo) setupEngines() error {
-	if t.kind == kindForward {
-		return nil
-	}
+// benchKey is the AES-128-GCM key and salt of every scenario SA.
+func benchKey() []byte {
 	key := make([]byte, 20)
 	for i := range key {
 		key[i] = byte(0x40 + i)
 	}
-	t.engine = dataplane.NewEngine(dataplane.Options{})
-	var tun dataplane.TunnelConfig
-	var sa dataplane.SAConfig
-	var route dataplane.NextHop
-	if t.kind == kindEncrypt {
-		tun = dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.d1.ip4, Remote: t.s0.ip4}
-		sa = dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key}
-		route = dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1}
-	} else {
-		tun = dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: t.g0.ip4}
-		// The generator replays a pool of sealed packets, so the DUT
-		// does not check replay (RFC 4303 §3.4.3 lets a receiver skip it).
-		sa = dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Inbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key, ReplayWindow: -1}
-		route = dataplane.NextHop{Kind: dataplane.NextHopHost}
-	}
-	for _, f := range []func() error{
-		func() error { return t.engine.AddTunnel(tun) },
-		func() error { return t.engine.AddSA(sa) },
-		func() error { return t.engine.AddRoute(0, lanB, route) },
-	} {
-		if err := f(); err != nil {
-			return fmt.Errorf("dut engine: %w", err)
+	return key
+}
+
+// setupSealer builds the spokes' engine: per flow a tunnel from the flow's
+// spoke address to the DUT's d0, its outbound SA and a route for the
+// flow's inner prefix. ESP is in UDP for the portable backend (whose
+// socket listens on 4500), plain for the AF_XDP backend.
+func (t *xdpTopo) setupSealer() error {
+	s := dataplane.NewEngine(dataplane.Options{})
+	for _, f := range t.flows {
+		peer := f.peer
+		if t.c.kind == kindHairpin {
+			peer = hairpinSpokeA
 		}
-	}
-	if t.kind == kindDecrypt {
-		s := dataplane.NewEngine(dataplane.Options{})
-		for _, f := range []func() error{
+		for _, step := range []func() error{
 			func() error {
-				return s.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.g0.ip4, Remote: t.d0.ip4, Encap: t.portable})
+				return s.AddTunnel(dataplane.TunnelConfig{ID: f.tunnel, Mode: dataplane.ModeIPsec, Local: peer, Remote: t.d0.ip4, Encap: t.c.portable})
 			},
 			func() error {
-				return s.AddSA(dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key})
+				return s.AddSA(dataplane.SAConfig{SPI: f.spi, Direction: dataplane.Outbound, Tunnel: f.tunnel, Algorithm: esp.AESGCM16, EncKey: benchKey()})
 			},
-			func() error { return s.AddRoute(0, lanB, route4Tunnel) },
+			func() error {
+				return s.AddRoute(0, f.prefix, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: f.tunnel})
+			},
 		} {
-			if err := f(); err != nil {
+			if err := step(); err != nil {
 				return fmt.Errorf("generator engine: %w", err)
 			}
 		}
-		t.sealer = &EnginePair{A: s, WA: s.NewWorker()}
+	}
+	t.sealer = &EnginePair{A: s, WA: s.NewWorker()}
+	return nil
+}
+
+// program installs the DUT's tunnels, SAs and routes on c. Inbound SAs
+// keep anti-replay on (the generator never repeats a sequence number).
+func (t *xdpTopo) program(c dataplane.Control) error {
+	key := benchKey()
+	var steps []func() error
+	add := func(f func() error) { steps = append(steps, f) }
+	encap := t.c.portable
+	switch t.c.kind {
+	case kindEncrypt:
+		for _, f := range t.flows {
+			add(func() error {
+				return c.AddTunnel(dataplane.TunnelConfig{ID: f.tunnel, Mode: dataplane.ModeIPsec, Local: t.d1.ip4, Remote: f.peer, Encap: encap})
+			})
+			add(func() error {
+				return c.AddSA(dataplane.SAConfig{SPI: f.spi, Direction: dataplane.Outbound, Tunnel: f.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+			})
+			add(func() error {
+				return c.AddRoute(0, f.prefix, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: f.tunnel})
+			})
+		}
+	case kindDecrypt:
+		for _, f := range t.flows {
+			add(func() error {
+				return c.AddTunnel(dataplane.TunnelConfig{ID: f.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: f.peer, Encap: encap})
+			})
+			add(func() error {
+				return c.AddSA(dataplane.SAConfig{SPI: f.spi, Direction: dataplane.Inbound, Tunnel: f.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+			})
+		}
+		add(func() error { return c.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopHost}) })
+	case kindHairpin:
+		// Spoke A's tunnel (inbound SA) and spoke B's (outbound SA): what
+		// arrives from A for B's LAN is routed into B's tunnel.
+		in, out := t.flows[0], t.flows[0]
+		out.tunnel, out.spi = in.tunnel+1, in.spi+1
+		add(func() error {
+			return c.AddTunnel(dataplane.TunnelConfig{ID: in.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeA, Encap: encap})
+		})
+		add(func() error {
+			return c.AddTunnel(dataplane.TunnelConfig{ID: out.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeB, Encap: encap})
+		})
+		add(func() error {
+			return c.AddSA(dataplane.SAConfig{SPI: in.spi, Direction: dataplane.Inbound, Tunnel: in.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+		})
+		add(func() error {
+			return c.AddSA(dataplane.SAConfig{SPI: out.spi, Direction: dataplane.Outbound, Tunnel: out.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+		})
+		add(func() error {
+			return c.AddRoute(0, spokeALAN, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: in.tunnel})
+		})
+		add(func() error {
+			return c.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: out.tunnel})
+		})
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			return fmt.Errorf("dut: %w", err)
+		}
 	}
 	return nil
 }
 
-var route4Tunnel = dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1}
+// startXDP runs esphub's AF_XDP backend in the DUT namespace with one
+// worker per queue. Workers sleep in poll(2) as soon as they are idle, so
+// their CPU time is their work.
+func (t *xdpTopo) startXDP(ns string) error {
+	if t.c.kind == kindDecrypt {
+		// The backend resolves the LAN next hop from the kernel's tables.
+		if err := ipRun("-n", ns, "route", "add", lanB.String(), "via", t.s0.ip4.String(), "dev", "d1"); err != nil {
+			return err
+		}
+	}
+	cfg := xdp.Config{Engine: dataplane.NewEngine(dataplane.Options{}), Queues: t.c.queues(), IdleSpin: -1}
+	switch t.c.kind {
+	case kindEncrypt:
+		cfg.WAN, cfg.LANs = "d1", []xdp.LAN{{Name: "d0"}}
+	case kindDecrypt:
+		cfg.WAN, cfg.LANs = "d0", []xdp.LAN{{Name: "d1"}}
+	case kindHairpin:
+		cfg.WAN = "d0"
+	}
+	err := inNetns(ns, func() error {
+		var err error
+		t.xb, err = xdp.New(cfg)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("af_xdp backend: %w", err)
+	}
+	t.engine = t.xb.Engine
+	if err := t.program(t.xb); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.dutStop = cancel
+	t.dutDone = make(chan error, 1)
+	go func() { t.dutDone <- t.xb.Run(ctx) }()
+	return nil
+}
+
+// startPortable runs esphub's portable backend in the DUT namespace with
+// workers reader goroutines on each of its inputs (the TUN device and the
+// ESP-in-UDP socket), as esphubd does with one. Encrypt: the kernel
+// forwards the generator's packets for lanB into esp0. Decrypt: the
+// backend's socket on d0 takes the ESP and the kernel forwards the
+// decrypted packets out of d1. Hairpin: ESP in on d0 and out again.
+func (t *xdpTopo) startPortable(ns string) error {
+	// No IPv6 in the DUT namespace: esp0 would otherwise send router and
+	// multicast listener solicitations into the tunnel (no-route drops).
+	for _, kv := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+		"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"} {
+		if _, err := nsExecContext(context.Background(), ns, "sysctl", "-qw", kv); err != nil {
+			return err
+		}
+	}
+	local := t.d0.ip4
+	if t.c.kind == kindEncrypt {
+		local = t.d1.ip4
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.dutStop = cancel
+	var err error
+	t.gw, err = startPortableDUT(ctx, &t.dutWG, ns, local, t.c.kind != kindHairpin, max(t.c.workers, 1), t.program)
+	if err != nil {
+		return err
+	}
+	t.engine = t.gw.backend.Engine
+	switch t.c.kind {
+	case kindEncrypt:
+		for _, f := range t.flows {
+			if err := ipRun("-n", ns, "route", "add", f.prefix.String(), "dev", "esp0"); err != nil {
+				return err
+			}
+		}
+	case kindDecrypt:
+		if err := ipRun("-n", ns, "route", "add", lanB.String(), "via", t.s0.ip4.String(), "dev", "d1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Close stops the goroutines and removes everything.
 func (t *xdpTopo) Close() error {
 	t.stop.Store(true)
 	t.wg.Wait()
+	if t.dutStop != nil {
+		t.dutStop()
+	}
 	if t.gw != nil {
-		t.gwCancel()
 		t.gw.close()
-		t.gwWG.Wait()
+	}
+	t.dutWG.Wait()
+	if t.xb != nil {
+		if t.dutDone != nil {
+			<-t.dutDone
+		}
+		t.xb.Close()
 	}
 	t.gen.close()
-	t.dut.close()
+	t.fwd.close()
 	t.sink.close()
 	return t.lab.Close()
 }
 
-// frames returns the generator's frames for a size label: Ethernet frames
-// to d0 carrying the inner packet (forward, encrypt) or its ESP (decrypt).
-// IMIX rotates through its sizes; decrypt uses 1,024 sealed packets.
-func (t *xdpTopo) frames(label string) ([][]byte, error) {
-	n := 12
-	if t.kind == kindDecrypt {
-		n = 1024
-	}
-	sizes, err := batchSizes(label, n)
+// setSize prepares the generator's packets for a size label: per flow, the
+// inner packets (IMIX rotates through its sizes), as Ethernet frames to d0
+// for forward and encrypt.
+func (t *xdpTopo) setSize(label string) error {
+	sizes, err := batchSizes(label, len(imixSizes))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([][]byte, 0, n)
 	t.sizes = sizes
+	t.inner = make([][][]byte, len(t.flows))
 	buf := make([]byte, 1500)
-	pkts := make([]*dataplane.Packet, 1)
-	pkts[0] = dataplane.NewPacket(dataplane.DefaultBufferSize)
-	for i, size := range sizes {
-		innerPacket(buf, size, uint16(i))
-		ip := buf[:size]
-		if t.kind == kindDecrypt {
-			p := pkts[0]
-			p.Reset()
-			p.SetData(ip)
-			t.sealer.WA.ProcessOutbound(pkts)
-			if p.Verdict != dataplane.VerdictUnderlay {
-				return nil, fmt.Errorf("seal generator packet: %v (%v)", p.Verdict, p.Drop)
+	for k, f := range t.flows {
+		for i, size := range sizes {
+			innerPacketTo(buf, size, uint16(i), f.dst)
+			ip := append([]byte(nil), buf[:size]...)
+			if !t.c.seals() {
+				ip = ethFrame(t.d0.mac, t.g0.mac, ip)
 			}
-			ip = p.Data()
+			t.inner[k] = append(t.inner[k], ip)
 		}
-		out = append(out, ethFrame(t.d0.mac, t.g0.mac, ip))
 	}
-	return out, nil
+	return nil
 }
 
 func ethFrame(dst, src net.HardwareAddr, ip []byte) []byte {
@@ -337,89 +589,32 @@ func ethFrame(dst, src net.HardwareAddr, ip []byte) []byte {
 	return f
 }
 
-// publishCPU stores the calling (locked) thread's CPU time for readers.
-func (t *xdpTopo) publishCPU() { t.dutCPU.Store(int64(ThreadCPU())) }
-
-// runDUT is the device under test: one worker on a locked thread.
-func (t *xdpTopo) runDUT() {
+// runForwarder is the I/O ceiling's DUT: one thread receiving on d0 and
+// transmitting on d1 with the MACs rewritten, nothing else.
+func (t *xdpTopo) runForwarder() {
 	defer t.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	u, in, out := t.dut.umem, t.dut.in, t.dut.out
+	u, in, out := t.fwd.umem, t.fwd.socks[0], t.fwd.out
 	descs := make([]afxdp.Desc, batchSize)
-	send := make([]afxdp.Desc, 0, batchSize)
-	drop := make([]afxdp.Desc, 0, batchSize)
-	pkts := make([]*dataplane.Packet, batchSize)
-	for i := range pkts {
-		pkts[i] = dataplane.NewPacket(dataplane.DefaultBufferSize)
-	}
-	var w *dataplane.Worker
-	if t.engine != nil {
-		w = t.engine.NewWorker()
-	}
 	poll := afxdp.NewPoller(in, out)
 	dstMAC, srcMAC := t.s0.mac, t.d1.mac
 	batches := 0
-	t.publishCPU()
+	t.fwdCPU.Store(int64(ThreadCPU()))
 	for !t.stop.Load() {
 		n := in.Receive(descs)
 		if n == 0 {
 			out.Flush()
-			t.publishCPU()
+			t.fwdCPU.Store(int64(ThreadCPU()))
 			poll.Wait(time.Millisecond)
 			continue
 		}
-		send, drop = send[:0], drop[:0]
-		switch t.kind {
-		case kindForward:
-			for _, d := range descs[:n] {
-				b := u.Data(d)
-				copy(b[0:6], dstMAC)
-				copy(b[6:12], srcMAC)
-			}
-			send = append(send, descs[:n]...)
-		case kindEncrypt, kindDecrypt:
-			// The engine works on its own packet buffers here: the
-			// zero-copy attach of UMEM frames to Packets is not on main
-			// yet, so each packet is copied in and out once.
-			for i, d := range descs[:n] {
-				p := pkts[i]
-				p.Reset()
-				b := u.Data(d)
-				if len(b) < 14 {
-					continue
-				}
-				p.SetLen(copy(p.ReadBuffer(), b[14:]))
-				if t.kind == kindDecrypt && !p.StripOuter() {
-					p.Verdict = dataplane.VerdictDrop
-				}
-			}
-			if t.kind == kindEncrypt {
-				w.ProcessOutbound(pkts[:n])
-			} else {
-				w.ProcessInbound(pkts[:n])
-			}
-			want := dataplane.VerdictUnderlay
-			if t.kind == kindDecrypt {
-				want = dataplane.VerdictHost
-			}
-			for i, d := range descs[:n] {
-				p := pkts[i]
-				if p.Verdict != want || !u.Adjust(&d, 0, 14+p.Len()-int(d.Len)) {
-					drop = append(drop, d)
-					continue
-				}
-				b := u.Data(d)
-				copy(b[0:6], dstMAC)
-				copy(b[6:12], srcMAC)
-				copy(b[14:], p.Data())
-				send = append(send, d)
-			}
+		for _, d := range descs[:n] {
+			b := u.Data(d)
+			copy(b[0:6], dstMAC)
+			copy(b[6:12], srcMAC)
 		}
-		if len(drop) > 0 {
-			u.Release(drop)
-			t.dutDrops.Add(uint64(len(drop)))
-		}
+		send := descs[:n]
 		for sent := 0; sent < len(send); {
 			m := out.Transmit(send[sent:])
 			sent += m
@@ -427,106 +622,161 @@ func (t *xdpTopo) runDUT() {
 				out.Flush()
 				if t.stop.Load() {
 					u.Release(send[sent:])
+					t.fwdDrops.Add(uint64(len(send) - sent))
 					break
 				}
 			}
 		}
-		t.dutPkts.Add(uint64(n))
+		t.fwdPkts.Add(uint64(n))
 		if batches++; batches%16 == 0 {
-			t.publishCPU()
+			t.fwdCPU.Store(int64(ThreadCPU()))
 		}
 	}
 }
 
 // runSink counts what arrives at s0 and checks one field of each frame:
-// the SPI of ESP, the inner destination otherwise.
+// that ESP carries one of the scenario's SPIs, that inner packets go to
+// lanB.
 func (t *xdpTopo) runSink() {
 	defer t.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	s, u := t.sink.in, t.sink.umem
+	u := t.sink.umem
 	descs := make([]afxdp.Desc, batchSize)
-	poll := afxdp.NewPoller(s)
-	dst := lanB.Addr().Next().As4() // innerDst
+	poll := afxdp.NewPoller(t.sink.socks...)
+	esp := t.c.kind == kindEncrypt || t.c.kind == kindHairpin
+	lan := lanB.Addr().As4()
 	t.sinkCPU.Store(int64(ThreadCPU()))
 	for batches := 0; !t.stop.Load(); batches++ {
 		if batches%16 == 0 {
 			t.sinkCPU.Store(int64(ThreadCPU()))
 		}
-		n := s.Receive(descs)
-		if n == 0 {
-			t.sinkCPU.Store(int64(ThreadCPU()))
-			poll.Wait(time.Millisecond)
-			continue
-		}
-		bad := 0
-		for _, d := range descs[:n] {
-			b := u.Data(d)
-			switch {
-			case t.kind == kindEncrypt:
-				switch {
-				case len(b) >= 38 && b[23] == 50 && binary.BigEndian.Uint32(b[34:]) == xdpSPI:
-				case len(b) >= 46 && b[23] == 17 && binary.BigEndian.Uint32(b[42:]) == xdpSPI:
-				default:
-					bad++
-				}
-			default:
-				if len(b) < 34 || [4]byte(b[30:34]) != dst {
+		got := 0
+		for _, s := range t.sink.socks {
+			n := s.Receive(descs)
+			if n == 0 {
+				continue
+			}
+			got += n
+			bad := 0
+			for _, d := range descs[:n] {
+				b := u.Data(d)
+				if esp {
+					switch {
+					case len(b) >= 38 && b[23] == 50 && binary.BigEndian.Uint32(b[34:])>>8 == xdpSPIBase>>8:
+					case len(b) >= 46 && b[23] == 17 && binary.BigEndian.Uint32(b[42:])>>8 == xdpSPIBase>>8:
+					default:
+						bad++
+					}
+				} else if len(b) < 34 || [3]byte(b[30:33]) != [3]byte(lan[:3]) {
 					bad++
 				}
 			}
+			u.Release(descs[:n])
+			t.sinkGood.Add(uint64(n - bad))
+			t.sinkBad.Add(uint64(bad))
 		}
-		u.Release(descs[:n])
-		t.sinkGood.Add(uint64(n - bad))
-		t.sinkBad.Add(uint64(bad))
+		if got == 0 {
+			t.sinkCPU.Store(int64(ThreadCPU()))
+			poll.Wait(time.Millisecond)
+		}
 	}
 }
 
-// generate transmits frames (round robin) for d at rate packets per second
-// (0: as fast as the generator goes) and returns how many it sent. It
-// runs on the calling goroutine, locked to its thread.
-func (t *xdpTopo) generate(frames [][]byte, d time.Duration, rate float64) (sent uint64, elapsed, cpu time.Duration) {
+// genHeadroom is where in a generator frame the inner packet goes when it
+// is sealed in place: room in front for the Ethernet, outer IP, UDP and
+// ESP headers the sealer prepends (the engine needs dataplane.Headroom).
+const genHeadroom = 256 + 14 + dataplane.Headroom
+
+// generate transmits the flows' packets (round robin over flows, each on
+// its queue's socket, batches of 64) for d as fast as the generator goes
+// and returns how many it sent. For decrypt and hairpin it seals every
+// packet just before sending it: the inner packet is copied into the
+// frame and the sealing engine encrypts it in place (Packet.Wrap), so each
+// carries the SA's next sequence number. It runs on the calling goroutine,
+// locked to its thread.
+func (t *xdpTopo) generate(d time.Duration) (sent uint64, elapsed, cpu time.Duration) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cpu0 := ThreadCPU()
-	s, u := t.gen.in, t.gen.umem
+	u := t.gen.umem
 	tx := make([]afxdp.Desc, batchSize)
-	k := 0
+	ok := make([]afxdp.Desc, 0, batchSize)
+	pkts := make([]*dataplane.Packet, batchSize)
+	frames := make([][]byte, batchSize)
+	for i := range pkts {
+		pkts[i] = new(dataplane.Packet)
+	}
+	next := make([]int, len(t.flows))
 	start := time.Now()
 	deadline := start.Add(d)
-	for {
-		now := time.Now()
-		if now.After(deadline) {
+	for round := 0; ; round++ {
+		if round%8 == 0 && time.Now().After(deadline) {
 			break
 		}
-		if rate > 0 {
-			// Pace per batch: never ahead of rate × elapsed.
-			if due := uint64(now.Sub(start).Seconds() * rate); sent+batchSize > due+batchSize {
-				time.Sleep(50 * time.Microsecond)
-				continue
-			}
-		}
+		fi := round % len(t.flows)
+		s, inner := t.gen.socks[t.flows[fi].queue], t.inner[fi]
+		s.Complete()
 		m := u.Alloc(tx)
-		for i := range m {
-			f := frames[k]
-			if k++; k == len(frames) {
-				k = 0
+		k := next[fi]
+		ok = ok[:0]
+		if t.sealer == nil {
+			for i := range m {
+				f := inner[k]
+				if k++; k == len(inner) {
+					k = 0
+				}
+				tx[i].Len = uint32(len(f))
+				copy(u.Data(tx[i]), f)
 			}
-			tx[i].Len = uint32(len(f))
-			copy(u.Data(tx[i]), f)
+			ok = append(ok, tx[:m]...)
+		} else {
+			for i := range m {
+				f := inner[k]
+				if k++; k == len(inner) {
+					k = 0
+				}
+				frame, _ := u.Frame(tx[i])
+				frames[i] = frame
+				pkts[i].Wrap(frame, genHeadroom, copy(frame[genHeadroom:], f))
+			}
+			t.sealer.WA.ProcessOutbound(pkts[:m])
+			for i := range m {
+				p := pkts[i]
+				off := p.Offset() - 14
+				if p.Verdict != dataplane.VerdictUnderlay || off < 0 || !u.SetFrameData(&tx[i], off, 14+p.Len()) {
+					t.genBad++
+					u.Release(tx[i : i+1])
+					continue
+				}
+				e := frames[i][off:]
+				copy(e[0:6], t.d0.mac)
+				copy(e[6:12], t.g0.mac)
+				e[12], e[13] = 0x08, 0x00
+				ok = append(ok, tx[i])
+			}
 		}
-		took := s.Transmit(tx[:m])
-		u.Release(tx[took:m])
+		next[fi] = k
+		took := s.Transmit(ok)
+		u.Release(ok[took:])
 		sent += uint64(took)
-		if took < m || m == 0 {
+		if took < len(ok) || m == 0 {
 			s.Flush()
 			runtime.Gosched()
 		}
 	}
 	elapsed = time.Since(start)
-	// Let the TX ring drain so its packets count as offered in this run.
-	for i := 0; i < 200 && s.TXPending() > 0; i++ {
-		s.Flush()
+	// Let the TX rings drain so their packets count as offered in this run.
+	for i := 0; i < 200; i++ {
+		pending := 0
+		for _, s := range t.gen.socks {
+			s.Flush()
+			s.Complete()
+			pending += s.TXPending()
+		}
+		if pending == 0 {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
 	return sent, elapsed, ThreadCPU() - cpu0
@@ -549,15 +799,15 @@ func (t *xdpTopo) waitQuiet() uint64 {
 }
 
 // measure runs the generator once and returns the sample: sink packets,
-// offered packets, generator time and the DUT thread's CPU.
-func (t *xdpTopo) measure(frames [][]byte, d time.Duration, rate float64) Sample {
+// offered packets, generator time and the DUT's CPU.
+func (t *xdpTopo) measure(d time.Duration) Sample {
 	base := t.sinkGood.Load()
-	cpu0, sink0, self0 := t.dutCPU.Load(), t.sinkCPU.Load(), processCPU()
-	sent, elapsed, genCPU := t.generate(frames, d, rate)
+	fwd0, sink0, self0 := t.fwdCPU.Load(), t.sinkCPU.Load(), processCPU()
+	sent, elapsed, genCPU := t.generate(d)
 	got := t.waitQuiet() - base
-	cpu := time.Duration(t.dutCPU.Load() - cpu0)
-	if t.portable {
-		// The backend's goroutines are not on one thread: take the
+	cpu := time.Duration(t.fwdCPU.Load() - fwd0)
+	if t.c.kind != kindForward {
+		// The backends' workers are not this goroutine's: take the
 		// process's CPU minus the generator's and the sink's threads.
 		cpu = processCPU() - self0 - genCPU - time.Duration(t.sinkCPU.Load()-sink0)
 	}
@@ -568,46 +818,96 @@ func (t *xdpTopo) measure(frames [][]byte, d time.Duration, rate float64) Sample
 	return Sample{Packets: got, Offered: sent, Bytes: bytes, Elapsed: elapsed, CPU: cpu}
 }
 
-// XDPPath runs one AF_XDP scenario kind over every size: scenario 2
-// (forward) or 3 (encrypt, decrypt).
-func xdpPath(kind xdpKind, portable bool, rc RunConfig) ([]Result, error) {
-	t, err := newXDPTopo(kind, portable)
+// warmUp sends until the sink sees traffic (the AF_XDP backend learns its
+// next hops from the first packets, which it hands to the kernel), at
+// most 10 s.
+func (t *xdpTopo) warmUp() {
+	base := t.sinkGood.Load()
+	for start := time.Now(); time.Since(start) < 10*time.Second; {
+		t.generate(100 * time.Millisecond)
+		if t.waitQuiet() > base+1000 {
+			break
+		}
+	}
+	if t.xb != nil {
+		// One more round with the next hops resolved.
+		t.generate(100 * time.Millisecond)
+		t.waitQuiet()
+	}
+}
+
+// harness describes the measurement of c for the report.
+func (c xdpCase) harness() string {
+	gen := "own AF_XDP generator (copy mode, one thread"
+	if c.queues() > 1 {
+		gen += fmt.Sprintf(", one socket per queue on %d-queue veths", c.queues())
+	}
+	gen += ")"
+	if c.seals() {
+		gen += " sealing each packet in its UMEM frame just before sending it (fresh sequence numbers: the DUT runs with anti-replay on)"
+	}
+	sink := "AF_XDP sink counting and checking every frame"
+	switch {
+	case c.kind == kindForward:
+		return gen + " → DUT: minimal AF_XDP forwarder (one thread, two sockets on one UMEM, MAC rewrite only), XDP steering on the ingress veth → " + sink + "; gen, DUT and sink in three namespaces; CPU is the DUT thread's only"
+	case c.kind == kindHairpin && c.portable:
+		return gen + " as spoke A → bridge → hub: esphub's portable backend (ESP-in-UDP socket, one reader goroutine, no daemon) decrypts and re-encrypts into spoke B's tunnel → bridge → " + sink + " as spoke B; CPU is the process's minus the generator's and sink's threads"
+	case c.kind == kindHairpin:
+		return gen + " as spoke A → bridge → hub: esphub's AF_XDP backend (one worker, in place in UMEM, no daemon) decrypts and re-encrypts into spoke B's tunnel → bridge → " + sink + " as spoke B; CPU is the process's minus the generator's and sink's threads"
+	case c.portable:
+		return gen + fmt.Sprintf(" → DUT namespace with kernel forwarding and esphub's portable backend (TUN esp0 + ESP-in-UDP socket, %d reader goroutine(s) on each, no daemon) → ", max(c.workers, 1)) + sink + "; CPU is the process's minus the generator's and sink's threads"
+	default:
+		w := "one worker"
+		if c.workers > 1 {
+			w = fmt.Sprintf("%d workers, one per queue, each flow's SA on the queue of the worker that owns it (no hand-offs)", c.workers)
+		}
+		return gen + " → DUT: esphub's AF_XDP backend (dataplane/xdp, " + w + ", frames processed in place in UMEM, no copies; no daemon) → " + sink + "; CPU is the process's minus the generator's and sink's threads"
+	}
+}
+
+// xdpPath measures one case over every size.
+func xdpPath(c xdpCase, rc RunConfig) ([]Result, error) {
+	t, err := newXDPTopo(c)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
 	scenario := ScenarioESP
-	if kind == kindForward {
+	if c.kind == kindForward {
 		scenario = ScenarioIO
 	}
 	var out []Result
+	drops0 := map[string]uint64{}
 	for _, label := range rc.Sizes {
-		frames, err := t.frames(label)
-		if err != nil {
+		if err := t.setSize(label); err != nil {
 			return out, err
 		}
-		// Warm up: page in the rings, settle the XDP programs.
-		t.measure(frames, 100*time.Millisecond, 0)
+		t.warmUp()
+		if t.engine != nil {
+			drops0 = nonZero(t.engine.Drops())
+		}
+		var k0 uint64
+		if t.xb != nil {
+			k0 = xdpToKernel(t.xb)
+		}
 		var samples []Sample
 		for range rc.Runs {
-			samples = append(samples, t.measure(frames, rc.Duration, 0))
+			samples = append(samples, t.measure(rc.Duration))
 		}
-		r := PacketResult(scenario, kind.path(portable), label, samples)
-		r.Workers = 1
-		if portable {
-			r.Harness = "own AF_XDP generator → DUT namespace with kernel forwarding into esphub's portable backend (TUN esp0 + ESP-in-UDP socket, one reader goroutine each way, no daemon) → AF_XDP sink; CPU is the process's minus the generator's and sink's threads"
-		} else {
-			r.Harness = "own AF_XDP generator (copy mode, one thread) → DUT: one worker thread with two AF_XDP sockets on one UMEM, XDP steering on the ingress veth → AF_XDP sink counting and checking every frame; gen, DUT and sink in three namespaces; CPU is the DUT thread's only"
-			if kind != kindForward {
-				r.Harness += "; DUT runs dataplane.Engine directly (no daemon), copying each packet between the UMEM frame and an engine buffer"
+		r := PacketResult(scenario, c.path(), label, samples)
+		r.Workers = max(c.workers, 1)
+		r.Harness = c.harness()
+		if t.engine != nil {
+			if d := dropsSince(drops0, nonZero(t.engine.Drops())); len(d) > 0 {
+				r.Note += fmt.Sprintf(" DUT engine drops while measuring: %v.", d)
+				if d[dataplane.DropReplay.String()] > 0 && c.portable && c.workers > 1 {
+					r.Note += " (Replay drops here are the portable backend's: its two readers share one socket, and under overload, when the socket drops most packets and sequence numbers jump, a batch held by a preempted reader falls behind the window the other advanced; the generator never repeats a sequence number.)"
+				}
 			}
 		}
-		if kind == kindDecrypt {
-			r.Note = "Decrypt: the generator replays 1,024 packets sealed in advance, so the DUT's inbound SA runs without anti-replay."
-		}
-		if portable {
-			if d := nonZero(t.engine.Drops()); len(d) > 0 {
-				r.Note += fmt.Sprintf(" Engine drops: %v.", d)
+		if t.xb != nil {
+			if k := xdpToKernel(t.xb) - k0; k > 0 {
+				r.Note += fmt.Sprintf(" %d packets went through the kernel path (unresolved next hop).", k)
 			}
 		}
 		if bad := t.sinkBad.Load(); bad > 0 {
@@ -618,70 +918,31 @@ func xdpPath(kind xdpKind, portable bool, rc RunConfig) ([]Result, error) {
 		}
 		out = append(out, r)
 	}
-	if d := t.dutDrops.Load(); d > 0 && kind != kindForward {
-		return out, fmt.Errorf("%s: the engine dropped %d packets (%v)", kind.path(portable), d, nonZero(t.engine.Drops()))
+	if t.genBad > 0 {
+		return out, fmt.Errorf("%s: the generator could not seal %d packets", c.path(), t.genBad)
 	}
 	if len(out) > 0 && out[0].PPS.Median == 0 {
-		return out, errors.New(kind.path(portable) + ": nothing reached the sink")
+		return out, errors.New(c.path() + ": nothing reached the sink")
 	}
 	return out, nil
 }
 
-// setupPortable runs the portable backend in the DUT namespace: the kernel
-// forwards the generator's packets for lanB into esp0 (encrypt), or the
-// backend's UDP socket on d0 takes the ESP and the kernel forwards the
-// decrypted packets out of d1 to the sink (decrypt).
-func (t *xdpTopo) setupPortable(ns string) error {
-	key := make([]byte, 20)
-	for i := range key {
-		key[i] = byte(0x40 + i)
+// xdpToKernel sums the AF_XDP backend's kernel-path hand-offs.
+func xdpToKernel(b *xdp.Backend) uint64 {
+	var n uint64
+	for _, q := range b.Status().Queues {
+		n += q.ToKernel
 	}
-	for _, kv := range []string{"net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"} {
-		if _, err := nsExecContext(context.Background(), ns, "sysctl", "-qw", kv); err != nil {
-			return err
+	return n
+}
+
+// dropsSince returns the counters of now that grew since before.
+func dropsSince(before, now map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range now {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.gwCancel = cancel
-	var err error
-	if t.kind == kindEncrypt {
-		t.gw, err = startPortableGW(ctx, &t.gwWG, ns, t.d1.ip4, t.s0.ip4, xdpSPI, 0, key, nil, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 1})
-		if err != nil {
-			return err
-		}
-		if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
-			return err
-		}
-		if err := ipRun("-n", ns, "route", "add", lanB.String(), "dev", "esp0"); err != nil {
-			return err
-		}
-	} else {
-		t.gw, err = startPortableGW(ctx, &t.gwWG, ns, t.d0.ip4, t.g0.ip4, 0, xdpSPI, nil, key, dataplane.NextHop{Kind: dataplane.NextHopHost})
-		if err != nil {
-			return err
-		}
-		if err := ipRun("-n", ns, "route", "add", lanB.String(), "via", t.s0.ip4.String(), "dev", "d1"); err != nil {
-			return err
-		}
-		s := dataplane.NewEngine(dataplane.Options{})
-		for _, f := range []func() error{
-			func() error {
-				return s.AddTunnel(dataplane.TunnelConfig{ID: 1, Mode: dataplane.ModeIPsec, Local: t.g0.ip4, Remote: t.d0.ip4, Encap: true})
-			},
-			func() error {
-				return s.AddSA(dataplane.SAConfig{SPI: xdpSPI, Direction: dataplane.Outbound, Tunnel: 1, Algorithm: esp.AESGCM16, EncKey: key})
-			},
-			func() error { return s.AddRoute(0, lanB, route4Tunnel) },
-		} {
-			if err := f(); err != nil {
-				return fmt.Errorf("generator engine: %w", err)
-			}
-		}
-		t.sealer = &EnginePair{A: s, WA: s.NewWorker()}
-	}
-	if err := ipRun("-n", ns, "link", "set", "esp0", "up"); err != nil {
-		return err
-	}
-	t.engine = t.gw.backend.Engine
-	return nil
+	return out
 }

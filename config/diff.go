@@ -54,6 +54,13 @@ func Diff(old, new *Config) []Change {
 	single("ip route", old.Routes, new.Routes)
 	out = diffNamed(out, "ip access-list", old.AccessLists, new.AccessLists, func(x *AccessList) string { return x.Name })
 	single("cts role-based sgt-map", old.SGTMaps, new.SGTMaps)
+	single("cts role-based permissions", old.CTS, new.CTS)
+	out = diffNamed(out, "role-based access-list", old.RoleBasedACLs, new.RoleBasedACLs, func(x *RoleBasedACL) string {
+		if x.IPv6 {
+			return "ipv6 " + x.Name
+		}
+		return x.Name
+	})
 	return out
 }
 

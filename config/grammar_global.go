@@ -20,6 +20,7 @@ var (
 	extACLMode       = &mode{name: "config-ext-nacl", what: "ip access-list extended"}
 	v6ACLMode        = &mode{name: "config-ipv6-acl", what: "ipv6 access-list"}
 	attrListMode     = &mode{name: "config-attr-list", what: "aaa attribute list"}
+	clusterMode      = &mode{name: "config-ikev2-cluster", what: "crypto ikev2 cluster"}
 
 	allModes []*mode
 )
@@ -322,10 +323,26 @@ func init() {
 			return nil
 		}),
 		// The seeds name a global "CTS" option without its syntax (§25);
-		// `crypto ikev2 cts sgt` is esphub's spelling.
+		// `crypto ikev2 cts sgt` is IOS's spelling. `cmd-layout` is
+		// esphub's: the CMD-in-ESP layout is unverified (decisions.md).
 		kwNo("crypto ikev2 cts sgt", func(c *ctx) *frame {
-			if c.nargs(0, 0, "") {
-				c.p.cfg.IKEv2.CTSSGT = !c.neg
+			g := &c.p.cfg.IKEv2
+			if c.neg {
+				g.CTSSGT, g.CTSSGTLayout = false, ""
+				return nil
+			}
+			if len(c.args) == 0 {
+				g.CTSSGT, g.CTSSGTLayout = true, ""
+				return nil
+			}
+			if !c.argIs(0, "cmd-layout") || !c.nargs(2, 2, "") {
+				return c.errf(0, "crypto ikev2 cts sgt: expected nothing or cmd-layout {ethertype | ip-protocol}")
+			}
+			switch l := strings.ToLower(c.args[1].text); l {
+			case "ethertype", "ip-protocol":
+				g.CTSSGT, g.CTSSGTLayout = true, l
+			default:
+				return c.errf(1, "crypto ikev2 cts sgt cmd-layout: %q: want ethertype or ip-protocol", c.args[1].text)
 			}
 			return nil
 		}),
@@ -368,6 +385,20 @@ func init() {
 				c.p.cfg.Trustpoints = append(c.p.cfg.Trustpoints, tp)
 			}
 			return &frame{mode: trustpointMode, obj: tp}
+		}),
+		kwNo("crypto ikev2 cluster", func(c *ctx) *frame {
+			if !c.nargs(0, 0, "") {
+				return nil
+			}
+			g := &c.p.cfg.IKEv2
+			if c.neg {
+				g.Cluster = nil
+				return nil
+			}
+			if g.Cluster == nil {
+				g.Cluster = &Cluster{Pos: c.pos()}
+			}
+			return &frame{mode: clusterMode, obj: g.Cluster}
 		}),
 		kwNo("crypto pki certificate map", func(c *ctx) *frame {
 			name, ok := c.arg(0, "map name")
@@ -458,7 +489,15 @@ func init() {
 			return &frame{mode: attrListMode, obj: l}
 		}),
 		kwNo("cts role-based sgt-map", func(c *ctx) *frame {
-			s, ok := c.arg(0, "prefix")
+			i, vrf := 0, ""
+			if c.argIs(0, "vrf") {
+				v, ok := c.arg(1, "VRF name")
+				if !ok {
+					return nil
+				}
+				i, vrf = 2, v
+			}
+			s, ok := c.arg(i, "prefix")
 			if !ok {
 				return nil
 			}
@@ -466,30 +505,30 @@ func init() {
 			if err != nil {
 				a, err2 := netip.ParseAddr(s)
 				if err2 != nil {
-					return c.errf(0, "cts role-based sgt-map: %q is not an address or prefix", s)
+					return c.errf(i, "cts role-based sgt-map: %q is not an address or prefix", s)
 				}
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 			if p.Masked() != p {
-				return c.errf(0, "cts role-based sgt-map: %s has host bits set", p)
+				return c.errf(i, "cts role-based sgt-map: %s has host bits set", p)
 			}
-			if !c.argIs(1, "sgt") {
-				return c.errf(1, "cts role-based sgt-map: expected sgt N")
+			if !c.argIs(i+1, "sgt") {
+				return c.errf(i+1, "cts role-based sgt-map: expected sgt N")
 			}
-			n, ok := c.intArg(2, 2, 65519, "SGT")
-			if !ok || !c.nargs(3, 3, "") {
+			n, ok := c.intArg(i+2, 2, 65519, "SGT")
+			if !ok || !c.nargs(i+3, i+3, "") {
 				return nil
 			}
-			c.p.cfg.SGTMaps = slices.DeleteFunc(c.p.cfg.SGTMaps, func(m *SGTMap) bool { return m.Prefix == p })
+			c.p.cfg.SGTMaps = slices.DeleteFunc(c.p.cfg.SGTMaps, func(m *SGTMap) bool { return m.Prefix == p && m.VRF == vrf })
 			if !c.neg {
-				c.p.cfg.SGTMaps = append(c.p.cfg.SGTMaps, &SGTMap{Prefix: p, SGT: uint16(n), Pos: c.pos()})
+				c.p.cfg.SGTMaps = append(c.p.cfg.SGTMaps, &SGTMap{VRF: vrf, Prefix: p, SGT: uint16(n), Pos: c.pos()})
 			}
 			return nil
 		}),
 	}
 	globalMode.cmds = append(globalMode.cmds, unimplBlock(
 		"router", "crypto map", "crypto dynamic-map", "crypto isakmp policy", "crypto keyring",
-		"crypto isakmp profile", "crypto pki certificate chain", "crypto pki server", "crypto ikev2 cluster",
+		"crypto isakmp profile", "crypto pki certificate chain", "crypto pki server",
 		"aaa group server", "radius server", "line", "route-map", "track", "key chain", "control-plane",
 		"redundancy", "ip dhcp pool", "ip sla", "archive", "class-map", "policy-map", "aaa server radius dynamic-author",
 		"crypto gdoi group", "ip inspect", "zone", "zone-pair", "object-group", "ipv6 dhcp pool", "vlan",
@@ -721,6 +760,49 @@ func init() {
 		}))
 	}
 
+	clusterMode.cmds = []*cmd{
+		kwNo("member", func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			a, ok := c.addrArg(0, "gateway address")
+			if !ok || !c.nargs(1, 1, "") {
+				return nil
+			}
+			cl.Members = slices.DeleteFunc(cl.Members, func(m netip.Addr) bool { return m == a })
+			if !c.neg {
+				cl.Members = append(cl.Members, a)
+			}
+			return nil
+		}),
+		kwNo("shutdown", func(c *ctx) *frame {
+			if c.nargs(0, 0, "") {
+				c.frame.obj.(*Cluster).Shutdown = !c.neg
+			}
+			return nil
+		}),
+		kwNo("slave max-session", func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			if c.neg {
+				cl.SlaveMaxSession = 0
+				return nil
+			}
+			if n, ok := c.intArg(0, 1, 99999, "max sessions"); ok && c.nargs(1, 1, "") {
+				cl.SlaveMaxSession = n
+			}
+			return nil
+		}),
+	}
+	for _, w := range []string{"holdtime", "master", "port", "slave hello", "slave priority", "slave update", "standby-group"} {
+		clusterMode.cmds = append(clusterMode.cmds, kwNo(w, func(c *ctx) *frame {
+			cl := c.frame.obj.(*Cluster)
+			line := joinToks(append(append([]token{}, c.kw...), c.args...))
+			if c.neg {
+				line = "no " + line
+			}
+			cl.Other = append(cl.Other, line)
+			return nil
+		}))
+	}
+
 	certMapMode.cmds = nil
 	for _, f := range []string{"subject-name", "issuer-name", "alt-subject-name", "name", "unstructured-subject-name", "serial-number"} {
 		certMapMode.cmds = append(certMapMode.cmds, kw(f, certMapRule))
@@ -797,7 +879,8 @@ func init() {
 
 	allModes = []*mode{globalMode, proposalMode, policyMode, keyringMode, peerMode, profileMode, authzMode,
 		manglerMode, flexClientMode, ipsecProfileMode, transformMode, trustpointMode, certMapMode, vrfDefMode,
-		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode}
+		vrfAFMode, ipVRFMode, stdACLMode, extACLMode, v6ACLMode, attrListMode, interfaceMode, clusterMode}
+	ctsInit()
 }
 
 func tokTexts(ts []token) []string {

@@ -40,6 +40,10 @@ type Config struct {
 	Routes      []*StaticRoute `json:"routes,omitempty"`
 	AccessLists []*AccessList  `json:"access_lists,omitempty"`
 	SGTMaps     []*SGTMap      `json:"sgt_maps,omitempty"`
+	// CTS is the role-based permissions matrix and RoleBasedACLs its
+	// access lists (grammar_cts.go).
+	CTS           CTS             `json:"cts"`
+	RoleBasedACLs []*RoleBasedACL `json:"role_based_acls,omitempty"`
 
 	AAA AAA `json:"aaa"`
 
@@ -63,20 +67,40 @@ const (
 // IKEv2Global holds the global `crypto ikev2 ...` options (G:815-855).
 type IKEv2Global struct {
 	// Window is the SET_WINDOW_SIZE value (1-200, default 5).
-	Window                 int             `json:"window"`
-	DPD                    *DPD            `json:"dpd,omitempty"`
-	NATKeepalive           int             `json:"nat_keepalive,omitempty"` // seconds, 0 = off
-	CookieChallenge        *int            `json:"cookie_challenge,omitempty"`
-	MaxSA                  int             `json:"max_sa,omitempty"` // 0 = no limit
-	MaxInNegotiation       []InNegLimit    `json:"max_in_negotiation,omitempty"`
-	Fragmentation          *Fragmentation  `json:"fragmentation,omitempty"`
-	RedirectGateway        []string        `json:"redirect_gateway,omitempty"` // "init", "auth"
-	RedirectClient         *RedirectClient `json:"redirect_client,omitempty"`
-	HTTPURLCert            bool            `json:"http_url_cert,omitempty"`
-	DiagnoseErrors         int             `json:"diagnose_error,omitempty"`
-	CTSSGT                 bool            `json:"cts_sgt,omitempty"`
-	DisconnectRevokedPeers bool            `json:"disconnect_revoked_peers,omitempty"`
-	Pos                    map[string]Pos  `json:"-"` // where each option was set, by keyword
+	Window           int             `json:"window"`
+	DPD              *DPD            `json:"dpd,omitempty"`
+	NATKeepalive     int             `json:"nat_keepalive,omitempty"` // seconds, 0 = off
+	CookieChallenge  *int            `json:"cookie_challenge,omitempty"`
+	MaxSA            int             `json:"max_sa,omitempty"` // 0 = no limit
+	MaxInNegotiation []InNegLimit    `json:"max_in_negotiation,omitempty"`
+	Fragmentation    *Fragmentation  `json:"fragmentation,omitempty"`
+	RedirectGateway  []string        `json:"redirect_gateway,omitempty"` // "init", "auth"
+	RedirectClient   *RedirectClient `json:"redirect_client,omitempty"`
+	HTTPURLCert      bool            `json:"http_url_cert,omitempty"`
+	DiagnoseErrors   int             `json:"diagnose_error,omitempty"`
+	CTSSGT           bool            `json:"cts_sgt,omitempty"`
+	// CTSSGTLayout is the CMD-in-ESP layout, "ethertype" (the default when
+	// empty) or "ip-protocol" (crypto ikev2 cts sgt cmd-layout ...).
+	CTSSGTLayout           string         `json:"cts_sgt_layout,omitempty"`
+	DisconnectRevokedPeers bool           `json:"disconnect_revoked_peers,omitempty"`
+	Cluster                *Cluster       `json:"cluster,omitempty"`
+	Pos                    map[string]Pos `json:"-"` // where each option was set, by keyword
+}
+
+// Cluster is `crypto ikev2 cluster`, the source of the gateways `crypto
+// ikev2 redirect gateway` sends peers to. Cisco's load-management protocol
+// between cluster nodes is proprietary, so esphub's cluster is static:
+// `member ADDRESS` (an esphub extension) lists the gateways, and this node
+// keeps peers itself while it has fewer IKE SAs than `slave max-session`.
+// The HSRP-related settings are kept for the running configuration.
+type Cluster struct {
+	Members         []netip.Addr `json:"members,omitempty"`
+	SlaveMaxSession int          `json:"slave_max_session,omitempty"`
+	// Other keeps holdtime, master, port, slave hello/priority/update and
+	// standby-group lines verbatim (no load protocol uses them).
+	Other    []string `json:"other,omitempty"`
+	Shutdown bool     `json:"shutdown,omitempty"`
+	Pos      Pos      `json:"pos"`
 }
 
 // InNegLimit is one `crypto ikev2 limit max-in-negotiation-sa N [incoming|outgoing]`.
@@ -563,9 +587,10 @@ type Interface struct {
 	Tunnel *TunnelConfig `json:"tunnel,omitempty"`
 	NHRP   *NHRPConfig   `json:"nhrp,omitempty"`
 
-	CTSSGT            int  `json:"cts_sgt,omitempty"`
-	MPLSNHRP          bool `json:"mpls_nhrp,omitempty"`
-	MPLSBGPForwarding bool `json:"mpls_bgp_forwarding,omitempty"`
+	CTSSGT            int        `json:"cts_sgt,omitempty"`
+	CTSManual         *CTSManual `json:"cts_manual,omitempty"`
+	MPLSNHRP          bool       `json:"mpls_nhrp,omitempty"`
+	MPLSBGPForwarding bool       `json:"mpls_bgp_forwarding,omitempty"`
 
 	Pos  Pos            `json:"pos"`
 	Refs map[string]Pos `json:"-"`
@@ -699,8 +724,9 @@ type ACLEntry struct {
 	Pos  Pos      `json:"pos"`
 }
 
-// SGTMap is `cts role-based sgt-map PREFIX sgt N`.
+// SGTMap is `cts role-based sgt-map [vrf NAME] PREFIX sgt N`.
 type SGTMap struct {
+	VRF    string       `json:"vrf,omitempty"`
 	Prefix netip.Prefix `json:"prefix"`
 	SGT    uint16       `json:"sgt"`
 	Pos    Pos          `json:"pos"`

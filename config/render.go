@@ -94,11 +94,16 @@ func (c *Config) RunningConfig(all bool) string {
 		renderACL(w, a)
 	}
 	for _, m := range c.SGTMaps {
-		w.line("cts role-based sgt-map %s sgt %d", m.Prefix, m.SGT)
+		if m.VRF != "" {
+			w.line("cts role-based sgt-map vrf %s %s sgt %d", q(m.VRF), m.Prefix, m.SGT)
+		} else {
+			w.line("cts role-based sgt-map %s sgt %d", m.Prefix, m.SGT)
+		}
 	}
 	if len(c.SGTMaps) > 0 {
 		w.bang()
 	}
+	renderCTS(w, c)
 	w.line("end")
 	return w.b.String()
 }
@@ -258,12 +263,32 @@ func (c *Config) renderIKEv2Global(w *writer) {
 		w.line("crypto ikev2 diagnose error %d", g.DiagnoseErrors)
 	}
 	if g.CTSSGT {
-		w.line("crypto ikev2 cts sgt")
+		if g.CTSSGTLayout != "" {
+			w.line("crypto ikev2 cts sgt cmd-layout %s", g.CTSSGTLayout)
+		} else {
+			w.line("crypto ikev2 cts sgt")
+		}
 	}
 	if g.DisconnectRevokedPeers {
 		w.line("crypto ikev2 disconnect-revoked-peers")
 	}
 	if len(w.b.String()) != n {
+		w.bang()
+	}
+	if cl := g.Cluster; cl != nil {
+		w.line("crypto ikev2 cluster")
+		for _, o := range cl.Other {
+			w.line(" %s", o)
+		}
+		if cl.SlaveMaxSession != 0 {
+			w.line(" slave max-session %d", cl.SlaveMaxSession)
+		}
+		for _, m := range cl.Members {
+			w.line(" member %s", m)
+		}
+		if cl.Shutdown {
+			w.line(" shutdown")
+		}
 		w.bang()
 	}
 }
@@ -856,6 +881,19 @@ func renderInterface(w *writer, i *Interface) {
 	}
 	if i.CTSSGT != 0 {
 		w.line(" cts sgt %d", i.CTSSGT)
+	}
+	if m := i.CTSManual; m != nil {
+		w.line(" cts manual")
+		if m.NoPropagate {
+			w.line("  no propagate sgt")
+		}
+		if m.StaticSGT != 0 {
+			if m.Trusted {
+				w.line("  policy static sgt %d trusted", m.StaticSGT)
+			} else {
+				w.line("  policy static sgt %d", m.StaticSGT)
+			}
+		}
 	}
 	if i.MPLSNHRP {
 		w.line(" mpls nhrp")

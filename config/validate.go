@@ -17,6 +17,7 @@ func (p *parser) validate() {
 	for _, pr := range cfg.Proposals {
 		validateProposal(pr, errAt)
 	}
+	p.validateCTS()
 	for _, pol := range cfg.Policies {
 		if pol.Builtin {
 			continue

@@ -371,10 +371,6 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 	if len(props) == 0 {
 		return ike.InitiateRequest{}, fmt.Errorf("%s: crypto ikev2 policy %s has no usable proposal", c.name, pol.Name)
 	}
-	lpsk, rpsk, err := pskKeys(cfg, prof, config.KeyQuery{Role: config.Initiator, Hostname: tc.Destination, Address: remote})
-	if err != nil {
-		return ike.InitiateRequest{}, fmt.Errorf("%s: %w", c.name, err)
-	}
 	plan, err := planTunnel(cfg, ifc, prof, true)
 	if err != nil {
 		return ike.InitiateRequest{}, err
@@ -384,13 +380,17 @@ func (c *connector) build(cfg *config.Config, peerIdx int) (ike.InitiateRequest,
 		return ike.InitiateRequest{}, err
 	}
 	ip := &ike.Profile{
-		Name: prof.Name, LocalID: lid, LocalPSK: lpsk, RemotePSK: rpsk,
+		Name: prof.Name, LocalID: lid,
 		Child:        plan.childConfig(local, remote, false),
 		Lifetime:     profileLifetime(prof),
 		RekeyMargin:  profileLifetime(prof) / 10,
-		DPDInterval:  profileDPD(cfg, prof),
 		NATKeepalive: natKeepalive(cfg, prof),
 		IKEProposals: props,
+		VendorIDs:    ctsVendorIDs(cfg),
+	}
+	profileDPDSettings(cfg, prof, ip)
+	if err := c.d.applyCertAuth(cfg, prof, ip, config.KeyQuery{Role: config.Initiator, Hostname: tc.Destination, Address: remote}); err != nil {
+		return ike.InitiateRequest{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	d := c.d
 	d.configureExchange(ip, prof, plan, true)

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"sort"
@@ -29,6 +30,7 @@ import (
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/internal/logging"
 )
 
 // Dataplane is what control needs from a dataplane backend: the Control
@@ -59,12 +61,33 @@ type Options struct {
 	Kernel    KernelRoutes
 	// Backend names the dataplane backend for `show dataplane`.
 	Backend string
+	// BackendStatus, if set, reports the backend's own state for `show
+	// dataplane` (queues, workers, steering counters): data is added to
+	// the JSON as backend_status and text replaces the one-line backend
+	// header and the drop list (the backend's text lists drops itself).
+	// It is called without the daemon's lock held.
+	BackendStatus func() (data any, text string)
 	// RetryMin and RetryMax bound an initiator's back-off between attempts
 	// to reach an unreachable peer (2 s and 60 s when zero).
 	RetryMin, RetryMax time.Duration
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// ESPKeyLog, if set, receives every installed Child SA's keys in
+	// Wireshark's esp_sa format, to decrypt captures while debugging (as
+	// strongSwan's save-keys plugin does). Never set it in production.
+	ESPKeyLog io.Writer
+	// PKIDir holds the trustpoints' files, one directory per `crypto pki
+	// trustpoint` (DefaultPKIDir when empty; see trustpoints.go).
+	PKIDir string
+	// CRLPoll is how often the trustpoints' crl.pem files are checked for a
+	// new CRL (with `crypto ikev2 disconnect-revoked-peers`, sessions it
+	// revokes are deleted); 0 means every 60 s, negative never.
+	CRLPoll time.Duration
+	// TrafficPoll is how often the dataplane's tunnel counters are read
+	// to feed on-demand DPD (Engine.ReportTraffic); 0 means every second,
+	// negative never.
+	TrafficPoll time.Duration
 	// Observer, if set, hears about sessions coming up and going down:
 	// the seam through which NHRP learns its tunnels. It is called without
 	// the daemon's lock held and must not block.
@@ -110,6 +133,9 @@ type Daemon struct {
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
 
 	nhrp *nhrpState // NHRP instances and their adapters (control/nhrp.go)
+
+	trust        *trustStore // trustpoints (control/trustpoints.go)
+	redirectNext int         // round-robin position among cluster members; guarded by mu
 }
 
 // pending carries what profile selection decided to the Child SA install
@@ -145,6 +171,9 @@ type Session struct {
 	Children map[uint32]*ike.ChildSA `json:"-"`
 	// Routes are the prefixes accepted from the peer's configuration exchange.
 	Routes []netip.Prefix `json:"accepted_routes,omitempty"`
+	// SGT is set when the session's SAs carry Cisco TrustSec tags
+	// (CISCO-CTS-SGT negotiated, IPsec mode, propagate sgt).
+	SGT bool `json:"sgt_tagging,omitempty"`
 
 	plan *tunnelPlan
 }
@@ -189,18 +218,19 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if cfg.IKEv2.Window > 0 {
 		ic.WindowSize = uint32(cfg.IKEv2.Window)
 	}
-	if cfg.IKEv2.CookieChallenge != nil {
-		ic.CookieThreshold = *cfg.IKEv2.CookieChallenge
-	}
-	for _, l := range cfg.IKEv2.MaxInNegotiation {
-		if l.Direction != "outgoing" && ic.MaxHalfOpen == 0 {
-			ic.MaxHalfOpen = l.Limit // call admission for incoming negotiations
+	d.trust = newTrustStore(o.PKIDir, o.Now)
+	if _, problems := d.trust.load(cfg); len(problems) > 0 {
+		for _, p := range problems {
+			d.event("PKI", logging.Warning, "TRUSTPOINT", p)
 		}
 	}
+	engineSettings(cfg, d.trust).Apply(&ic)
 	if r := dpdRetry(cfg); r > 0 && ic.RetransmitTimeout == 0 {
-		// IOS retries liveness checks every `dpd ... RETRY` seconds, five
-		// times, before it declares the peer dead; the engine's one
-		// retransmission schedule follows the shortest configured retry.
+		// Liveness checks follow each profile's `dpd ... RETRY`; the
+		// other requests keep the schedule esphubd always used with
+		// DPD configured: every RETRY seconds, no back-off, so that an
+		// unreachable peer is given up (and a backup peer tried) in
+		// tens of seconds rather than minutes.
 		ic.RetransmitTimeout, ic.RetransmitBackoff = r, 1
 	}
 	e, err := ike.New(ic)
@@ -214,6 +244,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	d.rib.Watch(d.fibApply)
 	d.applyConfigRoutes(nil, cfg)
+	d.applyCTS(nil, cfg)
 	return d, nil
 }
 
@@ -264,6 +295,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	go d.runTrafficReports(connCtx, pollInterval(d.opts.TrafficPoll, time.Second))
+	go d.runCRLPoll(connCtx, pollInterval(d.opts.CRLPoll, time.Minute))
 
 	select {
 	case <-ctx.Done():
@@ -317,7 +350,20 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	}
 	summary := d.syncConnectors(old, cfg)
 	d.mu.Unlock()
+	crlChanged, problems := d.trust.load(cfg)
+	summary = append(summary, problems...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := d.applyEngineSettings(ctx, cfg); err != nil {
+		summary = append(summary, err.Error())
+	}
+	if n, err := d.disconnectRevoked(ctx, crlChanged); err != nil {
+		summary = append(summary, err.Error())
+	} else if n > 0 {
+		summary = append(summary, fmt.Sprintf("%d session(s) with a revoked peer certificate disconnected", n))
+	}
+	cancel()
 	d.applyConfigRoutes(old, cfg)
+	summary = append(summary, d.applyCTS(old, cfg)...)
 	if err := d.nhrp.configure(cfg); err != nil {
 		summary = append(summary, err.Error())
 	}

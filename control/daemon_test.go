@@ -565,3 +565,32 @@ func TestObserverSeesSessions(t *testing.T) {
 		return len(rec.down) == 1 && rec.down[0] == "Virtual-Access1"
 	})
 }
+
+// A backend's own report replaces the one-line header in show dataplane
+// and travels in the JSON as backend_status.
+func TestShowDataplaneBackendStatus(t *testing.T) {
+	net := transport.NewMemNetwork(transport.MemOptions{})
+	a := netip.MustParseAddr("198.18.0.2")
+	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
+	defer tr.Close()
+	type report struct{ Queues int }
+	d, err := New(parse(t, "hub.cfg", hubCfg), Options{Transport: tr, Dataplane: memDP{dataplane.NewEngine(dataplane.Options{})}, Backend: "af_xdp",
+		BackendStatus: func() (any, string) { return report{Queues: 2}, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\n" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, args, err := d.Commands(nil).Lookup([]string{"show", "dataplane"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h(context.Background(), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(r.Text, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\n\nTunnels: 0") || strings.Contains(r.Text, "Drops by reason") {
+		t.Errorf("text:\n%s", r.Text)
+	}
+	if in, ok := r.Data.(DataplaneInfo); !ok || in.BackendStatus != (report{Queues: 2}) {
+		t.Errorf("data %#v", r.Data)
+	}
+}

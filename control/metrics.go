@@ -18,24 +18,27 @@ type Metrics Daemon
 func (d *Daemon) Metrics() *Metrics { return (*Metrics)(d) }
 
 var (
-	descSessions   = prometheus.NewDesc("esphub_sessions", "IKE sessions with an interface (virtual-access or tunnel) up.", nil, nil)
-	descIKESAs     = prometheus.NewDesc("esphub_ike_sas", "IKE SAs up or being negotiated.", nil, nil)
-	descChildSAs   = prometheus.NewDesc("esphub_child_sas", "Installed dataplane SAs by direction.", []string{"direction"}, nil)
-	descSAPackets  = prometheus.NewDesc("esphub_sa_packets_total", "Packets through an SA.", []string{"spi", "direction", "tunnel"}, nil)
-	descSABytes    = prometheus.NewDesc("esphub_sa_bytes_total", "Bytes through an SA.", []string{"spi", "direction", "tunnel"}, nil)
-	descTunPackets = prometheus.NewDesc("esphub_tunnel_packets_total", "Packets through a tunnel interface.", []string{"interface", "direction"}, nil)
-	descTunBytes   = prometheus.NewDesc("esphub_tunnel_bytes_total", "Bytes through a tunnel interface.", []string{"interface", "direction"}, nil)
-	descDrops      = prometheus.NewDesc("esphub_dataplane_drops_total", "Packets the dataplane dropped, by reason.", []string{"reason"}, nil)
-	descIKE        = prometheus.NewDesc("esphub_ike_events_total", "IKE engine counters (messages, exchanges, drops).", []string{"counter"}, nil)
-	descFailures   = prometheus.NewDesc("esphub_ike_failures_total", "IKE negotiations that failed or SAs that died, by notify type.", []string{"notify"}, nil)
-	descRoutes     = prometheus.NewDesc("esphub_routes", "Best routes in the RIB by VRF.", []string{"vrf"}, nil)
-	descConnectors = prometheus.NewDesc("esphub_initiator_tunnels", "Initiator tunnels by state.", []string{"state"}, nil)
+	descSessions    = prometheus.NewDesc("esphub_sessions", "IKE sessions with an interface (virtual-access or tunnel) up.", nil, nil)
+	descIKESAs      = prometheus.NewDesc("esphub_ike_sas", "IKE SAs up or being negotiated.", nil, nil)
+	descChildSAs    = prometheus.NewDesc("esphub_child_sas", "Installed dataplane SAs by direction.", []string{"direction"}, nil)
+	descSAPackets   = prometheus.NewDesc("esphub_sa_packets_total", "Packets through an SA.", []string{"spi", "direction", "tunnel"}, nil)
+	descSABytes     = prometheus.NewDesc("esphub_sa_bytes_total", "Bytes through an SA.", []string{"spi", "direction", "tunnel"}, nil)
+	descTunPackets  = prometheus.NewDesc("esphub_tunnel_packets_total", "Packets through a tunnel interface.", []string{"interface", "direction"}, nil)
+	descTunBytes    = prometheus.NewDesc("esphub_tunnel_bytes_total", "Bytes through a tunnel interface.", []string{"interface", "direction"}, nil)
+	descDrops       = prometheus.NewDesc("esphub_dataplane_drops_total", "Packets the dataplane dropped, by reason.", []string{"reason"}, nil)
+	descIKE         = prometheus.NewDesc("esphub_ike_events_total", "IKE engine counters (messages, exchanges, drops).", []string{"counter"}, nil)
+	descFailures    = prometheus.NewDesc("esphub_ike_failures_total", "IKE negotiations that failed or SAs that died, by notify type.", []string{"notify"}, nil)
+	descRoutes      = prometheus.NewDesc("esphub_routes", "Best routes in the RIB by VRF.", []string{"vrf"}, nil)
+	descCertRejects = prometheus.NewDesc("esphub_ike_certificates_refused_total", "Peer certificates refused, by reason.", []string{"reason"}, nil)
+	descConnectors  = prometheus.NewDesc("esphub_initiator_tunnels", "Initiator tunnels by state.", []string{"state"}, nil)
+	descSGT         = prometheus.NewDesc("esphub_sgt_packets_total", "Packets sent or received with a Cisco TrustSec tag, by SGT.", []string{"sgt", "direction"}, nil)
+	descSGACL       = prometheus.NewDesc("esphub_sgacl_packets_total", "Packets the role-based permissions matrix judged, by cell (\"*\" for the default) and action.", []string{"from", "to", "action"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descIKESAs, descChildSAs, descSAPackets, descSABytes,
-		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors} {
+		descTunPackets, descTunBytes, descDrops, descIKE, descFailures, descRoutes, descConnectors, descCertRejects, descSGT, descSGACL} {
 		ch <- d
 	}
 }
@@ -87,6 +90,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range d.engine.Stats().Map() {
 		ch <- prometheus.MustNewConstMetric(descIKE, prometheus.CounterValue, float64(v), k)
 	}
+	for k, v := range d.engine.CertificateRejects() {
+		ch <- prometheus.MustNewConstMetric(descCertRejects, prometheus.CounterValue, float64(v), k)
+	}
 	for k, v := range d.Failures() {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(v), k)
 	}
@@ -103,5 +109,22 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for s, n := range states {
 		ch <- prometheus.MustNewConstMetric(descConnectors, prometheus.GaugeValue, n, s)
+	}
+	if cd, ok := d.dp.(ctsDataplane); ok {
+		rx, tx := cd.SGTCounters()
+		for s, n := range rx {
+			ch <- prometheus.MustNewConstMetric(descSGT, prometheus.CounterValue, float64(n), strconv.Itoa(int(s)), "rx")
+		}
+		for s, n := range tx {
+			ch <- prometheus.MustNewConstMetric(descSGT, prometheus.CounterValue, float64(n), strconv.Itoa(int(s)), "tx")
+		}
+		for _, c := range cd.SGACLCounters() {
+			from, to := strconv.Itoa(int(c.From)), strconv.Itoa(int(c.To))
+			if c.Default {
+				from, to = "*", "*"
+			}
+			ch <- prometheus.MustNewConstMetric(descSGACL, prometheus.CounterValue, float64(c.Permitted), from, to, "permit")
+			ch <- prometheus.MustNewConstMetric(descSGACL, prometheus.CounterValue, float64(c.Denied), from, to, "deny")
+		}
 	}
 }

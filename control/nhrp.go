@@ -40,6 +40,16 @@ type nhrpState struct {
 	hairpins      chan dataplane.HairpinEvent
 	hairpinsLost  uint64 // guarded by mu
 	lifetimesSeen uint64 // guarded by mu
+	// closing holds the IKE SPIs of redundant spoke-to-spoke sessions
+	// being deleted. Guarded by mu.
+	closing map[uint64]bool
+	// uses counts, per shortcut route, the readings that found it used.
+	uses map[usageKey]uint64
+}
+
+type usageKey struct {
+	vrf    string
+	prefix netip.Prefix
 }
 
 type shortcutKey struct {
@@ -57,7 +67,7 @@ type nhrpNode struct {
 
 func newNHRPState(d *Daemon) *nhrpState {
 	return &nhrpState{d: d, nodes: map[string]*nhrpNode{}, attached: map[string]string{},
-		installed: map[shortcutKey]nhrp.RouteKind{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
+		installed: map[shortcutKey]nhrp.RouteKind{}, uses: map[usageKey]uint64{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
 }
 
 // nhrpConfigs derives the NHRP instances a configuration asks for, by VRF:
@@ -132,7 +142,7 @@ func (ns *nhrpState) configure(cfg *config.Config) error {
 		}
 		node, err := nhrp.New(nc, nhrp.Deps{
 			Sender: (*nhrpSender)(ns), RIB: &nhrpRIB{ns: ns, vrf: vrf}, Routes: &nhrpRoutes{ns: ns, vrf: vrf},
-			Protector: (*nhrpProtector)(ns), Usage: (*nhrpUsage)(ns), Clock: nhrp.SystemClock{},
+			Protector: (*nhrpProtector)(ns), Usage: &nhrpUsage{ns: ns, vrf: vrf}, Clock: nhrp.SystemClock{},
 			Logger: ns.d.log.With("nhrp_vrf", vrf),
 		})
 		if err != nil {
@@ -224,8 +234,100 @@ func (ns *nhrpState) tunnelUp(s Session) {
 		t.ToNHS = !nn.cfg.NHS
 	case nn.cfg.Shortcut && !nn.cfg.NHS:
 		t.Shortcut = true
+		// The peer installs a session it initiated only when our IKE_AUTH
+		// response reaches it: NHRP holds its replies back until then.
+		t.PeerInitiated = !s.Initiator
 	}
 	nn.node.TunnelUp(t)
+	if t.Shortcut {
+		ns.closeRedundant(s)
+	}
+}
+
+// redundantGrace is how long the redundant one of two spoke-to-spoke
+// sessions with the same peer stays up after both are: packets already
+// sent over it (a resolution reply among them) arrive, and NHRP's entries
+// move to the survivor when it goes.
+const redundantGrace = time.Second
+
+// closeRedundant applies the tie-break for a simultaneous spoke-to-spoke
+// setup. When both spokes start IKEv2 to each other at once (each is the
+// exit spoke for the other's resolution), two sessions come up between
+// them. Both sides keep the same one without talking about it: the session
+// whose IKE SPIs hold the lowest of the four SPIs is redundant (RFC 7296
+// §2.8.1 resolves a simultaneous rekey the same way with nonces; SPIs are
+// equally random and, unlike addresses behind NAT, both sides see the same
+// values). The spoke that initiated the redundant session deletes it after
+// redundantGrace; the other side learns of it from the Delete.
+func (ns *nhrpState) closeRedundant(s Session) {
+	d := ns.d
+	if s.IKE.LocalSPI == 0 || s.IKE.RemoteSPI == 0 {
+		return // not fully up yet: its own tunnelUp comes later
+	}
+	d.mu.Lock()
+	var twin *Session
+	for _, o := range d.sessions {
+		if o.IKESPI == s.IKESPI {
+			s.IKE = o.IKE // the snapshot may predate the IKE SA's info
+		}
+		if o.IKESPI == s.IKESPI || o.Template == "" || o.Template != s.Template || o.VRF != s.VRF ||
+			o.IKE.LocalSPI == 0 || o.IKE.RemoteSPI == 0 || o.Remote.Addr() != s.Remote.Addr() ||
+			!o.IKE.RemoteID.Equal(s.IKE.RemoteID) {
+			continue
+		}
+		c := *o
+		twin = &c
+	}
+	d.mu.Unlock()
+	if twin == nil {
+		return
+	}
+	lowest := func(x *Session) uint64 { return min(x.IKE.LocalSPI, x.IKE.RemoteSPI) }
+	loser, kept := &s, twin.Interface
+	if lowest(twin) < lowest(&s) {
+		loser, kept = twin, s.Interface
+	}
+	if !loser.Initiator {
+		return // the peer initiated it and deletes it
+	}
+	spi := loser.IKESPI
+	ns.mu.Lock()
+	if ns.closing == nil {
+		ns.closing = map[uint64]bool{}
+	}
+	if ns.closing[spi] {
+		ns.mu.Unlock()
+		return
+	}
+	ns.closing[spi] = true
+	ns.mu.Unlock()
+	d.log.Info("nhrp: closing the redundant spoke-to-spoke session of a simultaneous setup",
+		"interface", loser.Interface, "peer", loser.Remote, "kept", kept)
+	d.mu.Lock()
+	ctx := d.ctx
+	d.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			ns.mu.Lock()
+			delete(ns.closing, spi)
+			ns.mu.Unlock()
+		}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(redundantGrace):
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := d.engine.DeleteIKESA(dctx, spi); err != nil {
+			d.log.Debug("nhrp: redundant session already gone", "spi", fmt.Sprintf("%016X", spi), "err", err)
+		}
+	}()
 }
 
 // tunnelDown detaches an interface whose session went down; the Node
@@ -423,6 +525,7 @@ func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	r.ns.mu.Lock()
 	kind, ok := r.ns.installed[key]
 	delete(r.ns.installed, key)
+	delete(r.ns.uses, usageKey{r.vrf, key.prefix})
 	r.ns.mu.Unlock()
 	if !ok {
 		kind = sr.Kind
@@ -435,16 +538,44 @@ func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	return nil
 }
 
-// nhrpUsage implements nhrp.Usage with the dataplane's per-tunnel
-// transmit counters: a shortcut is in use while its spoke-to-spoke tunnel
-// carries traffic.
-type nhrpUsage nhrpState
+// nhrpUsage implements nhrp.Usage for one VRF with the dataplane's
+// per-route use marks: a shortcut is in use while packets take its route,
+// whatever else (NHRP, other prefixes) crosses the same tunnel. Each
+// reading that finds the mark set advances the route's count, which is what
+// the Node compares between readings.
+type nhrpUsage struct {
+	ns  *nhrpState
+	vrf string
+}
+
+// routeUser is the dataplane's per-route use mark (dataplane.Engine).
+type routeUser interface {
+	RouteUsed(vrf uint32, p netip.Prefix) (used, ok bool)
+}
 
 // PacketsVia implements nhrp.Usage.
 func (u *nhrpUsage) PacketsVia(r nhrp.ShortcutRoute) uint64 {
-	d := u.d
+	d := u.ns.d
+	key := usageKey{u.vrf, r.Prefix.Masked()}
+	ru, ok := d.dp.(routeUser)
+	if !ok {
+		// A dataplane without use marks: the tunnel's transmit counter
+		// is the best there is.
+		return u.tunnelTx(r.Tunnel)
+	}
+	used, _ := ru.RouteUsed(d.vrfID(u.vrf), key.prefix)
+	u.ns.mu.Lock()
+	defer u.ns.mu.Unlock()
+	if used {
+		u.ns.uses[key]++
+	}
+	return u.ns.uses[key]
+}
+
+func (u *nhrpUsage) tunnelTx(tunnel string) uint64 {
+	d := u.ns.d
 	d.ifMu.Lock()
-	id, ok := d.ifTunnel[r.Tunnel]
+	id, ok := d.ifTunnel[tunnel]
 	d.ifMu.Unlock()
 	if !ok {
 		return 0
@@ -532,6 +663,54 @@ func (p *nhrpProtector) Initiate(req nhrp.InitiateRequest) error {
 		}
 	}()
 	return nil
+}
+
+// Release implements nhrp.Releaser: the spoke-to-spoke session of an
+// interface NHRP no longer uses (its entries expired or were cleared) is
+// deleted, as IOS removes the virtual-access of an expired shortcut.
+func (p *nhrpProtector) Release(tunnel string) {
+	ns := (*nhrpState)(p)
+	d := ns.d
+	d.mu.Lock()
+	var spi uint64
+	for k, s := range d.sessions {
+		if s.Interface == tunnel && s.Template != "" {
+			spi = k
+		}
+	}
+	ctx := d.ctx
+	d.mu.Unlock()
+	if spi == 0 {
+		return
+	}
+	ns.mu.Lock()
+	if ns.closing == nil {
+		ns.closing = map[uint64]bool{}
+	}
+	busy := ns.closing[spi]
+	ns.closing[spi] = true
+	ns.mu.Unlock()
+	if busy {
+		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d.log.Info("nhrp: closing unused spoke-to-spoke session", "interface", tunnel)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			ns.mu.Lock()
+			delete(ns.closing, spi)
+			ns.mu.Unlock()
+		}()
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := d.engine.DeleteIKESA(dctx, spi); err != nil {
+			d.log.Debug("nhrp: unused session already gone", "interface", tunnel, "err", err)
+		}
+	}()
 }
 
 // shortcutRequest builds the IKE request for a spoke-to-spoke session from

@@ -257,3 +257,42 @@ func TestNHRPReloadReattaches(t *testing.T) {
 		t.Errorf("%d NHRP instances left after NHRP was removed from the configuration", n)
 	}
 }
+
+// TestNHRPUsagePerRoute: a shortcut counts as used only when packets take
+// its own route, not when other traffic (another prefix on the same
+// tunnel, NHRP) does.
+func TestNHRPUsagePerRoute(t *testing.T) {
+	ns := ribSide()
+	eng := dataplane.NewEngine(dataplane.Options{})
+	ns.d.dp = memDP{eng}
+	ns.d.vrfIDs = map[string]uint32{}
+	u := &nhrpUsage{ns: ns, vrf: ""}
+	lan2 := netip.MustParsePrefix("198.19.2.0/24")
+	lan6 := netip.MustParsePrefix("2001:db8:1:2::/64")
+	for _, p := range []netip.Prefix{lan2, lan6} {
+		// A tunnel the engine does not have: routed, then dropped.
+		if err := eng.AddRoute(ns.d.vrfID(""), p, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: 9}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r4 := nhrp.ShortcutRoute{Prefix: lan2, Tunnel: "Virtual-Access1"}
+	r6 := nhrp.ShortcutRoute{Prefix: lan6, Tunnel: "Virtual-Access1"}
+	if a, b := u.PacketsVia(r4), u.PacketsVia(r6); a != 0 || b != 0 {
+		t.Fatalf("fresh routes read %d, %d", a, b)
+	}
+	// One IPv6 packet from the LAN takes lan6's route.
+	w := eng.NewWorker()
+	pkt := dataplane.NewPacket(256)
+	ip6 := make([]byte, 48)
+	ip6[0], ip6[5], ip6[6], ip6[7] = 0x60, 8, 58, 64
+	copy(ip6[8:], netip.MustParseAddr("2001:db8:1:1::10").AsSlice())
+	copy(ip6[24:], netip.MustParseAddr("2001:db8:1:2::10").AsSlice())
+	pkt.SetData(ip6)
+	w.ProcessOutbound([]*dataplane.Packet{pkt})
+	if a, b := u.PacketsVia(r4), u.PacketsVia(r6); a != 0 || b != 1 {
+		t.Fatalf("after one IPv6 packet: IPv4 route %d, IPv6 route %d; want 0 and 1", a, b)
+	}
+	if b := u.PacketsVia(r6); b != 1 {
+		t.Fatalf("idle IPv6 route advanced to %d", b)
+	}
+}

@@ -151,6 +151,12 @@ func localIdentity(p *config.Profile, local netip.Addr) (ike.Identity, error) {
 // pskKeys finds the pre-shared keys of a profile for a peer: the profile's
 // `authentication local pre-share key`, else its keyring's matching peer.
 func pskKeys(c *config.Config, p *config.Profile, q config.KeyQuery) (local, remote []byte, err error) {
+	return pskKeysFor(c, p, q, true, true)
+}
+
+// pskKeysFor is pskKeys when only some sides need a key: a key that is not
+// needed may be missing (nil) and is then no error.
+func pskKeysFor(c *config.Config, p *config.Profile, q config.KeyQuery, needLocal, needRemote bool) (local, remote []byte, err error) {
 	var lk, rk config.Secret
 	if kr := c.Keyring(p.Keyring); kr != nil {
 		if peer := kr.LookupPeer(q); peer != nil {
@@ -171,10 +177,16 @@ func pskKeys(c *config.Config, p *config.Profile, q config.KeyQuery) (local, rem
 			rk = ra.Key
 		}
 	}
-	if !lk.IsSet() || !rk.IsSet() {
+	if needLocal && !lk.IsSet() || needRemote && !rk.IsSet() {
 		return nil, nil, fmt.Errorf("profile %s: no pre-shared key for peer %v", p.Name, q.Address)
 	}
-	return []byte(lk.Reveal()), []byte(rk.Reveal()), nil
+	if lk.IsSet() {
+		local = []byte(lk.Reveal())
+	}
+	if rk.IsSet() {
+		remote = []byte(rk.Reveal())
+	}
+	return local, remote, nil
 }
 
 // tunnelPlan is what a tunnel interface (or a virtual template cloned for a

@@ -47,15 +47,10 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 	defer d.mu.Unlock()
 	cfg := d.cfg
 	rid := fromIKEIdentity(req.RemoteID)
-	prof, err := cfg.MatchProfile(config.PeerInfo{Identity: rid, Local: req.Local.Addr().Unmap()})
+	prof, err := cfg.MatchProfile(peerInfo(req))
 	if err != nil {
 		d.stats.failure("AUTHENTICATION_FAILED")
 		d.event("IKEV2", logging.Error, "NO_PROFILE", fmt.Sprintf("no IKEv2 profile for peer %v id %v: %v", req.Remote, req.RemoteID, err))
-		return nil, err
-	}
-	lpsk, rpsk, err := pskKeys(cfg, prof, config.KeyQuery{Role: config.Responder, Identity: &rid, Address: req.Remote.Addr().Unmap()})
-	if err != nil {
-		d.stats.failure("AUTHENTICATION_FAILED")
 		return nil, err
 	}
 	if prof.VirtualTemplate == 0 {
@@ -81,12 +76,16 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 	}
 	ip := &ike.Profile{
 		Name: prof.Name, LocalID: lid, RemoteID: req.RemoteID,
-		LocalPSK: lpsk, RemotePSK: rpsk,
 		Child:        plan.childConfig(req.Local.Addr(), req.Remote.Addr(), true),
 		Lifetime:     profileLifetime(prof),
 		RekeyMargin:  profileLifetime(prof) / 10,
-		DPDInterval:  profileDPD(cfg, prof),
 		NATKeepalive: natKeepalive(cfg, prof),
+	}
+	profileDPDSettings(cfg, prof, ip)
+	if err := d.applyCertAuth(cfg, prof, ip, config.KeyQuery{Role: config.Responder, Identity: &rid, Address: req.Remote.Addr().Unmap()}); err != nil {
+		d.stats.failure("AUTHENTICATION_FAILED")
+		d.event("IKEV2", logging.Error, "PROFILE_UNUSABLE", fmt.Sprintf("peer %v id %v: %v", req.Remote, req.RemoteID, err))
+		return nil, err
 	}
 	d.configureExchange(ip, prof, plan, false)
 	now := d.now()
@@ -140,9 +139,10 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	if s.plan.IPsec != nil && s.plan.IPsec.ReplayDisable {
 		replay = -1
 	}
+	s.SGT = sgtTagging(c, s.plan)
 	inSA := dataplane.SAConfig{SPI: c.InboundSPI, Direction: dataplane.Inbound, Tunnel: s.TunnelID, Algorithm: alg,
 		EncKey: c.InboundKeys.Encr, AuthKey: c.InboundKeys.Integ, ESN: c.Proposal.ESN, Lifetime: lt, ReplayWindow: replay,
-		LocalTS: lts, RemoteTS: rts}
+		LocalTS: lts, RemoteTS: rts, SGT: s.SGT}
 	if err := d.dp.AddSA(inSA); err != nil {
 		return fmt.Errorf("install inbound sa %08x: %w", c.InboundSPI, err)
 	}
@@ -151,6 +151,9 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	if err := d.dp.AddSA(outSA); err != nil {
 		_ = d.dp.DeleteSA(dataplane.Inbound, c.InboundSPI)
 		return fmt.Errorf("install outbound sa %08x: %w", c.OutboundSPI, err)
+	}
+	if w := d.opts.ESPKeyLog; w != nil {
+		writeESPKeys(w, c, alg)
 	}
 	kept := *c
 	kept.InboundKeys, kept.OutboundKeys = ike.ChildKeys{}, ike.ChildKeys{}
@@ -212,6 +215,17 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	var pd *pending
 	if c.Initiator {
 		pd = d.pendingI[c.Remote.Addr().Unmap()]
+		if pd == nil {
+			// A gateway redirected the connector (RFC 5685): the SA is
+			// with another address than the one it set out for. The
+			// Child SA carries the tunnel's name.
+			for _, p := range d.pendingI {
+				if p.plan != nil && p.plan.Interface.Name == c.Name {
+					pd = p
+					break
+				}
+			}
+		}
 	} else {
 		pd = d.pendingR[c.Remote]
 		delete(d.pendingR, c.Remote)
@@ -251,6 +265,9 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	}
 	if pd.plan.GREKey != nil {
 		tc.GREKey, tc.HasGREKey = *pd.plan.GREKey, true
+	}
+	if ifc := pd.plan.Interface; ifc != nil && ifc.CTSManual != nil {
+		tc.SGT, tc.TrustSGT = uint16(ifc.CTSManual.StaticSGT), ifc.CTSManual.Trusted
 	}
 	_ = d.dp.DeleteTunnel(s.TunnelID) // a stale tunnel of an SA that died unseen
 	if err := d.dp.AddTunnel(tc); err != nil {

@@ -38,10 +38,13 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	c.Handle("show ipv6 route", "IPv6 routing table [vrf NAME]", d.showRoute(6))
 	c.Handle("show interfaces virtual-access", "virtual-access interfaces [N]", d.showVirtualAccess)
 	c.Handle("show derived-config interface virtual-access", "the configuration a virtual-access interface was cloned with: N", d.showDerived)
+	c.Handle("show crypto ikev2 cluster", "the redirect cluster: members, capacity and redirects", d.showCluster)
+	c.Handle("show crypto pki trustpoints", "trustpoints: CA, certificate, CRLs and load errors", d.showTrustpoints)
 	c.Handle("show dataplane", "dataplane backend, tunnels, SAs and drops by reason", d.showDataplane)
 	c.Handle("clear crypto session", "delete IKE sessions [remote ADDRESS]", d.clearSession)
 	c.Handle("clear crypto ikev2 sa", "delete every IKEv2 SA", d.clearSession)
 	d.nhrpCommands(c)
+	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {
 			changes, err := reload()
@@ -163,6 +166,18 @@ type ikeSAJSON struct {
 	NATRemote   bool           `json:"nat_remote"`
 	Profile     string         `json:"profile"`
 	Children    int            `json:"child_sas"`
+	// CTSSGT is set when both sides sent CISCO-CTS-SGT in IKE_SA_INIT.
+	CTSSGT bool `json:"cts_sgt"`
+	// Authentication, fragmentation and DPD, as the detailed show prints them.
+	AuthSign        string `json:"auth_sign,omitempty"`
+	AuthVerify      string `json:"auth_verify,omitempty"`
+	PeerCertSubject string `json:"peer_cert_subject,omitempty"`
+	PeerCertIssuer  string `json:"peer_cert_issuer,omitempty"`
+	Fragmentation   string `json:"fragmentation"` // "enabled", "configured" or "not configured"
+	FragmentMTU     int    `json:"fragmentation_mtu,omitempty"`
+	DPDInterval     int    `json:"dpd_interval_sec,omitempty"`
+	DPDRetry        int    `json:"dpd_retry_sec,omitempty"`
+	DPDMode         string `json:"dpd_mode,omitempty"`
 	// For initiator tunnels that are not up: why, and when the next try is.
 	Attempts  int    `json:"failed_attempts,omitempty"`
 	LastError string `json:"last_error,omitempty"`
@@ -205,6 +220,25 @@ func (d *Daemon) ikeRows(ctx context.Context) ([]ikeSAJSON, error) {
 			LocalID: sa.LocalID.String(), RemoteID: sa.RemoteID.String(), Proposal: sa.Proposal.String(),
 			Lifetime: life, Active: int(now.Sub(sa.Created).Seconds()), NATLocal: sa.NATLocal, NATRemote: sa.NATRemote,
 			Profile: sa.Profile, Children: len(sa.Children),
+			CTSSGT:   sgtNegotiated(sa.LocalVendorIDs, sa.VendorIDs),
+			AuthSign: sa.LocalAuth, AuthVerify: sa.PeerAuth,
+			PeerCertSubject: sa.PeerCertSubject, PeerCertIssuer: sa.PeerCertIssuer,
+			Fragmentation: "not configured",
+		}
+		switch {
+		case sa.Fragmentation:
+			row.Fragmentation, row.FragmentMTU = "enabled", sa.FragmentMTU
+		case cfg.IKEv2.Fragmentation != nil:
+			row.Fragmentation = "configured"
+		}
+		if p := cfg.Profile(sa.Profile); p != nil {
+			dp := p.DPD
+			if dp == nil {
+				dp = cfg.IKEv2.DPD
+			}
+			if dp != nil {
+				row.DPDInterval, row.DPDRetry, row.DPDMode = dp.Interval, dp.Retry, dp.Mode
+			}
 		}
 		if sa.Created.IsZero() {
 			row.Active = 0
@@ -283,8 +317,12 @@ func (d *Daemon) writeIKERow(w io.Writer, r ikeSAJSON, detailed bool) {
 		p, _ = d.proposalOf(r.LocalSPI)
 	}
 	if r.Status == "READY" || r.Status == "IN-NEG" && r.SessionID != 0 {
-		fmt.Fprintf(w, "      Encr: %s, keysize: %d, PRF: %s, Hash: %s, DH Grp:%d, Auth sign: PSK, Auth verify: PSK\n",
-			encrName(p), p.KeyBits, prfName(p), hashName(p), uint16(p.DH))
+		sign, verify := r.AuthSign, r.AuthVerify
+		if sign == "" {
+			sign, verify = "Unknown - 0", "Unknown - 0"
+		}
+		fmt.Fprintf(w, "      Encr: %s, keysize: %d, PRF: %s, Hash: %s, DH Grp:%d, Auth sign: %s, Auth verify: %s\n",
+			encrName(p), p.KeyBits, prfName(p), hashName(p), uint16(p.DH), sign, verify)
 	} else {
 		fmt.Fprintf(w, "      Encr: Unknown - 0, PRF: Unknown - 0, Hash: None, DH Grp:0, Auth sign: Unknown - 0, Auth verify: Unknown - 0\n")
 	}
@@ -309,19 +347,23 @@ func (d *Daemon) writeIKERow(w io.Writer, r ikeSAJSON, detailed bool) {
 		fmt.Fprintf(w, "      Local req queued:  %d             Remote req queued:  0\n", info.LocalReqQueued)
 		fmt.Fprintf(w, "      Local window:      %d             Remote window:      %d\n", info.LocalWindow, info.RemoteWindow)
 	}
-	cfg := d.Config()
-	dpd, retry := 0, 0
-	if p := cfg.Profile(r.Profile); p != nil {
-		dp := p.DPD
-		if dp == nil {
-			dp = cfg.IKEv2.DPD
-		}
-		if dp != nil {
-			dpd, retry = dp.Interval, dp.Retry
-		}
+	if r.PeerCertSubject != "" {
+		fmt.Fprintf(w, "      Peer certificate: %s (issuer %s)\n", r.PeerCertSubject, r.PeerCertIssuer)
 	}
-	fmt.Fprintf(w, "      DPD configured for %d seconds, retry %d\n", dpd, retry)
-	fmt.Fprintf(w, "      Fragmentation not  configured.\n")
+	if r.DPDInterval > 0 {
+		fmt.Fprintf(w, "      DPD configured for %d seconds, retry %d (%s)\n", r.DPDInterval, r.DPDRetry, r.DPDMode)
+	} else {
+		fmt.Fprintf(w, "      DPD configured for 0 seconds, retry 0\n")
+	}
+	switch r.Fragmentation {
+	case "enabled":
+		fmt.Fprintf(w, "      IETF Std Fragmentation enabled.\n")
+		fmt.Fprintf(w, "      IETF Std Fragmentation MTU in use: %d bytes.\n", r.FragmentMTU)
+	case "configured":
+		fmt.Fprintf(w, "      IETF Std Fragmentation configured.\n")
+	default:
+		fmt.Fprintf(w, "      Fragmentation not configured.\n")
+	}
 	fmt.Fprintf(w, "      Extended Authentication not configured.\n")
 	switch {
 	case r.NATLocal:
@@ -331,7 +373,11 @@ func (d *Daemon) writeIKERow(w io.Writer, r ikeSAJSON, detailed bool) {
 	default:
 		fmt.Fprintf(w, "      NAT-T is not detected  \n")
 	}
-	fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	if r.CTSSGT {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is enabled\n")
+	} else {
+		fmt.Fprintf(w, "      Cisco Trust Security SGT is disabled\n")
+	}
 	fmt.Fprintf(w, "      %s\n", r.Role)
 	if r.Profile != "" {
 		fmt.Fprintf(w, "      IKEv2 profile: %s\n", r.Profile)
@@ -603,15 +649,22 @@ func (d *Daemon) showIKEv2Stats(ctx context.Context, args []string) (api.Result,
 	var b strings.Builder
 	line := strings.Repeat("-", 80)
 	fmt.Fprintf(&b, "%s\n%50s\n%s\n", line, "Crypto IKEv2 SA Statistics", line)
-	fmt.Fprintf(&b, "System Resource Limit:   %-9dMax IKEv2 SAs: %-9dMax in-negotiation(in/out): %d/%d\n", 0, cfg.IKEv2.MaxSA, 0, 0)
+	es := engineSettings(cfg, nil)
+	fmt.Fprintf(&b, "System Resource Limit:   %-9dMax IKEv2 SAs: %-9dMax in-negotiation(in/out): %d/%d\n", 0, cfg.IKEv2.MaxSA, es.MaxHalfOpen, es.MaxInNegotiationOutgoing)
 	fmt.Fprintf(&b, "Total incoming IKEv2 SA Count:    %-9dactive:        %-9dnegotiating: %d\n", in, inAct, inNeg)
 	fmt.Fprintf(&b, "Total outgoing IKEv2 SA Count:    %-9dactive:        %-9dnegotiating: %d\n", out, outAct, outNeg)
 	fmt.Fprintf(&b, "Incoming IKEv2 Requests: %-9daccepted:      %-9drejected:    %d\n", st.Get(ike.CounterRxMessages), st.Get(ike.CounterIKEUp), st.Get(ike.CounterIKEFailed))
 	fmt.Fprintf(&b, "Outgoing IKEv2 Requests: %-9daccepted:      %-9drejected:    %d\n", st.Get(ike.CounterTxMessages), outAct, 0)
-	fmt.Fprintf(&b, "Rejected IKEv2 Requests: %-9drsrc low:      %-9dSA limit:    %d\n", st.Get(ike.CounterDropHalfOpenLimit), 0, st.Get(ike.CounterDropHalfOpenLimit))
+	rejected := st.Get(ike.CounterDropHalfOpenLimit) + st.Get(ike.CounterDropMaxSA) + st.Get(ike.CounterDropHalfOpenPerSource)
+	fmt.Fprintf(&b, "Rejected IKEv2 Requests: %-9drsrc low:      %-9dSA limit:    %d\n", rejected, st.Get(ike.CounterDropHalfOpenPerSource), st.Get(ike.CounterDropHalfOpenLimit)+st.Get(ike.CounterDropMaxSA))
 	fmt.Fprintf(&b, "IKEv2 packets dropped at dispatch: %d\n", st.Get(ike.CounterDropMalformed)+st.Get(ike.CounterDropTruncated)+st.Get(ike.CounterDropUnknownSPI)+st.Get(ike.CounterDropBadICV))
 	fmt.Fprintf(&b, "Incoming Requests dropped as LOW Q limit reached : %d\n", 0)
 	fmt.Fprintf(&b, "Incoming IKEV2 Cookie Challenged Requests: %d\n", st.Get(ike.CounterCookiesSent))
+	fmt.Fprintf(&b, "    accepted: %d        rejected: %d        rejected no cookie: %d\n",
+		st.Get(ike.CounterCookiesSent)-min(st.Get(ike.CounterCookiesSent), st.Get(ike.CounterCookiesInvalid)+st.Get(ike.CounterCookiesStale)+st.Get(ike.CounterCookiesReplayed)),
+		st.Get(ike.CounterCookiesInvalid)+st.Get(ike.CounterCookiesStale)+st.Get(ike.CounterCookiesReplayed), 0)
+	fmt.Fprintf(&b, "IKEv2 fragments sent: %d  received: %d  dropped over limit: %d  reassembly timeouts: %d\n",
+		st.Get(ike.CounterFragmentsSent), st.Get(ike.CounterFragmentsReceived), st.Get(ike.CounterDropFragmentLimit), st.Get(ike.CounterFragmentTimeouts))
 	b.WriteString("\nEngine counters:\n")
 	m := st.Map()
 	keys := make([]string, 0, len(m))
@@ -621,6 +674,24 @@ func (d *Daemon) showIKEv2Stats(ctx context.Context, args []string) (api.Result,
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %-24s %d\n", k, m[k])
+	}
+	certs := d.engine.CertificateRejects()
+	var certTotal uint64
+	for _, v := range certs {
+		certTotal += v
+	}
+	if certTotal > 0 {
+		b.WriteString("\nPeer certificates refused by reason:\n")
+		ck := make([]string, 0, len(certs))
+		for k := range certs {
+			ck = append(ck, k)
+		}
+		sort.Strings(ck)
+		for _, k := range ck {
+			if certs[k] > 0 {
+				fmt.Fprintf(&b, "  %-24s %d\n", k, certs[k])
+			}
+		}
 	}
 	fails := d.Failures()
 	if len(fails) > 0 {
@@ -635,7 +706,7 @@ func (d *Daemon) showIKEv2Stats(ctx context.Context, args []string) (api.Result,
 		}
 	}
 	return api.Result{Data: map[string]any{"incoming": in, "incoming_active": inAct, "outgoing": out, "outgoing_active": outAct,
-		"counters": m, "failures": fails}, Text: b.String()}, nil
+		"counters": m, "failures": fails, "certificates_refused": certs}, Text: b.String()}, nil
 }
 
 func (d *Daemon) showIKEv2Profile(ctx context.Context, args []string) (api.Result, error) {
@@ -1026,6 +1097,8 @@ type DataplaneInfo struct {
 	SAs     []dataplane.SAStats     `json:"sas"`
 	Drops   map[string]uint64       `json:"drops"`
 	Routes  map[string]int          `json:"fib_routes_by_vrf"`
+	// BackendStatus is the backend's own report (Options.BackendStatus).
+	BackendStatus any `json:"backend_status,omitempty"`
 }
 
 func (d *Daemon) dataplaneInfo() DataplaneInfo {
@@ -1042,7 +1115,16 @@ func (d *Daemon) dataplaneInfo() DataplaneInfo {
 func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, error) {
 	in := d.dataplaneInfo()
 	var b strings.Builder
-	fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+	var backendText string
+	if d.opts.BackendStatus != nil {
+		in.BackendStatus, backendText = d.opts.BackendStatus()
+	}
+	if backendText != "" {
+		b.WriteString(backendText)
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+	}
 	fmt.Fprintf(&b, "Tunnels: %d, SAs: %d\n\n", len(in.Tunnels), len(in.SAs))
 	sort.Slice(in.Tunnels, func(i, j int) bool { return in.Tunnels[i].Config.ID < in.Tunnels[j].Config.ID })
 	names := map[dataplane.TunnelID]string{}
@@ -1060,6 +1142,9 @@ func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, 
 			l, r = netip.AddrPortFrom(t.Config.Local, t.Config.LocalPort).String(), netip.AddrPortFrom(t.Config.Remote, t.Config.RemotePort).String()
 		}
 		fmt.Fprintf(&b, "%-18s%-7s%-24s%-24s%10d%12d%10d%12d\n", name, t.Config.Mode, l, r, t.RxPackets, t.RxBytes, t.TxPackets, t.TxBytes)
+	}
+	if backendText != "" {
+		return api.Result{Data: in, Text: b.String()}, nil
 	}
 	b.WriteString("\nDrops by reason:\n")
 	keys := make([]string, 0, len(in.Drops))
@@ -1091,4 +1176,65 @@ func (d *Daemon) clearSession(ctx context.Context, args []string) (api.Result, e
 		return api.Result{}, err
 	}
 	return api.Result{Data: map[string]int{"cleared": n}, Text: fmt.Sprintf("cleared %d IKE session(s)\n", n)}, nil
+}
+
+func (d *Daemon) showTrustpoints(ctx context.Context, args []string) (api.Result, error) {
+	tps := d.Trustpoints()
+	var b strings.Builder
+	for _, t := range tps {
+		fmt.Fprintf(&b, "Trustpoint %s:\n", t.Name)
+		fmt.Fprintf(&b, "  Files: %s\n", t.Dir)
+		for _, ca := range t.CAs {
+			fmt.Fprintf(&b, "  CA certificate: %s\n", ca)
+		}
+		if t.Certificate != "" {
+			fmt.Fprintf(&b, "  Certificate: %s (%s key, valid until %s)\n", t.Certificate, t.KeyType, t.NotAfter.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(&b, "  Revocation check: %s, CRLs loaded: %d\n", t.Revocation, t.CRLs)
+		if t.Error != "" {
+			fmt.Fprintf(&b, "  Error: %s\n", t.Error)
+		}
+	}
+	return api.Result{Data: tps, Text: b.String()}, nil
+}
+
+// clusterJSON is `show crypto ikev2 cluster`.
+type clusterJSON struct {
+	Configured      bool         `json:"configured"`
+	Shutdown        bool         `json:"shutdown"`
+	RedirectInit    bool         `json:"redirect_gateway_init"`
+	RedirectAuth    bool         `json:"redirect_gateway_auth"`
+	Members         []netip.Addr `json:"members"`
+	SlaveMaxSession int          `json:"slave_max_session"`
+	LocalSessions   int          `json:"local_sessions"`
+	RedirectsSent   uint64       `json:"redirects_sent"`
+}
+
+func (d *Daemon) showCluster(ctx context.Context, args []string) (api.Result, error) {
+	cfg := d.Config()
+	d.mu.Lock()
+	n := len(d.sessions)
+	d.mu.Unlock()
+	cj := clusterJSON{RedirectInit: hasWord(cfg.IKEv2.RedirectGateway, "init"), RedirectAuth: hasWord(cfg.IKEv2.RedirectGateway, "auth"),
+		LocalSessions: n, RedirectsSent: d.engine.Stats().Get(ike.CounterRedirectsSent)}
+	if cl := cfg.IKEv2.Cluster; cl != nil {
+		cj.Configured, cj.Shutdown, cj.Members, cj.SlaveMaxSession = true, cl.Shutdown, cl.Members, cl.SlaveMaxSession
+	}
+	var b strings.Builder
+	if !cj.Configured {
+		b.WriteString("IKEv2 cluster not configured\n")
+		return api.Result{Data: cj, Text: b.String()}, nil
+	}
+	state := "enabled"
+	if cj.Shutdown {
+		state = "shut down"
+	}
+	fmt.Fprintf(&b, "IKEv2 cluster %s (static members; no load protocol)\n", state)
+	fmt.Fprintf(&b, "  Redirect gateway: init %v, auth %v\n", cj.RedirectInit, cj.RedirectAuth)
+	fmt.Fprintf(&b, "  Local sessions: %d, kept before redirecting (slave max-session): %d\n", cj.LocalSessions, cj.SlaveMaxSession)
+	for _, m := range cj.Members {
+		fmt.Fprintf(&b, "  Member: %s\n", m)
+	}
+	fmt.Fprintf(&b, "  Redirects sent: %d\n", cj.RedirectsSent)
+	return api.Result{Data: cj, Text: b.String()}, nil
 }

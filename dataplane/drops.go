@@ -25,6 +25,7 @@ const (
 	DropSelector             // inner addresses outside the inbound SA's traffic selectors
 	DropTooBig               // would exceed the tunnel MTU with DF set (an ICMP error goes back when possible)
 	DropECN                  // outer CE mark on a Not-ECT inner packet (RFC 6040)
+	DropSGACL                // denied by the role-based (SGT) permissions matrix
 	numDropReasons
 )
 
@@ -48,6 +49,7 @@ var dropNames = [numDropReasons]string{
 	DropSelector:  "selector",
 	DropTooBig:    "too-big",
 	DropECN:       "ecn",
+	DropSGACL:     "sgacl",
 }
 
 func (r DropReason) String() string {

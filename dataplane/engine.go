@@ -71,9 +71,26 @@ type tables struct {
 	bySPI   map[uint32]*SA // inbound SAs
 	tunnels map[TunnelID]*tunnel
 	inbound map[TunnelID][]*SA // newest last
-	fib     map[uint32]*lpm[NextHop]
+	fib     map[uint32]*lpm[fibEntry]
 	sgt     map[uint32]*lpm[uint16]
 	labels  map[uint32]uint32 // MPLS label -> VRF
+}
+
+// fibEntry is a FIB value: the next hop and the route's use mark, which the
+// packet path sets when a packet takes the route and RouteUsed reads and
+// clears. The mark is a load per packet and a store only on the first packet
+// after a reading, so a route that several workers forward on does not
+// bounce a cache line per packet the way a shared counter would.
+type fibEntry struct {
+	nh   NextHop
+	used *atomic.Bool
+}
+
+// touch marks the route used.
+func (f *fibEntry) touch() {
+	if f.used != nil && !f.used.Load() {
+		f.used.Store(true)
+	}
 }
 
 func (t *tables) clone() *tables {
@@ -81,7 +98,7 @@ func (t *tables) clone() *tables {
 		bySPI:   make(map[uint32]*SA, len(t.bySPI)),
 		tunnels: make(map[TunnelID]*tunnel, len(t.tunnels)),
 		inbound: make(map[TunnelID][]*SA, len(t.inbound)),
-		fib:     make(map[uint32]*lpm[NextHop], len(t.fib)),
+		fib:     make(map[uint32]*lpm[fibEntry], len(t.fib)),
 		sgt:     make(map[uint32]*lpm[uint16], len(t.sgt)),
 		labels:  make(map[uint32]uint32, len(t.labels)),
 	}
@@ -134,7 +151,7 @@ type Options struct {
 type Engine struct {
 	log       *slog.Logger
 	ev        eventer
-	cmdLayout hdr.CMDLayout
+	cmdLayout atomic.Pointer[hdr.CMDLayout]
 	routeOut  bool
 
 	mu  sync.Mutex // serialises writers of tab
@@ -144,11 +161,20 @@ type Engine struct {
 	sgtRx      [65536]atomic.Uint64
 	sgtTx      [65536]atomic.Uint64
 	keepalives atomic.Uint64
+
+	// The role-based permissions matrix (sgacl.go): the snapshot the
+	// packet path reads (nil: not enforced) and, guarded by mu, the
+	// counters that outlive policy changes.
+	acl         atomic.Pointer[sgaclTable]
+	aclCounters map[uint32]*cellCounters
+	aclDefault  *cellCounters
+	aclCells    []uint32 // keys of the current cells, sorted
 }
 
 // NewEngine returns an empty engine.
 func NewEngine(o Options) *Engine {
-	e := &Engine{log: o.Logger, cmdLayout: o.CMDLayout, routeOut: o.RouteOutbound}
+	e := &Engine{log: o.Logger, routeOut: o.RouteOutbound}
+	e.SetCMDLayout(o.CMDLayout)
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -318,9 +344,18 @@ func (e *Engine) AddRoute(vrf uint32, p netip.Prefix, nh NextHop) error {
 		return fmt.Errorf("add route %v: label %d out of range", p, nh.Label)
 	}
 	return e.update(func(tb *tables) error {
-		tb.fib[vrf] = tb.fib[vrf].with(p, nh, false)
+		tb.fib[vrf] = tb.fib[vrf].with(p, tb.fibEntry(vrf, p, nh), false)
 		return nil
 	})
+}
+
+// fibEntry returns the FIB value for nh at p, keeping the use mark of the
+// route it replaces.
+func (t *tables) fibEntry(vrf uint32, p netip.Prefix, nh NextHop) fibEntry {
+	if old, ok := t.fib[vrf].get(p); ok && old.used != nil {
+		return fibEntry{nh: nh, used: old.used}
+	}
+	return fibEntry{nh: nh, used: new(atomic.Bool)}
 }
 
 // Route is one FIB entry for AddRoutes.
@@ -336,7 +371,7 @@ type Route struct {
 // Deleting a missing route is not an error here. Nothing is applied when
 // any entry is invalid.
 func (e *Engine) AddRoutes(vrf uint32, routes []Route) error {
-	changes := make([]lpmEntry[NextHop], 0, len(routes))
+	changes := make([]lpmEntry[fibEntry], 0, len(routes))
 	for _, r := range routes {
 		p, err := checkPrefix(r.Prefix)
 		if err != nil {
@@ -345,9 +380,14 @@ func (e *Engine) AddRoutes(vrf uint32, routes []Route) error {
 		if !r.Delete && (r.NextHop.Kind < NextHopHost || r.NextHop.Kind > NextHopDrop) {
 			return fmt.Errorf("add routes: %v: next hop kind not set", p)
 		}
-		changes = append(changes, lpmEntry[NextHop]{p: p, v: r.NextHop, del: r.Delete})
+		changes = append(changes, lpmEntry[fibEntry]{p: p, v: fibEntry{nh: r.NextHop}, del: r.Delete})
 	}
 	return e.update(func(tb *tables) error {
+		for i := range changes {
+			if !changes[i].del {
+				changes[i].v = tb.fibEntry(vrf, changes[i].p, changes[i].v.nh)
+			}
+		}
 		tb.fib[vrf] = tb.fib[vrf].withMany(changes)
 		return nil
 	})
@@ -363,7 +403,7 @@ func (e *Engine) DeleteRoute(vrf uint32, p netip.Prefix) error {
 		if _, ok := tb.fib[vrf].get(p); !ok {
 			return fmt.Errorf("delete route %v vrf %d: %w", p, vrf, ErrNotFound)
 		}
-		tb.fib[vrf] = tb.fib[vrf].with(p, NextHop{}, true)
+		tb.fib[vrf] = tb.fib[vrf].with(p, fibEntry{}, true)
 		return nil
 	})
 }
@@ -371,14 +411,32 @@ func (e *Engine) DeleteRoute(vrf uint32, p netip.Prefix) error {
 // Lookup returns the FIB next hop for dst in vrf (for show commands and
 // tests; the packet path uses the same table).
 func (e *Engine) Lookup(vrf uint32, dst netip.Addr) (NextHop, bool) {
-	return e.tab.Load().fib[vrf].lookup(dst.Unmap())
+	f, ok := e.tab.Load().fib[vrf].lookup(dst.Unmap())
+	return f.nh, ok
 }
 
 // Routes returns the routes of vrf.
 func (e *Engine) Routes(vrf uint32) map[netip.Prefix]NextHop {
 	out := map[netip.Prefix]NextHop{}
-	e.tab.Load().fib[vrf].walk(func(p netip.Prefix, nh NextHop) { out[p] = nh })
+	e.tab.Load().fib[vrf].walk(func(p netip.Prefix, f fibEntry) { out[p] = f.nh })
 	return out
+}
+
+// RouteUsed reports whether a packet has taken the route for exactly p in
+// vrf since the previous RouteUsed for it (or since the route was added),
+// and clears that mark; ok is false when there is no such route. Replacing
+// a route's next hop keeps its mark. NHRP asks it whether a shortcut route
+// carries traffic; there should be one reader per route.
+func (e *Engine) RouteUsed(vrf uint32, p netip.Prefix) (used, ok bool) {
+	p, err := checkPrefix(p)
+	if err != nil {
+		return false, false
+	}
+	f, ok := e.tab.Load().fib[vrf].get(p)
+	if !ok || f.used == nil {
+		return false, ok
+	}
+	return f.used.Swap(false), true
 }
 
 // SetSGTMapping maps sources in p (in vrf) to a security group tag, as
@@ -444,6 +502,14 @@ func (e *Engine) Drops() map[DropReason]uint64 {
 	}
 	return out
 }
+
+// SetCMDLayout changes the layout of the CMD header carried inside ESP
+// (next header 99) for packets processed afterwards; see hdr.CMDLayout.
+// Both peers must use the same layout.
+func (e *Engine) SetCMDLayout(l hdr.CMDLayout) { e.cmdLayout.Store(&l) }
+
+// CMDLayout returns the layout SetCMDLayout set.
+func (e *Engine) CMDLayout() hdr.CMDLayout { return *e.cmdLayout.Load() }
 
 // SGTCounters returns per-SGT packet counts (received with the tag, sent
 // with it), only for tags seen.

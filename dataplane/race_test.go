@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/esphub/esphub/dataplane/hdr"
 )
 
 // TestConcurrentControlAndPackets runs two workers per direction on the
@@ -60,6 +62,11 @@ func TestConcurrentControlAndPackets(t *testing.T) {
 			must(t, pr.a.SetSGTMapping(0, netip.MustParsePrefix("198.18.10.0/24"), uint16(i+1)))
 			spi := uint32(0xe0000000 + i)
 			must(t, pr.b.AddSA(SAConfig{SPI: spi, Direction: Inbound, Tunnel: 1, Algorithm: suites[0].alg, EncKey: testKey(20, byte(i))}))
+			// A matrix that permits everything, replaced while packets flow.
+			must(t, pr.b.SetSGACL(SGACLPolicy{Enforce: true, Cells: []SGACLCell{{From: uint16(i + 1), To: 0, ACEs: []SGACE{denyAll(6)}}}}))
+			_ = pr.b.SGACLCounters()
+			pr.b.ClearSGACLCounters()
+			pr.a.SetCMDLayout(hdr.CMDESPInline)
 			_ = pr.b.SAs()
 			_ = pr.a.Tunnels()
 			_ = pr.b.Drops()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/esphub/esphub/dataplane/hdr"
 )
 
 // TunnelID names a tunnel (a virtual-access or tunnel interface).
@@ -67,6 +69,12 @@ type TunnelConfig struct {
 	// ICMPSource6 (the tunnel interface's addresses; no error without one).
 	MTU                      int
 	ICMPSource4, ICMPSource6 netip.Addr
+	// SGT, when non-zero, is the security group tag of traffic received on
+	// the tunnel (IOS: cts manual / policy static sgt N [trusted]). It
+	// replaces the tags peers send unless TrustSGT is set, and classifies
+	// untagged traffic either way.
+	SGT      uint16
+	TrustSGT bool
 }
 
 func (c *TunnelConfig) validate() error {
@@ -75,6 +83,9 @@ func (c *TunnelConfig) validate() error {
 	}
 	if c.Mode != ModeGRE && c.Mode != ModeIPsec {
 		return fmt.Errorf("tunnel %d: mode not set", c.ID)
+	}
+	if c.SGT == hdr.SGTInvalid {
+		return fmt.Errorf("tunnel %d: sgt 65535 is reserved", c.ID)
 	}
 	c.Local, c.Remote = c.Local.Unmap(), c.Remote.Unmap()
 	if !c.Local.IsValid() || !c.Remote.IsValid() || c.Local.Is4() != c.Remote.Is4() {

@@ -165,7 +165,8 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	nh, ok := tb.fib[p.VRF].lookup(dst)
+	fe, ok := tb.fib[p.VRF].lookup(dst)
+	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
 		return
@@ -174,6 +175,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropLoop) // it came from the host side
 		return
 	}
+	fe.touch()
 	t := tb.tunnels[nh.Tunnel]
 	if t == nil {
 		w.drop(p, DropNoTunnel)
@@ -183,7 +185,16 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropTTL)
 		return
 	}
-	w.encapsulate(tb, p, t, nh, src, 0, 0, true)
+	var sgt uint16
+	if acl := w.e.acl.Load(); acl != nil {
+		sgt, _ = tb.sgt[p.VRF].lookup(src)
+		dsgt, _ := tb.sgt[p.VRF].lookup(dst)
+		if !acl.permits(sgt, dsgt, p.Data()) {
+			w.drop(p, DropSGACL)
+			return
+		}
+	}
+	w.encapsulate(tb, p, t, nh, src, sgt, 0, true)
 }
 
 // encapsulate builds [CMD][GRE][MPLS] in front of the packet, seals it with
@@ -213,7 +224,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if !sa.sgt {
 		sgt = 0
 	}
-	layout := w.e.cmdLayout
+	layout := *w.e.cmdLayout.Load()
 	ci := sa.cipher
 	push := nh.PushLabel && nh.Label != hdr.LabelImplicitNull
 	var next uint8
@@ -407,7 +418,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	vrf := t.cfg.VRF
 	var sgt uint16
 	if next == hdr.ProtoCMD {
-		layout := w.e.cmdLayout
+		layout := *w.e.cmdLayout.Load()
 		tag, nx, n, ok := layout.Decode(p.Data())
 		if !ok {
 			w.drop(p, DropSGT)
@@ -503,12 +514,28 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 	if sgt != 0 {
 		w.e.sgtRx[sgt].Add(1)
 	}
+	if s := t.cfg.SGT; s != 0 && (sgt == 0 || !t.cfg.TrustSGT) {
+		sgt = s // policy static sgt: the tunnel's tag, over the peer's unless trusted
+	}
+	if acl := w.e.acl.Load(); acl != nil {
+		ssgt := sgt
+		if ssgt == 0 {
+			ssgt, _ = tb.sgt[vrf].lookup(src)
+		}
+		dsgt, _ := tb.sgt[vrf].lookup(dst)
+		if !acl.permits(ssgt, dsgt, p.Data()) {
+			w.drop(p, DropSGACL)
+			return
+		}
+	}
 	p.SGT, p.VRF = sgt, vrf
-	nh, ok := tb.fib[vrf].lookup(dst)
+	fe, ok := tb.fib[vrf].lookup(dst)
+	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
 		return
 	}
+	fe.touch()
 	if nh.Kind == NextHopHost {
 		p.Verdict = VerdictHost
 		return

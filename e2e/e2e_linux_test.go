@@ -74,6 +74,8 @@ func TestMain(m *testing.M) {
 // node is one router running esphubd.
 type node struct {
 	name, cfg, sock, log string
+	backend              string   // -backend; portable when empty
+	extra                []string // more esphubd flags
 	cmd                  *exec.Cmd
 	done                 chan struct{}
 }
@@ -94,10 +96,15 @@ func (w *world) start(n *node) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	args := []string{"-config", n.cfg, "-api", n.sock, "-backend", "portable", "-log-level", "debug"}
+	backend := n.backend
+	if backend == "" {
+		backend = "portable"
+	}
+	args := []string{"-config", n.cfg, "-api", n.sock, "-backend", backend, "-log-level", "debug"}
 	if n.name == "hub" {
 		args = append(args, "-metrics", "127.0.0.1:9410")
 	}
+	args = append(args, n.extra...)
 	n.cmd = w.lab.Command(w.ctx, n.name, append([]string{w.bin}, args...)...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {

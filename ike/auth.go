@@ -222,6 +222,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	if idr := m.id(true); idr != nil {
 		req.LocalID = Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
 	}
+	req.PeerCert = firstCert(m)
 	prof, err := e.cfg.Policy.MatchProfile(req)
 	if err != nil {
 		return failed(fmt.Errorf("no profile for %s: %w", remoteID, err))

@@ -181,3 +181,36 @@ func (e *Engine) DisconnectRevoked(ctx context.Context, tp *pki.Trustpoint) (int
 	}
 	return n, nil
 }
+
+// firstCert parses the end-entity certificate of a message's first X.509
+// CERT payload, without verifying it; nil when there is none or it does
+// not parse.
+func firstCert(m *inMessage) *x509.Certificate {
+	for _, p := range m.payloads {
+		if c, ok := p.(*wire.Cert); ok && c.Encoding == wire.CertX509Signature {
+			cert, err := x509.ParseCertificate(c.Data)
+			if err != nil {
+				return nil
+			}
+			return cert
+		}
+	}
+	return nil
+}
+
+// authName names how one side authenticated, as IOS's "Auth sign" and
+// "Auth verify" do: PSK, or the certificate key's algorithm.
+func authName(cert *x509.Certificate) string {
+	if cert == nil {
+		return "PSK"
+	}
+	switch cert.PublicKeyAlgorithm {
+	case x509.RSA:
+		return "RSA"
+	case x509.ECDSA:
+		return "ECDSA"
+	case x509.Ed25519:
+		return "EdDSA"
+	}
+	return cert.PublicKeyAlgorithm.String()
+}

@@ -1,9 +1,11 @@
 package ike
 
 import (
+	"bytes"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,6 +93,16 @@ func TestCertificateAuth(t *testing.T) {
 				t.Fatalf("B's view of the peer certificate: %+v", bs)
 			}
 			t.Logf("B: peer certificate %q issued by %q", bs[0].PeerCertSubject, bs[0].PeerCertIssuer)
+			want := map[pki.KeyType]string{pki.KeyP256: "ECDSA", pki.KeyP384: "ECDSA", pki.KeyRSA2048: "RSA"}[kt]
+			if bs[0].LocalAuth != want || bs[0].PeerAuth != want {
+				t.Fatalf("B: auth sign %q verify %q, want %s", bs[0].LocalAuth, bs[0].PeerAuth, want)
+			}
+			p.b.policy.mu.Lock()
+			pc := p.b.policy.lastReq.PeerCert
+			p.b.policy.mu.Unlock()
+			if pc == nil || pki.SubjectDN(pc) != bs[0].PeerCertSubject {
+				t.Fatalf("MatchProfile saw certificate %v, want the peer's %q", pc, bs[0].PeerCertSubject)
+			}
 		})
 	}
 }
@@ -145,6 +157,12 @@ func TestCertificateRejections(t *testing.T) {
 		{"expired", ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}), tp, nil, "expired"},
 		{"wrong CA", other.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{}), tp, nil, "unknown_ca"},
 		{"revoked", revoked, crlTP, nil, "revoked"},
+		{"not a certificate", tamper(good, func(der []byte) []byte { return []byte("not DER at all") }), tp, nil, "malformed"},
+		{"forged signature", tamper(good, func(der []byte) []byte {
+			der = bytes.Clone(der)
+			der[len(der)-5] ^= 0x5a // inside the CA's signature
+			return der
+		}), tp, nil, "bad_signature"},
 		{"identity not in certificate", ca.issue(pki.KeyP256, "spoke-z.test", pki.IssueOptions{}), tp, nil, "identity_mismatch"},
 		{"certificate map", good, tp, &config.CertificateMap{Name: "m", Entries: []config.CertMapEntry{{Seq: 1,
 			Rules: []config.CertMapRule{{Field: "subject-name", Op: "co", Value: "ou = finance"}}}}}, "certificate_map_mismatch"},
@@ -196,6 +214,15 @@ func TestDisconnectRevoked(t *testing.T) {
 	if n, err := p.b.e.DisconnectRevoked(ctx, tp); err != nil || n != 0 {
 		t.Fatalf("nothing revoked yet: %d, %v", n, err)
 	}
+	// An IKE SA rekey does not re-authenticate: the successor keeps the
+	// certificate the peer proved, and revocation still reaches it.
+	if err := p.b.e.RekeyIKESA(ctx, ikeSAs(t, p.b)[0].LocalSPI); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B rekeyed", func() bool { s := ikeSAs(t, p.b); return len(s) == 1 && s[0].State == "READY" })
+	if s := ikeSAs(t, p.b)[0]; s.PeerCertSubject == "" || s.PeerAuth != "ECDSA" {
+		t.Fatalf("the rekeyed SA forgot the peer certificate: %+v", s)
+	}
 	now := time.Now()
 	crl, err := ca.ca.CRL(pki.Revocations(now, spoke.Leaf()), 1, now.Add(-time.Minute), now.Add(time.Hour))
 	if err != nil {
@@ -209,4 +236,46 @@ func TestDisconnectRevoked(t *testing.T) {
 		t.Fatalf("DisconnectRevoked: %d, %v", n, err)
 	}
 	waitFor(t, "both sides down", func() bool { return len(ikeSAs(t, p.a)) == 0 && len(ikeSAs(t, p.b)) == 0 })
+}
+
+// tamper returns cred with its end-entity certificate's DER rewritten by f,
+// as a broken or forging peer would send it (the key still signs AUTH).
+func tamper(cred *pki.Credential, f func([]byte) []byte) *pki.Credential {
+	leaf := *cred.Chain[0]
+	leaf.Raw = f(leaf.Raw)
+	out := *cred
+	out.Chain = append([]*x509.Certificate{&leaf}, cred.Chain[1:]...)
+	return &out
+}
+
+// TestCertificateLifetimeEndsSA: with CertLifetime the IKE SA is deleted
+// when the peer's certificate expires; without it, it stays.
+func TestCertificateLifetimeEndsSA(t *testing.T) {
+	for _, bound := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lifetime-certificate=%v", bound), func(t *testing.T) {
+			ca := newTestCA(t, pki.KeyP256, "esphub lab CA")
+			tp := ca.trustpoint(pki.RevocationNone)
+			spoke := ca.issue(pki.KeyP256, "spoke-a.test", pki.IssueOptions{NotAfter: time.Now().Add(1500 * time.Millisecond)})
+			p := newPair(t, pairOpts{
+				initProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.LocalCredential, p.Trustpoint = nil, nil, spoke, tp
+				},
+				respProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.Trustpoint, p.CertLifetime = nil, nil, tp, bound
+					p.LocalCredential = ca.issue(pki.KeyP256, "hub-b.test", pki.IssueOptions{})
+				},
+			})
+			if _, err := p.initiate(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			if !bound {
+				time.Sleep(2 * time.Second)
+				if establishedCount(t, p.b) != 1 {
+					t.Fatal("the SA ended although lifetime certificate is off")
+				}
+				return
+			}
+			waitFor(t, "the SA to end with the certificate", func() bool { return len(ikeSAs(t, p.b)) == 0 && len(ikeSAs(t, p.a)) == 0 })
+		})
+	}
 }

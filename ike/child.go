@@ -56,6 +56,7 @@ func (c *childSA) public() *ChildSA {
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Local: sa.local, Remote: sa.remote,
 		UDPEncap: sa.udpEncap(), Replaces: c.replaces, Initiator: c.initiator,
 		Created: c.created, Lifetime: c.cfg.Lifetime,
+		PeerVendorIDs: sa.peerVendorIDs, LocalVendorIDs: sa.localVendorIDs,
 	}
 }
 

@@ -497,7 +497,11 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
+	n.localVendorIDs = sa.localVendorIDs
 	n.peerCP, n.localCP = sa.peerCP, sa.localCP
+	// IKEv2 authenticates once per session: the certificate the peer
+	// proved stays its credential (revocation, expiry, show).
+	n.peerCert, n.peerCertReq, n.peerHashes = sa.peerCert, sa.peerCertReq, sa.peerHashes
 	n.frag.enabled = sa.frag.enabled // RFC 7383 §2.3: negotiated once, kept across rekeys
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished

@@ -41,6 +41,7 @@ type testPolicy struct {
 	props    []suite.Proposal
 	profile  *Profile
 	remoteID Identity
+	lastReq  ProfileRequest // the latest MatchProfile request
 }
 
 func (p *testPolicy) ResponderIKE(local, remote netip.AddrPort) ([]suite.Proposal, error) {
@@ -50,6 +51,7 @@ func (p *testPolicy) ResponderIKE(local, remote netip.AddrPort) ([]suite.Proposa
 func (p *testPolicy) MatchProfile(req ProfileRequest) (*Profile, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastReq = req
 	if !req.RemoteID.Equal(p.remoteID) {
 		return nil, fmt.Errorf("no profile matches %s", req.RemoteID)
 	}

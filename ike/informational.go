@@ -213,6 +213,15 @@ func (sa *ikeSA) startTimers() {
 			}
 		}))
 	}
+	if pc := sa.peerCert; pc != nil && prof.CertLifetime && !pc.NotAfter.IsZero() {
+		d := max(pc.NotAfter.Sub(e.clock.Now()), 0)
+		sa.addTimer(e.afterFunc(d, func() {
+			if sa.state == stateEstablished {
+				e.log.Info("ike sa ends with the peer certificate", "spi", hexSPI(sa.localSPI()), "not_after", pc.NotAfter)
+				sa.queueTask(&deleteIKETask{})
+			}
+		}))
+	}
 	if d := prof.DPDInterval; d > 0 {
 		sa.scheduleDPD(d)
 	}

@@ -61,7 +61,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	if sa.profile.wantsSignatures() {
 		ps = append(ps, signatureHashes())
 	}
-	ps = append(ps, e.ourVendorIDs(sa.profile)...)
+	ps = append(ps, e.ourVendorIDs(sa, sa.profile)...)
 	return ps, nil
 }
 
@@ -270,7 +270,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 			ps = append(ps, &wire.CertReq{Encoding: wire.CertX509Signature, Authorities: cr})
 		}
 	}
-	ps = append(ps, e.ourVendorIDs(nil)...)
+	ps = append(ps, e.ourVendorIDs(sa, nil)...)
 	resp, err := sa.encode(wire.ExchangeIKESAInit, 0, true, ps)
 	if err != nil {
 		e.log.Warn("ike_sa_init: encode response", "err", err)

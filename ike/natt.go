@@ -19,17 +19,37 @@ var (
 
 var knownVendorIDs = [][]byte{VendorFlexVPNSupported, VendorCiscoDeleteReason, VendorCiscoDynamicRoute}
 
-// ourVendorIDs returns the Vendor ID payloads of our IKE_SA_INIT messages.
-func (e *Engine) ourVendorIDs(p *Profile) []wire.Payload {
+// VendorIDPolicy is implemented by a Policy that adds Vendor IDs to the
+// IKE_SA_INIT responses we send, before any profile is chosen (e.g. Cisco
+// CISCO-CTS-SGT, which a global setting turns on). It is called from the
+// engine goroutine and must not block. An initiator sends its profile's
+// VendorIDs instead.
+type VendorIDPolicy interface {
+	ResponderVendorIDs(local, remote netip.AddrPort) [][]byte
+}
+
+// ourVendorIDs returns the Vendor ID payloads of an IKE_SA_INIT message sa
+// sends (with p as its profile, nil for a responder) and records their data
+// in sa.localVendorIDs.
+func (e *Engine) ourVendorIDs(sa *ikeSA, p *Profile) []wire.Payload {
 	var ps []wire.Payload
+	sa.localVendorIDs = nil
+	add := func(v []byte) {
+		ps = append(ps, &wire.VendorID{Data: v})
+		sa.localVendorIDs = append(sa.localVendorIDs, v)
+	}
 	if !e.cfg.DisableCiscoVendorIDs {
 		for _, v := range knownVendorIDs {
-			ps = append(ps, &wire.VendorID{Data: v})
+			add(v)
 		}
 	}
 	if p != nil {
 		for _, v := range p.VendorIDs {
-			ps = append(ps, &wire.VendorID{Data: v})
+			add(v)
+		}
+	} else if vp, ok := e.cfg.Policy.(VendorIDPolicy); ok {
+		for _, v := range vp.ResponderVendorIDs(sa.local, sa.remote) {
+			add(bytes.Clone(v))
 		}
 	}
 	return ps

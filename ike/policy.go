@@ -1,13 +1,14 @@
 package ike
 
 import (
-	"github.com/esphub/esphub/config"
-	"github.com/esphub/esphub/pki"
+	"crypto/x509"
 	"net/netip"
 	"time"
 
+	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
+	"github.com/esphub/esphub/pki"
 )
 
 // Policy is what the engine asks its caller (control, adapting config's
@@ -36,6 +37,12 @@ type ProfileRequest struct {
 	// LocalID is the IDr the initiator asked for, zero if it sent none.
 	LocalID   Identity
 	VendorIDs [][]byte
+	// PeerCert is the end-entity certificate of the initiator's first
+	// CERT payload, parsed but NOT yet verified (nil when it sent none or
+	// it does not parse). A policy may select a profile by it (IOS "match
+	// certificate MAP"): the engine then validates it against the chosen
+	// profile's Trustpoint and CertificateMap before trusting anything.
+	PeerCert *x509.Certificate
 }
 
 // Profile is the per-peer policy (IOS: crypto ikev2 profile plus the keyring
@@ -81,6 +88,12 @@ type Profile struct {
 	CertificateMap  *config.CertificateMap
 	DPDRetries      int
 	DPDOnDemand     bool
+	// CertLifetime ends the IKE SA (a Delete, no rekey) when the
+	// certificate chain the peer authenticated with expires: IKEv2 does
+	// not re-validate on rekey, so expiry must end the session (IOS
+	// `lifetime certificate`, its default; `no lifetime certificate`
+	// turns it off). It has no effect on PSK peers.
+	CertLifetime bool
 	// NATKeepalive is the interval of NAT keepalives sent while we are
 	// behind a NAT (IOS "crypto ikev2 nat keepalive"); zero disables them.
 	NATKeepalive time.Duration
@@ -168,6 +181,11 @@ type ChildSA struct {
 	Initiator bool // we initiated the exchange that created it
 	Created   time.Time
 	Lifetime  time.Duration
+	// PeerVendorIDs and LocalVendorIDs are the Vendor IDs the peer and we
+	// sent in the IKE SA's IKE_SA_INIT (kept across IKE SA rekeys), for
+	// features negotiated by both sides sending one (CISCO-CTS-SGT). The
+	// slices are shared: do not modify them.
+	PeerVendorIDs, LocalVendorIDs [][]byte
 }
 
 // SAInstaller installs negotiated Child SAs into the dataplane. The engine

@@ -1,14 +1,15 @@
 package ike
 
 import (
+	"crypto/x509"
 	"errors"
-	"github.com/esphub/esphub/ike/sig"
-	"github.com/esphub/esphub/pki"
 	"net/netip"
 	"time"
 
+	"github.com/esphub/esphub/ike/sig"
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
+	"github.com/esphub/esphub/pki"
 )
 
 // saState is an IKE SA's life cycle.
@@ -59,6 +60,7 @@ type ikeSA struct {
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
+	localVendorIDs    [][]byte // the Vendor IDs we sent in IKE_SA_INIT
 	// localCP and peerCP are the configuration payloads each side sent in
 	// IKE_AUTH (cp.go), deep copies.
 	localCP, peerCP *wire.Configuration
@@ -178,6 +180,8 @@ type IKESAInfo struct {
 	NATLocal, NATRemote bool
 	Created             time.Time
 	VendorIDs           [][]byte
+	// LocalVendorIDs are the Vendor IDs we sent in IKE_SA_INIT.
+	LocalVendorIDs [][]byte
 	// Message IDs and windows, as "show crypto ikev2 sa detailed" prints them.
 	LocalNextMsgID, RemoteNextMsgID uint32
 	LocalWindow, RemoteWindow       uint32
@@ -199,6 +203,10 @@ type IKESAInfo struct {
 	PeerCertNotAfter                time.Time
 	// DPD is the profile's liveness check interval (zero: off).
 	DPD time.Duration
+	// LocalAuth and PeerAuth say how each side authenticated, as IOS's
+	// "Auth sign" and "Auth verify": "PSK", or the certificate key's
+	// algorithm ("RSA", "ECDSA", "EdDSA"); empty until established.
+	LocalAuth, PeerAuth string
 }
 
 func (sa *ikeSA) info() IKESAInfo {
@@ -207,7 +215,7 @@ func (sa *ikeSA) info() IKESAInfo {
 		State: sa.state.String(), Local: sa.local, Remote: sa.remote,
 		LocalID: sa.localID, RemoteID: sa.remoteID, Proposal: sa.prop,
 		NATLocal: sa.natLocal, NATRemote: sa.natRemote, Created: sa.created,
-		VendorIDs:  sa.peerVendorIDs,
+		VendorIDs: sa.peerVendorIDs, LocalVendorIDs: sa.localVendorIDs,
 		PeerConfig: sa.peerCP, LocalConfig: sa.localCP,
 		LocalNextMsgID: sa.nextReqID, RemoteNextMsgID: sa.nextPeerID,
 		LocalWindow: sa.e.cfg.WindowSize, RemoteWindow: sa.peerWindow,
@@ -216,6 +224,16 @@ func (sa *ikeSA) info() IKESAInfo {
 	if sa.profile != nil {
 		in.Profile = sa.profile.Name
 		in.DPD = sa.profile.DPDInterval
+		if sa.state == stateEstablished {
+			var local, peer *x509.Certificate
+			if c := sa.profile.LocalCredential; c != nil {
+				local = c.Leaf()
+			}
+			if sa.peerCert != nil {
+				peer = sa.peerCert.Leaf
+			}
+			in.LocalAuth, in.PeerAuth = authName(local), authName(peer)
+		}
 	}
 	if sa.frag.enabled {
 		in.Fragmentation, in.FragmentMTU = true, sa.fragmentMaxLen()

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -405,6 +406,11 @@ func (l *Lab) createLink(lk *Link) error {
 				}
 			}
 		}
+		if lk.TxChecksumOff {
+			if err := txChecksumOff(l, end.ep); err != nil {
+				return err
+			}
+		}
 		if end.ep.Impair.RateBits > 0 {
 			if err := end.h.QdiscReplace(tbfQdisc(link.Attrs().Index, end.ep.Impair)); err != nil {
 				return fmt.Errorf("tbf on %s on %s: %w", end.ep.Iface, end.ep.Node, err)
@@ -596,4 +602,40 @@ func Labs() (map[string][]string, error) {
 		out[prefix] = append(out[prefix], e.Name())
 	}
 	return out, nil
+}
+
+// txChecksumOff turns transmit checksum offload off on an endpoint, as
+// `ethtool -K IFACE tx off` does (the legacy ETHTOOL_STXCSUM request, which
+// clears every checksum feature and, with them, segmentation offload).
+func txChecksumOff(l *Lab, ep *Endpoint) error {
+	ns, err := l.NsHandle(ep.Node)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	err = doIn(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		val := struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_STXCSUM}
+		var ifr struct {
+			name [unix.IFNAMSIZ]byte
+			data unsafe.Pointer
+			_    [24 - unsafe.Sizeof(uintptr(0))]byte
+		}
+		copy(ifr.name[:], ep.Iface)
+		ifr.data = unsafe.Pointer(&val)
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+		runtime.KeepAlive(&val)
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tx checksum offload off on %s on %s: %w", ep.Iface, ep.Node, err)
+	}
+	return nil
 }

@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/esphub/esphub/internal/testenv"
 	"github.com/esphub/esphub/lab"
@@ -616,5 +619,47 @@ func TestUpCancelled(t *testing.T) {
 	}
 	if names, _ := lab.Namespaces(prefix); len(names) != 0 {
 		t.Errorf("cancelled Up left %v", names)
+	}
+}
+
+// offload: off leaves both ends of a link without transmit checksum
+// offload; other links keep the kernel's default (on for veth).
+func TestTxChecksumOff(t *testing.T) {
+	t.Parallel()
+	l := labtest.Up(t, strings.Replace(fmt.Sprintf(impairedPair, "iface: x"), "links:\n", "links:\n  - {a: {node: a, iface: q, addr: 198.18.1.1/24}, b: {node: b, iface: q, addr: 198.18.1.2/24}, offload: off}\n", 1))
+	txcsum := func(node, iface string) uint32 {
+		var v uint32
+		err := l.Do(node, func() error {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			val := struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_GTXCSUM}
+			var ifr struct {
+				name [unix.IFNAMSIZ]byte
+				data unsafe.Pointer
+				_    [24 - unsafe.Sizeof(uintptr(0))]byte
+			}
+			copy(ifr.name[:], iface)
+			ifr.data = unsafe.Pointer(&val)
+			if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+				return errno
+			}
+			v = val.data
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s:%s: %v", node, iface, err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		node, iface string
+		want        uint32
+	}{{"a", "q", 0}, {"b", "q", 0}, {"a", "x", 1}} {
+		if got := txcsum(c.node, c.iface); got != c.want {
+			t.Errorf("%s:%s tx checksum offload %d, want %d", c.node, c.iface, got, c.want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 // drops or translates, so tests and people can read
 // "nft list table inet esphub_lab".
 func nftRules(n *Node) string {
-	var loss, nat []string
+	var loss, nat, dnat []string
 	for _, e := range n.Ifaces {
 		if p := e.Peer.Impair.LossPercent; p > 0 {
 			loss = append(loss, fmt.Sprintf("\t\tiifname %q numgen random mod 100 < %d counter drop comment \"loss from %s\"\n", e.Iface, p, e.Peer.Node))
@@ -39,6 +39,16 @@ func nftRules(n *Node) string {
 		for _, i := range n.NAT.Masquerade {
 			nat = append(nat, fmt.Sprintf("\t\t%soifname %q counter masquerade%s comment \"nat %s\"\n", match, i, flags, i))
 		}
+		for _, f := range n.NAT.Forward {
+			proto, fam, to := "ipv4", "ip", f.To.String()
+			if f.To.Is6() {
+				proto, fam, to = "ipv6", "ip6", "["+to+"]"
+			}
+			for _, i := range n.NAT.Masquerade {
+				dnat = append(dnat, fmt.Sprintf("\t\tmeta nfproto %s iifname %q %s dport %d counter dnat %s to %s comment \"forward %s/%d\"\n",
+					proto, i, f.Proto, f.Port, fam, to, f.Proto, f.Port))
+			}
+		}
 	}
 	if len(loss) == 0 && len(nat) == 0 {
 		return ""
@@ -48,6 +58,13 @@ func nftRules(n *Node) string {
 	if len(loss) > 0 {
 		b.WriteString("\tchain loss {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
 		for _, r := range loss {
+			b.WriteString(r)
+		}
+		b.WriteString("\t}\n")
+	}
+	if len(dnat) > 0 {
+		b.WriteString("\tchain forward {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
+		for _, r := range dnat {
 			b.WriteString(r)
 		}
 		b.WriteString("\t}\n")

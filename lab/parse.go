@@ -257,6 +257,55 @@ func (p *parser) top(n *yaml.Node, s *Spec) {
 	}
 }
 
+// portForward parses one {proto: udp|tcp, port: N, to: ADDR} entry.
+func (p *parser) portForward(n *yaml.Node, what string) (PortForward, bool) {
+	pf := PortForward{Line: n.Line}
+	f := p.fields(n, what, "proto", "port", "to")
+	ok := true
+	for _, k := range []string{"proto", "port", "to"} {
+		if _, has := f[k]; !has {
+			p.errorf(n, "%s: missing key %q", what, k)
+			ok = false
+		}
+	}
+	if !ok {
+		return pf, false
+	}
+	if s, good := p.scalar(f["proto"], what+": proto"); good {
+		if s != "udp" && s != "tcp" {
+			p.errorf(f["proto"], "%s: proto must be udp or tcp, got %q", what, s)
+			ok = false
+		}
+		pf.Proto = s
+	} else {
+		ok = false
+	}
+	if s, good := p.scalar(f["port"], what+": port"); good {
+		v, err := strconv.ParseUint(s, 10, 16)
+		if err != nil || v == 0 {
+			p.errorf(f["port"], "%s: port must be 1 to 65535, got %q", what, s)
+			ok = false
+		}
+		pf.Port = uint16(v)
+	} else {
+		ok = false
+	}
+	if s, good := p.scalar(f["to"], what+": to"); good {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			p.errorf(f["to"], "%s: to must be an address, got %q", what, s)
+			ok = false
+		} else if a.Is4In6() || !inLab(a) {
+			p.errorf(f["to"], "%s: to %v is outside %s", what, a, labRangesText)
+			ok = false
+		}
+		pf.To = a
+	} else {
+		ok = false
+	}
+	return pf, ok
+}
+
 func (p *parser) node(k, v *yaml.Node) *Node {
 	nd := &Node{Name: k.Value, Forward: true, Line: k.Line}
 	what := "node " + k.Value
@@ -286,7 +335,7 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 		}
 	}
 	if x, ok := f["nat"]; ok {
-		nf := p.fields(x, what+": nat", "masquerade", "family", "ports")
+		nf := p.fields(x, what+": nat", "masquerade", "family", "ports", "forward")
 		nat := &NAT{Family: "inet"}
 		if m, ok := nf["masquerade"]; ok {
 			for _, i := range p.list(m, what+": nat: masquerade") {
@@ -312,6 +361,17 @@ func (p *parser) node(k, v *yaml.Node) *Node {
 				case "preserve":
 				default:
 					p.errorf(ports, "%s: nat: ports must be preserve or random, got %q", what, s)
+				}
+			}
+		}
+		if fw, ok := nf["forward"]; ok {
+			if fw.Kind != yaml.SequenceNode {
+				p.errorf(fw, "%s: nat: forward: want a list, got %s", what, kindName(fw))
+			} else {
+				for _, e := range fw.Content {
+					if pf, ok := p.portForward(deref(e), what+": nat: forward"); ok {
+						nat.Forward = append(nat.Forward, pf)
+					}
 				}
 			}
 		}
@@ -428,7 +488,7 @@ func (p *parser) route(n *yaml.Node, what string) (Route, bool) {
 }
 
 func (p *parser) link(n *yaml.Node) *Link {
-	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh")
+	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh", "offload")
 	l := &Link{Line: n.Line}
 	var linkImp Impairment
 	p.impairment(f, "link", &linkImp)
@@ -460,6 +520,17 @@ func (p *parser) link(n *yaml.Node) *Link {
 			case "dynamic":
 			default:
 				p.errorf(nb, "link: neigh must be static or dynamic, got %q", s)
+			}
+		}
+	}
+	if o, ok := f["offload"]; ok {
+		if s, ok := p.scalar(o, "link: offload"); ok {
+			switch s {
+			case "off":
+				l.TxChecksumOff = true
+			case "on":
+			default:
+				p.errorf(o, "link: offload must be on or off, got %q", s)
 			}
 		}
 	}

@@ -75,6 +75,20 @@ type NAT struct {
 	// instead of keeping the original port when it is free, the way many
 	// consumer NATs do: UDP 500 then leaves as some other port.
 	RandomPorts bool
+	// Forward are static port forwards ("forward: [{proto: udp, port: 500,
+	// to: ADDR}]"): packets arriving on a masquerade interface for the port
+	// go to the inside address, as a home router forwards IKE to the VPN
+	// router behind it. Replies to them go back out translated.
+	Forward []PortForward
+}
+
+// PortForward is one static destination NAT of a NAT node.
+type PortForward struct {
+	Proto string // "udp" or "tcp"
+	Port  uint16
+	To    netip.Addr
+	// Line is the spec line, for diagnostics.
+	Line int
 }
 
 // Impairment degrades traffic leaving an interface.
@@ -103,7 +117,13 @@ type Link struct {
 	// addresses on both ends, so no ARP or ND crosses the link (dataplane
 	// benchmarks that bypass the kernel stack need this).
 	StaticNeigh bool
-	Line        int
+	// TxChecksumOff turns transmit checksum offload off on both ends, so
+	// each end hands its peer finished TCP and UDP checksums, as a real NIC
+	// delivers them. An XDP program (the AF_XDP dataplane) sees only frame
+	// bytes, not the kernel's note that a veth frame's checksum is still to
+	// be filled in.
+	TxChecksumOff bool
+	Line          int
 }
 
 // Endpoint is one end of a link: an interface inside a node.

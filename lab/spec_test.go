@@ -134,10 +134,16 @@ links:
 		{name: "rate without unit", old: "rate: 5mbit", new: "rate: 5000", line: 13, want: "needs a unit"},
 		{name: "queues out of range", old: "    rate: 5mbit", new: "    queues: 100", line: 13, want: "queues must be"},
 		{name: "bad neigh mode", old: "    rate: 5mbit", new: "    neigh: sticky", line: 13, want: "static or dynamic"},
+		{name: "bad offload", old: "    rate: 5mbit", new: "    offload: maybe", line: 13, want: "offload must be on or off"},
 		{name: "mtu too small for ipv6", old: "    rate: 5mbit", new: "    mtu: 1000", line: 10, want: "IPv6 minimum"},
 		{name: "nat on missing iface", old: "    forward: false", new: "    nat: {masquerade: [wan]}", line: 8, want: `masquerade interface "wan" does not exist`},
 		{name: "nat without forwarding", old: "    forward: false", new: "    forward: false\n    nat: {masquerade: [eth0]}", line: 9, want: "nat needs forwarding"},
 		{name: "nat bad ports", old: "    forward: false", new: "    nat: {masquerade: [eth0], ports: any}", line: 8, want: "preserve or random"},
+		{name: "nat forward bad proto", old: "    forward: false", new: "    nat: {masquerade: [eth0], forward: [{proto: icmp, port: 1, to: 198.18.0.9}]}", line: 8, want: "udp or tcp"},
+		{name: "nat forward bad port", old: "    forward: false", new: "    nat: {masquerade: [eth0], forward: [{proto: udp, port: 70000, to: 198.18.0.9}]}", line: 8, want: "1 to 65535"},
+		{name: "nat forward outside", old: "    forward: false", new: "    nat: {masquerade: [eth0], forward: [{proto: udp, port: 500, to: 10.0.0.1}]}", line: 8, want: "outside"},
+		{name: "nat forward missing to", old: "    forward: false", new: "    nat: {masquerade: [eth0], forward: [{proto: udp, port: 500}]}", line: 8, want: `missing key "to"`},
+		{name: "nat forward family", old: "    forward: false", new: "    nat: {masquerade: [eth0], family: ip6, forward: [{proto: udp, port: 500, to: 198.18.0.9}]}", line: 8, want: "does not match nat family"},
 		{name: "sysctl outside net", old: "    forward: false", new: "    sysctl: {kernel.panic: 1}", line: 8, want: "only net.*"},
 		{name: "yaml syntax", old: "  b:\n", new: "  b: [\n", line: 0, want: ""},
 		{name: "nodes not a mapping", spec: "nodes: [a, b]\n", line: 1, want: "want a mapping"},
@@ -244,7 +250,7 @@ func TestParseRateAndSize(t *testing.T) {
 
 func TestNftRules(t *testing.T) {
 	s, err := Parse("t", []byte(`nodes:
-  nat: {nat: {masquerade: [wan], family: ip}}
+  nat: {nat: {masquerade: [wan], family: ip, forward: [{proto: udp, port: 4500, to: 198.18.1.2}]}}
   b: {}
 links:
   - {a: {node: nat, iface: wan, addr: 198.18.0.1/24, loss: 7}, b: {node: b, addr: 198.18.0.2/24}}
@@ -257,6 +263,8 @@ links:
 		"table inet esphub_lab {",
 		"type nat hook postrouting priority srcnat",
 		`meta nfproto ipv4 oifname "wan" counter masquerade`,
+		"type nat hook prerouting priority dstnat",
+		`meta nfproto ipv4 iifname "wan" udp dport 4500 counter dnat ip to 198.18.1.2 comment "forward udp/4500"`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("nat rules lack %q:\n%s", want, got)

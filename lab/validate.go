@@ -222,6 +222,11 @@ func (p *parser) validate(s *Spec) {
 					p.errorAt(p.lines[n.Name+"/nat/"+i], "node %s: nat: masquerade interface %q does not exist (interfaces: %s)", n.Name, i, ifaceList(n))
 				}
 			}
+			for _, f := range n.NAT.Forward {
+				if (f.To.Is4() && n.NAT.Family == "ip6") || (f.To.Is6() && n.NAT.Family == "ip") {
+					p.errorAt(f.Line, "node %s: nat: forward to %v does not match nat family %s", n.Name, f.To, n.NAT.Family)
+				}
+			}
 		}
 	}
 }

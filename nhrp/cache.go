@@ -174,12 +174,24 @@ func (n *Node) removeEntry(p netip.Prefix, e *Entry) {
 	if e.timer != nil {
 		e.timer.Stop()
 	}
+	n.mayBeUnused(e.Tunnel)
 	if e.route != nil {
 		n.withdraw(e.route)
 		e.route = nil
 	}
 	if n.cache[p] == e {
 		delete(n.cache, p)
+	}
+}
+
+// mayBeUnused notes that a spoke-to-spoke tunnel lost a user; unlock
+// releases it if nothing uses it any more.
+func (n *Node) mayBeUnused(tunnel string) {
+	if ts := n.tunnels[tunnel]; ts != nil && ts.Shortcut {
+		if n.unused == nil {
+			n.unused = map[string]bool{}
+		}
+		n.unused[tunnel] = true
 	}
 }
 

@@ -75,6 +75,8 @@ type counters struct {
 	ShortcutsInstalled       atomic.Uint64
 	ShortcutsRemoved         atomic.Uint64
 	ShortcutsRefreshed       atomic.Uint64
+	ShortcutsMoved           atomic.Uint64
+	TunnelsReleased          atomic.Uint64
 	TunnelsRequested         atomic.Uint64
 	SendErrors, EncodeErrors atomic.Uint64
 	drops                    [numDropReasons]atomic.Uint64
@@ -82,26 +84,32 @@ type counters struct {
 
 // Stats is a snapshot of the Node's counters, JSON friendly.
 type Stats struct {
-	Received               uint64            `json:"received"`
-	TrafficIndicationsSent uint64            `json:"traffic_indications_sent"`
-	TrafficIndicationsRecv uint64            `json:"traffic_indications_received"`
-	ResolutionRequestsSent uint64            `json:"resolution_requests_sent"`
-	ResolutionRequestsRecv uint64            `json:"resolution_requests_received"`
-	ResolutionRequestsFwd  uint64            `json:"resolution_requests_forwarded"`
-	ResolutionRepliesSent  uint64            `json:"resolution_replies_sent"`
-	ResolutionRepliesRecv  uint64            `json:"resolution_replies_received"`
-	ResolutionRepliesFwd   uint64            `json:"resolution_replies_forwarded"`
-	ResolutionRetries      uint64            `json:"resolution_retries"`
-	ResolutionTimeouts     uint64            `json:"resolution_timeouts"`
-	ErrorIndicationsSent   uint64            `json:"error_indications_sent"`
-	ErrorIndicationsRecv   uint64            `json:"error_indications_received"`
-	ShortcutsInstalled     uint64            `json:"shortcuts_installed"`
-	ShortcutsRemoved       uint64            `json:"shortcuts_removed"`
-	ShortcutsRefreshed     uint64            `json:"shortcuts_refreshed"`
-	TunnelsRequested       uint64            `json:"tunnels_requested"`
-	SendErrors             uint64            `json:"send_errors"`
-	EncodeErrors           uint64            `json:"encode_errors"`
-	Drops                  map[string]uint64 `json:"drops"`
+	Received               uint64 `json:"received"`
+	TrafficIndicationsSent uint64 `json:"traffic_indications_sent"`
+	TrafficIndicationsRecv uint64 `json:"traffic_indications_received"`
+	ResolutionRequestsSent uint64 `json:"resolution_requests_sent"`
+	ResolutionRequestsRecv uint64 `json:"resolution_requests_received"`
+	ResolutionRequestsFwd  uint64 `json:"resolution_requests_forwarded"`
+	ResolutionRepliesSent  uint64 `json:"resolution_replies_sent"`
+	ResolutionRepliesRecv  uint64 `json:"resolution_replies_received"`
+	ResolutionRepliesFwd   uint64 `json:"resolution_replies_forwarded"`
+	ResolutionRetries      uint64 `json:"resolution_retries"`
+	ResolutionTimeouts     uint64 `json:"resolution_timeouts"`
+	ErrorIndicationsSent   uint64 `json:"error_indications_sent"`
+	ErrorIndicationsRecv   uint64 `json:"error_indications_received"`
+	ShortcutsInstalled     uint64 `json:"shortcuts_installed"`
+	ShortcutsRemoved       uint64 `json:"shortcuts_removed"`
+	ShortcutsRefreshed     uint64 `json:"shortcuts_refreshed"`
+	// ShortcutsMoved counts cache entries moved to the surviving tunnel
+	// when a redundant spoke-to-spoke tunnel to the same peer went down.
+	ShortcutsMoved uint64 `json:"shortcuts_moved"`
+	// TunnelsReleased counts spoke-to-spoke tunnels closed because no
+	// entry used them any more.
+	TunnelsReleased  uint64            `json:"tunnels_released"`
+	TunnelsRequested uint64            `json:"tunnels_requested"`
+	SendErrors       uint64            `json:"send_errors"`
+	EncodeErrors     uint64            `json:"encode_errors"`
+	Drops            map[string]uint64 `json:"drops"`
 }
 
 // Stats returns a snapshot of the counters. Drops lists every reason, zero
@@ -125,6 +133,8 @@ func (n *Node) Stats() Stats {
 		ShortcutsInstalled:     c.ShortcutsInstalled.Load(),
 		ShortcutsRemoved:       c.ShortcutsRemoved.Load(),
 		ShortcutsRefreshed:     c.ShortcutsRefreshed.Load(),
+		ShortcutsMoved:         c.ShortcutsMoved.Load(),
+		TunnelsReleased:        c.TunnelsReleased.Load(),
 		TunnelsRequested:       c.TunnelsRequested.Load(),
 		SendErrors:             c.SendErrors.Load(),
 		EncodeErrors:           c.EncodeErrors.Load(),
@@ -205,7 +215,9 @@ func (s Stats) Metrics() []Metric {
 		{Name: "esphub_nhrp_shortcut_routes_installed_total", Help: "Shortcut routes installed.", Value: s.ShortcutsInstalled},
 		{Name: "esphub_nhrp_shortcut_routes_removed_total", Help: "Shortcut routes removed.", Value: s.ShortcutsRemoved},
 		{Name: "esphub_nhrp_shortcut_refreshes_total", Help: "Shortcuts re-resolved while in use.", Value: s.ShortcutsRefreshed},
+		{Name: "esphub_nhrp_shortcut_entries_moved_total", Help: "Cache entries moved to a surviving spoke-to-spoke tunnel to the same peer.", Value: s.ShortcutsMoved},
 		{Name: "esphub_nhrp_tunnels_requested_total", Help: "Spoke-to-spoke tunnels asked of IKEv2.", Value: s.TunnelsRequested},
+		{Name: "esphub_nhrp_tunnels_released_total", Help: "Spoke-to-spoke tunnels closed because no NHRP entry used them.", Value: s.TunnelsReleased},
 		{Name: "esphub_nhrp_send_errors_total", Help: "Packets the tunnel refused.", Value: s.SendErrors},
 	}
 	for r := DropReason(0); r < numDropReasons; r++ {

@@ -2,6 +2,7 @@ package nhrp
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,6 +204,41 @@ func TestIdleExpiryAtHoldTime(t *testing.T) {
 	// The exit spoke's implicit entry ages out the same way.
 	if c := l.spokes[1].node.Cache(); len(c) != 0 {
 		t.Fatalf("exit spoke cache %+v", c)
+	}
+	// With nothing left on it, the spoke-to-spoke tunnel is released (by
+	// whichever side's entries went first), as IOS removes the
+	// virtual-access; the hub tunnel never is.
+	l.pump()
+	rel := append(append([]string(nil), s1.released...), l.spokes[1].released...)
+	if len(rel) == 0 || !strings.HasPrefix(rel[0], "Virtual-Access") {
+		t.Fatalf("released %v, want the spoke-to-spoke tunnel", rel)
+	}
+	for _, s := range l.spokes {
+		if p := s.node.DMVPN(); len(p) != 1 || p[0].Interface != "Tunnel0" {
+			t.Fatalf("%s keeps peers %+v, want only the hub", s.name, p)
+		}
+	}
+}
+
+// TestReleaseWaitsForLastFamily: clearing one family's entries keeps the
+// tunnel while the other family's shortcut uses it; clearing that too
+// releases it.
+func TestReleaseWaitsForLastFamily(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1 := l.spokes[0]
+	shortcutUp(t, l, 1, 2)
+	// A second, refreshed entry on the same tunnel keeps it: simulate with
+	// a refresh cycle (the entries are replaced, never all gone).
+	s1.usage[l.spokes[1].lan]++
+	l.advance(401 * time.Second) // refresh at 2/3 of 600 s
+	if len(s1.released) != 0 || len(l.spokes[1].released) != 0 {
+		t.Fatalf("a refresh released the tunnel: %v %v", s1.released, l.spokes[1].released)
+	}
+	if n := s1.node.Clear(false); n != 0 || len(s1.released) != 0 {
+		t.Fatalf("clearing the empty IPv6 family cleared %d and released %v", n, s1.released)
+	}
+	if n := s1.node.Clear(true); n == 0 || len(s1.released) != 1 {
+		t.Fatalf("clear ip nhrp cleared %d, released %v", n, s1.released)
 	}
 }
 

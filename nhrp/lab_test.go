@@ -162,15 +162,38 @@ type router struct {
 	usage    map[netip.Prefix]uint64
 	initiate []InitiateRequest
 	lab      *lab
+	// noConnect makes this router's own IKEv2 initiations never complete.
+	noConnect bool
+	released  []string // tunnels the Node released
 }
 
 func (r *router) Initiate(req InitiateRequest) error {
 	r.initiate = append(r.initiate, req)
+	if r.noConnect {
+		return nil
+	}
 	r.lab.events = append(r.lab.events, func() { r.lab.connect(r, req) })
 	return nil
 }
 
 func (r *router) PacketsVia(s ShortcutRoute) uint64 { return r.usage[s.Prefix] }
+
+// Release simulates the daemon deleting the IKE SA of a spoke-to-spoke
+// tunnel: both ends go down.
+func (r *router) Release(tunnel string) {
+	r.released = append(r.released, tunnel)
+	l := r.lab
+	l.events = append(l.events, func() {
+		far, ok := l.links[end{r, tunnel}]
+		if !ok {
+			return
+		}
+		delete(l.links, end{r, tunnel})
+		delete(l.links, far)
+		r.node.TunnelDown(tunnel)
+		far.r.node.TunnelDown(far.tunnel)
+	})
+}
 
 func (r *router) SendNHRP(tunnel string, pkt []byte) error {
 	l := r.lab
@@ -180,6 +203,12 @@ func (r *router) SendNHRP(tunnel string, pkt []byte) error {
 	}
 	l.sent = append(l.sent, sentPkt{from: r, tunnel: tunnel, pkt: append([]byte(nil), pkt...)})
 	if l.cut[end{r, tunnel}] {
+		return nil
+	}
+	if l.installing[far] {
+		// The far end has not installed its Child SA yet: as on the wire,
+		// the packet cannot be decrypted and is lost.
+		l.lost++
 		return nil
 	}
 	b := append([]byte(nil), pkt...)
@@ -207,10 +236,14 @@ type lab struct {
 	spokes []*router
 	links  map[end]end
 	cut    map[end]bool
-	events []func()
-	sent   []sentPkt
-	nextVA map[*router]int
-	hubFwd int // data packets the hub forwarded spoke to spoke
+	// installing marks tunnel ends whose IKE_AUTH response is still on its
+	// way (the initiator's side, while the responder's is already up).
+	installing map[end]bool
+	lost       int // packets sent to an end still installing
+	events     []func()
+	sent       []sentPkt
+	nextVA     map[*router]int
+	hubFwd     int // data packets the hub forwarded spoke to spoke
 	// lenient ignores IKEv2 toward unknown peers (fuzzed requests).
 	lenient bool
 	v6      bool
@@ -228,7 +261,7 @@ type labOpts struct {
 func newLab(t *testing.T, spokes int, o labOpts) *lab {
 	t.Helper()
 	l := &lab{t: t, clock: &fakeClock{now: time.Date(2026, 11, 22, 20, 0, 0, 0, time.UTC)},
-		links: map[end]end{}, cut: map[end]bool{}, nextVA: map[*router]int{}, v6: o.v6}
+		links: map[end]end{}, cut: map[end]bool{}, installing: map[end]bool{}, nextVA: map[*router]int{}, v6: o.v6}
 	ov := func(i int) netip.Addr {
 		if o.v6 {
 			return netip.MustParseAddr(fmt.Sprintf("2001:db8:ff::%d", i))
@@ -292,7 +325,9 @@ func newLab(t *testing.T, spokes int, o labOpts) *lab {
 }
 
 // connect simulates IKEv2 from a (initiator) to the router owning req.PeerNBMA:
-// the responder's virtual-access comes up first, then the initiator's.
+// the responder's virtual-access comes up first, then the initiator's; what
+// the responder sends in between is lost, as a packet that overtakes the
+// IKE_AUTH response would be.
 func (l *lab) connect(a *router, req InitiateRequest) {
 	var b *router
 	for _, s := range l.spokes {
@@ -313,7 +348,9 @@ func (l *lab) connect(a *router, req InitiateRequest) {
 	vaB := fmt.Sprintf("Virtual-Access%d", 100+l.nextVA[b])
 	l.links[end{a, vaA}] = end{b, vaB}
 	l.links[end{b, vaB}] = end{a, vaA}
-	b.node.TunnelUp(Tunnel{Name: vaB, NetworkID: 1, LocalNBMA: b.nbma, RemoteNBMA: a.public, Shortcut: true})
+	l.installing[end{a, vaA}] = true
+	b.node.TunnelUp(Tunnel{Name: vaB, NetworkID: 1, LocalNBMA: b.nbma, RemoteNBMA: a.public, Shortcut: true, PeerInitiated: true})
+	delete(l.installing, end{a, vaA})
 	a.node.TunnelUp(Tunnel{Name: vaA, NetworkID: 1, LocalNBMA: a.nbma, RemoteNBMA: b.public,
 		RemoteProto: []netip.Addr{req.PeerProto}, Shortcut: true})
 }

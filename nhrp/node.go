@@ -107,6 +107,16 @@ type Protector interface {
 	Initiate(req InitiateRequest) error
 }
 
+// Releaser is implemented by a Protector that can close a spoke-to-spoke
+// tunnel the Node no longer needs. The Node calls Release (without its
+// lock) when the last cache entry through a spoke-to-spoke tunnel went away
+// (expired, purged or cleared) and no resolution is waiting for it, as IOS
+// removes the virtual-access of a shortcut whose entries expired. The
+// daemon deletes the session; its TunnelDown follows.
+type Releaser interface {
+	Release(tunnel string)
+}
+
 // Usage reports how many packets the dataplane sent through a shortcut
 // route; the Node compares readings to decide whether a shortcut is in use
 // when its refresh is due. A nil Usage counts every shortcut as in use.
@@ -158,6 +168,10 @@ type Config struct {
 	// spoke-to-spoke tunnels (default 1024); beyond it requests are
 	// refused with an Error Indication.
 	MaxPendingReplies int
+	// PeerInstallGrace is how long a peer-initiated spoke-to-spoke tunnel
+	// stays unused for replies unless the peer sends over it first
+	// (default 200 ms; see Tunnel.PeerInitiated).
+	PeerInstallGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -173,6 +187,7 @@ func (c *Config) setDefaults() {
 	def(&c.ResolutionTimeout, 30*time.Second)
 	def(&c.NegativeHoldTime, 30*time.Second)
 	def(&c.TunnelSetupTimeout, 30*time.Second)
+	def(&c.PeerInstallGrace, 200*time.Millisecond)
 	if c.MTU == 0 {
 		c.MTU = 1400
 	}
@@ -224,6 +239,16 @@ type Tunnel struct {
 	ToNHS bool
 	// Shortcut marks a spoke-to-spoke tunnel built for NHRP.
 	Shortcut bool
+	// PeerInitiated marks a spoke-to-spoke tunnel whose IKE SA the peer
+	// initiated. The peer installs its Child SA only when our IKE_AUTH
+	// response reaches it, so a packet we send the moment our side is up can
+	// arrive before the peer can decrypt it. The Node therefore sends no
+	// resolution reply over such a tunnel until the peer has sent NHRP over
+	// it or Config.PeerInstallGrace has passed; a tunnel we initiated
+	// ourselves to the same peer is used at once. This is what makes a
+	// simultaneous setup (both spokes exit spokes for each other) lose
+	// nothing.
+	PeerInitiated bool
 }
 
 func pick(addrs []netip.Addr, v4 bool) netip.Addr {
@@ -250,6 +275,10 @@ func (t *Tunnel) hasRemote(a netip.Addr) bool {
 type tunnelState struct {
 	Tunnel
 	up time.Time
+	// ready is false while a peer-initiated tunnel may not yet be
+	// installed at the peer (see Tunnel.PeerInitiated).
+	ready bool
+	grace Timer
 }
 
 // Node is one NHRP instance. All methods are safe for concurrent use; a
@@ -271,8 +300,11 @@ type Node struct {
 	lastSweep time.Time
 	nextID    uint32
 	outbox    []func()
-	closed    bool
-	ctr       counters
+	// unused collects spoke-to-spoke tunnels that lost a cache entry during
+	// the current locked operation; unlock releases those left unused.
+	unused map[string]bool
+	closed bool
+	ctr    counters
 }
 
 // New returns a Node. It validates that the required dependencies are set.
@@ -340,6 +372,7 @@ func (n *Node) Close() {
 func (n *Node) lock() { n.mu.Lock() }
 
 func (n *Node) unlock() {
+	n.releaseUnused()
 	out := n.outbox
 	n.outbox = nil
 	n.mu.Unlock()
@@ -349,6 +382,53 @@ func (n *Node) unlock() {
 }
 
 func (n *Node) later(f func()) { n.outbox = append(n.outbox, f) }
+
+// releaseUnused asks the Releaser to close each spoke-to-spoke tunnel that
+// lost an entry during this locked operation and is now unused: no cache
+// entry, shortcut or waiting reply refers to it. It runs at the end of the
+// operation, so entries replaced within it do not count as a loss.
+func (n *Node) releaseUnused() {
+	if len(n.unused) == 0 {
+		return
+	}
+	cand := n.unused
+	n.unused = nil
+	rel, ok := n.deps.Protector.(Releaser)
+	if !ok || n.closed {
+		return
+	}
+	for name := range cand {
+		ts := n.tunnels[name]
+		if ts == nil || !ts.Shortcut || n.tunnelInUse(name) {
+			continue
+		}
+		n.ctr.TunnelsReleased.Add(1)
+		n.log.Debug("nhrp: spoke-to-spoke tunnel unused; releasing it", "tunnel", name)
+		n.outbox = append(n.outbox, func() { rel.Release(name) })
+	}
+}
+
+// tunnelInUse reports whether anything of the Node refers to tunnel name.
+func (n *Node) tunnelInUse(name string) bool {
+	for _, e := range n.cache {
+		if e.Tunnel == name {
+			return true
+		}
+	}
+	for _, s := range n.shorts {
+		if s.tunnel == name || s.via == name {
+			return true
+		}
+	}
+	if ts := n.tunnels[name]; ts != nil {
+		for _, pr := range n.pending {
+			if ts.hasRemote(pr.peerProto) || ts.RemoteNBMA == pr.peerNBMA {
+				return true // a reply still waiting to go over it
+			}
+		}
+	}
+	return false
+}
 
 // afterFunc arms a timer whose callback runs f under the Node's lock,
 // unless the Node was closed meanwhile.
@@ -414,12 +494,36 @@ func (n *Node) TunnelUp(t Tunnel) {
 	if n.closed {
 		return
 	}
-	ts := &tunnelState{Tunnel: t, up: n.now()}
+	ts := &tunnelState{Tunnel: t, up: n.now(), ready: !(t.Shortcut && t.PeerInitiated)}
 	if old, ok := n.tunnels[t.Name]; ok {
 		ts.up = old.up
+		ts.ready = ts.ready || old.ready
+		if old.grace != nil {
+			old.grace.Stop()
+		}
 	}
 	n.tunnels[t.Name] = ts
-	n.log.Debug("nhrp: tunnel up", "tunnel", t.Name, "remote_nbma", t.RemoteNBMA)
+	n.log.Debug("nhrp: tunnel up", "tunnel", t.Name, "remote_nbma", t.RemoteNBMA, "ready", ts.ready)
+	if !ts.ready {
+		ts.grace = n.afterFunc(n.cfg.PeerInstallGrace, func() {
+			if n.tunnels[ts.Name] == ts && !ts.ready {
+				n.markReady(ts)
+			}
+		})
+		return
+	}
+	n.flushPendingReplies(ts)
+	n.completeWaitingShortcuts(ts)
+}
+
+// markReady starts using a peer-initiated tunnel: the peer sent over it, or
+// the grace period passed.
+func (n *Node) markReady(ts *tunnelState) {
+	ts.ready = true
+	if ts.grace != nil {
+		ts.grace.Stop()
+		ts.grace = nil
+	}
 	n.flushPendingReplies(ts)
 	n.completeWaitingShortcuts(ts)
 }
@@ -427,21 +531,59 @@ func (n *Node) TunnelUp(t Tunnel) {
 // TunnelDown detaches a tunnel: when a spoke-to-spoke SA dies, the shortcuts
 // and cache entries through it are removed at once, so traffic falls back to
 // the hub.
+//
+// When another spoke-to-spoke tunnel to the same peer is up (both spokes
+// built one at once and the redundant one is being closed), the entries and
+// shortcuts move to it instead, and traffic stays direct.
 func (n *Node) TunnelDown(name string) {
 	n.lock()
 	defer n.unlock()
-	if _, ok := n.tunnels[name]; !ok {
+	dead, ok := n.tunnels[name]
+	if !ok {
 		return
 	}
 	delete(n.tunnels, name)
+	if dead.grace != nil {
+		dead.grace.Stop()
+	}
+	var alt *tunnelState
+	if dead.Shortcut {
+		alt = n.twinOf(dead)
+	}
+	now := n.now()
 	for p, e := range n.cache {
-		if e.Tunnel == name {
-			n.removeEntry(p, e)
+		if e.Tunnel != name {
+			continue
 		}
+		if alt == nil || e.Type != TypeDynamic || (!e.Expire.IsZero() && !e.Expire.After(now)) {
+			n.removeEntry(p, e)
+			continue
+		}
+		moved := *e
+		moved.Tunnel, moved.route, moved.timer = alt.Name, nil, nil
+		if moved.NextHop.IsValid() && !alt.hasRemote(moved.NextHop) {
+			alt.RemoteProto = append(alt.RemoteProto, moved.NextHop)
+		}
+		var hold time.Duration
+		if !e.Expire.IsZero() {
+			hold = e.Expire.Sub(now)
+		}
+		n.setEntry(moved, hold, e.route != nil)
+		n.ctr.ShortcutsMoved.Add(1)
 	}
 	for _, s := range n.shorts {
-		if s.tunnel == name {
+		if s.tunnel != name && s.via != name {
+			continue
+		}
+		if alt == nil {
 			n.dropShortcut(s)
+			continue
+		}
+		if s.tunnel == name {
+			s.tunnel = alt.Name
+		}
+		if s.via == name {
+			s.via = alt.Name
 		}
 	}
 	kept := n.pending[:0]
@@ -483,6 +625,10 @@ func (n *Node) Receive(tunnel string, pkt []byte) {
 		n.drop(DropAuth)
 		n.sendError(t, pkt, p, wire.CodeAuthenticationFailure, 0)
 		return
+	}
+	if !t.ready {
+		// The peer sent over the tunnel it initiated: it has installed it.
+		n.markReady(t)
 	}
 	n.countReceived(p)
 	switch p.Type {

@@ -493,7 +493,7 @@ func TestMetrics(t *testing.T) {
 		seen["esphub_nhrp_packets_forwarded_total{resolution_request}"] != 1 {
 		t.Fatalf("metrics %v", seen)
 	}
-	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 17+int(numDropReasons) {
+	if _, ok := seen["esphub_nhrp_drops_total{loop_detected}"]; !ok || len(ms) != 19+int(numDropReasons) {
 		t.Fatalf("%d metrics; drop reasons missing", len(ms))
 	}
 }
@@ -538,5 +538,106 @@ func TestHairpinFlowIPv6(t *testing.T) {
 	l.pump()
 	if r, ok := l.spokes[0].rib.Lookup(l.host(2)); !ok || !r.Shortcut {
 		t.Fatal("no IPv6 shortcut from a flow-only hairpin event")
+	}
+}
+
+// hairpinOnly makes the hub see one packet from a host behind spoke i to a
+// host behind spoke j, without delivering anything yet.
+func hairpinOnly(l *lab, i, j int) {
+	from := l.spokes[i-1]
+	dst := l.host(j)
+	hr, _ := l.hub.rib.Lookup(dst)
+	l.hub.node.Hairpin(l.links[end{from, "Tunnel0"}].tunnel, hr.Tunnel, ipPacket(from.lan.Addr().Next().Next(), dst))
+}
+
+// TestSimultaneousSetup: traffic both ways makes both spokes exit spokes
+// for each other's resolution, and both start IKEv2 at once. Neither
+// sends its reply over the tunnel the other initiated before the other has
+// installed it, so nothing is lost and no resolution waits for a retry;
+// when the redundant tunnel pair goes, the shortcuts move to the survivor.
+func TestSimultaneousSetup(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1, s2 := l.spokes[0], l.spokes[1]
+	hairpinOnly(l, 1, 2)
+	hairpinOnly(l, 2, 1)
+	l.pump()
+	if len(s1.initiate) != 1 || len(s2.initiate) != 1 {
+		t.Fatalf("initiations: spoke1 %d, spoke2 %d; want one each (a simultaneous setup)", len(s1.initiate), len(s2.initiate))
+	}
+	r1, ok1 := s1.rib.Lookup(l.host(2))
+	r2, ok2 := s2.rib.Lookup(l.host(1))
+	if !ok1 || !r1.Shortcut || !ok2 || !r2.Shortcut {
+		t.Fatalf("no shortcuts without waiting: spoke1 %+v, spoke2 %+v", r1, r2)
+	}
+	if l.lost != 0 {
+		t.Errorf("%d NHRP packets sent over a tunnel the peer had not installed", l.lost)
+	}
+	for i, s := range l.spokes {
+		if n := s.node.Stats().ResolutionRetries; n != 0 {
+			t.Errorf("spoke%d retried %d resolutions", i+1, n)
+		}
+	}
+
+	// Close one of the two tunnel pairs, on both sides, the way the daemon
+	// closes the redundant IKE SA: everything moves to the other pair.
+	var pair []end
+	for a, b := range l.links {
+		if a.r == s1 && strings.HasPrefix(a.tunnel, "Virtual-Access") && a.tunnel != r1.Tunnel {
+			pair = []end{a, b}
+		}
+	}
+	if pair == nil {
+		t.Fatalf("only one tunnel pair: %v", l.links)
+	}
+	for _, e := range pair {
+		e.r.node.TunnelDown(e.tunnel)
+	}
+	survivor1 := pair[0].tunnel
+	r1, _ = s1.rib.Lookup(l.host(2))
+	r2, _ = s2.rib.Lookup(l.host(1))
+	if !r1.Shortcut || !r2.Shortcut || r1.Tunnel == survivor1 {
+		t.Fatalf("after closing the redundant pair %v: spoke1 %+v, spoke2 %+v", pair, r1, r2)
+	}
+	var moved uint64
+	for _, s := range l.spokes {
+		moved += s.node.Stats().ShortcutsMoved
+		for _, e := range s.node.Cache() {
+			if e.Tunnel == pair[0].tunnel && s == pair[0].r || e.Tunnel == pair[1].tunnel && s == pair[1].r {
+				t.Errorf("%s: entry %v still on the closed tunnel", s.name, e.Prefix)
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("no entries counted as moved")
+	}
+	// Traffic in both directions stays direct.
+	if !l.send(s1, l.host(2)) || !l.send(s2, l.host(1)) {
+		t.Error("traffic went back through the hub")
+	}
+}
+
+// TestPeerInitiatedGrace: an exit spoke whose own IKEv2 never completes
+// answers over the tunnel the requester built once the grace period for
+// the requester's install has passed, not before.
+func TestPeerInitiatedGrace(t *testing.T) {
+	l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+	s1, s2 := l.spokes[0], l.spokes[1]
+	s2.noConnect = true
+	l.send(s1, l.host(2)) // redirect, resolution; spoke2 asks for a tunnel in vain
+	if len(s2.initiate) != 1 {
+		t.Fatalf("spoke2 initiations %d", len(s2.initiate))
+	}
+	// spoke1 builds one itself (as it would on a reply through the hub).
+	l.connect(s1, InitiateRequest{PeerNBMA: s2.public, PeerProto: s2.overlay})
+	l.pump()
+	if r, _ := s1.rib.Lookup(l.host(2)); r.Shortcut {
+		t.Fatal("spoke2 answered over spoke1's tunnel before the grace period")
+	}
+	l.advance(250 * time.Millisecond)
+	if r, _ := s1.rib.Lookup(l.host(2)); !r.Shortcut {
+		t.Fatalf("no shortcut after the grace period: %+v", r)
+	}
+	if l.lost != 0 {
+		t.Errorf("%d packets lost", l.lost)
 	}
 }

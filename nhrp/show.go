@@ -210,8 +210,8 @@ func WriteTraffic(w io.Writer, s Stats) error {
 		s.ResolutionRequestsRecv, s.ResolutionRepliesRecv, s.TrafficIndicationsRecv)
 	fmt.Fprintf(&b, "     %d Error Indication\n", s.ErrorIndicationsRecv)
 	fmt.Fprintf(&b, "Forwarded: %d Resolution Request  %d Resolution Reply\n", s.ResolutionRequestsFwd, s.ResolutionRepliesFwd)
-	fmt.Fprintf(&b, "Shortcuts: %d installed  %d removed  %d refreshed  %d tunnels requested\n",
-		s.ShortcutsInstalled, s.ShortcutsRemoved, s.ShortcutsRefreshed, s.TunnelsRequested)
+	fmt.Fprintf(&b, "Shortcuts: %d installed  %d removed  %d refreshed  %d moved  %d tunnels requested  %d released\n",
+		s.ShortcutsInstalled, s.ShortcutsRemoved, s.ShortcutsRefreshed, s.ShortcutsMoved, s.TunnelsRequested, s.TunnelsReleased)
 	keys := make([]string, 0, len(s.Drops))
 	for k, v := range s.Drops {
 		if v != 0 {

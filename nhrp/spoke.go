@@ -176,6 +176,7 @@ func (n *Node) sendRequest(s *shortcut) {
 // dropShortcut forgets s and removes what it installed.
 func (n *Node) dropShortcut(s *shortcut) {
 	s.stopTimers()
+	n.mayBeUnused(s.tunnel)
 	for _, p := range s.entries {
 		if e := n.cache[p]; e != nil {
 			n.removeEntry(p, e)
@@ -253,11 +254,12 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 	pr := &pendingReply{req: p, served: served, peerProto: p.SrcProto, peerNBMA: peerNBMA, claimed: claimed, self: t}
 	// A tunnel to the requester may already exist (a refresh, or both
 	// spokes resolving each other at once).
-	if t.Shortcut && t.RemoteNBMA == peerNBMA {
+	if t.Shortcut && t.RemoteNBMA == peerNBMA && t.ready {
 		n.sendReply(t, pr)
 		return
 	}
-	if ts := n.shortcutTunnelTo(p.SrcProto, peerNBMA); ts != nil {
+	ts := n.shortcutTunnelTo(p.SrcProto, peerNBMA)
+	if ts != nil && ts.ready {
 		n.sendReply(ts, pr)
 		return
 	}
@@ -266,7 +268,9 @@ func (n *Node) handleResolutionRequest(t *tunnelState, pkt []byte, p *wire.Packe
 		n.sendError(t, pkt, p, wire.CodeProtocolAddrUnreachable, 0)
 		return
 	}
-	initiated := false
+	// A tunnel that is up but not ready yet takes the reply once it is;
+	// one asked for already takes it when it comes up.
+	initiated := ts != nil
 	for _, o := range n.pending {
 		if o.peerProto == pr.peerProto {
 			initiated = true
@@ -311,7 +315,7 @@ func natMapping(p *wire.Packet, proto netip.Addr) (netip.Addr, bool) {
 
 // flushPendingReplies sends the replies that waited for tunnel ts.
 func (n *Node) flushPendingReplies(ts *tunnelState) {
-	if !ts.Shortcut {
+	if !ts.Shortcut || !ts.ready {
 		return
 	}
 	kept := n.pending[:0]
@@ -485,7 +489,7 @@ func (n *Node) handleResolutionReply(t *tunnelState, pkt []byte, p *wire.Packet)
 
 // completeWaitingShortcuts installs the shortcuts that waited for ts.
 func (n *Node) completeWaitingShortcuts(ts *tunnelState) {
-	if !ts.Shortcut {
+	if !ts.Shortcut || !ts.ready {
 		return
 	}
 	for _, s := range n.shorts {
@@ -613,14 +617,38 @@ func (n *Node) selfProto(t *tunnelState, v4 bool) netip.Addr {
 	return netip.Addr{}
 }
 
-// shortcutTunnelTo finds an up spoke-to-spoke tunnel to the peer.
+// shortcutTunnelTo finds an up spoke-to-spoke tunnel to the peer,
+// preferring a ready one and, among equals, the lowest name, so that the
+// choice does not depend on map order.
 func (n *Node) shortcutTunnelTo(proto, nbma netip.Addr) *tunnelState {
+	var best *tunnelState
 	for _, ts := range n.tunnels {
-		if ts.Shortcut && (ts.hasRemote(proto) || (nbma.IsValid() && ts.RemoteNBMA == nbma)) {
-			return ts
+		if !ts.Shortcut || !(ts.hasRemote(proto) || (nbma.IsValid() && ts.RemoteNBMA == nbma)) {
+			continue
+		}
+		if best == nil || (ts.ready && !best.ready) || (ts.ready == best.ready && ts.Name < best.Name) {
+			best = ts
 		}
 	}
-	return nil
+	return best
+}
+
+// twinOf finds another spoke-to-spoke tunnel to the same peer as t.
+func (n *Node) twinOf(t *tunnelState) *tunnelState {
+	var best *tunnelState
+	for _, ts := range n.tunnels {
+		if ts == t || !ts.Shortcut {
+			continue
+		}
+		same := t.RemoteNBMA.IsValid() && ts.RemoteNBMA == t.RemoteNBMA
+		for _, a := range t.RemoteProto {
+			same = same || ts.hasRemote(a)
+		}
+		if same && (best == nil || ts.Name < best.Name) {
+			best = ts
+		}
+	}
+	return best
 }
 
 // negative records that target cannot be reached through NHRP, so that new

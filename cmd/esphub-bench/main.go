@@ -33,10 +33,12 @@ Scenarios (issue 9):
   4  iperf3 TCP through esphub
   5  iperf3 TCP through strongSwan kernel-libipsec (the userspace-ESP reference)
   6  IKE handshakes per second (PSK, ECP-256 and MODP-2048) and memory per session
-  7  spoke-to-spoke time to shortcut (not measured yet)
+  7  spoke-to-spoke time to shortcut: esphubd on a hub and two spokes, median of ten
 
-Lab scenarios need root, iproute2, ethtool, iperf3 and strongSwan; a scenario
-that cannot run is reported as not measured, with the reason.
+Lab scenarios need root, iproute2, ethtool, iperf3, strongSwan, ping and
+tcpdump; scenario 7 also needs the esphubd binary and the source tree (lab
+topologies, examples). A scenario that cannot run is reported as not
+measured, with the reason.
 
 Examples:
   esphub-bench -quick                 smoke test, under a minute
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		scenarios = fs.String("scenarios", "", "scenario numbers to run, comma-separated (default all)")
 		sessions  = fs.String("sessions", "", "session counts for memory per session (default 1000,10000,50000)")
 		out       = fs.String("out", "bench/results", "directory for the report files")
+		root      = fs.String("root", "", "esphub source tree, for scenario 7's lab topology and configurations (default: found from the working directory)")
+		esphubd   = fs.String("esphubd", "", "esphubd binary for scenario 7 (default: beside esphub-bench, then PATH)")
 		jsonOut   = fs.Bool("json", false, "also print the JSON report on stdout")
 		verbose   = fs.Bool("v", false, "log progress")
 	)
@@ -78,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
-	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Command: "esphub-bench " + strings.Join(args, " ")}
+	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " ")}
 	if *sizes != "" {
 		o.Sizes = strings.Split(*sizes, ",")
 	}

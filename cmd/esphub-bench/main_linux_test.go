@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,11 +20,16 @@ import (
 func TestQuickSmoke(t *testing.T) {
 	testenv.Short(t)
 	testenv.NeedRoot(t)
-	testenv.NeedCommands(t, "ip", "iperf3", swan.Charon, swan.Swanctl)
+	testenv.NeedCommands(t, "ip", "bridge", "iperf3", "ping", "tcpdump", swan.Charon, swan.Swanctl)
 	dir := t.TempDir()
+	// Scenario 7 runs the daemon.
+	daemon := filepath.Join(dir, "esphubd")
+	if out, err := exec.Command("go", "build", "-o", daemon, "github.com/esphub/esphub/cmd/esphubd").CombinedOutput(); err != nil {
+		t.Fatalf("build esphubd: %v\n%s", err, out)
+	}
 	var out, errb bytes.Buffer
 	start := time.Now()
-	if code := run([]string{"-quick", "-out", dir}, &out, &errb); code != 0 {
+	if code := run([]string{"-quick", "-out", dir, "-esphubd", daemon}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	took := time.Since(start)
@@ -52,7 +58,7 @@ func TestQuickSmoke(t *testing.T) {
 			measured[r.Scenario]++
 		}
 	}
-	for _, s := range []int{bench.ScenarioCrypto, bench.ScenarioIO, bench.ScenarioESP, bench.ScenarioSwan, bench.ScenarioIKE} {
+	for _, s := range []int{bench.ScenarioCrypto, bench.ScenarioIO, bench.ScenarioESP, bench.ScenarioTCP, bench.ScenarioSwan, bench.ScenarioIKE, bench.ScenarioShortcut} {
 		if measured[s] == 0 {
 			t.Errorf("scenario %d produced no figure", s)
 		}

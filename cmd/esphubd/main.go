@@ -5,6 +5,23 @@
 //	esphubd -config /etc/esphub/esphub.cfg [-api /run/esphub/esphubd.sock]
 //	        [-backend auto|portable|afxdp] [-metrics 127.0.0.1:9410]
 //	        [-log-level info] [-log-format text|json] [-tun esphub0]
+//	        [-xdp-queues N] [-xdp-cpus LIST] [-pki-dir /etc/esphub/pki]
+//
+// The AF_XDP backend (-backend afxdp, or auto where the kernel allows it)
+// attaches XDP steering programs to the Linux interfaces behind the
+// configuration's IOS interfaces: the tunnel source is the WAN, the other
+// addressed physical interfaces of the global table are LANs. An IOS
+// interface maps to the Linux interface of the same name, or else to the
+// one holding its configured address. ESP from the WAN and LAN traffic to
+// tunnel routes go to AF_XDP workers; everything else, and the router's own
+// traffic into the overlay (through the TUN device), takes the kernel and
+// the portable path. The programs detach when esphubd exits or is killed.
+// A veth LAN interface needs transmit checksum offload off on its peer
+// (ethtool -K PEER tx off): XDP cannot see that a checksum is unfinished.
+//
+// Certificates for `crypto pki trustpoint NAME` live in PKI-DIR/NAME/:
+// ca.pem (the CAs that verify peers), cert.pem and key.pem (ours), crl.pem
+// (checked for changes every minute and on reload).
 //
 // SIGHUP (or `esphubctl reload`) re-reads the configuration and applies the
 // difference; a configuration with errors is refused and the running one
@@ -19,6 +36,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -49,6 +67,10 @@ type options struct {
 	logFormat string
 	tun       string
 	tunMTU    int
+	xdpQueues int
+	xdpCPUs   string
+	pkiDir    string
+	espKeyLog string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -61,12 +83,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	fs.StringVar(&o.config, "config", "", "IOS-style configuration `file` (required)")
 	fs.StringVar(&o.api, "api", "/run/esphub/esphubd.sock", "unix `socket` esphubctl talks to")
-	fs.StringVar(&o.backend, "backend", "auto", "dataplane backend: auto, portable or afxdp (auto picks portable until AF_XDP lands)")
+	fs.StringVar(&o.backend, "backend", "auto", "dataplane backend: auto (AF_XDP where the kernel and interfaces allow it, else portable), afxdp or portable")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `addr` (e.g. 127.0.0.1:9410); off when empty")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.tun, "tun", "esphub0", "name of the overlay TUN device (portable backend)")
 	fs.IntVar(&o.tunMTU, "tun-mtu", 1400, "MTU of the overlay TUN device")
+	fs.IntVar(&o.xdpQueues, "xdp-queues", 0, "receive queues (and workers) the AF_XDP backend serves; 0: all of the interfaces', at most one per CPU")
+	fs.StringVar(&o.xdpCPUs, "xdp-cpus", "", "`CPUs` the AF_XDP workers are pinned to, e.g. 1,3-5 (worker i on the i-th, round robin); all allowed CPUs when empty")
+	fs.StringVar(&o.pkiDir, "pki-dir", "/etc/esphub/pki", "`directory` with one subdirectory per crypto pki trustpoint (ca.pem, cert.pem, key.pem, crl.pem)")
+	fs.StringVar(&o.espKeyLog, "esp-keylog", "", "DEBUGGING ONLY: append every Child SA's ESP keys to `file` in Wireshark's esp_sa format")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -78,10 +104,41 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	switch o.backend {
 	case "auto", "portable", "afxdp":
+	case "af_xdp":
+		o.backend = "afxdp"
 	default:
 		return o, fmt.Errorf("-backend %q: want auto, portable or afxdp", o.backend)
 	}
+	if _, err := parseCPUs(o.xdpCPUs); err != nil {
+		return o, err
+	}
 	return o, nil
+}
+
+// parseCPUs parses -xdp-cpus: a comma-separated list of CPU numbers and
+// ranges ("1,3-5").
+func parseCPUs(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(f), "-")
+		var a, b int
+		if _, err := fmt.Sscanf(lo, "%d", &a); err != nil || a < 0 {
+			return nil, fmt.Errorf("-xdp-cpus %q: bad CPU %q", s, lo)
+		}
+		b = a
+		if isRange {
+			if _, err := fmt.Sscanf(hi, "%d", &b); err != nil || b < a {
+				return nil, fmt.Errorf("-xdp-cpus %q: bad range %q", s, f)
+			}
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func run(args []string, stderr io.Writer) int {

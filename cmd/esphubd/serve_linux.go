@@ -26,6 +26,7 @@ import (
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/dataplane/portable"
+	"github.com/esphub/esphub/dataplane/xdp"
 	"github.com/esphub/esphub/ike/transport"
 	"github.com/esphub/esphub/internal/logging"
 )
@@ -121,14 +122,11 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err != nil {
 		return err // the first line is FILE:LINE:COL: ...
 	}
-	backend := o.backend
-	switch backend {
-	case "afxdp":
-		return errors.New("-backend afxdp: the AF_XDP backend is not available in this build; use -backend portable")
-	case "auto":
-		backend = "portable"
-		log.Info("dataplane backend chosen", "backend", backend, "why", "auto: AF_XDP not built in yet")
+	backend, reason, imap, feats, err := chooseBackend(o.backend, cfg)
+	if err != nil {
+		return err
 	}
+	log.Info("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason)
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		log.Warn("IPv4 forwarding is off: hosts behind this router cannot use the tunnels (sysctl net.ipv4.ip_forward=1)")
 	}
@@ -178,7 +176,60 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return fmt.Errorf("portable backend: %w", err)
 	}
 
-	d, err := control.New(cfg, control.Options{Logger: log, Transport: udp, Dataplane: be, Kernel: kr, Backend: backend})
+	// The AF_XDP backend shares the engine with the portable one, which
+	// keeps serving the TUN device (the host's own overlay traffic) and
+	// whatever reaches the kernel's sockets.
+	var dp control.Dataplane = be
+	var xb *xdp.Backend
+	if backend == xdp.NameAFXDP {
+		xb, err = startXDP(o, imap, engine, late.punt, log)
+		switch {
+		case err != nil && o.backend == "afxdp":
+			return fmt.Errorf("AF_XDP backend: %w", err)
+		case err != nil:
+			backend, reason = xdp.NamePortable, fmt.Sprintf("AF_XDP backend failed to start (%v); using the portable backend", err)
+			log.Warn("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason)
+		default:
+			dp = xb
+			defer func() {
+				if err := xb.Close(); err != nil {
+					log.Error("AF_XDP backend close", "err", err)
+				}
+			}()
+		}
+	}
+	status := func() xdp.Status {
+		if xb != nil {
+			st := xb.Status()
+			st.Reason = reason
+			return st
+		}
+		st := xdp.Status{Backend: xdp.NamePortable, Reason: reason, Drops: map[string]uint64{}, Features: feats}
+		for r, n := range engine.Drops() {
+			if n != 0 {
+				st.Drops[r.String()] = n
+			}
+		}
+		return st
+	}
+	backendStatus := func() (any, string) {
+		st := status()
+		var b strings.Builder
+		_ = st.WriteText(&b)
+		return st, b.String()
+	}
+
+	co := control.Options{Logger: log, Transport: udp, Dataplane: dp, Kernel: kr, Backend: backend, BackendStatus: backendStatus, PKIDir: o.pkiDir}
+	if o.espKeyLog != "" {
+		f, err := os.OpenFile(o.espKeyLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("-esp-keylog: %w", err)
+		}
+		defer f.Close()
+		log.Warn("ESP keys of every Child SA are written to a file: anyone who reads it can decrypt the traffic; use only for debugging", "file", o.espKeyLog)
+		co.ESPKeyLog = f
+	}
+	d, err := control.New(cfg, co)
 	if err != nil {
 		return err
 	}
@@ -215,7 +266,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 
 	if o.metrics != "" {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(d.Metrics(), d.NHRPMetrics(), collectors.NewGoCollector())
+		reg.MustRegister(d.Metrics(), d.NHRPMetrics(), xdp.NewCollector(status), collectors.NewGoCollector())
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 		mln, err := net.Listen("tcp", o.metrics)
@@ -233,6 +284,20 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = be.RunOverlay(runCtx) }()
 	go func() { defer wg.Done(); _ = raw.Serve(runCtx, be) }()
+	var xdpErr error
+	if xb != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := xb.Run(runCtx); err != nil {
+				// Steered packets have no reader now: stop, and let the
+				// service manager restart us, rather than black-hole them.
+				log.Error("AF_XDP backend stopped", "err", err)
+				xdpErr = fmt.Errorf("AF_XDP backend: %w", err)
+				cancel()
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
@@ -252,5 +317,5 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	tun.Close()
 	raw.Close()
 	wg.Wait()
-	return err
+	return errors.Join(err, xdpErr)
 }

@@ -326,6 +326,17 @@ func (b *Backend) AddRoute(vrf uint32, p netip.Prefix, nh dataplane.NextHop) err
 	return b.syncProtected(vrf)
 }
 
+// AddRoutes implements dataplane.Control: the batch is applied to the
+// engine as one update and the VRF's protected prefixes follow it.
+func (b *Backend) AddRoutes(vrf uint32, routes []dataplane.Route) error {
+	b.routeMu.Lock()
+	defer b.routeMu.Unlock()
+	if err := b.Engine.AddRoutes(vrf, routes); err != nil {
+		return err
+	}
+	return b.syncProtected(vrf)
+}
+
 // DeleteRoute implements dataplane.Control.
 func (b *Backend) DeleteRoute(vrf uint32, p netip.Prefix) error {
 	b.routeMu.Lock()

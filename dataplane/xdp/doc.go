@@ -19,7 +19,15 @@
 // real NICs always carry complete checksums, but a LAN interface that is a
 // veth (containers, network namespaces) receives its peer's unfinished
 // checksums unless transmit checksum offload is off on the peer
-// (`ethtool -K PEER tx off`).
+// (`ethtool -K PEER tx off`; `offload: off` on a lab link). The backend
+// cannot repair them: in the frame, an unfinished checksum looks like a
+// wrong one. esphubd warns at start for every veth LAN interface.
+//
+// Queues: the backend serves receive queues 0..Config.Queues-1. Packets on
+// other queues find no socket in the XSKMAP and pass to the kernel, as do
+// packets on interfaces it does not own; esphubd keeps its portable path
+// (TUN device, underlay sockets) on the same engine for them and for the
+// host's own traffic into the overlay.
 //
 // SA affinity: with several workers, an inbound ESP packet is processed by
 // the worker that owns its SPI (SPI modulo the number of workers) and an

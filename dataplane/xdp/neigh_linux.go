@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,11 +59,13 @@ func newNeighbours(log *slog.Logger) (*neighbours, error) {
 	return n, nil
 }
 
-// lookup returns dst's next hop; found is false on a cache miss, which it
-// reports to the resolver without blocking.
+// lookup returns dst's next hop; found is false on a cache miss. Misses
+// and unresolved next hops are reported to the resolver without blocking,
+// so a neighbour the kernel resolves (after the packets handed to it) is
+// picked up with the next packet rather than at the next refresh.
 func (n *neighbours) lookup(dst netip.Addr) (nh nextHop, found bool) {
 	nh, found = (*n.snap.Load())[dst]
-	if !found {
+	if !found || !nh.resolved {
 		select {
 		case n.miss <- dst:
 		default:
@@ -70,6 +73,10 @@ func (n *neighbours) lookup(dst netip.Addr) (nh nextHop, found bool) {
 	}
 	return nh, found
 }
+
+// retryUnresolved is how often at most the resolver asks the kernel again
+// about a next hop it found unresolved.
+const retryUnresolved = 5 * time.Millisecond
 
 // run resolves misses and refreshes the cache until ctx ends. events, when
 // not nil, are the kernel's neighbour notifications. New destinations are
@@ -83,6 +90,7 @@ func (n *neighbours) run(ctx context.Context, every time.Duration, events <-chan
 	defer soon.Stop()
 	stale := false
 	var fresh []netip.Addr
+	tried := map[netip.Addr]time.Time{} // unresolved next hops: last asked
 	for {
 		select {
 		case <-ctx.Done():
@@ -99,7 +107,7 @@ func (n *neighbours) run(ctx context.Context, every time.Duration, events <-chan
 					break drain
 				}
 			}
-			n.add(fresh)
+			n.add(fresh, tried)
 		case _, ok := <-events:
 			if !ok {
 				events = nil
@@ -114,18 +122,28 @@ func (n *neighbours) run(ctx context.Context, every time.Duration, events <-chan
 		case <-tick.C:
 			stale = false
 			n.refresh()
+			clear(tried)
 		}
 	}
 }
 
-// add resolves destinations not yet cached and publishes a snapshot with
-// them.
-func (n *neighbours) add(addrs []netip.Addr) {
+// add resolves destinations not yet cached, and again those cached as
+// unresolved that were not asked about within retryUnresolved (tried
+// records when), and publishes a snapshot with them.
+func (n *neighbours) add(addrs []netip.Addr, tried map[netip.Addr]time.Time) {
 	cur := *n.snap.Load()
+	now := time.Now()
 	n.mu.Lock()
 	var todo []netip.Addr
 	for _, a := range addrs {
-		if _, ok := cur[a]; ok || len(n.wanted) >= maxNeighbours {
+		if nh, ok := cur[a]; ok {
+			if nh.resolved || now.Sub(tried[a]) < retryUnresolved || slices.Contains(todo, a) {
+				continue
+			}
+			todo = append(todo, a)
+			continue
+		}
+		if len(n.wanted) >= maxNeighbours {
 			continue
 		}
 		if _, ok := n.wanted[a]; !ok {
@@ -144,6 +162,11 @@ func (n *neighbours) add(addrs []netip.Addr) {
 	r := newResolver(n)
 	for _, a := range todo {
 		next[a] = r.resolve(a)
+		if next[a].resolved {
+			delete(tried, a)
+		} else {
+			tried[a] = now
+		}
 	}
 	n.snap.Store(&next)
 }

@@ -52,6 +52,8 @@ type worker struct {
 	peers  []*handoffRing // peers[j]: this worker -> worker j
 	inject chan injectReq
 	c      queueCounters
+	// zero is always 0 (see ownLines).
+	zero byte
 
 	// Per-batch scratch, allocated once.
 	rx    []afxdp.Desc
@@ -246,12 +248,37 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 		}
 		return
 	}
+	// The kernel copied these frames into UMEM, in copy mode often on
+	// another CPU (veth runs the receive on the sender's). The engine
+	// rewrites each packet in place, so take every cache line it will
+	// write into this CPU's cache up front: independent stores the CPU
+	// overlaps, instead of the cipher waiting for each line to be read and
+	// then again to be owned. Outbound, that includes the headroom line
+	// the outer headers go to and the tailroom the ESP trailer and ICV go
+	// to. Measured with TestMeasure's alternating slices at 1400 B, per
+	// gateway CPU-second: decryption +6-13%, encryption +0-13%.
+	for i, p := range w.pp {
+		if f.wan {
+			ownLines(p.Data(), w.zero)
+			continue
+		}
+		buf, _, _ := w.frameView(w.bases[i])
+		ownLines(buf[max(p.Offset()-64, 0):min(p.Offset()+p.Len()+dataplane.Tailroom, len(buf))], w.zero)
+	}
 	if f.wan {
 		w.eng.ProcessInbound(w.pp)
 	} else {
 		w.eng.ProcessOutbound(w.pp)
 	}
 	w.dispatch(w.pp, w.bases)
+}
+
+// ownLines rewrites one byte of every 64-byte cache line of b with itself:
+// zero is always 0, but the compiler cannot know that.
+func ownLines(b []byte, zero byte) {
+	for i := 0; i < len(b); i += 64 {
+		b[i] ^= zero
+	}
 }
 
 func isIPEtherType(hi, lo byte) bool {
