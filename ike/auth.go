@@ -265,9 +265,8 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	e.leaveHalfOpen(sa) // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
-		for _, old := range e.sas {
-			if old != sa && old.state == stateEstablished && old.remoteID.Equal(remoteID) &&
-				old.remote.Addr() == sa.remote.Addr() {
+		for _, old := range e.sameRemoteID(sa, remoteID, sa.remote.Addr()) {
+			if old.state == stateEstablished {
 				old.destroy(errors.New("replaced after INITIAL_CONTACT"))
 			}
 		}
@@ -361,7 +360,8 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 // firstWithPeer reports whether no other IKE SA of ours with the same peer
 // address is up or being rekeyed.
 func (sa *ikeSA) firstWithPeer() bool {
-	for _, o := range sa.e.sas {
+	for o := range sa.e.idx.byPeer[sa.remote.Addr()] {
+		sa.e.idx.scanned++
 		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
 			return false
 		}

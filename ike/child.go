@@ -105,6 +105,7 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 		}
 	}
 	sa.children[c.inSPI] = c
+	sa.e.idx.childSPIs[c.inSPI] = c
 	sa.e.stats.inc(CounterChildUp)
 	sa.armChildTimers(c)
 	kind := EventChildUp
@@ -195,6 +196,9 @@ func (c *childSA) remove(reason error) {
 	sa := c.sa
 	sa.e.log.Debug("child sa removed", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI), "reason", reason)
 	delete(sa.children, c.inSPI)
+	if sa.e.idx.childSPIs[c.inSPI] == c {
+		delete(sa.e.idx.childSPIs, c.inSPI)
+	}
 	if in := sa.e.cfg.Installer; in != nil {
 		if err := in.DeleteChildSA(c.public()); err != nil {
 			sa.e.log.Warn("delete child sa failed", "in", fmt.Sprintf("%08x", c.inSPI), "err", err)

@@ -505,7 +505,8 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.frag.enabled = sa.frag.enabled // RFC 7383 §2.3: negotiated once, kept across rekeys
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
-	e.sas[n.localSPI()] = n
+	e.addSA(n)
+	n.indexRemoteID()
 	return n, nil
 }
 

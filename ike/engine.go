@@ -149,6 +149,7 @@ type Engine struct {
 	// deferred runs once the current event is handled (a response sent
 	// before the requests it makes possible).
 	deferred []func()
+	idx      saIndexes // index.go
 }
 
 type halfOpenKey struct {
@@ -217,6 +218,7 @@ func New(cfg Config) (*Engine, error) {
 		halfOpen:   make(map[halfOpenKey]*ikeSA),
 		tombstones: make(map[uint64]*tombstone),
 	}
+	e.idx.init()
 	if err := e.initCookies(); err != nil {
 		return nil, err
 	}
@@ -365,14 +367,7 @@ func (e *Engine) newChildSPI() (uint32, error) {
 		if spi < 256 {
 			continue
 		}
-		used := false
-		for _, sa := range e.sas {
-			if sa.children[spi] != nil {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if _, used := e.idx.childSPIs[spi]; !used {
 			return spi, nil
 		}
 	}

@@ -333,7 +333,8 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	// RFC 7296 §2.23: behind a NAT, follow the peer to the address of its
 	// latest authenticated request.
 	if sa.udpEncap() && (m.remote != sa.remote || m.local != sa.local) {
-		sa.local, sa.remote = m.local, m.remote
+		sa.local = m.local
+		sa.setRemote(m.remote)
 		for _, c := range sa.children {
 			c.addressesChanged()
 		}

@@ -113,6 +113,12 @@ type ikeSA struct {
 	// on rekeyOf.
 	rekeyOf *ikeSA
 
+	// Index bookkeeping (index.go): the peer address and identity the SA
+	// is filed under, and whether it counts as an outgoing SA connecting.
+	indexedPeer netip.Addr
+	indexedID   string
+	outgoing    bool
+
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
 	lastReq, lastResp []byte
@@ -298,6 +304,8 @@ func (sa *ikeSA) failTasks(err error) {
 // established marks the SA up and tells whoever waits.
 func (sa *ikeSA) established() {
 	sa.state = stateEstablished
+	sa.leaveOutgoing()
+	sa.indexRemoteID()
 	cbs := sa.onUp
 	sa.onUp = nil
 	for _, cb := range cbs {
@@ -327,6 +335,7 @@ func (sa *ikeSA) destroy(reason error) {
 		reason = ErrDeleted
 	}
 	sa.failTasks(reason)
+	sa.unindex()
 	if e.sas[sa.localSPI()] == sa {
 		delete(e.sas, sa.localSPI())
 		if sa.lastResp != nil {
