@@ -45,6 +45,7 @@ func (w *world) vrfShortcut(n *node, vrf, prefix string) (uint32, string) {
 // labelledEcho is one decrypted echo of a capture: outer and inner
 // addresses, the inner TTL and the MPLS label between GRE and IP.
 type labelledEcho struct {
+	at                           float64 // capture time, seconds
 	outerSrc, outerDst, src, dst string
 	ttl                          int
 	label                        string
@@ -57,7 +58,7 @@ func labelledEchoes(t *testing.T, pcap string, keys []string) []labelledEcho {
 	t.Helper()
 	args := append([]string{"-r", pcap, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"}, keys...)
 	args = append(args, "-Y", "icmp", "-T", "fields", "-E", "separator=|", "-e", "frame.protocols", "-e", "mpls.label",
-		"-e", "mpls.bottom", "-e", "esp.icv_good", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.ttl")
+		"-e", "mpls.bottom", "-e", "esp.icv_good", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.ttl", "-e", "frame.time_epoch")
 	out, err := exec.Command("tshark", args...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
@@ -68,7 +69,7 @@ func labelledEchoes(t *testing.T, pcap string, keys []string) []labelledEcho {
 			continue
 		}
 		f := strings.Split(line, "|")
-		if len(f) != 7 {
+		if len(f) != 8 {
 			t.Fatalf("tshark line %q", line)
 		}
 		if !strings.Contains(f[0], ":esp:gre:mpls:ip:icmp") {
@@ -82,7 +83,8 @@ func labelledEchoes(t *testing.T, pcap string, keys []string) []labelledEcho {
 		}
 		srcs, dsts, ttls := strings.Split(f[4], ","), strings.Split(f[5], ","), strings.Split(f[6], ",")
 		ttl, _ := strconv.Atoi(ttls[len(ttls)-1])
-		got = append(got, labelledEcho{outerSrc: srcs[0], outerDst: dsts[0], src: srcs[len(srcs)-1], dst: dsts[len(dsts)-1],
+		at, _ := strconv.ParseFloat(f[7], 64)
+		got = append(got, labelledEcho{at: at, outerSrc: srcs[0], outerDst: dsts[0], src: srcs[len(srcs)-1], dst: dsts[len(dsts)-1],
 			ttl: ttl, label: f[1]})
 	}
 	return got
@@ -197,10 +199,19 @@ func TestMPLSVRFShortcuts(t *testing.T) {
 	// red hosts send 64, blue 128).
 	keys := espKeys(t, filepath.Join(w.dir, "spoke1.keys"))
 	direct := map[string]int{}
+	firstHub, firstDirect := map[string]float64{}, map[string]float64{}
 	for _, e := range labelledEchoes(t, capt.Path, keys) {
 		vrf := "red"
 		if e.ttl > 64 {
 			vrf = "blue"
+		}
+		if e.outerSrc == spoke1WAN && e.dst == "198.19.2.10" {
+			if e.outerDst == hubWAN && firstHub[vrf] == 0 {
+				firstHub[vrf] = e.at
+			}
+			if e.outerDst == spoke2WAN && firstDirect[vrf] == 0 {
+				firstDirect[vrf] = e.at
+			}
 		}
 		var want uint32
 		switch {
@@ -222,4 +233,14 @@ func TestMPLSVRFShortcuts(t *testing.T) {
 		}
 	}
 	t.Logf("decrypted echoes on the direct path: %v", direct)
+	// Each VRF's traffic started through the hub and moved to the direct
+	// path: the hub's redirect and the shortcut are per VRF.
+	for _, vrf := range []string{"red", "blue"} {
+		if firstHub[vrf] == 0 || firstDirect[vrf] < firstHub[vrf] {
+			t.Errorf("vrf %s: first echo via the hub at %v, first direct at %v", vrf, firstHub[vrf], firstDirect[vrf])
+			continue
+		}
+		t.Logf("vrf %s: first echo (via the hub) to first echo on the direct path: %v", vrf,
+			time.Duration((firstDirect[vrf]-firstHub[vrf])*float64(time.Second)).Round(time.Millisecond))
+	}
 }
