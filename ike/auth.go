@@ -360,7 +360,7 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 // firstWithPeer reports whether no other IKE SA of ours with the same peer
 // address is up or being rekeyed.
 func (sa *ikeSA) firstWithPeer() bool {
-	for o := range sa.e.idx.byPeer[sa.remote.Addr()] {
+	for o := sa.e.idx.byPeer[sa.remote.Addr()]; o != nil; o = o.links.peerNext {
 		sa.e.idx.scanned++
 		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
 			return false

@@ -280,6 +280,10 @@ func (e *Engine) shutdown() {
 	}
 }
 
+// debugOn reports whether debug logs are wanted: their arguments (hex
+// SPIs, proposal names) cost allocations on every handshake otherwise.
+func (e *Engine) debugOn() bool { return e.log.Enabled(context.Background(), slog.LevelDebug) }
+
 // later runs f on the Run goroutine once the current event is handled.
 func (e *Engine) later(f func()) { e.deferred = append(e.deferred, f) }
 
