@@ -43,7 +43,10 @@ type nhrpState struct {
 	// closing holds the IKE SPIs of redundant spoke-to-spoke sessions
 	// being deleted. Guarded by mu.
 	closing map[uint64]bool
-	// uses counts, per shortcut route, the readings that found it used.
+	// uses counts, per shortcut prefix, the readings that found its route
+	// used. It only grows with the prefixes a spoke ever had shortcuts for
+	// (the LANs of other spokes), and survives a route's removal so that a
+	// shortcut moved between tunnels keeps its history.
 	uses map[usageKey]uint64
 }
 
@@ -250,6 +253,10 @@ func (ns *nhrpState) tunnelUp(s Session) {
 // move to the survivor when it goes.
 const redundantGrace = time.Second
 
+// redundantCheck bounds the liveness check on the kept session before the
+// redundant one is deleted.
+const redundantCheck = 5 * time.Second
+
 // closeRedundant applies the tie-break for a simultaneous spoke-to-spoke
 // setup. When both spokes start IKEv2 to each other at once (each is the
 // exit spoke for the other's resolution), two sessions come up between
@@ -258,7 +265,8 @@ const redundantGrace = time.Second
 // §2.8.1 resolves a simultaneous rekey the same way with nonces; SPIs are
 // equally random and, unlike addresses behind NAT, both sides see the same
 // values). The spoke that initiated the redundant session deletes it after
-// redundantGrace; the other side learns of it from the Delete.
+// redundantGrace, once the peer has answered a liveness check on the kept
+// one; the other side learns of it from the Delete.
 func (ns *nhrpState) closeRedundant(s Session) {
 	d := ns.d
 	if s.IKE.LocalSPI == 0 || s.IKE.RemoteSPI == 0 {
@@ -283,9 +291,9 @@ func (ns *nhrpState) closeRedundant(s Session) {
 		return
 	}
 	lowest := func(x *Session) uint64 { return min(x.IKE.LocalSPI, x.IKE.RemoteSPI) }
-	loser, kept := &s, twin.Interface
+	loser, kept, keptSPI := &s, twin.Interface, twin.IKESPI
 	if lowest(twin) < lowest(&s) {
-		loser, kept = twin, s.Interface
+		loser, kept, keptSPI = twin, s.Interface, s.IKESPI
 	}
 	if !loser.Initiator {
 		return // the peer initiated it and deletes it
@@ -321,6 +329,18 @@ func (ns *nhrpState) closeRedundant(s Session) {
 		case <-ctx.Done():
 			return
 		case <-time.After(redundantGrace):
+		}
+		// Delete the redundant session only once the peer has answered on
+		// the one we keep: should the peer have dropped that one unseen
+		// (an INITIAL_CONTACT crossing our IKE_AUTH), closing ours would
+		// leave the spokes with no session at all.
+		cctx, cancel := context.WithTimeout(ctx, redundantCheck)
+		err := d.engine.CheckLiveness(cctx, keptSPI)
+		cancel()
+		if err != nil {
+			d.log.Warn("nhrp: the peer did not confirm the session kept after a simultaneous setup; keeping both",
+				"kept", kept, "redundant", loser.Interface, "err", err)
+			return
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -522,10 +542,15 @@ func (r *nhrpRoutes) InstallShortcut(sr nhrp.ShortcutRoute) error {
 // RemoveShortcut implements nhrp.RouteSink.
 func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	key := shortcutKey{r.vrf, sr.Prefix.Masked(), sr.Tunnel}
+	// A shortcut moving to another tunnel is removed and installed again:
+	// keep the use its route saw until now, which the FIB entry's removal
+	// would lose.
+	if ru, ok := r.ns.d.dp.(routeUser); ok {
+		r.ns.readUse(ru, usageKey{r.vrf, key.prefix})
+	}
 	r.ns.mu.Lock()
 	kind, ok := r.ns.installed[key]
 	delete(r.ns.installed, key)
-	delete(r.ns.uses, usageKey{r.vrf, key.prefix})
 	r.ns.mu.Unlock()
 	if !ok {
 		kind = sr.Kind
@@ -563,13 +588,18 @@ func (u *nhrpUsage) PacketsVia(r nhrp.ShortcutRoute) uint64 {
 		// is the best there is.
 		return u.tunnelTx(r.Tunnel)
 	}
-	used, _ := ru.RouteUsed(d.vrfID(u.vrf), key.prefix)
-	u.ns.mu.Lock()
-	defer u.ns.mu.Unlock()
+	return u.ns.readUse(ru, key)
+}
+
+// readUse takes a route's use mark from the dataplane into its count.
+func (ns *nhrpState) readUse(ru routeUser, key usageKey) uint64 {
+	used, _ := ru.RouteUsed(ns.d.vrfID(key.vrf), key.prefix)
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
 	if used {
-		u.ns.uses[key]++
+		ns.uses[key]++
 	}
-	return u.ns.uses[key]
+	return ns.uses[key]
 }
 
 func (u *nhrpUsage) tunnelTx(tunnel string) uint64 {

@@ -295,4 +295,14 @@ func TestNHRPUsagePerRoute(t *testing.T) {
 	if b := u.PacketsVia(r6); b != 1 {
 		t.Fatalf("idle IPv6 route advanced to %d", b)
 	}
+	// Use seen just before the route is removed (a shortcut moving to
+	// another tunnel) is not lost with the FIB entry.
+	pkt.SetData(ip6)
+	w.ProcessOutbound([]*dataplane.Packet{pkt})
+	if err := (&nhrpRoutes{ns: ns}).RemoveShortcut(r6); err != nil {
+		t.Fatal(err)
+	}
+	if b := u.PacketsVia(r6); b != 2 {
+		t.Fatalf("use before the removal lost: IPv6 route reads %d, want 2", b)
+	}
 }

@@ -617,6 +617,10 @@ func TestNHRPShortcutTimes(t *testing.T) {
 	if ok, err := w.HasShortcut(ctx, "spoke1", lan2); err != nil || !ok {
 		t.Errorf("spoke1 lost its shortcut when the redundant session closed (%v):\n%s", err, w.Text(ctx, "spoke1", "show", "ip", "nhrp"))
 	}
+	// And the kept session carries traffic both ways.
+	if out, err := w.Lab().Exec(ctx, "host1", "ping", "-n", "-c", "3", "-i", "0.1", "-W", "2", r.Target.String()); err != nil {
+		t.Errorf("ping over the kept session: %v\n%s", err, out)
+	}
 	t.Logf("simultaneous setup (%v): spoke1 kept %s, spoke2 kept %s\n%s", r.Switch.Round(time.Millisecond),
 		kept[0].Interface, kept[1].Interface, w.Text(ctx, "spoke1", "show", "ip", "nhrp", "traffic"))
 }
