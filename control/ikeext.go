@@ -89,6 +89,17 @@ func certAuth(p *config.Profile) (local, remote bool) {
 	return local, remote
 }
 
+// remotePreShare reports whether the profile lets peers authenticate with
+// a pre-shared key.
+func remotePreShare(p *config.Profile) bool {
+	for _, ra := range p.RemoteAuth {
+		if ra.Method == config.AuthPreShare {
+			return true
+		}
+	}
+	return len(p.RemoteAuth) == 0
+}
+
 // trustpointFor returns the profile's trustpoint for usage "sign" or
 // "verify": the first `pki trustpoint NAME [usage]` line without a usage
 // or with that one.
@@ -144,6 +155,14 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 		return err
 	}
 	ip.LocalPSK, ip.RemotePSK = lpsk, rpsk
+	if verifyRemote && !remotePreShare(p) {
+		// `authentication remote rsa-sig|ecdsa-sig` alone: a peer
+		// must sign, even if a keyring holds a key for it.
+		ip.RemotePSK = nil
+	}
+	if signLocal {
+		ip.LocalPSK = nil
+	}
 	if signLocal {
 		name := trustpointFor(p, "sign")
 		if name == "" {
@@ -185,6 +204,14 @@ func (d *Daemon) applyCertAuth(c *config.Config, p *config.Profile, ip *ike.Prof
 		}
 		ip.CertificateMap = cm
 		ip.CertLifetime = !p.NoLifetimeCertificate
+		for _, ra := range p.RemoteAuth {
+			switch ra.Method {
+			case config.AuthRSASig:
+				ip.PeerKeyAlgorithms = append(ip.PeerKeyAlgorithms, x509.RSA)
+			case config.AuthECDSASig:
+				ip.PeerKeyAlgorithms = append(ip.PeerKeyAlgorithms, x509.ECDSA)
+			}
+		}
 	}
 	return nil
 }

@@ -498,3 +498,37 @@ func containsRep(rs []trafficRep, spi uint64, in, out bool) bool {
 	}
 	return false
 }
+
+// TestCertificateProfileRefusesPSK: a profile whose remote authentication
+// is only a signature method takes no key for the peer, even when a
+// keyring has one; with a pre-share line as well, the key is kept.
+func TestCertificateProfileRefusesPSK(t *testing.T) {
+	lab := newLabPKI(t, pki.KeyP256)
+	dir, _ := lab.trustpoint(pki.KeyP256, "lab", "hub.lab.example")
+	src := strings.Replace(certHubCfg, " match certificate spokes\n", " match certificate spokes\n keyring local spokes\n", 1)
+	src = strings.Replace(src, "crypto ikev2 proposal p\n", "crypto ikev2 keyring spokes\n peer any\n  address 0.0.0.0 0.0.0.0\n  pre-shared-key 0 a-key-for-everyone\ncrypto ikev2 proposal p\n", 1)
+	q := config.KeyQuery{Role: config.Responder, Address: netip.MustParseAddr("198.18.1.2")}
+	for _, c := range []struct {
+		name, src string
+		psk       bool
+	}{
+		{"signature only", src, false},
+		{"signature or key", strings.Replace(src, " authentication remote ecdsa-sig\n", " authentication remote ecdsa-sig\n authentication remote pre-share\n", 1), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := parse(t, "h.cfg", c.src)
+			d := &Daemon{trust: newTrustStore(dir, time.Now)}
+			d.trust.load(cfg)
+			var ip ike.Profile
+			if err := d.applyCertAuth(cfg, cfg.Profile("spokes"), &ip, q); err != nil {
+				t.Fatal(err)
+			}
+			if len(ip.PeerKeyAlgorithms) != 1 || ip.PeerKeyAlgorithms[0] != x509.ECDSA {
+				t.Errorf("peer key algorithms %v, want [ECDSA]", ip.PeerKeyAlgorithms)
+			}
+			if (ip.RemotePSK != nil) != c.psk || ip.LocalPSK != nil || ip.Trustpoint == nil || ip.LocalCredential == nil {
+				t.Fatalf("remote key %v (want %v), local key %v, trustpoint %v, credential %v", ip.RemotePSK != nil, c.psk, ip.LocalPSK != nil, ip.Trustpoint != nil, ip.LocalCredential != nil)
+			}
+		})
+	}
+}

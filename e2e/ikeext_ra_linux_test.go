@@ -117,6 +117,7 @@ nodes:
     routes:
       - {to: default, via: 198.18.1.1}
   c2:
+    lo: [198.19.0.2/32] # a LAN address a strongSwan gateway here can source from
     routes:
       - {to: default, via: 198.18.2.1}
 links:
@@ -352,7 +353,8 @@ func grepLines(s, sub string) string {
 }
 
 // spokeCertCfg is an esphubd spoke authenticating with a certificate to a
-// gateway at 198.18.1.1, fragmenting IKE messages at 576 bytes.
+// gateway at 198.18.1.1, its identity the certificate's DN, fragmenting
+// IKE messages at 576 bytes.
 const spokeCertCfg = `hostname c1
 crypto pki trustpoint lab
  revocation-check none
@@ -365,7 +367,7 @@ crypto ikev2 policy p
  proposal p
 crypto ikev2 profile gw
  match identity remote fqdn gw.lab.example
- identity local fqdn c1.ra.lab.example
+ identity local dn
  authentication local SIG
  authentication remote SIG
  pki trustpoint lab
@@ -414,7 +416,7 @@ func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
 				Charon: map[string]string{"fragment_size": "576"},
 				Conns: []swan.Conn{{
 					Name: "spokes", LocalAddrs: []string{"198.18.1.1"}, RemoteAddrs: []string{"198.18.1.2"},
-					Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example", RemoteID: "c1.ra.lab.example",
+					Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example", RemoteID: "CN=c1.ra.lab.example",
 					LocalAuth: "pubkey", RemoteAuth: "pubkey", Extra: map[string]string{"fragmentation": "yes"},
 					Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.0.0/24"}, RemoteTS: []string{"198.19.1.0/24"},
 						ESPProposals: []string{"aes256gcm16"}}},
@@ -444,11 +446,11 @@ func TestIKEExtSpokeCertificatesToStrongSwan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sa.RemoteID != "c1.ra.lab.example" {
+			if sa.RemoteID != "CN=c1.ra.lab.example" {
 				t.Errorf("strongSwan's peer id %q", sa.RemoteID)
 			}
 			log, _ := sw.Log()
-			if !strings.Contains(string(log), "authentication of 'c1.ra.lab.example' with "+c.show) {
+			if !strings.Contains(string(log), "authentication of 'CN=c1.ra.lab.example' with "+c.show) {
 				t.Errorf("strongSwan did not verify our %s signature:\n%s", c.show, grepLines(string(log), "authentication of"))
 			}
 			det := w.text(c1, "show", "crypto", "ikev2", "sa", "detailed")
@@ -541,4 +543,84 @@ func TestIKEExtOnDemandDPD(t *testing.T) {
 	if c["dpd_dead_peers"] != 1 {
 		t.Errorf("dpd_dead_peers %d, want 1", c["dpd_dead_peers"])
 	}
+}
+
+// TestIKEExtRedirectToClusterMember: esphubd as a cluster director
+// (`crypto ikev2 redirect gateway init`, `crypto ikev2 cluster` with one
+// member) sends a strongSwan remote-access client to the member, another
+// strongSwan, where it gets its virtual IP.
+func TestIKEExtRedirectToClusterMember(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedCommands(t, "ip", swan.Charon, swan.Swanctl)
+	bin := buildDaemon(t)
+	ca := newLabCA(t, "--ecdsa", "p256")
+	gwCert, gwKey := ca.issue("gw.lab.example", "--ecdsa", "p256")
+	memberCert, memberKey := ca.issue("gw.lab.example", "--ecdsa", "p256")
+	c1Cert, c1Key := ca.issue("c1.ra.lab.example", "--ecdsa", "p256")
+	l := labtest.Up(t, raTopology)
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	ca.trustpoint(pkiDir, "lab", gwCert, gwKey)
+	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+	gw := &node{name: "gw", cfg: filepath.Join(dir, "gw.cfg"), sock: filepath.Join(dir, "gw.sock"), log: filepath.Join(dir, "gw.log"),
+		extra: []string{"-pki-dir", pkiDir}}
+	t.Cleanup(func() {
+		w.stop(gw)
+		cancel()
+		if t.Failed() {
+			t.Logf("--- esphubd on gw:\n%s", w.logTail(gw))
+		}
+	})
+	writeCfg(t, gw.cfg, strings.Replace(raGatewayCfg, "hostname gw\n",
+		"hostname gw\ncrypto ikev2 redirect gateway init\ncrypto ikev2 cluster\n member 198.18.2.2\n", 1))
+	w.start(gw)
+	member := swan.StartT(t, l.Netns("c2"), swan.Config{
+		Name: "member", Dir: ca.swanDir(memberCert, memberKey),
+		Pools: map[string]string{"ra": "198.19.201.8/30"},
+		Conns: []swan.Conn{{
+			Name: "ra", LocalAddrs: []string{"198.18.2.2"},
+			Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "gw.lab.example",
+			LocalAuth: "pubkey", RemoteAuth: "pubkey", Pools: []string{"ra"},
+			Children: []swan.Child{{Name: "lan", LocalTS: []string{"198.19.0.0/24"}, RemoteTS: []string{"dynamic"},
+				ESPProposals: []string{"aes256gcm16"}}},
+		}},
+	})
+	w.eventually(20*time.Second, "esphubd answering", func() (bool, string) {
+		out := w.text(gw, "show", "crypto", "ikev2", "cluster")
+		return strings.Contains(out, "Member: 198.18.2.2"), out
+	})
+	c1 := swan.StartT(t, l.Netns("c1"), raClient("c1", "198.18.1.2", ca.swanDir(c1Cert, c1Key)))
+	ictx, icancel := context.WithTimeout(ctx, time.Minute)
+	defer icancel()
+	if err := c1.Initiate(ictx, "gw", "lan"); err != nil {
+		t.Logf("c1 initiate: %v (the redirect may end the first attempt)", err)
+	}
+	sa, err := c1.WaitSA(ictx, func(sa swan.IKESA) bool {
+		_, ok := sa.Child("lan", "INSTALLED")
+		return ok && sa.RemoteHost.String() == "198.18.2.2"
+	})
+	if err != nil {
+		t.Fatalf("c1 never reached the cluster member: %v\n%s\n--- member:\n%s", err, c1.LogTail(10), member.LogTail(60))
+	}
+	if len(sa.LocalVIPs) != 1 || !strings.HasPrefix(sa.LocalVIPs[0], "198.19.201.") {
+		t.Errorf("c1 virtual IPs %v, want one from the member's pool", sa.LocalVIPs)
+	}
+	var stats struct {
+		Counters map[string]uint64 `json:"counters"`
+	}
+	if err := w.exec(gw, &stats, "show", "crypto", "ikev2", "stats"); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Counters["redirects_sent"] == 0 {
+		t.Errorf("esphubd sent no REDIRECT: %v", stats.Counters)
+	}
+	if s, text := w.sessionsByID(gw); len(s) != 0 {
+		t.Errorf("the director kept a session:\n%s", text)
+	}
+	msa, err := member.ListSAs(ictx)
+	if err != nil || len(msa) != 1 {
+		t.Errorf("member SAs %v (%v), want 1", msa, err)
+	}
+	t.Logf("c1 redirected by esphubd to %v, virtual IP %v", sa.RemoteHost, sa.LocalVIPs)
 }

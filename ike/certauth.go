@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/esphub/esphub/ike/sig"
@@ -141,6 +142,9 @@ func (sa *ikeSA) verifyPeerAuth(prof *Profile, initiatorSide bool, id *wire.ID, 
 			sa.e.certRejects[r].Add(1)
 		}
 		return fmt.Errorf("%w: %w", ErrAuthFailed, err)
+	}
+	if algs := prof.PeerKeyAlgorithms; len(algs) > 0 && !slices.Contains(algs, pc.Leaf.PublicKeyAlgorithm) {
+		return fmt.Errorf("%w: peer signed with a %v key; profile %q accepts %v", ErrAuthFailed, pc.Leaf.PublicKeyAlgorithm, prof.Name, algs)
 	}
 	sa.peerCert = pc
 	return nil

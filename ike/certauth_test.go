@@ -279,3 +279,35 @@ func TestCertificateLifetimeEndsSA(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerKeyAlgorithms: a profile that accepts only ECDSA refuses a peer
+// signing with an RSA certificate of the same CA.
+func TestPeerKeyAlgorithms(t *testing.T) {
+	ca := newTestCA(t, pki.KeyP256, "esphub lab CA")
+	tp := ca.trustpoint(pki.RevocationNone)
+	for _, c := range []struct {
+		kt pki.KeyType
+		ok bool
+	}{{pki.KeyP256, true}, {pki.KeyRSA2048, false}} {
+		t.Run(string(c.kt), func(t *testing.T) {
+			p := newPair(t, pairOpts{
+				configure: func(cfg *Config) { cfg.RetransmitTries = 3 },
+				initProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.LocalCredential, p.Trustpoint = nil, nil, ca.issue(c.kt, "spoke-a.test", pki.IssueOptions{}), tp
+				},
+				respProf: func(p *Profile) {
+					p.LocalPSK, p.RemotePSK, p.Trustpoint = nil, nil, tp
+					p.LocalCredential = ca.issue(pki.KeyP256, "hub-b.test", pki.IssueOptions{})
+					p.PeerKeyAlgorithms = []x509.PublicKeyAlgorithm{x509.ECDSA}
+				},
+			})
+			_, err := p.initiate(testCtx(t))
+			if c.ok != (err == nil) {
+				t.Fatalf("initiate with %s: %v", c.kt, err)
+			}
+			if !c.ok && p.b.e.Stats().Get(CounterAuthFailures) != 1 {
+				t.Fatalf("B: %v", p.b.e.Stats().Map())
+			}
+		})
+	}
+}

@@ -88,6 +88,11 @@ type Profile struct {
 	CertificateMap  *config.CertificateMap
 	DPDRetries      int
 	DPDOnDemand     bool
+	// PeerKeyAlgorithms, when set, are the certificate key algorithms a
+	// signing peer may use (IOS "authentication remote rsa-sig" and/or
+	// "ecdsa-sig"); a peer signing with another key type fails
+	// authentication. Empty accepts any key the trustpoint validates.
+	PeerKeyAlgorithms []x509.PublicKeyAlgorithm
 	// CertLifetime ends the IKE SA (a Delete, no rekey) when the
 	// certificate chain the peer authenticated with expires: IKEv2 does
 	// not re-validate on rekey, so expiry must end the session (IOS

@@ -65,52 +65,74 @@ func (w udpUnderlay) WriteESP(b []byte, remote netip.AddrPort) error {
 }
 
 // kernelRoutes points overlay prefixes at the TUN device in the host's
-// main table. Routes carry a protocol number of their own so that they are
-// told apart from the operator's and removed on exit.
+// main table, and a VRF's prefixes at the VRF's TUN in the VRF's table
+// (vrf_linux.go). Routes carry a protocol number of their own so that they
+// are told apart from the operator's and removed on exit.
 type kernelRoutes struct {
 	link netlink.Link
 	log  *slog.Logger
+	vrfs map[string]*vrfHost
 	mu   sync.Mutex
-	have map[netip.Prefix]bool
+	have map[vrfPrefix]bool
+}
+
+type vrfPrefix struct {
+	vrf string
+	p   netip.Prefix
 }
 
 const rtProtoEsphub = 0xe5 // an unassigned routing protocol id (rtnetlink)
 
-func (k *kernelRoutes) route(p netip.Prefix) *netlink.Route {
-	return &netlink.Route{LinkIndex: k.link.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+func (k *kernelRoutes) route(vrf string, p netip.Prefix) (*netlink.Route, error) {
+	r := &netlink.Route{LinkIndex: k.link.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
 		Protocol: rtProtoEsphub}
+	if vrf != "" {
+		v := k.vrfs[vrf]
+		if v == nil {
+			return nil, fmt.Errorf("vrf %s has no host device (VRFs added by a reload need a restart)", vrf)
+		}
+		r.LinkIndex, r.Table = v.link.Attrs().Index, v.table
+	}
+	return r, nil
 }
 
 func (k *kernelRoutes) AddRoute(vrf string, p netip.Prefix) error {
-	if vrf != "" {
-		return fmt.Errorf("vrf %s: the portable backend carries the global table only", vrf)
+	r, err := k.route(vrf, p)
+	if err != nil {
+		return err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := netlink.RouteReplace(k.route(p)); err != nil {
-		return fmt.Errorf("route %v dev %s: %w", p, k.link.Attrs().Name, err)
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("route %v vrf %q: %w", p, vrf, err)
 	}
-	k.have[p] = true
+	k.have[vrfPrefix{vrf, p}] = true
 	return nil
 }
 
 func (k *kernelRoutes) DeleteRoute(vrf string, p netip.Prefix) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.have[p] {
+	if !k.have[vrfPrefix{vrf, p}] {
 		return nil
 	}
-	delete(k.have, p)
-	return netlink.RouteDel(k.route(p))
+	delete(k.have, vrfPrefix{vrf, p})
+	r, err := k.route(vrf, p)
+	if err != nil {
+		return err
+	}
+	return netlink.RouteDel(r)
 }
 
 func (k *kernelRoutes) removeAll() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for p := range k.have {
-		_ = netlink.RouteDel(k.route(p))
+	for vp := range k.have {
+		if r, err := k.route(vp.vrf, vp.p); err == nil {
+			_ = netlink.RouteDel(r)
+		}
 	}
-	k.have = map[netip.Prefix]bool{}
+	k.have = map[vrfPrefix]bool{}
 }
 
 func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Writer) error {
@@ -146,7 +168,17 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("tun %s up: %w", tun.Name(), err)
 	}
-	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}}
+	vrfs, err := setupVRFs(cfg, o.tun, o.tunMTU, log)
+	if err != nil {
+		return err
+	}
+	defer closeVRFs(vrfs)
+	kr := &kernelRoutes{link: link, log: log, vrfs: map[string]*vrfHost{}, have: map[vrfPrefix]bool{}}
+	vrfOverlays := map[uint32]portable.Overlay{}
+	for _, v := range vrfs {
+		kr.vrfs[v.name] = v
+		vrfOverlays[v.id] = v.tun
+	}
 	defer kr.removeAll()
 
 	late := &lateControl{}
@@ -170,7 +202,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return fmt.Errorf("raw esp socket: %w", err)
 	}
 	defer raw.Close()
-	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, UDP: udpUnderlay{udp}, Raw: raw, Punt: late.punt, Logger: log})
+	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, VRFOverlays: vrfOverlays, UDP: udpUnderlay{udp}, Raw: raw, Punt: late.punt, Logger: log})
 	beReady.Done()
 	if err != nil {
 		return fmt.Errorf("portable backend: %w", err)
@@ -315,6 +347,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	logging.Event(context.Background(), log, "SYS", logging.Notification, "STOP", "esphubd stopped; IKE SAs deleted")
 	cancel()
 	tun.Close()
+	closeVRFs(vrfs)
 	raw.Close()
 	wg.Wait()
 	return errors.Join(err, xdpErr)

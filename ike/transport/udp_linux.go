@@ -37,7 +37,11 @@ type UDPConfig struct {
 	// the kernel default.
 	ReadBuffer, WriteBuffer int
 	// QueueLen bounds IKE messages waiting for Recv (default 1024); when
-	// the queue is full, datagrams are dropped and counted.
+	// the queue is full, datagrams are dropped and counted. Once it is
+	// three quarters full, new IKE_SA_INIT requests without a COOKIE are
+	// shed first (DropShedInit): under a flood of them, the messages of
+	// peers that already proved their address (a COOKIE) or hold an SA
+	// keep getting through.
 	QueueLen int
 	// Logger receives setup errors and reader failures, never per-packet
 	// events. Nil discards.
@@ -51,6 +55,9 @@ type UDPStats struct {
 	DropShort, DropQueueFull   uint64 // runts on 4500 or empty datagrams; Recv too slow
 	DropNoESPHandler, TxErrors uint64
 	ReadErrors                 uint64
+	// DropShedInit counts new IKE_SA_INIT requests without a COOKIE shed
+	// because the queue was three quarters full.
+	DropShedInit uint64
 }
 
 var _ KeepaliveSender = (*UDP)(nil)
@@ -73,6 +80,7 @@ type UDP struct {
 
 	rxIKE, rxESP, rxKeepalive, txIKE, txESP, txKeepalive      atomic.Uint64
 	dropShort, dropQueueFull, dropNoESP, txErrors, readErrors atomic.Uint64
+	dropShedInit                                              atomic.Uint64
 }
 
 type udpSock struct {
@@ -190,6 +198,7 @@ func (u *UDP) Stats() UDPStats {
 		TxIKE: u.txIKE.Load(), TxESP: u.txESP.Load(), TxKeepalive: u.txKeepalive.Load(),
 		DropShort: u.dropShort.Load(), DropQueueFull: u.dropQueueFull.Load(),
 		DropNoESPHandler: u.dropNoESP.Load(), TxErrors: u.txErrors.Load(), ReadErrors: u.readErrors.Load(),
+		DropShedInit: u.dropShedInit.Load(),
 	}
 }
 
@@ -245,6 +254,10 @@ func (u *UDP) readLoop(s *udpSock) {
 			u.dropShort.Add(1)
 			continue
 		}
+		if len(u.queue) >= cap(u.queue)-cap(u.queue)/4 && freshInitWithoutCookie(b) {
+			u.dropShedInit.Add(1)
+			continue
+		}
 		p := Packet{Local: local, Remote: remote, Data: append([]byte(nil), b...)}
 		select {
 		case u.queue <- p:
@@ -253,6 +266,36 @@ func (u *UDP) readLoop(s *udpSock) {
 			u.dropQueueFull.Add(1)
 		}
 	}
+}
+
+// freshInitWithoutCookie reports whether b is an IKE_SA_INIT request that
+// starts an SA (zero responder SPI, initiator flag, not a response) and
+// does not lead with a COOKIE notify (RFC 7296 §2.6: the COOKIE is the
+// first payload). Only the fixed header and the first payload header are
+// read; anything shorter or different is not shed here.
+func freshInitWithoutCookie(b []byte) bool {
+	const (
+		hdrLen         = 28
+		exchangeInit   = 34
+		flagInitiator  = 0x08
+		flagResponse   = 0x20
+		payloadNotify  = 41
+		notifyCookie   = 16390
+		notifyTypeOffs = hdrLen + 6 // generic header (4), protocol id, SPI size
+	)
+	if len(b) < hdrLen || b[18] != exchangeInit || b[19]&flagInitiator == 0 || b[19]&flagResponse != 0 {
+		return false
+	}
+	for _, x := range b[8:16] {
+		if x != 0 {
+			return false
+		}
+	}
+	if b[16] == payloadNotify && len(b) >= notifyTypeOffs+2 &&
+		uint16(b[notifyTypeOffs])<<8|uint16(b[notifyTypeOffs+1]) == notifyCookie {
+		return false
+	}
+	return true
 }
 
 // pktinfoDst returns the header destination address from IP_PKTINFO or

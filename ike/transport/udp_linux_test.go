@@ -172,6 +172,57 @@ func TestUDPTransport(t *testing.T) {
 			t.Errorf("OnESP got %+v", e)
 		}
 	})
+	t.Run("shed-init", func(t *testing.T) {
+		// A receiver that never calls Recv, queue of 8: new IKE_SA_INIT
+		// requests without a COOKIE stop at 6 (three quarters); requests
+		// with a COOKIE and messages of existing SAs still fill the rest.
+		q := listenT(t, UDPConfig{NetNS: p.B, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, IKEPort: 2501, NATTPort: 24501, QueueLen: 8})
+		msg := func(spir byte, next byte, notify uint16) []byte {
+			b := make([]byte, 36)
+			b[0], b[15], b[16], b[17], b[18], b[19] = 1, spir, next, 0x20, 34, 0x08
+			b[25], b[29], b[31] = 36, 0, 8
+			b[34], b[35] = byte(notify>>8), byte(notify)
+			return b
+		}
+		send := func(b []byte) {
+			if err := a.Send(Packet{Local: ap("198.18.0.1:500"), Remote: ap("198.18.0.2:2501"), Data: b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 10 {
+			send(msg(0, 33, 0)) // fresh IKE_SA_INIT, SA first
+		}
+		send(msg(0, 41, 16390)) // with a COOKIE
+		send(msg(7, 46, 0))     // an existing SA's message
+		send(msg(0, 41, 16390))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := q.Stats()
+			if s.RxIKE+s.DropShedInit+s.DropQueueFull == 13 {
+				if s.RxIKE != 8 || s.DropShedInit != 4 || s.DropQueueFull != 1 {
+					t.Errorf("queued %d, shed %d, queue-full %d; want 8, 4, 1", s.RxIKE, s.DropShedInit, s.DropQueueFull)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v: not all 13 datagrams accounted for", s)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("freshInitWithoutCookie", func(t *testing.T) {
+		for _, c := range []struct {
+			b    []byte
+			want bool
+		}{
+			{nil, false},
+			{make([]byte, 27), false},
+		} {
+			if got := freshInitWithoutCookie(c.b); got != c.want {
+				t.Errorf("%x: %v", c.b, got)
+			}
+		}
+	})
 	t.Run("queue-full", func(t *testing.T) {
 		// A receiver that never calls Recv: the queue holds 4, the rest
 		// are counted, and nothing blocks the reader.
@@ -235,4 +286,21 @@ func TestUDPTransport(t *testing.T) {
 	if s := a.Stats(); s.TxIKE < 2 || s.RxIKE < 1 {
 		t.Errorf("A stats %+v", s)
 	}
+}
+
+// FuzzFreshInitWithoutCookie: the reader's peek at untrusted datagrams
+// never panics, and never sheds anything but an IKE_SA_INIT request.
+func FuzzFreshInitWithoutCookie(f *testing.F) {
+	init := make([]byte, 36)
+	init[0], init[16], init[17], init[18], init[19] = 1, 33, 0x20, 34, 0x08
+	f.Add(init)
+	cookie := append([]byte(nil), init...)
+	cookie[16], cookie[34], cookie[35] = 41, 0x40, 0x06
+	f.Add(cookie)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if freshInitWithoutCookie(b) && (len(b) < 28 || b[18] != 34) {
+			t.Fatalf("shed a non-IKE_SA_INIT datagram %x", b)
+		}
+	})
 }
