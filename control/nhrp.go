@@ -903,9 +903,17 @@ func (p *nhrpProtector) Initiate(req nhrp.InitiateRequest) error {
 // Release implements nhrp.Releaser: the spoke-to-spoke session of an
 // interface NHRP no longer uses (its entries expired or were cleared) is
 // deleted, as IOS removes the virtual-access of an expired shortcut.
+//
+// The VRF instances of an MPLS overlay share spoke-to-spoke sessions: the
+// session stays while any instance still uses it.
 func (p *nhrpProtector) Release(tunnel string) {
 	ns := (*nhrpState)(p)
 	d := ns.d
+	for _, nn := range ns.allNodes() {
+		if nn.node.InUse(tunnel) {
+			return
+		}
+	}
 	d.mu.Lock()
 	var spi uint64
 	for k, s := range d.sessions {

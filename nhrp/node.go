@@ -431,6 +431,16 @@ func (n *Node) releaseUnused() {
 	}
 }
 
+// InUse reports whether a cache entry, shortcut or waiting reply of the
+// Node refers to tunnel name: a daemon whose Nodes share spoke-to-spoke
+// tunnels (the VRFs of an MPLS overlay) keeps a tunnel one Node released
+// while another still uses it.
+func (n *Node) InUse(name string) bool {
+	n.lock()
+	defer n.unlock()
+	return n.tunnelInUse(name)
+}
+
 // tunnelInUse reports whether anything of the Node refers to tunnel name.
 func (n *Node) tunnelInUse(name string) bool {
 	for _, e := range n.cache {

@@ -69,3 +69,18 @@ func TestVRFReplyWithoutLabel(t *testing.T) {
 		t.Fatal("the unlabelled reply was not counted as invalid")
 	}
 }
+
+// TestInUse: a Node reports the spoke-to-spoke tunnel its shortcut uses as
+// in use, and tunnels it has nothing through as not.
+func TestInUse(t *testing.T) {
+	l := newLab(t, 2, labOpts{labels: true})
+	s1 := l.spokes[0]
+	shortcutUp(t, l, 1, 2)
+	r, _ := s1.rib.Lookup(l.host(2))
+	if !s1.node.InUse(r.Tunnel) {
+		t.Fatalf("spoke1's shortcut tunnel %s not in use", r.Tunnel)
+	}
+	if s1.node.InUse("Virtual-Access999") || l.hub.node.InUse(r.Tunnel) {
+		t.Fatal("a tunnel with nothing through it is in use")
+	}
+}
