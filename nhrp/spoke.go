@@ -412,7 +412,7 @@ func (n *Node) sendReply(ts *tunnelState, pr *pendingReply) {
 		Flags:       flags,
 		NBMA:        pr.peerNBMA,
 		ClaimedNBMA: pr.claimed,
-	}, hold, true)
+	}, hold, n.deps.Labels == nil)
 }
 
 func (n *Node) handleResolutionReply(t *tunnelState, pkt []byte, p *wire.Packet) {
@@ -550,10 +550,12 @@ func (n *Node) complete(s *shortcut, ts *tunnelState) {
 			}
 		}
 	}
+	// A VRF instance of an MPLS overlay routes only the VRF's prefix
+	// (labelled); the route to the peer's overlay address is the overlay's.
 	n.setEntry(Entry{
 		Prefix: peerHost, NextHop: s.peerProto, Tunnel: ts.Name, Type: TypeDynamic,
 		Flags: FlagRouter | FlagImplicit, NBMA: s.peerNBMA, ClaimedNBMA: s.claimedNBMA,
-	}, s.hold, true)
+	}, s.hold, n.deps.Labels == nil)
 	s.entries = []netip.Prefix{peerHost}
 	if s.prefix != peerHost {
 		n.setEntry(Entry{
