@@ -21,8 +21,20 @@ import (
 )
 
 // ReloadFunc re-reads the configuration and applies it (esphubd owns the
-// file); it returns the changes, or the FILE:LINE:COL diagnostics as error.
-type ReloadFunc func() ([]string, error)
+// file); it returns what was applied, or the FILE:LINE:COL diagnostics as
+// error.
+type ReloadFunc func() (ReloadResult, error)
+
+// ReloadResult identifies the configuration a reload applied (so that an
+// operator can tell which version of the file is running) and lists what
+// changed (Daemon.Reload's summary).
+type ReloadResult struct {
+	File    string   `json:"file"`
+	SHA256  string   `json:"sha256"`
+	Lines   int      `json:"lines"`
+	Bytes   int      `json:"bytes"`
+	Changes []string `json:"changes"`
+}
 
 // Commands returns the operator commands this daemon answers, for
 // api.NewServer. reload may be nil (no `reload` command).
@@ -47,20 +59,24 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {
-			changes, err := reload()
+			res, err := reload()
 			if err != nil {
 				return api.Result{}, err
 			}
+			if res.Changes == nil {
+				res.Changes = []string{}
+			}
 			var b strings.Builder
-			if len(changes) == 0 {
+			fmt.Fprintf(&b, "configuration %s: %d lines, %d bytes, sha256 %s\n", res.File, res.Lines, res.Bytes, res.SHA256)
+			if len(res.Changes) == 0 {
 				b.WriteString("configuration reloaded: no changes\n")
 			} else {
-				fmt.Fprintf(&b, "configuration reloaded: %d change(s)\n", len(changes))
-				for _, ch := range changes {
+				fmt.Fprintf(&b, "configuration reloaded: %d change(s)\n", len(res.Changes))
+				for _, ch := range res.Changes {
 					fmt.Fprintf(&b, "  %s\n", ch)
 				}
 			}
-			return api.Result{Data: map[string]any{"changes": changes}, Text: b.String()}, nil
+			return api.Result{Data: res, Text: b.String()}, nil
 		})
 	}
 	return c
