@@ -363,6 +363,7 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	}
 	cancel()
 	d.applyConfigRoutes(old, cfg)
+	summary = append(summary, d.reapplySessionRoutes(old, cfg)...)
 	summary = append(summary, d.applyCTS(old, cfg)...)
 	if err := d.nhrp.configure(cfg); err != nil {
 		summary = append(summary, err.Error())
