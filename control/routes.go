@@ -96,6 +96,9 @@ func (d *Daemon) fibApply(ch rib.Change) {
 	nh := dataplane.NextHop{Kind: dataplane.NextHopHost}
 	tunnel := false
 	for _, h := range ch.Best.Forwarding() {
+		if ch.Best.Source == rib.Local {
+			break // our own address (a negotiated one names its tunnel): the host's
+		}
 		if h.Interface == "Null0" {
 			nh = dataplane.NextHop{Kind: dataplane.NextHopDrop}
 			break

@@ -329,6 +329,7 @@ func (d *Daemon) onEvent(ev ike.Event) {
 // sessionUp finishes a session whose IKE SA and first Child SA are both up.
 func (d *Daemon) sessionUp(s *Session, info ike.IKESAInfo) {
 	d.sessionRoutesUp(s, info)
+	d.sessionAddressUp(s, info)
 	d.mu.Lock()
 	snap := *s
 	d.mu.Unlock()
@@ -391,6 +392,7 @@ func (d *Daemon) sessionDown(spi uint64) {
 		}
 	}
 	d.mu.Unlock()
+	d.sessionAddressDown(s)
 	if shared {
 		return
 	}

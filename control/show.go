@@ -437,6 +437,7 @@ type sessionJSON struct {
 	Flows     []string       `json:"ipsec_flows,omitempty"`
 	ActiveSAs int            `json:"active_sas"`
 	Routes    []netip.Prefix `json:"accepted_routes,omitempty"`
+	Addresses []netip.Prefix `json:"negotiated_addresses,omitempty"`
 	InPkts    uint64         `json:"inbound_packets"`
 	OutPkts   uint64         `json:"outbound_packets"`
 	Drops     uint64         `json:"drops"`
@@ -494,7 +495,7 @@ func (d *Daemon) sessionRows() []sessionJSON {
 	var rows []sessionJSON
 	for _, s := range d.Sessions() {
 		r := sessionJSON{Interface: s.Interface, Profile: s.Profile, Status: "UP-ACTIVE", Peer: s.Remote, SessionID: s.ID,
-			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes}
+			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes, Addresses: s.Addresses}
 		for _, c := range s.Children {
 			r.Flows = append(r.Flows, tsFlow(c.LocalTS, c.RemoteTS))
 			r.ActiveSAs += 2
@@ -565,6 +566,9 @@ func (d *Daemon) showCryptoSession(ctx context.Context, args []string) (api.Resu
 			fmt.Fprintf(&b, "          Capabilities:%s connid:%d lifetime:%s\n", capCodes(r), r.SessionID, "23:59:59")
 			if r.RemoteID != "" {
 				fmt.Fprintf(&b, "          Phase1_id: %s\n", r.RemoteID)
+			}
+			for _, a := range r.Addresses {
+				fmt.Fprintf(&b, "          Negotiated address: %s on %s\n", a, r.Interface)
 			}
 		}
 		for _, f := range r.Flows {

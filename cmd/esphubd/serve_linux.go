@@ -45,6 +45,8 @@ type kernelRoutes struct {
 	log  *slog.Logger
 	mu   sync.Mutex
 	have map[netip.Prefix]bool
+	// addrs are the negotiated addresses on the TUN device.
+	addrs map[netip.Prefix]bool
 }
 
 const rtProtoEsphub = 0xe5 // an unassigned routing protocol id (rtnetlink)
@@ -84,6 +86,43 @@ func (k *kernelRoutes) removeAll() {
 		_ = netlink.RouteDel(k.route(p))
 	}
 	k.have = map[netip.Prefix]bool{}
+	for p := range k.addrs {
+		_ = netlink.AddrDel(k.link, k.addr(p))
+	}
+	k.addrs = map[netip.Prefix]bool{}
+}
+
+func (k *kernelRoutes) addr(p netip.Prefix) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+}
+
+// AddAddress puts a negotiated address (a host prefix) on the TUN device
+// (control.KernelAddresses).
+func (k *kernelRoutes) AddAddress(vrf string, p netip.Prefix) error {
+	if vrf != "" {
+		return fmt.Errorf("vrf %s: the portable backend carries the global table only", vrf)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := netlink.AddrReplace(k.link, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, k.link.Attrs().Name, err)
+	}
+	k.addrs[p] = true
+	return nil
+}
+
+// DeleteAddress removes an address AddAddress configured.
+func (k *kernelRoutes) DeleteAddress(vrf string, p netip.Prefix) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.addrs[p] {
+		return nil
+	}
+	delete(k.addrs, p)
+	if err := netlink.AddrDel(k.link, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, k.link.Attrs().Name, err)
+	}
+	return nil
 }
 
 func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Writer) error {
@@ -120,7 +159,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("tun %s up: %w", tun.Name(), err)
 	}
-	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}}
+	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}, addrs: map[netip.Prefix]bool{}}
 	defer kr.removeAll()
 
 	late := &lateControl{}
