@@ -6,7 +6,7 @@ GOFLAGS   ?=
 BIN       := bin
 CMDS      := $(notdir $(wildcard cmd/*))
 # Packages the tests need. Installed by 'make deps' when missing (as root).
-DEB_TEST  := strongswan-charon strongswan-swanctl libcharon-extra-plugins \
+DEB_TEST  := strongswan-charon strongswan-swanctl libcharon-extra-plugins frr \
              libstrongswan-extra-plugins libstrongswan-standard-plugins \
              tshark tcpdump iperf3 iproute2 iputils-ping nftables ethtool procps openssl
 # Packages only 'make generate' needs (the BPF toolchain).

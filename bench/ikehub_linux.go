@@ -111,7 +111,7 @@ func startHub(ns string, wan netip.Addr, proposal string, log *slog.Logger) (*hu
 	dp := dataplane.NewEngine(dataplane.Options{})
 	closing := new(atomic.Bool)
 	d, err := control.New(cfg, control.Options{Logger: log, Transport: tr, Dataplane: engineDP{dp, closing}, Backend: "bench",
-		IKE: ike.Config{RetransmitTimeout: ikeRetransmit, RetransmitTries: 6, HalfOpenTimeout: ikeHalfOpen}})
+		IKE: ike.Config{RetransmitTimeout: ikeRetransmit, RetransmitTries: ikeTries, HalfOpenTimeout: ikeHalfOpen}})
 	if err != nil {
 		tr.Close()
 		return nil, fmt.Errorf("hub daemon: %w", err)

@@ -18,6 +18,7 @@ import (
 type portableGateway struct {
 	tun     *portable.TUN
 	udp     *portable.UDPUnderlay
+	extra   []*portable.UDPUnderlay // further receive sockets (more workers)
 	backend *portable.Backend
 }
 
@@ -27,6 +28,9 @@ func (g *portableGateway) close() {
 	}
 	if g.udp != nil {
 		g.udp.Close()
+	}
+	for _, u := range g.extra {
+		u.Close()
 	}
 }
 
@@ -171,10 +175,12 @@ func nonZero(m map[dataplane.DropReason]uint64) map[string]uint64 {
 	return out
 }
 
-// startPortableDUT opens esphub's portable backend in ns: an ESP-in-UDP
-// socket on local:4500 and, when tun is set, the TUN device esp0 (up), with
-// workers reader goroutines on each; program installs its tunnels, SAs and
-// routes.
+// startPortableDUT opens esphub's portable backend in ns with workers
+// reader goroutines per input: on the TUN device esp0 (when tun is set;
+// concurrent reads of a TUN are safe) and on workers ESP-in-UDP sockets,
+// local:4500 upwards, one reader each (a socket's batch receive state
+// belongs to one reader), so flow k of a scenario is sent to port 4500+k.
+// The first socket sends. program installs tunnels, SAs and routes.
 func startPortableDUT(ctx context.Context, wg *sync.WaitGroup, ns string, local netip.Addr, tun bool, workers int, program func(dataplane.Control) error) (*portableGateway, error) {
 	g := &portableGateway{}
 	err := inNetns(ns, func() error {
@@ -184,9 +190,14 @@ func startPortableDUT(ctx context.Context, wg *sync.WaitGroup, ns string, local 
 				return fmt.Errorf("tun: %w", err)
 			}
 		}
-		if g.udp, err = portable.ListenUDP(netip.AddrPortFrom(local, 4500)); err != nil {
-			return fmt.Errorf("udp 4500: %w", err)
+		for k := range workers {
+			u, err := portable.ListenUDP(netip.AddrPortFrom(local, uint16(4500+k)))
+			if err != nil {
+				return fmt.Errorf("udp %d: %w", 4500+k, err)
+			}
+			g.extra = append(g.extra, u)
 		}
+		g.udp, g.extra = g.extra[0], g.extra[1:]
 		return nil
 	})
 	if err != nil {
@@ -211,13 +222,15 @@ func startPortableDUT(ctx context.Context, wg *sync.WaitGroup, ns string, local 
 		g.close()
 		return nil, err
 	}
-	for range workers {
-		if tun {
+	for _, u := range append([]*portable.UDPUnderlay{g.udp}, g.extra...) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = u.Serve(ctx, b) }()
+	}
+	if tun {
+		for range workers {
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = b.RunOverlay(ctx) }()
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = g.udp.Serve(ctx, b) }()
 	}
 	return g, nil
 }

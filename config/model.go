@@ -40,6 +40,8 @@ type Config struct {
 	Routes      []*StaticRoute `json:"routes,omitempty"`
 	AccessLists []*AccessList  `json:"access_lists,omitempty"`
 	SGTMaps     []*SGTMap      `json:"sgt_maps,omitempty"`
+	// BGP is `router bgp ASN` (nil when absent).
+	BGP *BGP `json:"bgp,omitempty"`
 	// CTS is the role-based permissions matrix and RoleBasedACLs its
 	// access lists (grammar_cts.go).
 	CTS           CTS             `json:"cts"`

@@ -63,11 +63,11 @@ func TestModeRules(t *testing.T) {
 // TestWarningsNameCommands checks that skipped IOS commands are reported
 // once each, by name, at their line.
 func TestWarningsNameCommands(t *testing.T) {
-	src := "ip domain name lab.example\nrouter bgp 65000\n neighbor 198.18.0.1 remote-as 65000\ninterface GigabitEthernet1\n no ip redirects\n ip address 198.18.0.1 255.255.255.0\n"
+	src := "ip domain name lab.example\nrouter rip\n network 198.18.0.0\ninterface GigabitEthernet1\n no ip redirects\n ip address 198.18.0.1 255.255.255.0\n"
 	_, diags := Parse("w.cfg", []byte(src))
 	want := []string{
 		`w.cfg:1:1: warning: "ip domain name" is not implemented by esphub; ignoring it`,
-		`w.cfg:2:1: warning: "router bgp" is not implemented by esphub; ignoring it and its sub-commands`,
+		`w.cfg:2:1: warning: "router rip" is not implemented by esphub; ignoring it and its sub-commands`,
 		`w.cfg:5:2: warning: "no ip redirects" is not implemented by esphub; ignoring it`,
 	}
 	if len(diags) != len(want) {

@@ -74,6 +74,10 @@ type mode struct {
 	name string // as IOS prompts it, e.g. "config-ikev2-proposal"
 	what string // as an operator would say it, e.g. "crypto ikev2 proposal"
 	cmds []*cmd
+	// flushReopen lets a flush-left sub-command reopen the mode after a
+	// left-margin `!`: the seeds print router bgp's address families
+	// that way.
+	flushReopen bool
 }
 
 // cmd is one command of a mode, identified by its leading keywords.
@@ -266,7 +270,7 @@ func (p *parser) line(l *srcLine) {
 			// An implemented mode reopens only for an indented line: a
 			// flush-left sub-command after `!` is an error, as the mode
 			// rules say.
-			if c, n := matchCmd(f.mode, toks); c != nil && l.indent > 0 {
+			if c, n := matchCmd(f.mode, toks); c != nil && (l.indent > 0 || f.mode.flushReopen) {
 				p.stack = saved[:depth]
 				p.apply(l, c, toks, n, neg, f)
 				return

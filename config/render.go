@@ -103,6 +103,7 @@ func (c *Config) RunningConfig(all bool) string {
 	if len(c.SGTMaps) > 0 {
 		w.bang()
 	}
+	renderBGP(w, c.BGP)
 	renderCTS(w, c)
 	w.line("end")
 	return w.b.String()

@@ -11,6 +11,7 @@ import (
 // Every problem points at the line that holds the broken reference.
 func (p *parser) validate() {
 	cfg := p.cfg
+	p.validateBGP()
 	errAt := func(pos Pos, format string, args ...any) {
 		p.diags = append(p.diags, Diagnostic{Pos: pos, Severity: SeverityError, Msg: fmt.Sprintf(format, args...)})
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/esphub/esphub/dataplane"
 	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/transport"
@@ -166,5 +167,54 @@ func TestWriteESPKeys(t *testing.T) {
 `
 	if b.String() != want {
 		t.Errorf("got\n%swant\n%s", b.String(), want)
+	}
+}
+
+// TestSGACLPolicyFromConfig checks the translation of the configured matrix
+// for the dataplane: entry order, families, ports, default and layout.
+func TestSGACLPolicyFromConfig(t *testing.T) {
+	cfg := parse(t, "cts.cfg", `crypto ikev2 cts sgt cmd-layout ip-protocol
+ip access-list role-based A
+ permit tcp src gt 1023 dst range 80 90
+ deny udp src neq 53
+ deny ip
+ipv6 access-list role-based A
+ permit icmp
+ipv6 access-list role-based B
+ deny ipv6
+cts role-based enforcement
+cts role-based permissions from 10 to 20 ipv6 A B
+cts role-based permissions from 10 to 20 A
+cts role-based permissions default MISSING
+end
+`)
+	if l := cmdLayout(cfg); !l.NextIsIPProto || l.NextFirst {
+		t.Errorf("layout %+v", l)
+	}
+	p := sgaclPolicy(cfg)
+	if !p.Enforce || len(p.Cells) != 2 || len(p.Default) != 0 {
+		t.Fatalf("policy %+v", p)
+	}
+	// IPv4 lines first, then IPv6, whatever the configuration order.
+	v4, v6 := p.Cells[0], p.Cells[1]
+	if v4.From != 10 || v4.To != 20 || len(v4.ACEs) != 3 || len(v6.ACEs) != 2 {
+		t.Fatalf("cells %+v", p.Cells)
+	}
+	want := []dataplane.SGACE{
+		{Action: dataplane.SGACLPermit, Family: 4, Proto: 6, Src: dataplane.PortRange{Lo: 1024, Hi: 65535}, Dst: dataplane.PortRange{Lo: 80, Hi: 90}},
+		{Action: dataplane.SGACLDeny, Family: 4, Proto: 17, Src: dataplane.PortRange{Lo: 53, Hi: 53, Not: true}},
+		{Action: dataplane.SGACLDeny, Family: 4, AnyProto: true},
+	}
+	for i, w := range want {
+		if v4.ACEs[i] != w {
+			t.Errorf("v4 entry %d: %+v, want %+v", i, v4.ACEs[i], w)
+		}
+	}
+	if v6.ACEs[0] != (dataplane.SGACE{Action: dataplane.SGACLPermit, Family: 6, Proto: 58}) || !v6.ACEs[1].AnyProto || v6.ACEs[1].Family != 6 {
+		t.Errorf("v6 entries %+v", v6.ACEs)
+	}
+	// The dataplane accepts it.
+	if err := dataplane.NewEngine(dataplane.Options{}).SetSGACL(p); err != nil {
+		t.Error(err)
 	}
 }

@@ -82,6 +82,9 @@ type Options struct {
 	// IKE tunes the engine (retransmissions); Transport, Policy, Installer,
 	// OnEvent, Logger and WindowSize are set by the Daemon.
 	IKE ike.Config
+	// BGPPort is the TCP port BGP listens on and connects to (179 when
+	// zero; tests use another so that several daemons share a host).
+	BGPPort int
 	// ESPKeyLog, if set, receives every installed Child SA's keys in
 	// Wireshark's esp_sa format, to decrypt captures while debugging (as
 	// strongSwan's save-keys plugin does). Never set it in production.
@@ -142,6 +145,7 @@ type Daemon struct {
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
 
 	nhrp *nhrpState // NHRP instances and their adapters (control/nhrp.go)
+	mpls *mplsState // VPN labels and MP-BGP (control/mpls.go)
 
 	trust        *trustStore // trustpoints (control/trustpoints.go)
 	redirectNext int         // round-robin position among cluster members; guarded by mu
@@ -251,11 +255,16 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("control: ike engine: %w", err)
 	}
 	d.engine = e
+	for name, id := range VRFIDs(cfg) {
+		d.vrfIDs[name] = id
+	}
+	d.mpls = newMPLSState(d)
 	d.nhrp = newNHRPState(d)
 	if err := d.nhrp.configure(cfg); err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	d.rib.Watch(d.fibApply)
+	d.rib.Watch(func(rib.Change) { d.mpls.kick() })
 	d.applyConfigRoutes(nil, cfg)
 	d.applyCTS(nil, cfg)
 	return d, nil
@@ -308,6 +317,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	mplsDone := make(chan struct{})
+	go func() { defer close(mplsDone); d.mpls.run(connCtx) }()
+	defer func() { stopConns(); <-mplsDone }()
 	go d.runTrafficReports(connCtx, pollInterval(d.opts.TrafficPoll, time.Second))
 	go d.runCRLPoll(connCtx, pollInterval(d.opts.CRLPoll, time.Minute))
 
@@ -377,6 +389,9 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	cancel()
 	d.applyConfigRoutes(old, cfg)
 	summary = append(summary, d.reapplySessionRoutes(old, cfg)...)
+	if !config.Equal(old.BGP, cfg.BGP) || !config.Equal(old.VRFs, cfg.VRFs) {
+		go d.mpls.reconfigure()
+	}
 	summary = append(summary, d.applyCTS(old, cfg)...)
 	if err := d.nhrp.configure(cfg); err != nil {
 		summary = append(summary, err.Error())

@@ -108,6 +108,11 @@ func (d *Daemon) fibApply(ch rib.Change) {
 		d.ifMu.Unlock()
 		if ok {
 			nh, tunnel = dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: id}, true
+			if h.Label != 0 {
+				// A VPN route (VPNv4 or an NHRP shortcut in a VRF): the
+				// label goes inside GRE; implicit-null pushes nothing.
+				nh.Label, nh.PushLabel = h.Label, true
+			}
 			break
 		}
 	}

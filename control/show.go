@@ -56,6 +56,7 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	c.Handle("clear crypto session", "delete IKE sessions [remote ADDRESS]", d.clearSession)
 	c.Handle("clear crypto ikev2 sa", "delete every IKEv2 SA", d.clearSession)
 	d.nhrpCommands(c)
+	d.mplsCommands(c)
 	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {

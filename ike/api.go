@@ -47,7 +47,7 @@ func (e *Engine) Initiate(ctx context.Context, req InitiateRequest) (IKESAInfo, 
 			return
 		}
 		sa.spii = spi
-		e.sas[spi] = sa
+		e.addSA(sa)
 		t := &initTask{done: func(err error) {
 			var info IKESAInfo
 			for sa.redirectedTo != nil { // followed an IKE_AUTH redirect

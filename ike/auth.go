@@ -257,16 +257,16 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		ps = append(ps, cp)
 	}
 	if m.sa() != nil && childOK {
-		ps = append(ps, sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)...)
+		_, cps := sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)
+		ps = append(ps, cps...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
 
 	e.leaveHalfOpen(sa) // no longer half-open; its IKE_SA_INIT stays indexed against late retransmissions
 	if m.notify(wire.NotifyInitialContact) != nil {
 		// The peer rebooted: its older SAs are stale (RFC 7296 §2.4).
-		for _, old := range e.sas {
-			if old != sa && old.state == stateEstablished && old.remoteID.Equal(remoteID) &&
-				old.remote.Addr() == sa.remote.Addr() {
+		for _, old := range e.sameRemoteID(sa, remoteID, sa.remote.Addr()) {
+			if old.state == stateEstablished {
 				old.destroy(errors.New("replaced after INITIAL_CONTACT"))
 			}
 		}
@@ -282,15 +282,16 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 
 // respondChild negotiates a Child SA as responder (IKE_AUTH or
 // CREATE_CHILD_SA) and returns the response's SA, [Nr], [KEr], TSi, TSr, or
-// the error notify. In CREATE_CHILD_SA a proposal with a DH group means PFS:
-// the request's KE must match it (else INVALID_KE_PAYLOAD).
-func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, replaces uint32, nonce wire.Payload) []wire.Payload {
+// the error notify, and the Child SA it installed (nil on error). In
+// CREATE_CHILD_SA a proposal with a DH group means PFS: the request's KE must
+// match it (else INVALID_KE_PAYLOAD).
+func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, replaces uint32, nonce wire.Payload) (*childSA, []wire.Payload) {
 	e := sa.e
 	withDH := m.hdr.Exchange == wire.ExchangeCreateChildSA
 	prop, op, ok := selectProposal(m.sa(), cfg.Proposals, wire.ProtocolESP, !withDH)
 	if !ok {
 		e.stats.inc(CounterNoProposal)
-		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+		return nil, []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
 	}
 	tsi, tsr := tsFromWire(m.ts(false)), tsFromWire(m.ts(true))
 	if len(cfg.RemoteTS) > 0 {
@@ -301,7 +302,7 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 	}
 	if len(tsi) == 0 || len(tsr) == 0 {
 		e.stats.inc(CounterTSUnacceptable)
-		return []wire.Payload{notify(wire.NotifyTSUnacceptable, nil)}
+		return nil, []wire.Payload{notify(wire.NotifyTSUnacceptable, nil)}
 	}
 	c := cfg
 	c.Mode = ModeTunnel
@@ -310,7 +311,7 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 	}
 	inSPI, err := e.newChildSPI()
 	if err != nil {
-		return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
+		return nil, []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}
 	}
 	var shared []byte
 	var keOut wire.Payload
@@ -318,27 +319,28 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 		ke := m.ke()
 		if ke == nil || ke.Group != prop.DH {
 			e.stats.inc(CounterInvalidKESent)
-			return []wire.Payload{notifyUint16(wire.NotifyInvalidKEPayload, uint16(prop.DH))}
+			return nil, []wire.Payload{notifyUint16(wire.NotifyInvalidKEPayload, uint16(prop.DH))}
 		}
 		kex, err := suite.NewKeyExchange(prop.DH, e.rand)
 		if err != nil {
-			return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+			return nil, []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
 		}
 		if shared, err = kex.SharedSecret(ke.Data); err != nil {
 			nt, ok := suite.NotifyOf(err)
 			if !ok {
 				nt = wire.NotifyInvalidSyntax
 			}
-			return []wire.Payload{notify(nt, nil)}
+			return nil, []wire.Payload{notify(nt, nil)}
 		}
 		keOut = &wire.KE{Group: prop.DH, Data: kex.Public()}
 	}
-	if _, err := sa.makeChild(childParams{
+	child, err := sa.makeChild(childParams{
 		cfg: c, prop: prop, inSPI: inSPI, outSPI: op.ESPSPI(), ni: ni, nr: nr, shared: shared,
 		weInitiated: false, localTS: tsr, remoteTS: tsi, replaces: replaces,
-	}); err != nil {
+	})
+	if err != nil {
 		e.log.Warn("child sa install failed", "err", err)
-		return []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
+		return nil, []wire.Payload{notify(wire.NotifyNoProposalChosen, nil)}
 	}
 	ps := []wire.Payload{&wire.SA{Proposals: []wire.Proposal{wireProposal(op.Number, wire.ProtocolESP,
 		binary.BigEndian.AppendUint32(nil, inSPI), prop, withDH)}}}
@@ -352,13 +354,14 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 	if c.Mode == ModeTransport {
 		ps = append(ps, notify(wire.NotifyUseTransportMode, nil))
 	}
-	return ps
+	return child, ps
 }
 
 // firstWithPeer reports whether no other IKE SA of ours with the same peer
 // address is up or being rekeyed.
 func (sa *ikeSA) firstWithPeer() bool {
-	for _, o := range sa.e.sas {
+	for o := range sa.e.idx.byPeer[sa.remote.Addr()] {
+		sa.e.idx.scanned++
 		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
 			return false
 		}

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/esphub/esphub/ike/suite"
@@ -104,6 +105,7 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 		}
 	}
 	sa.children[c.inSPI] = c
+	sa.e.idx.childSPIs[c.inSPI] = c
 	sa.e.stats.inc(CounterChildUp)
 	sa.armChildTimers(c)
 	kind := EventChildUp
@@ -112,7 +114,8 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 	}
 	sa.e.emit(Event{Kind: kind, IKE: sa.info(), Child: c.public()})
 	sa.e.log.Debug("child sa up", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI),
-		"out", fmt.Sprintf("%08x", c.outSPI), "proposal", c.prop.String())
+		"out", fmt.Sprintf("%08x", c.outSPI), "replaces", fmt.Sprintf("%08x", c.replaces), "initiator", c.initiator,
+		"proposal", c.prop.String())
 	return c, nil
 }
 
@@ -140,6 +143,49 @@ func (sa *ikeSA) armChildTimers(c *childSA) {
 		}))
 }
 
+// retire marks c as replaced or redundant and deletes it. From now on the
+// peer's rekey of c is refused (TEMPORARY_FAILURE), so that no SA that is
+// on its way out gets a successor.
+func (c *childSA) retire() {
+	if c.state == childRemoved {
+		return
+	}
+	c.state = childRekeyed
+	c.sa.e.log.Debug("child sa retired", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	c.sa.queueTask(&deleteChildTask{children: []*childSA{c}})
+}
+
+// awaitPeerDelete marks c as replaced by a rekey whose initiator is the
+// peer, which deletes it (RFC 7296 §2.8.1). Should that Delete never come
+// (the peer lost track of it), c is deleted by us after two full
+// retransmission cycles rather than left installed beside its successor.
+func (c *childSA) awaitPeerDelete() {
+	if c.state == childRemoved {
+		return
+	}
+	c.state = childRekeyed
+	e := c.sa.e
+	e.log.Debug("child sa replaced by the peer", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	c.timers = append(c.timers, e.afterFunc(2*e.retransmitSpan(), func() {
+		if c.state == childRekeyed && c.sa.state == stateEstablished {
+			e.stats.inc(CounterRekeyedExpired)
+			c.sa.queueTask(&deleteChildTask{children: []*childSA{c}})
+		}
+	}))
+}
+
+// hasChild reports whether a live Child SA of sa (installed or being
+// rekeyed) already carries cfg's name and selectors.
+func (sa *ikeSA) hasChild(cfg ChildConfig) bool {
+	for _, c := range sa.children {
+		if (c.state == childInstalled || c.state == childRekeying) && c.cfg.Name == cfg.Name &&
+			slices.Equal(c.localTS, cfg.LocalTS) && slices.Equal(c.remoteTS, cfg.RemoteTS) {
+			return true
+		}
+	}
+	return false
+}
+
 // remove uninstalls c and reports it down.
 func (c *childSA) remove(reason error) {
 	if c.state == childRemoved {
@@ -148,7 +194,11 @@ func (c *childSA) remove(reason error) {
 	c.stopTimers()
 	c.state = childRemoved
 	sa := c.sa
+	sa.e.log.Debug("child sa removed", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI), "reason", reason)
 	delete(sa.children, c.inSPI)
+	if sa.e.idx.childSPIs[c.inSPI] == c {
+		delete(sa.e.idx.childSPIs, c.inSPI)
+	}
 	if in := sa.e.cfg.Installer; in != nil {
 		if err := in.DeleteChildSA(c.public()); err != nil {
 			sa.e.log.Warn("delete child sa failed", "in", fmt.Sprintf("%08x", c.inSPI), "err", err)

@@ -219,13 +219,7 @@ func (e *Engine) admitOutgoing() error {
 		return ErrAdmission
 	}
 	if lim := e.cfg.MaxInNegotiationOutgoing; lim > 0 {
-		n := 0
-		for _, sa := range e.sas {
-			if sa.initiator && sa.state == stateConnecting {
-				n++
-			}
-		}
-		if n >= lim {
+		if e.idx.outgoingN >= lim {
 			e.stats.inc(CounterDropInNegotiationOutgoing)
 			return ErrAdmission
 		}

@@ -191,52 +191,106 @@ func (t *childRekeyTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	return t.payloads(rekey), nil
 }
 
+// process concludes our rekey of t.old as RFC 7296 §2.8.1 says, whatever
+// the peer did to the same Child SA while our request was outstanding:
+//
+//   - Nothing: the new SA replaces the old one, which we delete.
+//   - It rekeyed it too (we answered, old.peerRekey): of the two new SAs,
+//     the one whose exchange had the lowest nonce is redundant and deleted
+//     by the initiator of that exchange; the other initiator deletes the
+//     old SA. The loser never deletes the winner's SA or the old one.
+//   - It deleted the old SA: a peer does that when its own rekey won (or it
+//     saw no collision), so our new SA is redundant if the peer's
+//     replacement exists; otherwise (a plain delete) ours carries on.
+//
+// A refused rekey (TEMPORARY_FAILURE, CHILD_SA_NOT_FOUND) leaves the old SA
+// to the peer when the peer has replaced it; only an SA the peer forgot
+// without replacing it is negotiated anew.
 func (t *childRekeyTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 	if t.retryKE(m) {
 		return true, nil
 	}
 	old := t.old
 	err := t.complete(sa, m, old.inSPI)
+	pr := old.peerRekey
+	old.peerRekey = nil
+	if pr != nil && pr.child.state == childRemoved {
+		pr = nil // the peer deleted its own replacement: it lost
+	}
 	if err != nil {
-		// TEMPORARY_FAILURE / CHILD_SA_NOT_FOUND: the peer is rekeying or
-		// deleting it; keep the old SA and let its timers or the peer act.
-		if old.state == childRekeying {
-			old.state = childInstalled
-		}
 		sa.e.log.Info("child sa rekey failed", "in", fmt.Sprintf("%08x", old.inSPI), "err", err)
 		t.finish(err)
-		var ne *NotifyError
-		if errors.As(err, &ne) && ne.Code == uint16(wire.NotifyChildSANotFound) && old.state == childInstalled {
-			// The peer no longer has it: drop ours and negotiate it anew
-			// rather than keep a Child SA that carries nothing.
-			cfg := old.cfg
-			cfg.LocalTS, cfg.RemoteTS = old.localTS, old.remoteTS
-			old.remove(ErrNoChildSA)
-			if owner := old.sa; owner.state == stateEstablished {
-				owner.queueTask(&childCreateTask{cfg: cfg})
+		switch {
+		case old.state == childRemoved:
+			// The peer deleted it meanwhile; nothing left to do.
+		case pr != nil:
+			// The peer's rekey of the same SA stands alone: it deletes
+			// the old SA.
+			old.awaitPeerDelete()
+		default:
+			old.state = childInstalled
+			var ne *NotifyError
+			notFound := errors.As(err, &ne) && ne.Code == uint16(wire.NotifyChildSANotFound)
+			if prev := old.sa.children[old.replaces]; notFound && !old.initiator && old.replaces != 0 &&
+				prev != nil && prev.state == childRekeyed {
+				// We answered the peer's rekey of prev, but the peer never
+				// concluded it (strongSwan drops a half-done rekey when
+				// the IKE SA is rekeyed under it): prev, which it has not
+				// deleted, is still the live SA. Go back to it and rekey
+				// it properly.
+				sa.e.log.Info("peer never concluded its child sa rekey; keeping the old sa",
+					"old", fmt.Sprintf("%08x", prev.inSPI), "unknown", fmt.Sprintf("%08x", old.inSPI))
+				old.remove(ErrNoChildSA)
+				prev.state = childInstalled
+				prev.sa.queueTask(&childRekeyTask{old: prev, auto: true})
+				return false, nil
 			}
-			return false, nil
+			if notFound && (old.initiator || sa.e.clock.Now().Sub(old.created) >= 2*sa.e.retransmitSpan()) {
+				// The peer no longer has it: drop ours and negotiate it
+				// anew rather than keep a Child SA that carries nothing.
+				// (A Child SA we made as responder may simply not be
+				// known yet to its initiator, whose copy of our answer
+				// was lost: that is retried like TEMPORARY_FAILURE.)
+				cfg := old.cfg
+				cfg.LocalTS, cfg.RemoteTS = old.localTS, old.remoteTS
+				owner := old.sa
+				old.remove(ErrNoChildSA)
+				if owner.state == stateEstablished && !owner.hasChild(cfg) {
+					owner.queueTask(&childCreateTask{cfg: cfg})
+				}
+				return false, nil
+			}
+			t.retry(sa)
 		}
-		t.retry(sa)
 		return false, nil
 	}
-	if pr := old.peerRekey; pr != nil && pr.child.state != childRemoved {
-		// Simultaneous rekey (RFC 7296 §2.8.1): the SA created by the
-		// exchange with the lowest nonce is redundant; whoever initiated that
-		// exchange deletes it, the other initiator deletes the old SA.
-		sa.e.stats.inc(CounterRekeyCollisions)
-		ours := minNonce(t.ni, m.nonce())
-		theirs := minNonce(pr.ni, pr.nr)
-		if bytes.Compare(ours, theirs) < 0 {
-			// Our new SA loses: delete it; the peer deletes the old one.
-			old.state = childRekeyed
-			sa.queueTask(&deleteChildTask{children: []*childSA{t.created}})
-			t.finish(nil)
-			return false, nil
+	created := t.created
+	switch {
+	case old.state == childRemoved:
+		// The peer deleted the old SA while we rekeyed it.
+		sa.e.log.Debug("child sa deleted by the peer while we rekeyed it", "old", fmt.Sprintf("%08x", old.inSPI), "peer rekeyed", pr != nil)
+		if pr != nil && created != nil {
+			sa.e.stats.inc(CounterRekeyCollisions)
+			created.retire()
 		}
+	case pr != nil && created != nil:
+		sa.e.stats.inc(CounterRekeyCollisions)
+		lost := bytes.Compare(minNonce(t.ni, m.nonce()), minNonce(pr.ni, pr.nr)) < 0
+		sa.e.log.Debug("child sa rekey collision", "old", fmt.Sprintf("%08x", old.inSPI), "ours", fmt.Sprintf("%08x", created.inSPI),
+			"peers", fmt.Sprintf("%08x", pr.child.inSPI), "lost", lost)
+		if lost {
+			// Our new SA has the lowest nonce: delete it; the peer deletes
+			// the old one.
+			created.retire()
+			old.awaitPeerDelete()
+		} else {
+			// The peer's new SA is redundant and the peer deletes it.
+			pr.child.awaitPeerDelete()
+			old.retire()
+		}
+	default:
+		old.retire()
 	}
-	old.state = childRekeyed
-	sa.queueTask(&deleteChildTask{children: []*childSA{old}})
 	t.finish(nil)
 	return false, nil
 }
@@ -249,16 +303,23 @@ func (t *childRekeyTask) finish(err error) {
 }
 
 func (t *childRekeyTask) fail(sa *ikeSA, err error) {
-	if t.old.state == childRekeying {
-		t.old.state = childInstalled
+	old := t.old
+	pr := old.peerRekey
+	if old.state == childRekeying {
+		old.peerRekey = nil
+		if pr != nil && pr.child.state != childRemoved {
+			old.awaitPeerDelete()
+		} else {
+			old.state = childInstalled
+		}
 	}
-	if owner := t.old.sa; owner != sa && t.old.state == childInstalled && owner.state == stateEstablished {
+	if owner := old.sa; owner != sa && old.state == childInstalled && owner.state == stateEstablished {
 		// The IKE SA was rekeyed while this task waited in its queue (an
 		// IKE SA rekey runs alone) and the Child SA moved to the successor:
 		// rekey it there. Dropping the task would leave the Child SA to die
 		// at its hard lifetime with nothing to replace it.
 		owner.queueTask(&childRekeyTask{childCreateTask: childCreateTask{done: t.done, cfg: t.cfg},
-			old: t.old, auto: t.auto, retries: t.retries})
+			old: old, auto: t.auto, retries: t.retries})
 		return
 	}
 	t.finish(err)
@@ -444,7 +505,8 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	n.frag.enabled = sa.frag.enabled // RFC 7383 §2.3: negotiated once, kept across rekeys
 	n.peerWindow = sa.peerWindow
 	n.state = stateEstablished
-	e.sas[n.localSPI()] = n
+	e.addSA(n)
+	n.indexRemoteID()
 	return n, nil
 }
 
@@ -464,6 +526,33 @@ func (sa *ikeSA) adopt(n *ikeSA, weInitiated bool) {
 	sa.state = stateRekeyed
 	sa.successor = n
 	sa.peerIKERekey = nil
+	n.rekeyOf = nil
+	// Requests still queued here belong to the IKE SA that carries on. A
+	// rekey of the IKE SA is done now, and an expiry of this one is moot.
+	q := sa.queue
+	sa.queue = nil
+	for _, t := range q {
+		switch t := t.(type) {
+		case *ikeRekeyTask:
+			if t.done != nil {
+				t.done(nil)
+				t.done = nil
+			}
+		case *deleteIKETask:
+			if t.done != nil {
+				n.queue = append(n.queue, t)
+			}
+		default:
+			n.queue = append(n.queue, t)
+		}
+	}
+	if len(n.queue) > 0 {
+		e.later(func() {
+			if n.state == stateEstablished {
+				n.pump()
+			}
+		})
+	}
 	for _, tm := range append(sa.timers, sa.dpdTimer, sa.kaTimer) {
 		if tm != nil {
 			tm.Stop()
@@ -571,21 +660,21 @@ func (sa *ikeSA) respondCreateChild(m *inMessage) []wire.Payload {
 	if old != nil {
 		replaces = old.inSPI
 	}
-	before := len(sa.children)
-	ps := sa.respondChild(m, cfg, ni, nr, replaces, &wire.Nonce{Data: nr})
-	if old != nil && len(sa.children) > before && old.state == childRekeying {
-		// We are rekeying the same SA: remember this exchange's nonces to
-		// resolve the collision when our response arrives.
-		for _, c := range sa.children {
-			if c.replaces == old.inSPI && !c.initiator {
-				old.peerRekey = &rekeyRecord{ni: bytes.Clone(ni), nr: nr, child: c}
-			}
+	created, ps := sa.respondChild(m, cfg, ni, nr, replaces, &wire.Nonce{Data: nr})
+	if old != nil {
+		switch {
+		case created == nil:
+		case old.state == childRekeying:
+			// We are rekeying the same SA: remember this exchange's
+			// nonces to resolve the collision when our response arrives.
+			old.peerRekey = &rekeyRecord{ni: bytes.Clone(ni), nr: nr, child: created}
+		case old.state == childInstalled:
+			// The peer replaced it and deletes it next: a rekey of ours
+			// still waiting in the queue must not replace it a second
+			// time, which would leave two Child SAs for one (no collision
+			// to resolve).
+			old.awaitPeerDelete()
 		}
-	} else if old != nil && len(sa.children) > before && old.state == childInstalled {
-		// The peer replaced it and deletes it next: a rekey of ours still
-		// waiting in the queue must not replace it a second time, which
-		// would leave two Child SAs for one (no collision to resolve).
-		old.state = childRekeyed
 	}
 	return ps
 }
@@ -647,6 +736,7 @@ func (sa *ikeSA) respondIKERekey(m *inMessage, ni, nr []byte) []wire.Payload {
 	if ours {
 		// Both sides rekey at once: decide when our own exchange ends.
 		sa.peerIKERekey = &ikeRekeyRecord{ni: bytes.Clone(ni), nr: nr, sa: n}
+		n.rekeyOf = sa
 	} else {
 		sa.adopt(n, false)
 	}

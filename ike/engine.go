@@ -146,6 +146,10 @@ type Engine struct {
 	cookies          cookieJar              // cookie.go
 	halfOpenBySource map[netip.Addr]int
 	certRejects      certRejects // refused peer certificates by pki.Reason     // half-open SAs per peer address
+	// deferred runs once the current event is handled (a response sent
+	// before the requests it makes possible).
+	deferred []func()
+	idx      saIndexes // index.go
 }
 
 type halfOpenKey struct {
@@ -214,6 +218,7 @@ func New(cfg Config) (*Engine, error) {
 		halfOpen:   make(map[halfOpenKey]*ikeSA),
 		tombstones: make(map[uint64]*tombstone),
 	}
+	e.idx.init()
 	if err := e.initCookies(); err != nil {
 		return nil, err
 	}
@@ -260,6 +265,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case f := <-e.calls:
 			f()
 		}
+		e.runDeferred()
 	}
 }
 
@@ -272,6 +278,18 @@ func (e *Engine) shutdown() {
 	for _, sa := range e.halfOpen {
 		sa.stopTimers()
 	}
+}
+
+// later runs f on the Run goroutine once the current event is handled.
+func (e *Engine) later(f func()) { e.deferred = append(e.deferred, f) }
+
+func (e *Engine) runDeferred() {
+	for len(e.deferred) > 0 {
+		f := e.deferred[0]
+		e.deferred = e.deferred[1:]
+		f()
+	}
+	e.deferred = e.deferred[:0]
 }
 
 // post runs f on the Run goroutine. It reports false if the engine stopped.
@@ -349,14 +367,7 @@ func (e *Engine) newChildSPI() (uint32, error) {
 		if spi < 256 {
 			continue
 		}
-		used := false
-		for _, sa := range e.sas {
-			if sa.children[spi] != nil {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if _, used := e.idx.childSPIs[spi]; !used {
 			return spi, nil
 		}
 	}

@@ -50,16 +50,48 @@ type deleteChildTask struct {
 
 func (t *deleteChildTask) exchange() wire.ExchangeType { return wire.ExchangeInformational }
 
+// errMoved fails a task whose work was handed to another IKE SA.
+var errMoved = errors.New("moved to the successor IKE SA")
+
 func (t *deleteChildTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	var spis []uint32
+	var here, moved []*childSA
 	for _, c := range t.children {
-		if c.state == childRemoved || c.sa != sa {
-			continue
+		switch {
+		case c.state == childRemoved:
+		case c.sa != sa:
+			// The IKE SA was rekeyed while this task waited (an IKE SA
+			// rekey runs alone) and the Child SA moved on: delete it
+			// there, or it stays installed until nobody remembers it.
+			moved = append(moved, c)
+		default:
+			c.state = childDeleting
+			spis = append(spis, c.inSPI)
+			here = append(here, c)
 		}
-		c.state = childDeleting
-		spis = append(spis, c.inSPI)
 	}
+	for len(moved) > 0 {
+		owner := moved[0].sa
+		var mine, rest []*childSA
+		for _, c := range moved {
+			if c.sa == owner {
+				mine = append(mine, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		moved = rest
+		nt := &deleteChildTask{children: mine}
+		if len(here) == 0 {
+			nt.done, t.done = t.done, nil
+		}
+		owner.queueTask(nt)
+	}
+	t.children = here
 	if len(spis) == 0 {
+		if t.done == nil {
+			return nil, errMoved
+		}
 		return nil, ErrNoChildSA
 	}
 	return []wire.Payload{wire.DeleteChild(wire.ProtocolESP, spis...)}, nil
@@ -81,7 +113,7 @@ func (t *deleteChildTask) removeAll(err error) {
 }
 
 func (t *deleteChildTask) fail(sa *ikeSA, err error) {
-	if errors.Is(err, ErrNoChildSA) {
+	if errors.Is(err, ErrNoChildSA) || errors.Is(err, errMoved) {
 		if t.done != nil {
 			t.done(err)
 			t.done = nil
@@ -123,6 +155,13 @@ func (sa *ikeSA) respondInformational(m *inMessage) ([]wire.Payload, func()) {
 		switch d.Protocol {
 		case wire.ProtocolIKE:
 			sa.e.log.Info("ike sa deleted by peer", "spi", hexSPI(sa.localSPI()), "peer", sa.remote)
+			if pr := sa.peerIKERekey; pr != nil && pr.sa.state != stateDead && sa.state == stateEstablished {
+				// Our rekey crossed the peer's, which it concluded first
+				// (it won, or never saw ours): the SA its exchange made
+				// carries on with the Child SAs (RFC 7296 §2.8.2).
+				sa.e.stats.inc(CounterRekeyCollisions)
+				sa.adopt(pr.sa, false)
+			}
 			if sa.state == stateEstablished {
 				sa.state = stateDeleting
 			}

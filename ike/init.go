@@ -281,7 +281,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	sa.nextPeerID = 1
 	sa.peerVendorIDs = nil
 	sa.reportVendorIDs(m.vendorIDs())
-	e.sas[sa.spir] = sa
+	e.addSA(sa)
 	e.halfOpen[key] = sa
 	sa.initKey = key
 	e.enterHalfOpen(sa)

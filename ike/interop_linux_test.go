@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,29 +259,56 @@ func TestInteropInvalidKE(t *testing.T) {
 }
 
 // TestInteropLifetimeRekeys: strongSwan and we rekey the IKE SA and the
-// Child SA on our own timers, at about the same moments, for a while; the
-// SAs must stay single and agree afterwards, whatever collided.
+// Child SA on our own timers every 3 s, at about the same moments, so that
+// the rekeys collide with each other and with the Deletes that end them
+// (RFC 7296 §2.8.1, §2.8.2). Both views must then converge on one IKE SA
+// with one Child SA and the same keys: a collision resolved differently by
+// the two sides leaves a redundant SA that both keep rekeying for ever.
+//
+// ESPHUB_REKEY_STORM_SECS lengthens the storm (default 15 s) and
+// ESPHUB_REKEY_LOSS adds random loss (percent, both ways) for a soak.
 func TestInteropLifetimeRekeys(t *testing.T) {
-	// Known bug (issue 4): with both sides rekeying every 3 s, some runs end
-	// with duplicate Child SAs that never converge (ours 4, strongSwan 3
-	// installed in the run that failed CI-style on 2026-11-22). The storm
-	// stays reproducible on demand until the collision handling is fixed.
-	if os.Getenv("ESPHUB_REKEY_STORM") == "" {
-		t.Skip("known rekey-collision bug under a 3 s rekey storm; run with ESPHUB_REKEY_STORM=1 (issue 4)")
+	storm := 15 * time.Second
+	if s := os.Getenv("ESPHUB_REKEY_STORM_SECS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			t.Fatalf("ESPHUB_REKEY_STORM_SECS=%q: want a number of seconds", s)
+		}
+		storm = time.Duration(n) * time.Second
 	}
 	sc := interopSuites[0]
-	ie := newInterop(t, swanOpts{ike: sc.swanIKE, esp: sc.swanESP, rekey: 3 * time.Second}, sc.ike, sc.esp)
+	o := swanOpts{ike: sc.swanIKE, esp: sc.swanESP, rekey: 3 * time.Second}
+	if l := os.Getenv("ESPHUB_REKEY_LOSS"); l != "" {
+		if _, err := strconv.Atoi(l); err != nil {
+			t.Fatalf("ESPHUB_REKEY_LOSS=%q: want a percentage", l)
+		}
+		o.spec = strings.Replace(strings.Replace(interopSpec, "addr: [198.18.0.2/24]}", "addr: [198.18.0.2/24], loss: "+l+"}", 1),
+			"addr: [198.18.0.1/24]}", "addr: [198.18.0.1/24], loss: "+l+"}", 1)
+	}
+	ie := newInterop(t, o, sc.ike, sc.esp)
 	ie.prof.Lifetime, ie.prof.RekeyMargin = 60*time.Second, 57*time.Second
 	ie.prof.Child.Lifetime, ie.prof.Child.RekeyMargin = 60*time.Second, 57*time.Second
 	info := ie.initiate(testCtx(t))
 	ie.check(1)
-	time.Sleep(10 * time.Second)
+	most := 0
+	for end := time.Now().Add(storm); time.Now().Before(end); {
+		time.Sleep(time.Second)
+		n := 0
+		for _, s := range ikeSAs(t, ie.us) {
+			n += len(s.Children)
+		}
+		most = max(most, n)
+	}
 	ie.check(1)
 	now := ikeSAs(t, ie.us)[0]
 	if now.LocalSPI == info.LocalSPI {
 		t.Fatal("IKE SA never rekeyed")
 	}
 	st := ie.us.e.Stats()
-	t.Logf("child up %d, ike up %d, collisions %d, rekey events: child %d ike %d", st.Get(CounterChildUp), st.Get(CounterIKEUp),
-		st.Get(CounterRekeyCollisions), ie.us.countEvents(EventChildRekeyed), ie.us.countEvents(EventIKERekeyed))
+	rekeys := ie.us.countEvents(EventChildRekeyed)
+	if rekeys < int(storm/(6*time.Second)) {
+		t.Fatalf("only %d Child SA rekeys in %v: the storm did not happen", rekeys, storm)
+	}
+	t.Logf("storm of %v: Child SA rekeys %d, IKE SA rekeys %d, collisions %d, most Child SAs at once %d, replaced SAs expired %d",
+		storm, rekeys, ie.us.countEvents(EventIKERekeyed), st.Get(CounterRekeyCollisions), most, st.Get(CounterRekeyedExpired))
 }

@@ -383,3 +383,66 @@ func TestChildRekeyQueuedBehindIKERekey(t *testing.T) {
 		t.Fatalf("IKE SAs after the rekey: %+v", as)
 	}
 }
+
+// TestChildExpiryQueuedBehindIKERekey: the hard lifetime of a Child SA ends
+// while an IKE SA rekey (which runs alone) is outstanding, so its Delete
+// waits in the queue of the IKE SA being replaced. The Delete must follow
+// the Child SA to the new IKE SA; it used to be dropped, leaving an expired
+// Child SA installed on both peers.
+func TestChildExpiryQueuedBehindIKERekey(t *testing.T) {
+	var armed atomic.Bool
+	onWire := make(chan struct{}, 1)
+	p := newPair(t, pairOpts{net: transport.MemOptions{
+		Delay: 100 * time.Millisecond,
+		Filter: func(pk transport.Packet) bool {
+			if h, err := wire.DecodeHeader(pk.Data); err == nil && armed.Load() &&
+				h.Exchange == wire.ExchangeCreateChildSA && !h.IsResponse() {
+				select {
+				case onWire <- struct{}{}:
+				default:
+				}
+			}
+			return true
+		},
+	}})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return len(p.b.inst.snapshot()) == 1 })
+	armed.Store(true)
+	ikeDone := make(chan error, 1)
+	go func() { ikeDone <- p.a.e.RekeyIKESA(ctx, info.LocalSPI) }()
+	select {
+	case <-onWire:
+	case <-ctx.Done():
+		t.Fatal("IKE SA rekey request never sent")
+	}
+	queued := false
+	// What the hard-lifetime timer does (armChildTimers), while the IKE
+	// SA rekey is on the wire.
+	if err := p.a.e.call(ctx, func() {
+		sa := p.a.e.sas[info.LocalSPI]
+		for _, c := range sa.children {
+			sa.queueTask(&deleteChildTask{children: []*childSA{c}})
+			queued = len(sa.queue) == 1 && len(sa.inflight) == 1
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !queued {
+		t.Fatal("the Delete did not wait behind the IKE SA rekey; the test does not test what it claims")
+	}
+	if err := <-ikeDone; err != nil {
+		t.Fatalf("ike sa rekey: %v", err)
+	}
+	waitFor(t, "the expired Child SA gone on both sides", func() bool {
+		return len(p.a.inst.snapshot()) == 0 && len(p.b.inst.snapshot()) == 0
+	})
+	as, bs := ikeSAs(t, p.a), ikeSAs(t, p.b)
+	if len(as) != 1 || len(bs) != 1 || as[0].LocalSPI == info.LocalSPI || as[0].RemoteSPI != bs[0].LocalSPI ||
+		len(as[0].Children) != 0 || len(bs[0].Children) != 0 {
+		t.Fatalf("IKE SAs after the rekey: A %+v B %+v", as, bs)
+	}
+}

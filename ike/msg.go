@@ -333,7 +333,8 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 	// RFC 7296 §2.23: behind a NAT, follow the peer to the address of its
 	// latest authenticated request.
 	if sa.udpEncap() && (m.remote != sa.remote || m.local != sa.local) {
-		sa.local, sa.remote = m.local, m.remote
+		sa.local = m.local
+		sa.setRemote(m.remote)
 		for _, c := range sa.children {
 			c.addressesChanged()
 		}
@@ -379,7 +380,10 @@ func (sa *ikeSA) respond(m *inMessage) ([]wire.Payload, func()) {
 	case wire.ExchangeIKEAuth:
 		return sa.respondAuth(m)
 	case wire.ExchangeCreateChildSA:
-		if sa.state != stateEstablished {
+		// Nothing is created on an SA on its way out, nor on one whose
+		// rekey collision is not yet settled (RFC 7296 §2.25: the peer
+		// retries).
+		if sa.state != stateEstablished || sa.rekeyOf != nil {
 			return []wire.Payload{notify(wire.NotifyTemporaryFailure, nil)}, nil
 		}
 		return sa.respondCreateChild(m), nil

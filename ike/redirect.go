@@ -182,7 +182,7 @@ func (t *initTask) followInitRedirect(sa *ikeSA, n *wire.Notify) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("ike_sa_init: %w", err)
 	}
-	sa.remote = netip.AddrPortFrom(to, wire.PortIKE)
+	sa.setRemote(netip.AddrPortFrom(to, wire.PortIKE))
 	sa.ni, sa.spir, t.cookie, t.rounds = nil, 0, nil, 0
 	return true, nil
 }
@@ -209,7 +209,7 @@ func (t *authTask) followAuthRedirect(sa *ikeSA, n *wire.Notify) error {
 	}
 	next := e.newIKESA(true, sa.local, netip.AddrPortFrom(to, wire.PortIKE))
 	next.profile, next.spii, next.redirect = sa.profile, spi, sa.redirect
-	e.sas[spi] = next
+	e.addSA(next)
 	sa.redirectedTo = next
 	next.queueTask(&initTask{done: t.done})
 	t.done = nil

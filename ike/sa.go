@@ -108,6 +108,16 @@ type ikeSA struct {
 	successor *ikeSA
 	// peerIKERekey is the peer's rekey of this SA that crossed ours.
 	peerIKERekey *ikeRekeyRecord
+	// rekeyOf is set on the SA a peer's crossing rekey created until the
+	// collision is settled: it carries no Child SAs yet, which are still
+	// on rekeyOf.
+	rekeyOf *ikeSA
+
+	// Index bookkeeping (index.go): the peer address and identity the SA
+	// is filed under, and whether it counts as an outgoing SA connecting.
+	indexedPeer netip.Addr
+	indexedID   string
+	outgoing    bool
 
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
@@ -294,6 +304,8 @@ func (sa *ikeSA) failTasks(err error) {
 // established marks the SA up and tells whoever waits.
 func (sa *ikeSA) established() {
 	sa.state = stateEstablished
+	sa.leaveOutgoing()
+	sa.indexRemoteID()
 	cbs := sa.onUp
 	sa.onUp = nil
 	for _, cb := range cbs {
@@ -323,6 +335,7 @@ func (sa *ikeSA) destroy(reason error) {
 		reason = ErrDeleted
 	}
 	sa.failTasks(reason)
+	sa.unindex()
 	if e.sas[sa.localSPI()] == sa {
 		delete(e.sas, sa.localSPI())
 		if sa.lastResp != nil {
@@ -400,7 +413,13 @@ func hexSPI(s uint64) string {
 // once it has been rekeyed, on its successors: a Delete or REKEY_SA sent on
 // the old IKE SA may name a Child SA that already moved.
 func (sa *ikeSA) childByOutbound(spi uint32) *childSA {
-	for s := sa; s != nil; s = s.successor {
+	start := sa
+	if sa.rekeyOf != nil {
+		// A peer that concluded its rekey may name a Child SA on the new
+		// SA before we know whether it carries them.
+		start = sa.rekeyOf
+	}
+	for s := start; s != nil; s = s.successor {
 		for _, c := range s.children {
 			if c.outSPI == spi && c.state != childRemoved {
 				return c

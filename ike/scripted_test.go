@@ -360,7 +360,7 @@ func TestTrafficSelectorNarrowing(t *testing.T) {
 func TestSimultaneousChildRekey(t *testing.T) {
 	for i := range 4 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			p := newPair(t, pairOpts{net: transport.MemOptions{Delay: 20 * 1e6, Seed: int64(i)}})
+			p := newPair(t, pairOpts{net: transport.MemOptions{Delay: 100 * time.Millisecond, Seed: int64(i)}})
 			ctx := testCtx(t)
 			info, err := p.initiate(ctx)
 			if err != nil {

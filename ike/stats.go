@@ -50,6 +50,7 @@ const (
 	CounterRedirectBadNonce                         // IKE_SA_INIT REDIRECTs dropped: not our nonce
 	CounterRedirectLoops                            // redirects refused: loop or max-redirects
 	CounterCertRejected                             // peer certificates refused (by reason: Engine.CertificateRejects)
+	CounterRekeyedExpired                           // replaced SAs we deleted because the peer never did (RFC 7296 §2.8)
 	counterCount
 )
 
@@ -65,7 +66,7 @@ var counterNames = [counterCount]string{
 	"drop_half_open_per_source", "drop_in_negotiation_outgoing",
 	"dpd_checks", "dpd_dead_peers",
 	"redirects_sent", "redirects_followed", "redirect_bad_nonce", "redirect_loops",
-	"cert_rejected",
+	"cert_rejected", "rekeyed_sa_expired",
 }
 
 // String returns the counter's snake_case name, as used in metric names.

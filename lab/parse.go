@@ -488,8 +488,16 @@ func (p *parser) route(n *yaml.Node, what string) (Route, bool) {
 }
 
 func (p *parser) link(n *yaml.Node) *Link {
-	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh", "offload")
+	f := p.fields(n, "link", "a", "b", "loss", "rate", "burst", "mtu", "queues", "neigh", "offload", "vrf")
 	l := &Link{Line: n.Line}
+	if v, ok := f["vrf"]; ok {
+		if s, ok := p.scalar(v, "link: vrf"); ok {
+			if s == "" || strings.ContainsAny(s, " \t/") {
+				p.errorf(v, "link: vrf must be a plain name, got %q", s)
+			}
+			l.VRF = s
+		}
+	}
 	var linkImp Impairment
 	p.impairment(f, "link", &linkImp)
 	if m, ok := f["mtu"]; ok {

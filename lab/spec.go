@@ -117,6 +117,11 @@ type Link struct {
 	// addresses on both ends, so no ARP or ND crosses the link (dataplane
 	// benchmarks that bypass the kernel stack need this).
 	StaticNeigh bool
+	// VRF names the routing domain of the link's addresses (a customer VRF
+	// on the router it attaches to). Addresses are unique and subnets
+	// disjoint within one domain; links of different VRFs may reuse them,
+	// as overlapping VRF LANs behind one router do.
+	VRF string
 	// TxChecksumOff turns transmit checksum offload off on both ends, so
 	// each end hands its peer finished TCP and UDP checksums, as a real NIC
 	// delivers them. An XDP program (the AF_XDP dataplane) sees only frame

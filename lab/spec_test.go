@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -390,5 +391,30 @@ links:
 	}
 	if s.Node("a").Forward || s.Node("b").Forward {
 		t.Errorf("aliased node settings not applied")
+	}
+}
+
+// TestVRFLinksMayOverlap: links of different VRFs may reuse a subnet (the
+// same LAN addresses in two VRFs behind one router); within one VRF, or
+// without VRFs, overlap is still an error.
+func TestVRFLinksMayOverlap(t *testing.T) {
+	const spec = `nodes: {r: {}, a: {}, b: {}}
+links:
+  - vrf: red
+    a: {node: r, iface: red, addr: [198.19.1.1/24]}
+    b: {node: a, addr: [198.19.1.10/24]}
+  - vrf: %s
+    a: {node: r, iface: blue, addr: [198.19.1.1/24]}
+    b: {node: b, addr: [198.19.1.10/24]}
+`
+	s, err := Parse("vrf.yaml", []byte(fmt.Sprintf(spec, "blue")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Links[0].VRF != "red" || s.Links[1].VRF != "blue" {
+		t.Fatalf("vrfs %q %q", s.Links[0].VRF, s.Links[1].VRF)
+	}
+	if _, err := Parse("vrf.yaml", []byte(fmt.Sprintf(spec, "red"))); err == nil || !strings.Contains(err.Error(), "duplicate address 198.19.1.1") {
+		t.Fatalf("same VRF: %v", err)
 	}
 }

@@ -121,6 +121,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // addrUse records where an address is configured, for duplicate and overlap
 // diagnostics.
 type addrUse struct {
+	vrf   string // the link's VRF: only uses in one VRF can clash
 	pfx   netip.Prefix
 	owner string // "link N" or "NODE lo": subnets may be shared only within one owner
 	where string // "hub wan" for messages
@@ -181,13 +182,13 @@ func (p *parser) validate(s *Spec) {
 	var uses []addrUse
 	for _, n := range s.Nodes {
 		for _, a := range n.Loopback {
-			uses = append(uses, addrUse{a, n.Name + " lo", n.Name + " lo", p.lines[loKey{n.Name + "/lo", a}]})
+			uses = append(uses, addrUse{"", a, n.Name + " lo", n.Name + " lo", p.lines[loKey{n.Name + "/lo", a}]})
 		}
 	}
 	for li, l := range s.Links {
 		for _, ep := range []*Endpoint{l.A, l.B} {
 			for i, a := range ep.Addrs {
-				uses = append(uses, addrUse{a, fmt.Sprintf("link %d", li+1), ep.Node + " " + ep.Iface, p.lines[addrKey{ep, i}]})
+				uses = append(uses, addrUse{l.VRF, a, fmt.Sprintf("link %d", li+1), ep.Node + " " + ep.Iface, p.lines[addrKey{ep, i}]})
 			}
 		}
 	}
@@ -195,6 +196,9 @@ func (p *parser) validate(s *Spec) {
 	// clashes with.
 	for i, u := range uses {
 		for _, v := range uses[:i] {
+			if u.vrf != v.vrf {
+				continue
+			}
 			clash := true
 			switch {
 			case u.pfx.Addr() == v.pfx.Addr():

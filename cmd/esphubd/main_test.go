@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,6 +18,8 @@ func TestFlagErrors(t *testing.T) {
 		{nil, "-config is required"},
 		{[]string{"-config", "x", "-backend", "dpdk"}, `-backend "dpdk"`},
 		{[]string{"-config", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"-config", "x", "-xdp-cpus", "1,x"}, `-xdp-cpus "1,x": bad CPU "x"`},
+		{[]string{"-config", "x", "-xdp-cpus", "3-1"}, `bad range "3-1"`},
 	} {
 		var stderr bytes.Buffer
 		if code := run(tc.args, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
@@ -56,5 +60,21 @@ func TestConfigErrorAtStart(t *testing.T) {
 	var stderr2 bytes.Buffer
 	if code := run([]string{"-config", filepath.Join(dir, "missing.cfg")}, &stderr2); code == 0 || !strings.Contains(stderr2.String(), "missing.cfg") {
 		t.Errorf("missing file: exit %d, %q", code, stderr2.String())
+	}
+}
+
+func TestParseCPUs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+	}{{"", nil}, {"1", []int{1}}, {"0,2-4", []int{0, 2, 3, 4}}, {" 5 , 7", []int{5, 7}}} {
+		got, err := parseCPUs(tc.in)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseCPUs(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	o, err := parseFlags([]string{"-config", "x", "-backend", "af_xdp"}, io.Discard)
+	if err != nil || o.backend != "afxdp" {
+		t.Errorf("-backend af_xdp: %+v, %v; want afxdp", o, err)
 	}
 }

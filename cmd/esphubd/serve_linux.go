@@ -38,76 +38,113 @@ func (w udpUnderlay) WriteESP(b []byte, remote netip.AddrPort) error {
 }
 
 // kernelRoutes points overlay prefixes at the TUN device in the host's
-// main table. Routes carry a protocol number of their own so that they are
-// told apart from the operator's and removed on exit.
+// main table, and a VRF's prefixes at the VRF's TUN in the VRF's table
+// (vrf_linux.go). Routes carry a protocol number of their own so that they
+// are told apart from the operator's and removed on exit.
 type kernelRoutes struct {
 	link netlink.Link
 	log  *slog.Logger
+	vrfs map[string]*vrfHost
 	mu   sync.Mutex
-	have map[netip.Prefix]bool
-	// addrs are the negotiated addresses on the TUN device.
-	addrs map[netip.Prefix]bool
+	have map[vrfPrefix]bool
+	// addrs are the negotiated addresses on the TUN devices.
+	addrs map[vrfPrefix]bool
+}
+
+type vrfPrefix struct {
+	vrf string
+	p   netip.Prefix
 }
 
 const rtProtoEsphub = 0xe5 // an unassigned routing protocol id (rtnetlink)
 
-func (k *kernelRoutes) route(p netip.Prefix) *netlink.Route {
-	return &netlink.Route{LinkIndex: k.link.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+func (k *kernelRoutes) route(vrf string, p netip.Prefix) (*netlink.Route, error) {
+	r := &netlink.Route{LinkIndex: k.link.Attrs().Index, Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
 		Protocol: rtProtoEsphub}
+	if vrf != "" {
+		v := k.vrfs[vrf]
+		if v == nil {
+			return nil, fmt.Errorf("vrf %s has no host device (VRFs added by a reload need a restart)", vrf)
+		}
+		r.LinkIndex, r.Table = v.link.Attrs().Index, v.table
+	}
+	return r, nil
 }
 
 func (k *kernelRoutes) AddRoute(vrf string, p netip.Prefix) error {
-	if vrf != "" {
-		return fmt.Errorf("vrf %s: the portable backend carries the global table only", vrf)
+	r, err := k.route(vrf, p)
+	if err != nil {
+		return err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := netlink.RouteReplace(k.route(p)); err != nil {
-		return fmt.Errorf("route %v dev %s: %w", p, k.link.Attrs().Name, err)
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("route %v vrf %q: %w", p, vrf, err)
 	}
-	k.have[p] = true
+	k.have[vrfPrefix{vrf, p}] = true
 	return nil
 }
 
 func (k *kernelRoutes) DeleteRoute(vrf string, p netip.Prefix) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.have[p] {
+	if !k.have[vrfPrefix{vrf, p}] {
 		return nil
 	}
-	delete(k.have, p)
-	return netlink.RouteDel(k.route(p))
+	delete(k.have, vrfPrefix{vrf, p})
+	r, err := k.route(vrf, p)
+	if err != nil {
+		return err
+	}
+	return netlink.RouteDel(r)
 }
 
 func (k *kernelRoutes) removeAll() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for p := range k.have {
-		_ = netlink.RouteDel(k.route(p))
+	for vp := range k.have {
+		if r, err := k.route(vp.vrf, vp.p); err == nil {
+			_ = netlink.RouteDel(r)
+		}
 	}
-	k.have = map[netip.Prefix]bool{}
-	for p := range k.addrs {
-		_ = netlink.AddrDel(k.link, k.addr(p))
+	k.have = map[vrfPrefix]bool{}
+	for vp := range k.addrs {
+		if l, err := k.device(vp.vrf); err == nil {
+			_ = netlink.AddrDel(l, k.addr(vp.p))
+		}
 	}
-	k.addrs = map[netip.Prefix]bool{}
+	k.addrs = map[vrfPrefix]bool{}
 }
 
 func (k *kernelRoutes) addr(p netip.Prefix) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
 }
 
-// AddAddress puts a negotiated address (a host prefix) on the TUN device
-// (control.KernelAddresses).
+// device is the overlay TUN device of a VRF ("" is the global one).
+func (k *kernelRoutes) device(vrf string) (netlink.Link, error) {
+	if vrf == "" {
+		return k.link, nil
+	}
+	v := k.vrfs[vrf]
+	if v == nil {
+		return nil, fmt.Errorf("vrf %s has no host device (VRFs added by a reload need a restart)", vrf)
+	}
+	return v.link, nil
+}
+
+// AddAddress puts a negotiated address (a host prefix) on the VRF's TUN
+// device (control.KernelAddresses).
 func (k *kernelRoutes) AddAddress(vrf string, p netip.Prefix) error {
-	if vrf != "" {
-		return fmt.Errorf("vrf %s: the portable backend carries the global table only", vrf)
+	l, err := k.device(vrf)
+	if err != nil {
+		return err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := netlink.AddrReplace(k.link, k.addr(p)); err != nil {
-		return fmt.Errorf("address %v dev %s: %w", p, k.link.Attrs().Name, err)
+	if err := netlink.AddrReplace(l, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, l.Attrs().Name, err)
 	}
-	k.addrs[p] = true
+	k.addrs[vrfPrefix{vrf, p}] = true
 	return nil
 }
 
@@ -115,12 +152,16 @@ func (k *kernelRoutes) AddAddress(vrf string, p netip.Prefix) error {
 func (k *kernelRoutes) DeleteAddress(vrf string, p netip.Prefix) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.addrs[p] {
+	if !k.addrs[vrfPrefix{vrf, p}] {
 		return nil
 	}
-	delete(k.addrs, p)
-	if err := netlink.AddrDel(k.link, k.addr(p)); err != nil {
-		return fmt.Errorf("address %v dev %s: %w", p, k.link.Attrs().Name, err)
+	delete(k.addrs, vrfPrefix{vrf, p})
+	l, err := k.device(vrf)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrDel(l, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, l.Attrs().Name, err)
 	}
 	return nil
 }
@@ -159,7 +200,17 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("tun %s up: %w", tun.Name(), err)
 	}
-	kr := &kernelRoutes{link: link, log: log, have: map[netip.Prefix]bool{}, addrs: map[netip.Prefix]bool{}}
+	vrfs, err := setupVRFs(cfg, o.tun, o.tunMTU, log)
+	if err != nil {
+		return err
+	}
+	defer closeVRFs(vrfs)
+	kr := &kernelRoutes{link: link, log: log, vrfs: map[string]*vrfHost{}, have: map[vrfPrefix]bool{}, addrs: map[vrfPrefix]bool{}}
+	vrfOverlays := map[uint32]portable.Overlay{}
+	for _, v := range vrfs {
+		kr.vrfs[v.name] = v
+		vrfOverlays[v.id] = v.tun
+	}
 	defer kr.removeAll()
 
 	late := &lateControl{}
@@ -183,7 +234,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return fmt.Errorf("raw esp socket: %w", err)
 	}
 	defer raw.Close()
-	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, UDP: udpUnderlay{udp}, Raw: raw, Punt: late.punt, Logger: log})
+	be, err = portable.New(portable.Config{Engine: engine, Overlay: tun, VRFOverlays: vrfOverlays, UDP: udpUnderlay{udp}, Raw: raw, Punt: late.punt, Logger: log})
 	beReady.Done()
 	if err != nil {
 		return fmt.Errorf("portable backend: %w", err)
@@ -317,6 +368,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	logging.Event(context.Background(), log, "SYS", logging.Notification, "STOP", "esphubd stopped; IKE SAs deleted")
 	cancel()
 	tun.Close()
+	closeVRFs(vrfs)
 	raw.Close()
 	wg.Wait()
 	return errors.Join(err, xdpErr)

@@ -97,6 +97,9 @@ type NextHop struct {
 	Interface string     `json:"interface,omitempty"`
 	// Shortcut marks a next hop installed by NHRP as a next-hop override.
 	Shortcut bool `json:"shortcut,omitempty"`
+	// Label is the MPLS VPN label pushed toward this next hop (a VPNv4
+	// route's label, or the one an NHRP shortcut carried); 0 pushes none.
+	Label uint32 `json:"label,omitempty"`
 }
 
 func (n NextHop) String() string {

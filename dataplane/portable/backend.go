@@ -62,6 +62,13 @@ type Config struct {
 	// Overlay is the TUN device; OverlayVRF the VRF of what it sends us.
 	Overlay    Overlay
 	OverlayVRF uint32
+	// VRFOverlays are further host-side devices, one per VRF (the key is
+	// the dataplane VRF id): packets read from one are routed in its VRF,
+	// and packets the engine delivers to the host in a VRF are written to
+	// that VRF's device. A VRF with no device of its own (and not
+	// OverlayVRF) has its host-bound packets dropped and counted in
+	// Stats.NoOverlay, never leaked into another VRF.
+	VRFOverlays map[uint32]Overlay
 	// UDP sends ESP in UDP (NAT-T); Raw sends plain ESP. Either may be nil
 	// when no tunnel uses it (such packets then count as send errors).
 	UDP, Raw Underlay
@@ -78,6 +85,7 @@ type Stats struct {
 	UnderlayRx, UnderlayTx uint64
 	SendErrors             uint64
 	Punted                 uint64
+	NoOverlay              uint64
 }
 
 // Backend moves packets between the overlay, the underlays and the engine.
@@ -94,6 +102,7 @@ type Backend struct {
 	overlayRx, overlayTx   atomic.Uint64
 	underlayRx, underlayTx atomic.Uint64
 	sendErrors, punted     atomic.Uint64
+	noOverlay              atomic.Uint64
 }
 
 var _ dataplane.Control = (*Backend)(nil)
@@ -119,7 +128,7 @@ func New(cfg Config) (*Backend, error) {
 // Stats returns the backend's counters.
 func (b *Backend) Stats() Stats {
 	return Stats{OverlayRx: b.overlayRx.Load(), OverlayTx: b.overlayTx.Load(), UnderlayRx: b.underlayRx.Load(),
-		UnderlayTx: b.underlayTx.Load(), SendErrors: b.sendErrors.Load(), Punted: b.punted.Load()}
+		UnderlayTx: b.underlayTx.Load(), SendErrors: b.sendErrors.Load(), Punted: b.punted.Load(), NoOverlay: b.noOverlay.Load()}
 }
 
 // overlayBatch is how many packets RunOverlay reads per wakeup when the
@@ -133,13 +142,35 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 	if b.cfg.Overlay == nil {
 		return errors.New("portable: no overlay")
 	}
+	if len(b.cfg.VRFOverlays) == 0 {
+		return b.runOverlay(ctx, b.cfg.Overlay, b.cfg.OverlayVRF)
+	}
+	errs := make(chan error, len(b.cfg.VRFOverlays)+1)
+	go func() { errs <- b.runOverlay(ctx, b.cfg.Overlay, b.cfg.OverlayVRF) }()
+	for vrf, o := range b.cfg.VRFOverlays {
+		go func() { errs <- b.runOverlay(ctx, o, vrf) }()
+	}
+	// The first device to fail (or ctx's end) ends the call; the others
+	// end when their devices are closed.
+	return <-errs
+}
+
+// overlayFor returns the host-side device of vrf.
+func (b *Backend) overlayFor(vrf uint32) Overlay {
+	if vrf == b.cfg.OverlayVRF {
+		return b.cfg.Overlay
+	}
+	return b.cfg.VRFOverlays[vrf]
+}
+
+func (b *Backend) runOverlay(ctx context.Context, overlay Overlay, vrf uint32) error {
 	w := b.cfg.Engine.NewWorker()
 	s := newSender(b)
 	pkts := make([]*dataplane.Packet, overlayBatch)
 	for i := range pkts {
 		pkts[i] = dataplane.NewPacket(b.cfg.BufferSize)
 	}
-	bo, batched := b.cfg.Overlay.(BatchOverlay)
+	bo, batched := overlay.(BatchOverlay)
 	for {
 		for _, p := range pkts {
 			p.Reset()
@@ -150,7 +181,7 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 			n, err = bo.ReadBatch(pkts)
 		} else {
 			var m int
-			m, err = b.cfg.Overlay.Read(pkts[0].ReadBuffer())
+			m, err = overlay.Read(pkts[0].ReadBuffer())
 			if err == nil && m > 0 {
 				pkts[0].SetLen(m)
 				n = 1
@@ -166,7 +197,7 @@ func (b *Backend) RunOverlay(ctx context.Context) error {
 			continue
 		}
 		for _, p := range pkts[:n] {
-			p.VRF = b.cfg.OverlayVRF
+			p.VRF = vrf
 		}
 		b.overlayRx.Add(uint64(n))
 		w.ProcessOutbound(pkts[:n])
@@ -258,10 +289,12 @@ func (b *Backend) dispatchOne(p *dataplane.Packet) {
 			b.sendErrors.Add(1)
 		}
 	case dataplane.VerdictHost:
-		if b.cfg.Overlay == nil {
+		o := b.overlayFor(p.VRF)
+		if o == nil {
+			b.noOverlay.Add(1)
 			return
 		}
-		if _, err := b.cfg.Overlay.Write(p.Data()); err != nil {
+		if _, err := o.Write(p.Data()); err != nil {
 			b.sendErrors.Add(1)
 			return
 		}
