@@ -66,7 +66,14 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 			flex = true
 		}
 	}
-	plan, err := planTunnel(cfg, vt, prof, flex)
+	var plan *tunnelPlan
+	if mode, ok := autoTunnelMode(req.Remote.Addr(), req.TSi, req.TSr); ok && prof.VTModeAuto {
+		// mode auto decides by the proposed selectors; the vendor ID is
+		// the fallback when there are none.
+		plan, err = planTunnelMode(cfg, vt, prof, mode)
+	} else {
+		plan, err = planTunnel(cfg, vt, prof, flex)
+	}
 	if err != nil {
 		return nil, err
 	}
