@@ -63,6 +63,11 @@ func TestModeAutoBySelectors(t *testing.T) {
 	modes := map[string]string{}
 	for _, s := range hub.d.Sessions() {
 		modes[s.Remote.Addr().String()] = s.Mode
+		want := map[string]string{"198.18.1.2": " tunnel mode ipsec ipv4\n", "198.18.2.2": " tunnel mode gre ip\n"}[s.Remote.Addr().String()]
+		got := hub.run(t, "show", "derived-config", "interface", "virtual-access", strings.TrimPrefix(s.Interface, "Virtual-Access")).Text
+		if !strings.Contains(got, want) {
+			t.Errorf("derived config of %s (peer %v) lacks %q:\n%s", s.Interface, s.Remote, want, got)
+		}
 	}
 	if modes["198.18.1.2"] != "ipsec" || modes["198.18.2.2"] != "gre" {
 		t.Errorf("hub session modes %v, want 198.18.1.2 ipsec (any-any) and 198.18.2.2 gre (protocol 47)", modes)

@@ -434,6 +434,7 @@ func (d *Daemon) Sessions() []Session {
 	for _, s := range d.sessions {
 		c := *s
 		c.Routes = append([]netip.Prefix(nil), s.Routes...)
+		c.Addresses = append([]netip.Prefix(nil), s.Addresses...)
 		c.Children = make(map[uint32]*ike.ChildSA, len(s.Children))
 		for k, v := range s.Children { // the ChildSAs themselves are never modified
 			c.Children[k] = v

@@ -203,6 +203,9 @@ type tunnelPlan struct {
 	Proposals []suite.Proposal
 	IPsec     *config.IPsecProfile
 	Lifetime  time.Duration
+	// TunnelMode is the IOS tunnel mode the plan implements: the
+	// interface's, or the one `virtual-template N mode auto` chose.
+	TunnelMode config.TunnelMode
 }
 
 // planTunnel derives a tunnel's encapsulation and Child SA policy from the
@@ -237,6 +240,7 @@ func planTunnelMode(c *config.Config, ifc *config.Interface, prof *config.Profil
 	if mode == "" {
 		mode = tc.EffectiveMode()
 	}
+	pl.TunnelMode = mode
 	switch mode {
 	case config.ModeGREIP, config.ModeGREIPv6:
 		pl.Mode, pl.ChildMode = dataplane.ModeGRE, ike.ModeTransport

@@ -921,8 +921,11 @@ func derivedConfig(cfg *config.Config, s *Session) []string {
 	out := []string{"interface " + s.Interface}
 	out = append(out, body...)
 	out = append(out, " tunnel source "+s.Local.Addr().String())
-	if s.Mode == "ipsec" {
-		// mode auto may have chosen IPsec for a template in GRE mode
+	if s.plan != nil && s.plan.TunnelMode != "" && s.plan.Interface != nil && s.plan.Interface.Tunnel != nil &&
+		s.plan.TunnelMode != s.plan.Interface.Tunnel.EffectiveMode() {
+		// mode auto chose another mode than the template's
+		mode = " tunnel mode " + string(s.plan.TunnelMode)
+	} else if s.Mode == "ipsec" && mode == "" {
 		mode = " tunnel mode ipsec ipv4"
 		if s.Remote.Addr().Is6() {
 			mode = " tunnel mode ipsec ipv6"
