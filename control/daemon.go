@@ -188,6 +188,10 @@ type Session struct {
 	// (INTERNAL_IP4_ADDRESS / INTERNAL_IP6_ADDRESS; `ip address
 	// negotiated`), configured on the overlay device while the session is up.
 	Addresses []netip.Prefix `json:"negotiated_addresses,omitempty"`
+	// Stale names what the peer received from us in IKE_AUTH that a reload
+	// has changed since ("route set", "pool", "dns"): it applies when the
+	// session is next set up.
+	Stale []string `json:"config_changed_since_setup,omitempty"`
 	// SGT is set when the session's SAs carry Cisco TrustSec tags
 	// (CISCO-CTS-SGT negotiated, IPsec mode, propagate sgt).
 	SGT bool `json:"sgt_tagging,omitempty"`

@@ -84,9 +84,13 @@ func (d *Daemon) reapplySessionRoutes(old, cfg *config.Config) []string {
 			summary = append(summary, fmt.Sprintf("%s: %d route(s) learned from the peer or through the interface re-applied", w.iface, changed))
 			d.updateAccepted(w.s, before, after)
 		}
-		if what := staleExchange(cfg, prof, w.ifc, w.info); len(what) > 0 {
+		what := staleExchange(cfg, prof, w.ifc, w.info)
+		if len(what) > 0 {
 			stale = append(stale, fmt.Sprintf("%s (%s)", w.iface, strings.Join(what, ", ")))
 		}
+		d.mu.Lock()
+		w.s.Stale = what
+		d.mu.Unlock()
 	}
 	if len(stale) > 0 {
 		msg := fmt.Sprintf("%d session(s) keep the old routes/address they received at setup until they reconnect (IKEv2 sends configuration only in IKE_AUTH; clear crypto session applies it now): %s",

@@ -44,12 +44,15 @@ func TestReloadReappliesSessionRoutes(t *testing.T) {
 
 	// route set access-list: the spoke got the old list in IKE_AUTH and
 	// keeps it; the summary names the session.
-	cfg3 := strings.Replace(cfg2, " permit 198.19.0.0 0.0.255.255\n", " permit 198.19.0.0 0.0.255.255\n permit 198.20.0.0 0.0.0.255\n", 1)
+	cfg3 := strings.Replace(cfg2, " permit 198.19.0.0 0.0.255.255\n", " permit 198.19.0.0 0.0.255.255\n permit 198.19.200.0 0.0.0.255\n", 1)
 	changes = hub.d.Reload(parse(t, "hub.cfg", cfg3))
 	if s := strings.Join(changes, "\n"); !strings.Contains(s, "1 session(s) keep the old routes/address") || !strings.Contains(s, "Virtual-Access1 (route set)") {
 		t.Errorf("summary:\n%s\nwant Virtual-Access1 named as keeping the old route set", s)
 	}
-	if _, ok := spoke.d.RIB().Best("", netip.MustParsePrefix("198.20.0.0/24")); ok {
+	if txt := hub.run(t, "show", "crypto", "session", "detail").Text; !strings.Contains(txt, "Changed by a reload since setup (applies on reconnect): route set") {
+		t.Errorf("show crypto session detail does not say the session keeps the old route set:\n%s", txt)
+	}
+	if _, ok := spoke.d.RIB().Best("", netip.MustParsePrefix("198.19.200.0/24")); ok {
 		t.Error("the spoke learned a route set without a new IKE_AUTH")
 	}
 
@@ -75,7 +78,11 @@ func TestReloadReappliesSessionRoutes(t *testing.T) {
 	// After a reconnect the spoke gets the new route set.
 	hub.run(t, "clear", "crypto", "session")
 	waitFor(t, "the new route set on the spoke", func() bool {
-		_, ok := spoke.d.RIB().Best("", netip.MustParsePrefix("198.20.0.0/24"))
+		_, ok := spoke.d.RIB().Best("", netip.MustParsePrefix("198.19.200.0/24"))
 		return ok
 	})
+	waitFor(t, "the hub's new session", func() bool { h := hub.d.Sessions(); return len(h) == 1 && h[0].IKESPI != hubSPI })
+	if h := hub.d.Sessions(); len(h[0].Stale) != 0 {
+		t.Errorf("a new session is marked stale: %v", h[0].Stale)
+	}
 }

@@ -439,6 +439,7 @@ type sessionJSON struct {
 	ActiveSAs int            `json:"active_sas"`
 	Routes    []netip.Prefix `json:"accepted_routes,omitempty"`
 	Addresses []netip.Prefix `json:"negotiated_addresses,omitempty"`
+	Stale     []string       `json:"config_changed_since_setup,omitempty"`
 	InPkts    uint64         `json:"inbound_packets"`
 	OutPkts   uint64         `json:"outbound_packets"`
 	Drops     uint64         `json:"drops"`
@@ -496,7 +497,7 @@ func (d *Daemon) sessionRows() []sessionJSON {
 	var rows []sessionJSON
 	for _, s := range d.Sessions() {
 		r := sessionJSON{Interface: s.Interface, Profile: s.Profile, Status: "UP-ACTIVE", Peer: s.Remote, SessionID: s.ID,
-			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes, Addresses: s.Addresses}
+			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes, Addresses: s.Addresses, Stale: s.Stale}
 		for _, c := range s.Children {
 			r.Flows = append(r.Flows, tsFlow(c.LocalTS, c.RemoteTS))
 			r.ActiveSAs += 2
@@ -570,6 +571,9 @@ func (d *Daemon) showCryptoSession(ctx context.Context, args []string) (api.Resu
 			}
 			for _, a := range r.Addresses {
 				fmt.Fprintf(&b, "          Negotiated address: %s on %s\n", a, r.Interface)
+			}
+			if len(r.Stale) > 0 {
+				fmt.Fprintf(&b, "          Changed by a reload since setup (applies on reconnect): %s\n", strings.Join(r.Stale, ", "))
 			}
 		}
 		for _, f := range r.Flows {

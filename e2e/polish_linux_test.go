@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,8 +18,10 @@ import (
 
 // A spoke whose Tunnel0 says `ip address negotiated` configures the
 // address the hub's `ip local pool` assigned on its overlay device: the
-// spoke's own traffic into the overlay leaves from it and is answered. The
-// reload reports the hash of the file it applied.
+// spoke's own traffic into the overlay leaves from it and is answered. A
+// hub reload that changes the route set names the session that keeps the
+// old one and leaves its SAs alone; a reload reports the hash of the file
+// it applied.
 func TestSpokeNegotiatedAddressAndReloadHash(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "ping")
@@ -110,6 +113,29 @@ func TestSpokeNegotiatedAddressAndReloadHash(t *testing.T) {
 		}
 	}
 
+	// A hub reload that changes the route set: spoke1 keeps what it got in
+	// IKE_AUTH (IKEv2 cannot resend it), the reload says so, and the
+	// session and its SPIs stay.
+	before := w.spis(hub)
+	cfgs["hub"] = replace(cfgs["hub"], "ip access-list standard overlay\n permit 198.19.0.0 0.0.255.255\n",
+		"ip access-list standard overlay\n permit 198.19.0.0 0.0.255.255\n permit 198.19.200.0 0.0.0.255\n")
+	writeCfg(t, hub.cfg, cfgs["hub"])
+	var hubRes struct {
+		Changes []string `json:"changes"`
+	}
+	if err := w.exec(hub, &hubRes, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(hubRes.Changes, "\n"); !strings.Contains(s, "1 session(s) keep the old routes/address") || !strings.Contains(s, "(route set)") {
+		t.Errorf("hub reload summary:\n%s\nwant spoke1's session named as keeping the old route set", s)
+	}
+	if after := w.spis(hub); !maps.Equal(before, after) {
+		t.Errorf("the route-set reload disturbed the session: %v -> %v", before, after)
+	}
+	if txt := w.text(hub, "show", "crypto", "session", "detail"); !strings.Contains(txt, "applies on reconnect): route set") {
+		t.Errorf("show crypto session detail:\n%s", txt)
+	}
+
 	// esphubctl reload names the file it applied by line count and hash.
 	var res struct {
 		File    string   `json:"file"`
@@ -134,3 +160,4 @@ func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
 	}
 	return false
 }
+
