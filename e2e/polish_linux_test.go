@@ -160,4 +160,3 @@ func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
 	}
 	return false
 }
-
