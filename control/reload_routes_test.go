@@ -42,6 +42,16 @@ func TestReloadReappliesSessionRoutes(t *testing.T) {
 		t.Errorf("summary:\n%s\nwant Virtual-Access1's two learned routes re-applied and nothing stale", s)
 	}
 
+	// no route accept any: the learned routes go; putting it back restores them.
+	changes = hub.d.Reload(parse(t, "hub.cfg", strings.Replace(hubCfg, "route accept any tag 1 distance 2", "no route accept any", 1)))
+	if _, ok := hub.d.RIB().Best("", spokeLAN); ok {
+		t.Errorf("a learned route survived no route accept any: %v", changes)
+	}
+	hub.d.Reload(parse(t, "hub.cfg", cfg2))
+	if r, ok := hub.d.RIB().Best("", spokeLAN); !ok || r.Tag != 7 {
+		t.Errorf("route accept restored, route %v %v", r, ok)
+	}
+
 	// route set access-list: the spoke got the old list in IKE_AUTH and
 	// keeps it; the summary names the session.
 	cfg3 := strings.Replace(cfg2, " permit 198.19.0.0 0.0.255.255\n", " permit 198.19.0.0 0.0.255.255\n permit 198.19.200.0 0.0.0.255\n", 1)
