@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,9 @@ func (c xdpCase) queues() int {
 	}
 	return max(c.workers, 1)
 }
+
+// xdpMTU is the MTU of the AF_XDP topology's links.
+const xdpMTU = 1600
 
 // xdpSPIBase is the first SPI of the scenarios; flow k uses xdpSPIBase+k,
 // and the sink accepts ESP whose SPI shares the upper 24 bits.
@@ -235,6 +239,26 @@ func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 		}
 		if t.d1, t.s0, err = lab.vethQueues(nsD, "d1", nsS, "s0", 102, q); err != nil {
 			return nil, err
+		}
+	}
+	// MTU 1600 on every link: IMIX's 1500-byte packets become about 1560
+	// bytes of ESP, which a 1500-byte link would drop (the lab stands for
+	// an underlay that carries full-size tunnelled packets).
+	links := []*end{t.g0, t.d0, t.s0}
+	if t.d1 != nil {
+		links = append(links, t.d1)
+	}
+	for _, e := range links {
+		if err := ipRun("-n", e.ns, "link", "set", "dev", e.name, "mtu", strconv.Itoa(xdpMTU)); err != nil {
+			return nil, err
+		}
+	}
+	if c.kind == kindHairpin {
+		nsW := lab.nss[len(lab.nss)-1]
+		for _, dev := range []string{"pg0", "pd0", "ps0", "br0"} {
+			if err := ipRun("-n", nsW, "link", "set", "dev", dev, "mtu", strconv.Itoa(xdpMTU)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	t.flows = flowsFor(c, map[bool]byte{true: 101, false: 102}[c.seals()])

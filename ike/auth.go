@@ -32,8 +32,31 @@ func (sa *ikeSA) pskAuth(psk []byte, initiatorSide bool, id *wire.ID) []byte {
 	} else {
 		msg, nonce = sa.initResp, sa.ni
 	}
-	signed := suite.SignedOctets(sa.prf, sa.skp(initiatorSide), msg, nonce, id.AppendBody(nil))
-	return suite.PSKAuth(sa.prf, psk, signed)
+	var body [256]byte
+	return suite.PSKAuthWithPad(sa.prf, sa.e.pskPad(sa.prop.PRF, sa.prf, psk), sa.skp(initiatorSide), msg, nonce, id.AppendBody(body[:0]))
+}
+
+// maxPSKPads bounds the cache of pre-shared key pad keys.
+const maxPSKPads = 4096
+
+// pskPad returns prf(psk, "Key Pad for IKEv2") (suite.PSKPadKey), computed
+// once per PRF and key: a hub authenticates every spoke of a keyring with
+// the same key, on both its own AUTH and the peer's.
+func (e *Engine) pskPad(id wire.PRFID, prf suite.PRF, psk []byte) []byte {
+	m := e.pskPads[id]
+	if pad, ok := m[string(psk)]; ok {
+		return pad
+	}
+	if m == nil || len(m) >= maxPSKPads {
+		if e.pskPads == nil {
+			e.pskPads = make(map[wire.PRFID]map[string][]byte)
+		}
+		m = make(map[string][]byte)
+		e.pskPads[id] = m
+	}
+	pad := suite.PSKPadKey(prf, psk)
+	m[string(psk)] = pad
+	return pad
 }
 
 func (sa *ikeSA) verifyAuth(psk []byte, initiatorSide bool, id *wire.ID, a *wire.Auth) bool {
@@ -361,7 +384,7 @@ func (sa *ikeSA) respondChild(m *inMessage, cfg ChildConfig, ni, nr []byte, repl
 // firstWithPeer reports whether no other IKE SA of ours with the same peer
 // address is up or being rekeyed.
 func (sa *ikeSA) firstWithPeer() bool {
-	for o := range sa.e.idx.byPeer[sa.remote.Addr()] {
+	for o := sa.e.idx.byPeer[sa.remote.Addr()]; o != nil; o = o.links.peerNext {
 		sa.e.idx.scanned++
 		if o != sa && o.remote.Addr() == sa.remote.Addr() && (o.state == stateEstablished || o.state == stateRekeyed) {
 			return false

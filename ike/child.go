@@ -113,9 +113,11 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 		kind = EventChildRekeyed
 	}
 	sa.e.emit(Event{Kind: kind, IKE: sa.info(), Child: c.public()})
-	sa.e.log.Debug("child sa up", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI),
-		"out", fmt.Sprintf("%08x", c.outSPI), "replaces", fmt.Sprintf("%08x", c.replaces), "initiator", c.initiator,
-		"proposal", c.prop.String())
+	if sa.e.debugOn() {
+		sa.e.log.Debug("child sa up", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI),
+			"out", fmt.Sprintf("%08x", c.outSPI), "replaces", fmt.Sprintf("%08x", c.replaces), "initiator", c.initiator,
+			"proposal", c.prop.String())
+	}
 	return c, nil
 }
 
@@ -151,7 +153,9 @@ func (c *childSA) retire() {
 		return
 	}
 	c.state = childRekeyed
-	c.sa.e.log.Debug("child sa retired", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	if c.sa.e.debugOn() {
+		c.sa.e.log.Debug("child sa retired", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	}
 	c.sa.queueTask(&deleteChildTask{children: []*childSA{c}})
 }
 
@@ -165,7 +169,9 @@ func (c *childSA) awaitPeerDelete() {
 	}
 	c.state = childRekeyed
 	e := c.sa.e
-	e.log.Debug("child sa replaced by the peer", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	if e.debugOn() {
+		e.log.Debug("child sa replaced by the peer", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+	}
 	c.timers = append(c.timers, e.afterFunc(2*e.retransmitSpan(), func() {
 		if c.state == childRekeyed && c.sa.state == stateEstablished {
 			e.stats.inc(CounterRekeyedExpired)
@@ -194,7 +200,9 @@ func (c *childSA) remove(reason error) {
 	c.stopTimers()
 	c.state = childRemoved
 	sa := c.sa
-	sa.e.log.Debug("child sa removed", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI), "reason", reason)
+	if sa.e.debugOn() {
+		sa.e.log.Debug("child sa removed", "ike", hexSPI(sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI), "reason", reason)
+	}
 	delete(sa.children, c.inSPI)
 	if sa.e.idx.childSPIs[c.inSPI] == c {
 		delete(sa.e.idx.childSPIs, c.inSPI)

@@ -35,8 +35,17 @@
 //     SET_WINDOW_SIZE, and the cached responses that duplicate requests get
 //     again (kept briefly after the SA is gone, for a lost Delete answer).
 //   - Simultaneous Child SA and IKE SA rekeys are resolved by the lowest
-//     nonce (RFC 7296 §2.8.1, §2.8.2); lifetime rekeys the peer refuses are
-//     retried after a random pause.
+//     nonce (RFC 7296 §2.8.1, §2.8.2): the redundant SA is deleted by the
+//     initiator of the exchange that made it, the loser never deletes the
+//     winner's SA or the old one, a peer's Delete of the old SA during our
+//     rekey makes ours redundant, and an SA replaced by the peer's rekey
+//     refuses further rekeys (TEMPORARY_FAILURE) until the peer deletes it
+//     (or, after two retransmission cycles, we do). Lifetime rekeys the
+//     peer refuses are retried after a random pause; requests queued
+//     behind an IKE SA rekey move to the new IKE SA.
+//   - index.go indexes the SAs by peer address and identity and the Child
+//     SAs by inbound SPI, so an IKE_AUTH costs the same with 50,000
+//     sessions as with one.
 //   - NAT-T (RFC 7296 §2.23, RFC 3948): NAT detection hashes, the move to
 //     port 4500, following the peer's address when it sits behind a NAT,
 //     keepalives through [KeepaliveSender], and ChildSA.UDPEncap.

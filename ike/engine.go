@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/ike/transport"
+	"github.com/esphub/esphub/ike/wire"
 )
 
 // Config configures an Engine. Transport and Policy are required; the other
@@ -150,6 +151,8 @@ type Engine struct {
 	// before the requests it makes possible).
 	deferred []func()
 	idx      saIndexes // index.go
+	// pskPads caches pre-shared keys' pad keys by PRF and key (auth.go).
+	pskPads map[wire.PRFID]map[string][]byte
 }
 
 type halfOpenKey struct {
@@ -279,6 +282,10 @@ func (e *Engine) shutdown() {
 		sa.stopTimers()
 	}
 }
+
+// debugOn reports whether debug logs are wanted: their arguments (hex
+// SPIs, proposal names) cost allocations on every handshake otherwise.
+func (e *Engine) debugOn() bool { return e.log.Enabled(context.Background(), slog.LevelDebug) }
 
 // later runs f on the Run goroutine once the current event is handled.
 func (e *Engine) later(f func()) { e.deferred = append(e.deferred, f) }

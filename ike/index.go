@@ -8,10 +8,12 @@ import "net/netip"
 // the Run goroutine and kept up to date by addSA, setRemote, indexRemoteID
 // and destroy (IKE SAs) and makeChild and remove (Child SAs).
 type saIndexes struct {
-	// byPeer holds every IKE SA in Engine.sas by its peer's address.
-	byPeer map[netip.Addr]map[*ikeSA]struct{}
-	// byRemoteID holds every authenticated IKE SA by the peer's identity.
-	byRemoteID map[string]map[*ikeSA]struct{}
+	// byPeer holds every IKE SA in Engine.sas by its peer's address, and
+	// byRemoteID every authenticated IKE SA by the peer's identity: the
+	// first SA of a list threaded through the SAs themselves (ikeSA.links),
+	// so that filing an SA allocates nothing.
+	byPeer     map[netip.Addr]*ikeSA
+	byRemoteID map[string]*ikeSA
 	// childSPIs is every inbound ESP SPI of our Child SAs.
 	childSPIs map[uint32]*childSA
 	// outgoingN counts the SAs we initiate that are still connecting
@@ -23,34 +25,58 @@ type saIndexes struct {
 }
 
 func (x *saIndexes) init() {
-	x.byPeer = make(map[netip.Addr]map[*ikeSA]struct{})
-	x.byRemoteID = make(map[string]map[*ikeSA]struct{})
+	x.byPeer = make(map[netip.Addr]*ikeSA)
+	x.byRemoteID = make(map[string]*ikeSA)
 	x.childSPIs = make(map[uint32]*childSA)
 }
 
-func addTo[K comparable](m map[K]map[*ikeSA]struct{}, k K, sa *ikeSA) {
-	s := m[k]
-	if s == nil {
-		s = make(map[*ikeSA]struct{}, 1)
-		m[k] = s
-	}
-	s[sa] = struct{}{}
+// saLinks are an SA's places in the index lists.
+type saLinks struct {
+	peerPrev, peerNext *ikeSA
+	idPrev, idNext     *ikeSA
 }
 
-func removeFrom[K comparable](m map[K]map[*ikeSA]struct{}, k K, sa *ikeSA) {
-	if s := m[k]; s != nil {
-		delete(s, sa)
-		if len(s) == 0 {
+// listOps select one of the two lists of saLinks.
+type listOps struct {
+	prev, next func(*ikeSA) **ikeSA
+}
+
+var (
+	peerList = listOps{func(s *ikeSA) **ikeSA { return &s.links.peerPrev }, func(s *ikeSA) **ikeSA { return &s.links.peerNext }}
+	idList   = listOps{func(s *ikeSA) **ikeSA { return &s.links.idPrev }, func(s *ikeSA) **ikeSA { return &s.links.idNext }}
+)
+
+func addTo[K comparable](m map[K]*ikeSA, l listOps, k K, sa *ikeSA) {
+	head := m[k]
+	*l.prev(sa), *l.next(sa) = nil, head
+	if head != nil {
+		*l.prev(head) = sa
+	}
+	m[k] = sa
+}
+
+func removeFrom[K comparable](m map[K]*ikeSA, l listOps, k K, sa *ikeSA) {
+	prev, next := *l.prev(sa), *l.next(sa)
+	if next != nil {
+		*l.prev(next) = prev
+	}
+	if prev != nil {
+		*l.next(prev) = next
+	} else if m[k] == sa {
+		if next != nil {
+			m[k] = next
+		} else {
 			delete(m, k)
 		}
 	}
+	*l.prev(sa), *l.next(sa) = nil, nil
 }
 
 // addSA registers sa under our SPI, which must be set.
 func (e *Engine) addSA(sa *ikeSA) {
 	e.sas[sa.localSPI()] = sa
 	sa.indexedPeer = sa.remote.Addr()
-	addTo(e.idx.byPeer, sa.indexedPeer, sa)
+	addTo(e.idx.byPeer, peerList, sa.indexedPeer, sa)
 	if sa.initiator && sa.state == stateConnecting && !sa.outgoing {
 		sa.outgoing = true
 		e.idx.outgoingN++
@@ -62,9 +88,9 @@ func (e *Engine) addSA(sa *ikeSA) {
 func (sa *ikeSA) setRemote(ap netip.AddrPort) {
 	sa.remote = ap
 	if x := &sa.e.idx; sa.indexedPeer.IsValid() && sa.indexedPeer != ap.Addr() {
-		removeFrom(x.byPeer, sa.indexedPeer, sa)
+		removeFrom(x.byPeer, peerList, sa.indexedPeer, sa)
 		sa.indexedPeer = ap.Addr()
-		addTo(x.byPeer, sa.indexedPeer, sa)
+		addTo(x.byPeer, peerList, sa.indexedPeer, sa)
 	}
 }
 
@@ -72,21 +98,21 @@ func (sa *ikeSA) setRemote(ap netip.AddrPort) {
 func (sa *ikeSA) indexRemoteID() {
 	x := &sa.e.idx
 	if sa.indexedID != "" {
-		removeFrom(x.byRemoteID, sa.indexedID, sa)
+		removeFrom(x.byRemoteID, idList, sa.indexedID, sa)
 	}
 	sa.indexedID = idKey(sa.remoteID)
-	addTo(x.byRemoteID, sa.indexedID, sa)
+	addTo(x.byRemoteID, idList, sa.indexedID, sa)
 }
 
 // unindex drops sa from every index (destroy).
 func (sa *ikeSA) unindex() {
 	x := &sa.e.idx
 	if sa.indexedPeer.IsValid() {
-		removeFrom(x.byPeer, sa.indexedPeer, sa)
+		removeFrom(x.byPeer, peerList, sa.indexedPeer, sa)
 		sa.indexedPeer = netip.Addr{}
 	}
 	if sa.indexedID != "" {
-		removeFrom(x.byRemoteID, sa.indexedID, sa)
+		removeFrom(x.byRemoteID, idList, sa.indexedID, sa)
 		sa.indexedID = ""
 	}
 	sa.leaveOutgoing()
@@ -108,7 +134,7 @@ func idKey(id Identity) string {
 // sits at addr (INITIAL_CONTACT, RFC 7296 §2.4).
 func (e *Engine) sameRemoteID(sa *ikeSA, id Identity, addr netip.Addr) []*ikeSA {
 	var out []*ikeSA
-	for o := range e.idx.byRemoteID[idKey(id)] {
+	for o := e.idx.byRemoteID[idKey(id)]; o != nil; o = o.links.idNext {
 		e.idx.scanned++
 		if o != sa && o.remoteID.Equal(id) && o.remote.Addr() == addr {
 			out = append(out, o)

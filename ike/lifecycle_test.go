@@ -446,3 +446,74 @@ func TestChildExpiryQueuedBehindIKERekey(t *testing.T) {
 		t.Fatalf("IKE SAs after the rekey: A %+v B %+v", as, bs)
 	}
 }
+
+// TestPeerAbandonsChildRekey: the peer rekeys a Child SA, we answer (our
+// copy of its new SA is installed and the old one awaits the peer's
+// Delete), but the peer never concludes the exchange (strongSwan drops a
+// half-done rekey when the IKE SA is rekeyed under it; seen in the storm
+// interop test). Our later rekey of the SA the peer never installed gets
+// CHILD_SA_NOT_FOUND: we must go back to the old SA, which the peer still
+// has, and rekey that, instead of keeping an SA the peer lacks.
+func TestPeerAbandonsChildRekey(t *testing.T) {
+	var dropResp atomic.Bool
+	p := newPair(t, pairOpts{net: transport.MemOptions{
+		Filter: func(pk transport.Packet) bool {
+			h, err := wire.DecodeHeader(pk.Data)
+			return err != nil || !dropResp.Load() || pk.Local.Addr() != addrA ||
+				h.Exchange != wire.ExchangeCreateChildSA || !h.IsResponse()
+		},
+	}})
+	ctx := testCtx(t)
+	info, err := p.initiate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B up", func() bool { return len(p.b.inst.snapshot()) == 1 })
+	bs := ikeSAs(t, p.b)[0]
+	old := bs.Children[0]
+	dropResp.Store(true)
+	// B rekeys; A answers, but the answer never reaches B.
+	if err := p.b.e.call(ctx, func() {
+		sa := p.b.e.sas[bs.LocalSPI]
+		sa.queueTask(&childRekeyTask{old: sa.children[old.InboundSPI]})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var answered uint32 // A's inbound SPI of the SA B never learns about
+	waitFor(t, "A answers B's rekey", func() bool {
+		for spi, c := range p.a.inst.snapshot() {
+			if c.Replaces == old.OutboundSPI {
+				answered = spi
+				return true
+			}
+		}
+		return false
+	})
+	// B gives up on the exchange without concluding it.
+	if err := p.b.e.call(ctx, func() {
+		sa := p.b.e.sas[bs.LocalSPI]
+		for id, pr := range sa.inflight {
+			pr.timer.Stop()
+			delete(sa.inflight, id)
+			sa.children[old.InboundSPI].state = childInstalled
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dropResp.Store(false)
+	// A rekeys the SA B never installed: CHILD_SA_NOT_FOUND.
+	if err := p.a.e.RekeyChildSA(ctx, info.LocalSPI, answered); err == nil {
+		t.Fatal("rekey of an SA the peer never installed succeeded")
+	}
+	waitFor(t, "one Child SA each, a successor of the old one", func() bool {
+		a, b := p.a.inst.snapshot(), p.b.inst.snapshot()
+		if len(a) != 1 || len(b) != 1 {
+			return false
+		}
+		for spi, c := range a {
+			return spi != answered && spi != old.OutboundSPI && c.Replaces == old.OutboundSPI
+		}
+		return false
+	})
+	checkChildKeys(t, p.a, p.b)
+}

@@ -118,6 +118,7 @@ type ikeSA struct {
 	indexedPeer netip.Addr
 	indexedID   string
 	outgoing    bool
+	links       saLinks
 
 	// The last request we answered and our answer, kept after the SA is
 	// gone so a retransmitted Delete still gets its response.
@@ -369,7 +370,9 @@ func (sa *ikeSA) destroy(reason error) {
 	} else {
 		e.stats.inc(CounterIKEFailed)
 	}
-	e.log.Debug("ike sa removed", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "reason", reason)
+	if e.debugOn() {
+		e.log.Debug("ike sa removed", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "reason", reason)
+	}
 }
 
 // cipherFor returns the keys our and the peer's messages use.

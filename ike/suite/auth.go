@@ -25,7 +25,30 @@ func SignedOctets(p PRF, skp, message, peerNonce, idPayloadBody []byte) []byte {
 // PSKAuth returns the AUTH data for shared key message integrity code
 // authentication: prf(prf(Shared Secret, "Key Pad for IKEv2"), <signed octets>).
 func PSKAuth(p PRF, psk []byte, signedOctets []byte) []byte {
-	return p.Compute(p.Compute(psk, []byte(keyPad)), signedOctets)
+	return p.Compute(PSKPadKey(p, psk), signedOctets)
+}
+
+// PSKPadKey returns prf(Shared Secret, "Key Pad for IKEv2"), the key of
+// PSKAuth's outer PRF. It depends only on the PRF and the key, so a caller
+// authenticating many SAs with one pre-shared key may compute it once; it is
+// as secret as the key itself.
+func PSKPadKey(p PRF, psk []byte) []byte {
+	return p.Compute(psk, []byte(keyPad))
+}
+
+// PSKAuthWithPad is PSKAuth for a pad key from PSKPadKey, computed over the
+// signed octets' three parts (SignedOctets' arguments) without joining them
+// first.
+func PSKAuthWithPad(p PRF, padKey, skp, message, peerNonce, idPayloadBody []byte) []byte {
+	mac := p.Compute(skp, idPayloadBody)
+	if hp, ok := p.(hmacPRF); ok {
+		m := hmac.New(hp.h, padKey)
+		m.Write(message)
+		m.Write(peerNonce)
+		m.Write(mac)
+		return m.Sum(make([]byte, 0, hp.size))
+	}
+	return p.Compute(padKey, append(append(append(make([]byte, 0, len(message)+len(peerNonce)+len(mac)), message...), peerNonce...), mac...))
 }
 
 // VerifyPSKAuth reports, in constant time, whether got is the AUTH data the

@@ -222,6 +222,10 @@ func TestKnownAnswers(t *testing.T) {
 			// AUTH: the initiator signs its IKE_SA_INIT request, the responder's nonce and its ID.
 			signed := SignedOctets(prf, k.SKpi, unhex(t, v.Auth.Message), nr, unhex(t, v.Auth.IDBody))
 			auth := PSKAuth(prf, []byte(v.Auth.PSK), signed)
+			if got := PSKAuthWithPad(prf, PSKPadKey(prf, []byte(v.Auth.PSK)), k.SKpi, unhex(t, v.Auth.Message), nr,
+				unhex(t, v.Auth.IDBody)); !bytes.Equal(got, auth) {
+				t.Errorf("PSKAuthWithPad = %x, PSKAuth = %x", got, auth)
+			}
 			if hex.EncodeToString(auth) != v.Auth.Auth {
 				t.Errorf("AUTH = %x, want %s", auth, v.Auth.Auth)
 			}
