@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/dataplane/hdr"
+	"github.com/esphub/esphub/dataplane/internal/cow"
 )
 
 // NextHopKind is what a FIB entry does with a packet.
@@ -67,17 +68,17 @@ type Control interface {
 }
 
 // tables is one immutable snapshot of everything the packet path reads.
-// The per-session tables are smaps, so a change copies a few KiB whatever
+// The per-session tables are cow.Maps, so a change copies a few KiB whatever
 // the number of sessions; the per-VRF and per-label maps are small and
 // copied whole.
 type tables struct {
-	bySPI   smap[uint32, *SA] // inbound SAs
-	tunnels smap[TunnelID, *tunnel]
-	inbound smap[TunnelID, []*SA] // newest last
+	bySPI   cow.Map[uint32, *SA] // inbound SAs
+	tunnels cow.Map[TunnelID, *tunnel]
+	inbound cow.Map[TunnelID, []*SA] // newest last
 	// outSPI indexes tunnels by the SPI of their outbound SA, for the
 	// control side's DeleteSA and UpdateSA (peers choose outbound SPIs, so
 	// two tunnels may share one).
-	outSPI smap[uint32, []*tunnel]
+	outSPI cow.Map[uint32, []*tunnel]
 	fib    map[uint32]*lpm[fibEntry]
 	sgt    map[uint32]*lpm[uint16]
 	labels map[uint32]uint32 // MPLS label -> VRF
@@ -85,40 +86,40 @@ type tables struct {
 
 // sa returns the inbound SA with spi, or nil.
 func (t *tables) sa(spi uint32) *SA {
-	sa, _ := t.bySPI.get(hash64(uint64(spi)), spi)
+	sa, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
 	return sa
 }
 
 // tunnel returns tunnel id, or nil.
 func (t *tables) tunnel(id TunnelID) *tunnel {
-	tn, _ := t.tunnels.get(hash64(uint64(id)), id)
+	tn, _ := t.tunnels.Get(cow.Hash64(uint64(id)), id)
 	return tn
 }
 
 // inboundSAs returns tunnel id's inbound SAs, oldest first.
 func (t *tables) inboundSAs(id TunnelID) []*SA {
-	in, _ := t.inbound.get(hash64(uint64(id)), id)
+	in, _ := t.inbound.Get(cow.Hash64(uint64(id)), id)
 	return in
 }
 
 // indexOut records that tn's outbound SA has spi.
 func (t *tables) indexOut(spi uint32, tn *tunnel) {
-	h := hash64(uint64(spi))
-	ts, _ := t.outSPI.get(h, spi)
-	t.outSPI = t.outSPI.set(h, spi, append(slices.Clip(ts), tn))
+	h := cow.Hash64(uint64(spi))
+	ts, _ := t.outSPI.Get(h, spi)
+	t.outSPI = t.outSPI.Set(h, spi, append(slices.Clip(ts), tn))
 }
 
 // unindexOut forgets that tn's outbound SA has spi.
 func (t *tables) unindexOut(spi uint32, tn *tunnel) {
-	h := hash64(uint64(spi))
-	ts, _ := t.outSPI.get(h, spi)
+	h := cow.Hash64(uint64(spi))
+	ts, _ := t.outSPI.Get(h, spi)
 	i := slices.Index(ts, tn)
 	switch {
 	case i < 0:
 	case len(ts) == 1:
-		t.outSPI = t.outSPI.del(h, spi)
+		t.outSPI = t.outSPI.Del(h, spi)
 	default:
-		t.outSPI = t.outSPI.set(h, spi, slices.Delete(slices.Clone(ts), i, i+1))
+		t.outSPI = t.outSPI.Set(h, spi, slices.Delete(slices.Clone(ts), i, i+1))
 	}
 }
 
@@ -139,7 +140,7 @@ func (f *fibEntry) touch() {
 	}
 }
 
-// clone returns a copy of t to change: the smaps are shared (their changes
+// clone returns a copy of t to change: the cow.Maps are shared (their changes
 // copy what they touch), the small maps are copied.
 func (t *tables) clone() *tables {
 	n := &tables{
@@ -257,7 +258,7 @@ func (e *Engine) AddTunnel(c TunnelConfig) error {
 		if tb.tunnel(c.ID) != nil {
 			return fmt.Errorf("add tunnel %d: %w", c.ID, ErrExists)
 		}
-		tb.tunnels = tb.tunnels.set(hash64(uint64(c.ID)), c.ID, t)
+		tb.tunnels = tb.tunnels.Set(cow.Hash64(uint64(c.ID)), c.ID, t)
 		e.log.Info("tunnel added", "tunnel", c.ID, "mode", c.Mode, "local", c.Local, "remote", c.Remote, "encap", c.Encap)
 		return nil
 	})
@@ -272,14 +273,14 @@ func (e *Engine) DeleteTunnel(id TunnelID) error {
 			return fmt.Errorf("delete tunnel %d: %w", id, ErrNotFound)
 		}
 		for _, sa := range tb.inboundSAs(id) {
-			tb.bySPI = tb.bySPI.del(hash64(uint64(sa.spi)), sa.spi)
+			tb.bySPI = tb.bySPI.Del(cow.Hash64(uint64(sa.spi)), sa.spi)
 		}
 		if sa := t.out.Load(); sa != nil {
 			tb.unindexOut(sa.spi, t)
 		}
-		h := hash64(uint64(id))
-		tb.inbound = tb.inbound.del(h, id)
-		tb.tunnels = tb.tunnels.del(h, id)
+		h := cow.Hash64(uint64(id))
+		tb.inbound = tb.inbound.Del(h, id)
+		tb.tunnels = tb.tunnels.Del(h, id)
 		e.log.Info("tunnel deleted", "tunnel", id)
 		return nil
 	})
@@ -317,8 +318,8 @@ func (e *Engine) AddSA(c SAConfig) error {
 		if len(in) >= MaxInboundSAs {
 			return fmt.Errorf("add sa %#x on tunnel %d: %w (delete the oldest first)", c.SPI, c.Tunnel, ErrTooMany)
 		}
-		tb.inbound = tb.inbound.set(hash64(uint64(c.Tunnel)), c.Tunnel, append(slices.Clip(in), sa))
-		tb.bySPI = tb.bySPI.set(hash64(uint64(c.SPI)), c.SPI, sa)
+		tb.inbound = tb.inbound.Set(cow.Hash64(uint64(c.Tunnel)), c.Tunnel, append(slices.Clip(in), sa))
+		tb.bySPI = tb.bySPI.Set(cow.Hash64(uint64(c.SPI)), c.SPI, sa)
 		e.log.Info("inbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm)
 		return nil
 	})
@@ -332,7 +333,7 @@ func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
 		}
 		return sa, tb.tunnel(sa.tunnel)
 	}
-	ts, _ := tb.outSPI.get(hash64(uint64(spi)), spi)
+	ts, _ := tb.outSPI.Get(cow.Hash64(uint64(spi)), spi)
 	for _, t := range ts {
 		if sa := t.out.Load(); sa != nil && sa.spi == spi {
 			return sa, t
@@ -368,10 +369,10 @@ func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 			}
 			return nil
 		}
-		tb.bySPI = tb.bySPI.del(hash64(uint64(spi)), spi)
+		tb.bySPI = tb.bySPI.Del(cow.Hash64(uint64(spi)), spi)
 		in := tb.inboundSAs(sa.tunnel)
 		i := slices.Index(in, sa)
-		tb.inbound = tb.inbound.set(hash64(uint64(sa.tunnel)), sa.tunnel, slices.Delete(slices.Clone(in), i, i+1))
+		tb.inbound = tb.inbound.Set(cow.Hash64(uint64(sa.tunnel)), sa.tunnel, slices.Delete(slices.Clone(in), i, i+1))
 		return nil
 	})
 }
@@ -588,7 +589,7 @@ func (e *Engine) HairpinsSuppressed() uint64 { return e.ev.limited.Load() }
 func (e *Engine) SAs() []SAStats {
 	tb := e.tab.Load()
 	var out []SAStats
-	for _, t := range tb.tunnels.all() {
+	for _, t := range tb.tunnels.All() {
 		if sa := t.out.Load(); sa != nil {
 			out = append(out, sa.stats())
 		}
@@ -611,8 +612,8 @@ func (e *Engine) SAs() []SAStats {
 // Tunnels returns a snapshot of every tunnel.
 func (e *Engine) Tunnels() []TunnelStats {
 	tb := e.tab.Load()
-	out := make([]TunnelStats, 0, tb.tunnels.len())
-	for _, t := range tb.tunnels.all() {
+	out := make([]TunnelStats, 0, tb.tunnels.Len())
+	for _, t := range tb.tunnels.All() {
 		s := TunnelStats{Config: t.cfg, TxPackets: t.txPackets.Load(), TxBytes: t.txBytes.Load(),
 			RxPackets: t.rxPackets.Load(), RxBytes: t.rxBytes.Load()}
 		if sa := t.out.Load(); sa != nil {

@@ -4,17 +4,19 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+
+	"github.com/esphub/esphub/dataplane/internal/cow"
 )
 
 // lpm is an immutable longest-prefix-match table for IPv4 and IPv6: one
-// hash map (an smap) per prefix length in use, probed from the longest
+// hash map (a cow.Map) per prefix length in use, probed from the longest
 // length down. Updates build a new table sharing everything except the
 // small part of the one map changed (copy-on-write), so readers need no
 // locks and a change costs the same at 100 or 100,000 routes.
 type lpm[V any] struct {
-	v4     [33]smap[uint32, V]
+	v4     [33]cow.Map[uint32, V]
 	v4lens []uint8 // lengths in use, longest first
-	v6     [129]smap[[2]uint64, V]
+	v6     [129]cow.Map[[2]uint64, V]
 	v6lens []uint8
 	n      int
 }
@@ -60,7 +62,7 @@ func (t *lpm[V]) lookup(a netip.Addr) (v V, ok bool) {
 					m = 0
 				}
 			}
-			if v, ok = t.v4[l].get(hash64(uint64(m)), m); ok {
+			if v, ok = t.v4[l].Get(cow.Hash64(uint64(m)), m); ok {
 				return v, true
 			}
 		}
@@ -81,7 +83,7 @@ func (t *lpm[V]) lookup(a netip.Addr) (v V, ok bool) {
 		default:
 			k = [2]uint64{hi, lo}
 		}
-		if v, ok = t.v6[l].get(hash128(k), k); ok {
+		if v, ok = t.v6[l].Get(cow.Hash128(k), k); ok {
 			return v, true
 		}
 	}
@@ -96,10 +98,10 @@ type lpmEntry[V any] struct {
 }
 
 // lpmOwner tracks, for one table under construction, which per-length maps
-// are already private copies (see smapOwner).
+// are already private copies (see cow.Owner).
 type lpmOwner struct {
-	v4 [33]*smapOwner
-	v6 [129]*smapOwner
+	v4 [33]*cow.Owner
+	v6 [129]*cow.Owner
 }
 
 // withMany returns a copy of t with all changes applied as one table:
@@ -127,16 +129,16 @@ func (nt *lpm[V]) apply(p netip.Prefix, v V, del bool, o *lpmOwner) {
 	var had bool
 	if p.Addr().Is4() {
 		if o.v4[bits] == nil {
-			o.v4[bits] = new(smapOwner)
+			o.v4[bits] = new(cow.Owner)
 		}
 		k := v4key(p.Addr(), bits)
-		nt.v4[bits], had = nt.v4[bits].with(hash64(uint64(k)), k, v, del, o.v4[bits])
+		nt.v4[bits], had = nt.v4[bits].With(cow.Hash64(uint64(k)), k, v, del, o.v4[bits])
 	} else {
 		if o.v6[bits] == nil {
-			o.v6[bits] = new(smapOwner)
+			o.v6[bits] = new(cow.Owner)
 		}
 		k := v6key(p.Addr(), bits)
-		nt.v6[bits], had = nt.v6[bits].with(hash128(k), k, v, del, o.v6[bits])
+		nt.v6[bits], had = nt.v6[bits].With(cow.Hash128(k), k, v, del, o.v6[bits])
 	}
 	nt.n += count(had, del)
 }
@@ -156,10 +158,10 @@ func count(had, del bool) int {
 	return 0
 }
 
-func lens[K comparable, V any](maps []smap[K, V]) []uint8 {
+func lens[K comparable, V any](maps []cow.Map[K, V]) []uint8 {
 	var out []uint8
 	for l, m := range maps {
-		if m.len() > 0 {
+		if m.Len() > 0 {
 			out = append(out, uint8(l))
 		}
 	}
@@ -175,10 +177,10 @@ func (t *lpm[V]) get(p netip.Prefix) (v V, ok bool) {
 	p = p.Masked()
 	if p.Addr().Is4() {
 		k := v4key(p.Addr(), p.Bits())
-		v, ok = t.v4[p.Bits()].get(hash64(uint64(k)), k)
+		v, ok = t.v4[p.Bits()].Get(cow.Hash64(uint64(k)), k)
 	} else {
 		k := v6key(p.Addr(), p.Bits())
-		v, ok = t.v6[p.Bits()].get(hash128(k), k)
+		v, ok = t.v6[p.Bits()].Get(cow.Hash128(k), k)
 	}
 	return v, ok
 }
@@ -189,14 +191,14 @@ func (t *lpm[V]) walk(fn func(netip.Prefix, V)) {
 		return
 	}
 	for _, l := range t.v4lens {
-		for k, v := range t.v4[l].all() {
+		for k, v := range t.v4[l].All() {
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], k)
 			fn(netip.PrefixFrom(netip.AddrFrom4(b), int(l)), v)
 		}
 	}
 	for _, l := range t.v6lens {
-		for k, v := range t.v6[l].all() {
+		for k, v := range t.v6[l].All() {
 			var b [16]byte
 			binary.BigEndian.PutUint64(b[:8], k[0])
 			binary.BigEndian.PutUint64(b[8:], k[1])

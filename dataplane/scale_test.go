@@ -180,13 +180,13 @@ func TestControlSnapshotsImmutable(t *testing.T) {
 			t.Fatalf("session %d: current snapshot has SA %v, want %v", i, got, inCur)
 		}
 	}
-	if n := old.tunnels.len(); n != 2000 {
+	if n := old.tunnels.Len(); n != 2000 {
 		t.Fatalf("old snapshot has %d tunnels", n)
 	}
-	if n, m := cur.tunnels.len(), cur.bySPI.len(); n != 2000 || m != 2000 {
+	if n, m := cur.tunnels.Len(), cur.bySPI.Len(); n != 2000 || m != 2000 {
 		t.Fatalf("current snapshot has %d tunnels, %d inbound SAs", n, m)
 	}
-	if n := cur.outSPI.len(); n != 2000 {
+	if n := cur.outSPI.Len(); n != 2000 {
 		t.Fatalf("outbound index has %d SPIs", n)
 	}
 	if n := len(e.Routes(0)); n != 4000 {

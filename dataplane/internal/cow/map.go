@@ -1,4 +1,8 @@
-package dataplane
+// Package cow provides Map, an immutable hash map for copy-on-write
+// publication: the packet path reads a snapshot without locks or
+// allocation, and the control side publishes changed copies whose cost
+// does not grow with the map's size.
+package cow
 
 import (
 	crand "crypto/rand"
@@ -7,7 +11,7 @@ import (
 	"math/bits"
 )
 
-// smap is an immutable hash map built for copy-on-write publication: a
+// Map is an immutable hash map built for copy-on-write publication: a
 // two-level radix of 256 x 256 leaves selected by a 32-bit hash of the key,
 // each leaf a short slice of entries. A change copies the top array, one
 // second-level array and one leaf (about 4 KiB plus the leaf, whatever the
@@ -18,25 +22,25 @@ import (
 // (usually) zero to two entries: no locks, no allocation.
 //
 // The hash is the caller's: every method takes h, which must be the same
-// function of k on every call (hash64 or hash128). The zero smap is empty.
-type smap[K comparable, V any] struct {
-	t *smapTop[K, V]
+// function of k on every call (Hash64 or Hash128). The zero smap is empty.
+type Map[K comparable, V any] struct {
+	t *top[K, V]
 }
 
-type smapTop[K comparable, V any] struct {
+type top[K comparable, V any] struct {
 	n    int
-	mids [256]*smapMid[K, V]
+	mids [256]*mid[K, V]
 }
 
-type smapMid[K comparable, V any] [256][]smapEntry[K, V]
+type mid[K comparable, V any] [256][]entry[K, V]
 
-type smapEntry[K comparable, V any] struct {
+type entry[K comparable, V any] struct {
 	k K
 	v V
 }
 
-// get returns the value for k (h is k's hash).
-func (m smap[K, V]) get(h uint32, k K) (v V, ok bool) {
+// Get returns the value for k (h is k's hash).
+func (m Map[K, V]) Get(h uint32, k K) (v V, ok bool) {
 	if m.t == nil {
 		return v, false
 	}
@@ -52,32 +56,32 @@ func (m smap[K, V]) get(h uint32, k K) (v V, ok bool) {
 	return v, false
 }
 
-// len returns the number of entries.
-func (m smap[K, V]) len() int {
+// Len returns the number of entries.
+func (m Map[K, V]) Len() int {
 	if m.t == nil {
 		return 0
 	}
 	return m.t.n
 }
 
-// smapOwner records which parts of a map under construction are already
+// Owner records which parts of a map under construction are already
 // private copies, so that a batch of changes copies each array at most
 // once. The zero value owns nothing; use a fresh one per published map.
-type smapOwner struct {
+type Owner struct {
 	top bool
 	mid [256]bool
 }
 
-// with returns m with k set to v (or removed when del) and whether k was
+// With returns m with k set to v (or removed when del) and whether k was
 // present. o says which arrays of m the caller already owns (nil: none);
 // those are changed in place, everything else is copied. m itself is
 // never changed unless o says its arrays are owned.
-func (m smap[K, V]) with(h uint32, k K, v V, del bool, o *smapOwner) (smap[K, V], bool) {
+func (m Map[K, V]) With(h uint32, k K, v V, del bool, o *Owner) (Map[K, V], bool) {
 	if o == nil {
-		o = new(smapOwner)
+		o = new(Owner)
 	}
 	ti, li := h>>24, h>>16&0xff
-	var leaf []smapEntry[K, V]
+	var leaf []entry[K, V]
 	if m.t != nil && m.t.mids[ti] != nil {
 		leaf = m.t.mids[ti][li]
 	}
@@ -94,54 +98,59 @@ func (m smap[K, V]) with(h uint32, k K, v V, del bool, o *smapOwner) (smap[K, V]
 	}
 	// The new leaf: always a fresh slice, as leaves are tiny and may be
 	// shared with older maps.
-	var nl []smapEntry[K, V]
+	var nl []entry[K, V]
 	switch {
 	case del:
 		if len(leaf) > 1 {
-			nl = make([]smapEntry[K, V], 0, len(leaf)-1)
+			nl = make([]entry[K, V], 0, len(leaf)-1)
 			nl = append(append(nl, leaf[:at]...), leaf[at+1:]...)
 		}
 	case had:
-		nl = append(make([]smapEntry[K, V], 0, len(leaf)), leaf...)
+		nl = append(make([]entry[K, V], 0, len(leaf)), leaf...)
 		nl[at].v = v
 	default:
-		nl = append(make([]smapEntry[K, V], 0, len(leaf)+1), leaf...)
-		nl = append(nl, smapEntry[K, V]{k: k, v: v})
+		nl = append(make([]entry[K, V], 0, len(leaf)+1), leaf...)
+		nl = append(nl, entry[K, V]{k: k, v: v})
 	}
 	if !o.top {
-		nt := new(smapTop[K, V])
+		nt := new(top[K, V])
 		if m.t != nil {
 			*nt = *m.t
 		}
 		m.t, o.top = nt, true
 	}
 	if !o.mid[ti] {
-		nm := new(smapMid[K, V])
+		nm := new(mid[K, V])
 		if m.t.mids[ti] != nil {
 			*nm = *m.t.mids[ti]
 		}
 		m.t.mids[ti], o.mid[ti] = nm, true
 	}
 	m.t.mids[ti][li] = nl
-	m.t.n += count(had, del)
+	switch {
+	case had && del:
+		m.t.n--
+	case !had && !del:
+		m.t.n++
+	}
 	return m, had
 }
 
-// set is with for one change.
-func (m smap[K, V]) set(h uint32, k K, v V) smap[K, V] {
-	m, _ = m.with(h, k, v, false, nil)
+// Set is With for one change.
+func (m Map[K, V]) Set(h uint32, k K, v V) Map[K, V] {
+	m, _ = m.With(h, k, v, false, nil)
 	return m
 }
 
-// del is with for one removal; it returns m unchanged when k is absent.
-func (m smap[K, V]) del(h uint32, k K) smap[K, V] {
+// Del is With for one removal; it returns m unchanged when k is absent.
+func (m Map[K, V]) Del(h uint32, k K) Map[K, V] {
 	var zero V
-	m, _ = m.with(h, k, zero, true, nil)
+	m, _ = m.With(h, k, zero, true, nil)
 	return m
 }
 
-// all iterates over the entries in no particular order.
-func (m smap[K, V]) all() iter.Seq2[K, V] {
+// All iterates over the entries in no particular order.
+func (m Map[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		if m.t == nil {
 			return
@@ -169,14 +178,14 @@ var hashSeed = func() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }()
 
-// hash64 hashes a key of up to 64 bits; smap uses its top 16 bits.
-func hash64(x uint64) uint32 {
+// Hash64 hashes a key of up to 64 bits; smap uses its top 16 bits.
+func Hash64(x uint64) uint32 {
 	x ^= hashSeed
 	x ^= x >> 29
 	return uint32((x * 0x9e3779b97f4a7c15) >> 32)
 }
 
-// hash128 hashes an IPv6 key.
-func hash128(k [2]uint64) uint32 {
-	return hash64(k[0] ^ bits.RotateLeft64(k[1]*0xc2b2ae3d27d4eb4f, 31))
+// Hash128 hashes an IPv6 key.
+func Hash128(k [2]uint64) uint32 {
+	return Hash64(k[0] ^ bits.RotateLeft64(k[1]*0xc2b2ae3d27d4eb4f, 31))
 }
