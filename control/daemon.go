@@ -131,7 +131,8 @@ type Daemon struct {
 	loadedAt   time.Time
 	sessions   map[uint64]*Session // by our IKE SPI
 	nextSessID int
-	vaInUse    map[int]bool
+	vaNums     vaNumbers
+	respByID   map[string][]*Session       // responder sessions by peer identity (see replaceOlder)
 	pendingR   map[netip.AddrPort]*pending // responder: profile chosen in IKE_AUTH, by peer address
 	pendingI   map[netip.Addr]*pending     // initiator: connector waiting for its Child SA, by peer address
 	connectors map[string]*connector       // by tunnel interface name
@@ -224,7 +225,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		log: o.Logger, now: o.Now, opts: o, dp: o.Dataplane,
 		rib: rib.New(o.Now), stats: newStats(),
 		cfg: cfg, loadedAt: o.Now(),
-		sessions: map[uint64]*Session{}, vaInUse: map[int]bool{},
+		sessions: map[uint64]*Session{}, vaNums: newVANumbers(), respByID: map[string][]*Session{},
 		pendingR: map[netip.AddrPort]*pending{}, pendingI: map[netip.Addr]*pending{},
 		connectors: map[string]*connector{}, vrfIDs: map[string]uint32{rib.DefaultVRF: 0},
 		ifTunnel: map[string]dataplane.TunnelID{},

@@ -258,11 +258,7 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 		s.Interface = pd.plan.Interface.Name
 		s.TunnelID = dataplane.TunnelID(0x40000000 | uint32(pd.plan.Interface.Number))
 	} else {
-		n := 1
-		for d.vaInUse[n] {
-			n++
-		}
-		d.vaInUse[n] = true
+		n := d.vaNums.alloc()
 		s.Interface = "Virtual-Access" + strconv.Itoa(n)
 		s.Template = pd.plan.Interface.Name
 		s.TunnelID = dataplane.TunnelID(n)
@@ -283,7 +279,7 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	_ = d.dp.DeleteTunnel(s.TunnelID) // a stale tunnel of an SA that died unseen
 	if err := d.dp.AddTunnel(tc); err != nil {
 		if s.Template != "" {
-			delete(d.vaInUse, int(s.TunnelID))
+			d.vaNums.free(int(s.TunnelID))
 		}
 		return nil, fmt.Errorf("add tunnel %s: %w", s.Interface, err)
 	}
@@ -360,13 +356,36 @@ func (d *Daemon) sessionUp(s *Session, info ike.IKESAInfo) {
 // replaceOlder deletes older sessions of the same peer identity: a spoke
 // that restarted comes back before liveness checks notice its old session
 // died (IOS does the same on INITIAL_CONTACT).
+//
+// The candidates come from respByID, the responder sessions indexed by
+// peer identity when they came up, so that a hub with many spokes does
+// not scan every session for each new one. Entries of sessions gone
+// (removed, or moved to another SPI and still present under it) are
+// checked against d.sessions and pruned here and in sessionDown.
 func (d *Daemon) replaceOlder(s *Session, info ike.IKESAInfo) {
+	if info.RemoteID.IsZero() {
+		return
+	}
+	key := identityKey(info.RemoteID)
 	d.mu.Lock()
 	var old []uint64
-	for spi, o := range d.sessions {
-		if spi != s.IKESPI && !o.Initiator && o.IKE.RemoteID.Equal(info.RemoteID) && !info.RemoteID.IsZero() {
-			old = append(old, spi)
+	live := d.respByID[key][:0:0]
+	for _, o := range d.respByID[key] {
+		if o == s || d.sessions[o.IKESPI] != o {
+			continue
 		}
+		live = append(live, o)
+		if !o.Initiator && o.IKE.RemoteID.Equal(info.RemoteID) {
+			old = append(old, o.IKESPI)
+		}
+	}
+	if d.sessions[s.IKESPI] == s {
+		live = append(live, s)
+	}
+	if len(live) == 0 {
+		delete(d.respByID, key)
+	} else {
+		d.respByID[key] = live
 	}
 	d.mu.Unlock()
 	for _, spi := range old {
@@ -389,11 +408,12 @@ func (d *Daemon) sessionDown(spi uint64) {
 		return
 	}
 	delete(d.sessions, spi)
+	d.unindexResponder(s)
 	if a, ok := assignedAddr(s.IKE); ok {
 		delete(d.leases, a)
 	}
 	if s.Template != "" {
-		delete(d.vaInUse, int(s.TunnelID))
+		d.vaNums.free(int(s.TunnelID))
 	}
 	conn := d.connectors[s.Interface]
 	shared := false // a newer session of the same Tunnel interface took over
@@ -477,4 +497,29 @@ func arrivalInterface(cfg *config.Config, local netip.Addr) (ifname, fvrf string
 		}
 	}
 	return "", ""
+}
+
+// identityKey is an ike.Identity as a map key.
+func identityKey(id ike.Identity) string {
+	return string(rune(id.Type)) + string(id.Data)
+}
+
+// unindexResponder removes s from respByID (d.mu held).
+func (d *Daemon) unindexResponder(s *Session) {
+	if s.IKE.RemoteID.IsZero() {
+		return
+	}
+	key := identityKey(s.IKE.RemoteID)
+	list := d.respByID[key]
+	for i, o := range list {
+		if o == s {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(d.respByID, key)
+	} else {
+		d.respByID[key] = list
+	}
 }
