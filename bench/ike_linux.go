@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,17 @@ type ikeEngine struct {
 	done   chan struct{}
 }
 
-func startIKE(ns string, addrs []netip.Addr, pol ike.Policy, log *slog.Logger) (*ikeEngine, error) {
+// startIKE starts an engine whose goroutines (transport readers, engine
+// loop) carry the pprof label role=role, so that a CPU profile of the run
+// (esphub-bench -cpuprofile) tells the load generator from the hub.
+func startIKE(role string, ns string, addrs []netip.Addr, pol ike.Policy, log *slog.Logger) (x *ikeEngine, err error) {
+	pprof.Do(context.Background(), pprof.Labels("role", role), func(context.Context) {
+		x, err = startIKEUnlabelled(ns, addrs, pol, log)
+	})
+	return x, err
+}
+
+func startIKEUnlabelled(ns string, addrs []netip.Addr, pol ike.Policy, log *slog.Logger) (*ikeEngine, error) {
 	tr, err := transport.ListenUDP(transport.UDPConfig{Addrs: addrs, NetNS: ns, ReadBuffer: 4 << 20, WriteBuffer: 4 << 20, QueueLen: 8192, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("ike transport: %w", err)
@@ -167,7 +178,7 @@ func (l *ikeLab) pair(name string, log *slog.Logger) (resp *hubDaemon, init *ike
 	if resp, err = startHub(l.nsR, l.responder, name, log); err != nil {
 		return nil, nil, err
 	}
-	if init, err = startIKE(l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{ikeProposals[name]}}, log); err != nil {
+	if init, err = startIKE("generator", l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{ikeProposals[name]}}, log); err != nil {
 		resp.stop()
 		return nil, nil, err
 	}
@@ -184,7 +195,7 @@ func (l *ikeLab) openSessions(ctx context.Context, init *ikeEngine, prop suite.P
 	var errMu sync.Mutex
 	for w := range ikeWorkers {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(ctx, pprof.Labels("role", "generator"), func(ctx context.Context) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				if n > 0 && claimed.Add(1) > int64(n) {
@@ -219,7 +230,7 @@ func (l *ikeLab) openSessions(ctx context.Context, init *ikeEngine, prop suite.P
 				}
 				okN.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return okN.Load(), failN.Load(), lastErr
@@ -243,7 +254,7 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 		}
 		prop := ikeProposals[name]
 		var seq atomic.Uint64
-		var rates []float64
+		var rates, cores, perSession []float64
 		var failures uint64
 		var lastErr error
 		// Each run starts on a fresh hub: sessions accumulated by earlier
@@ -259,9 +270,14 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 				resp.stop()
 				return out, fmt.Errorf("ike %s: no session came up: %w", name, err)
 			}
-			start := time.Now()
+			start, cpu0 := time.Now(), processCPU()
 			ok, failed, err := l.openSessions(ctx, init, prop, 0, start.Add(dur), &seq)
-			rates = append(rates, float64(ok)/time.Since(start).Seconds())
+			wall, cpu := time.Since(start), processCPU()-cpu0
+			rates = append(rates, float64(ok)/wall.Seconds())
+			cores = append(cores, cpu.Seconds()/wall.Seconds())
+			if ok > 0 {
+				perSession = append(perSession, float64(cpu.Microseconds())/float64(ok))
+			}
 			failures += failed
 			if err != nil {
 				lastErr = err
@@ -271,7 +287,11 @@ func ikeHandshakes(ctx context.Context, o *Options) ([]Result, error) {
 		}
 		r := Result{Scenario: ScenarioIKE, Path: PathIKEHandshakes, Param: name, Value: Summarize(rates), Unit: "sessions/s", Runs: len(rates),
 			Harness: fmt.Sprintf("hub: esphubd's control process (control.Daemon: IKE engine, session and Virtual-Access per spoke, dataplane tunnel and SAs installed) as a FlexVPN server with virtual-template; load generator: our initiator (an ike.Engine, %d concurrent sessions from %d source addresses); UDP in two namespaces, PSK, IKE_SA_INIT + IKE_AUTH + first Child SA (AES-256-GCM ESP)", ikeWorkers, ikeSources),
-			Note:    fmt.Sprintf("Both engines run in this process on the machine's %d cores: the generator does the same DH and PRF work as the responder, so it takes about half the CPU, and the figures understate what a responder alone on 2 cores accepts (the generator is a bottleneck here).", runtime.NumCPU())}
+			Note:    fmt.Sprintf("Hub and generator run in this process and share the machine's %d cores (with anything else running on it): the generator's share of the CPU is CPU the hub did not get.", runtime.NumCPU())}
+		if len(perSession) > 0 {
+			r.Note += fmt.Sprintf(" The process (hub and generator together) used %.2f of the %d cores and %.0f µs of CPU per session (medians of the runs); a CPU profile (esphub-bench -cpuprofile, goroutines labelled role=hub and role=generator) splits the two.",
+				Summarize(cores).Median, runtime.NumCPU(), Summarize(perSession).Median)
+		}
 		if failures > 0 {
 			r.Note += fmt.Sprintf(" %d session attempts failed (last: %v).", failures, lastErr)
 		}
@@ -327,7 +347,7 @@ func (l *ikeLab) fillMemory(ctx context.Context, o *Options, daemon bool, limit 
 			Name: "hub", LocalID: ike.IdentityFQDN("hub.bench"), LocalPSK: ikePSK, RemotePSK: ikePSK,
 			Child: ike.ChildConfig{Name: "net", Proposals: ikeESP, LocalTS: []ike.TrafficSelector{ike.TSAny4}, RemoteTS: []ike.TrafficSelector{ike.TSAny4}},
 		}}
-		e, err := startIKE(l.nsR, []netip.Addr{l.responder}, pol, log)
+		e, err := startIKE("responder-engine", l.nsR, []netip.Addr{l.responder}, pol, log)
 		if err != nil {
 			return nil, err
 		}
@@ -362,7 +382,7 @@ func (l *ikeLab) fillMemory(ctx context.Context, o *Options, daemon bool, limit 
 		// measurement so that its side of the sessions is not counted
 		// (stopping it leaves the hub's sessions up: the hub runs no
 		// liveness checks here).
-		init, err := startIKE(l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{prop}}, log)
+		init, err := startIKE("generator", l.nsI, l.sources, &benchPolicy{props: []suite.Proposal{prop}}, log)
 		if err != nil {
 			return out, err
 		}

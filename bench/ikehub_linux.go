@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/pprof"
 	"sync/atomic"
 
 	"github.com/esphub/esphub/config"
@@ -99,7 +100,16 @@ type hubDaemon struct {
 	done    chan struct{}
 }
 
-func startHub(ns string, wan netip.Addr, proposal string, log *slog.Logger) (*hubDaemon, error) {
+// startHub starts the hub with its goroutines labelled role=hub for CPU
+// profiles (see startIKE).
+func startHub(ns string, wan netip.Addr, proposal string, log *slog.Logger) (h *hubDaemon, err error) {
+	pprof.Do(context.Background(), pprof.Labels("role", "hub"), func(context.Context) {
+		h, err = startHubUnlabelled(ns, wan, proposal, log)
+	})
+	return h, err
+}
+
+func startHubUnlabelled(ns string, wan netip.Addr, proposal string, log *slog.Logger) (*hubDaemon, error) {
 	cfg, diags := config.Parse("benchhub.cfg", []byte(hubConfig(proposal, wan)))
 	if cfg == nil {
 		return nil, fmt.Errorf("hub configuration: %v", diags)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		esphubd   = fs.String("esphubd", "", "esphubd binary for scenario 7 (default: beside esphub-bench, then PATH)")
 		jsonOut   = fs.Bool("json", false, "also print the JSON report on stdout")
 		verbose   = fs.Bool("v", false, "log progress")
+		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (hub, load generators, harness) to this file, for go tool pprof")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,6 +102,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "esphub-bench: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "esphub-bench: -cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
