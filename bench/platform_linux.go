@@ -23,6 +23,7 @@ func platformSteps() []step {
 			}, nil
 		}},
 		{ScenarioTCP, "iperf3 through esphub af_xdp", xdpTCP},
+		{ScenarioTCP, "iperf3 through esphubd af_xdp", daemonTCP},
 		{ScenarioTCP, "iperf3 through esphub portable", portableTCP},
 		{ScenarioSwan, "strongswan kernel-libipsec", strongSwanTCP},
 		{ScenarioIKE, "ike handshakes", ikeHandshakes},

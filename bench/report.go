@@ -58,6 +58,7 @@ const (
 	PathPortableHairpin  = "portable hairpin (spoke→hub→spoke)"
 	PathTCPEsphub        = "iperf3 tcp via esphub"
 	PathTCPEsphubXDP     = "iperf3 tcp via esphub af_xdp"
+	PathTCPEsphubd       = "iperf3 tcp via esphubd af_xdp (IKEv2)"
 	PathTCPSwan          = "iperf3 tcp via strongswan kernel-libipsec"
 	PathTCPPlain         = "iperf3 tcp plain veth"
 	PathIKEHandshakes    = "ike handshakes"

@@ -28,44 +28,11 @@ func xdpTCP(ctx context.Context, o *Options) ([]Result, error) {
 		return nil, err
 	}
 	defer lab.Close()
-	var ns [4]string
-	for i, role := range []string{"ha", "gwa", "gwb", "hb"} {
-		if ns[i], err = lab.ns(role); err != nil {
-			return nil, err
-		}
-	}
-	h0, l0, err := lab.veth(ns[0], "h0", ns[1], "l0", 141)
+	t, err := newTCPLab(ctx, lab)
 	if err != nil {
 		return nil, err
 	}
-	w0, w1, err := lab.veth(ns[1], "w0", ns[2], "w1", 142)
-	if err != nil {
-		return nil, err
-	}
-	l1, h1, err := lab.veth(ns[2], "l1", ns[3], "h1", 143)
-	if err != nil {
-		return nil, err
-	}
-	for _, args := range [][]string{
-		{"-n", ns[0], "route", "add", "default", "via", l0.ip4.String()},
-		{"-n", ns[3], "route", "add", "default", "via", l1.ip4.String()},
-		// ESP (about 60 bytes for AES-GCM in tunnel mode) must fit the
-		// 1500-byte WAN without fragmentation.
-		{"-n", ns[0], "link", "set", "h0", "mtu", "1400"},
-		{"-n", ns[3], "link", "set", "h1", "mtu", "1400"},
-	} {
-		if err := ipRun(args...); err != nil {
-			return nil, err
-		}
-	}
-	// XDP sees the bytes of a frame, not the kernel's note that its TCP
-	// checksum is still to be filled in: the hosts must finish checksums
-	// themselves (see dataplane/xdp's package documentation).
-	for i, dev := range map[int]string{0: "h0", 3: "h1"} {
-		if _, err := nsExecContext(ctx, ns[i], "ethtool", "-K", dev, "tx", "off"); err != nil {
-			return nil, err
-		}
-	}
+	ns, h0, w0, w1, h1 := t.ns, t.h0, t.w0, t.w1, t.h1
 	key := func(seed byte) []byte {
 		k := make([]byte, 36) // AES-256 key || salt
 		for i := range k {
@@ -157,4 +124,55 @@ func xdpTCP(ctx context.Context, o *Options) ([]Result, error) {
 		r.Note = fmt.Sprintf("Gateway engine drops: %v.", d)
 	}
 	return []Result{r}, nil
+}
+
+// tcpLab is scenario 4's four namespaces: ha, gwa, gwb, hb (see xdpTCP).
+type tcpLab struct {
+	ns                     [4]string
+	h0, l0, w0, w1, l1, h1 *end
+}
+
+// newTCPLab builds the hosts-behind-gateways topology in lab.
+func newTCPLab(ctx context.Context, lab *netLab) (*tcpLab, error) {
+	t := &tcpLab{}
+	ns := &t.ns
+	var err error
+	for i, role := range []string{"ha", "gwa", "gwb", "hb"} {
+		if ns[i], err = lab.ns(role); err != nil {
+			return nil, err
+		}
+	}
+	t.h0, t.l0, err = lab.veth(ns[0], "h0", ns[1], "l0", 141)
+	if err != nil {
+		return nil, err
+	}
+	t.w0, t.w1, err = lab.veth(ns[1], "w0", ns[2], "w1", 142)
+	if err != nil {
+		return nil, err
+	}
+	t.l1, t.h1, err = lab.veth(ns[2], "l1", ns[3], "h1", 143)
+	if err != nil {
+		return nil, err
+	}
+	for _, args := range [][]string{
+		{"-n", ns[0], "route", "add", "default", "via", t.l0.ip4.String()},
+		{"-n", ns[3], "route", "add", "default", "via", t.l1.ip4.String()},
+		// ESP (about 60 bytes for AES-GCM in tunnel mode) must fit the
+		// 1500-byte WAN without fragmentation.
+		{"-n", ns[0], "link", "set", "h0", "mtu", "1400"},
+		{"-n", ns[3], "link", "set", "h1", "mtu", "1400"},
+	} {
+		if err := ipRun(args...); err != nil {
+			return nil, err
+		}
+	}
+	// XDP sees the bytes of a frame, not the kernel's note that its TCP
+	// checksum is still to be filled in: the hosts must finish checksums
+	// themselves (see dataplane/xdp's package documentation).
+	for i, dev := range map[int]string{0: "h0", 3: "h1"} {
+		if _, err := nsExecContext(ctx, ns[i], "ethtool", "-K", dev, "tx", "off"); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
