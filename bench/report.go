@@ -178,6 +178,10 @@ func (r *Report) ComputeTargets() {
 		t.Actual = fmt.Sprintf("%.1f× (%s vs %s Mbit/s)", ratio, fmtNum(es.Value.Median), fmtNum(sw.Value.Median))
 		t.Ratio = ratio / 10
 		t.Met = met(ratio >= 10)
+		// The same through the real daemons (IKEv2 up), beside it.
+		if d, ok := r.Find(ScenarioTCP, PathTCPEsphubd, "", 0); ok {
+			t.Actual += fmt.Sprintf("; esphubd gateways with IKEv2: %.1f× (%s Mbit/s)", d.Value.Median/sw.Value.Median, fmtNum(d.Value.Median))
+		}
 	case ok2:
 		t.Actual = fmt.Sprintf("esphub not measured; strongSwan %s Mbit/s", fmtNum(sw.Value.Median))
 	}
