@@ -132,15 +132,18 @@ type Daemon struct {
 	sessions   map[uint64]*Session // by our IKE SPI
 	nextSessID int
 	vaNums     vaNumbers
-	respByID   map[string][]*Session       // responder sessions by peer identity (see replaceOlder)
-	pendingR   map[netip.AddrPort]*pending // responder: profile chosen in IKE_AUTH, by peer address
-	pendingI   map[netip.Addr]*pending     // initiator: connector waiting for its Child SA, by peer address
-	connectors map[string]*connector       // by tunnel interface name
-	vrfIDs     map[string]uint32
-	leases     map[netip.Addr]lease     // pool addresses handed out
-	upInfo     map[uint64]ike.IKESAInfo // IKE SAs up before their first Child SA
-	ctx        context.Context          // Run's context, for connectors started by reloads
-	wg         sync.WaitGroup
+	respByID   map[string][]*Session // responder sessions by peer identity (see replaceOlder)
+	// tunnelUsers counts the sessions on each dataplane tunnel: a Tunnel
+	// interface's newer session shares its tunnel with the one it replaces.
+	tunnelUsers map[dataplane.TunnelID]int
+	pendingR    map[netip.AddrPort]*pending // responder: profile chosen in IKE_AUTH, by peer address
+	pendingI    map[netip.Addr]*pending     // initiator: connector waiting for its Child SA, by peer address
+	connectors  map[string]*connector       // by tunnel interface name
+	vrfIDs      map[string]uint32
+	leases      map[netip.Addr]lease     // pool addresses handed out
+	upInfo      map[uint64]ike.IKESAInfo // IKE SAs up before their first Child SA
+	ctx         context.Context          // Run's context, for connectors started by reloads
+	wg          sync.WaitGroup
 
 	ifMu     sync.Mutex
 	ifTunnel map[string]dataplane.TunnelID // interface name -> dataplane tunnel, read by the RIB watcher
@@ -226,7 +229,8 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		rib: rib.New(o.Now), stats: newStats(),
 		cfg: cfg, loadedAt: o.Now(),
 		sessions: map[uint64]*Session{}, vaNums: newVANumbers(), respByID: map[string][]*Session{},
-		pendingR: map[netip.AddrPort]*pending{}, pendingI: map[netip.Addr]*pending{},
+		tunnelUsers: map[dataplane.TunnelID]int{},
+		pendingR:    map[netip.AddrPort]*pending{}, pendingI: map[netip.Addr]*pending{},
 		connectors: map[string]*connector{}, vrfIDs: map[string]uint32{rib.DefaultVRF: 0},
 		ifTunnel: map[string]dataplane.TunnelID{},
 		leases:   map[netip.Addr]lease{}, upInfo: map[uint64]ike.IKESAInfo{},

@@ -287,6 +287,7 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	d.ifTunnel[s.Interface] = s.TunnelID
 	d.ifMu.Unlock()
 	d.sessions[c.IKESA] = s
+	d.tunnelUsers[s.TunnelID]++
 	if pd.conn != nil {
 		pd.conn.session = s
 	}
@@ -416,11 +417,11 @@ func (d *Daemon) sessionDown(spi uint64) {
 		d.vaNums.free(int(s.TunnelID))
 	}
 	conn := d.connectors[s.Interface]
-	shared := false // a newer session of the same Tunnel interface took over
-	for _, o := range d.sessions {
-		if o.TunnelID == s.TunnelID {
-			shared = true
-		}
+	// A newer session of the same Tunnel interface took over.
+	d.tunnelUsers[s.TunnelID]--
+	shared := d.tunnelUsers[s.TunnelID] > 0
+	if !shared {
+		delete(d.tunnelUsers, s.TunnelID)
 	}
 	d.mu.Unlock()
 	d.sessionAddressDown(s)
