@@ -318,6 +318,7 @@ type result struct {
 // and size or below 2.5 times the portable backend. Enable with
 // ESPHUB_XDP_MEASURE=1 (ESPHUB_XDP_MEASURE_SECONDS sets the run length, 3 s
 // by default; ESPHUB_XDP_MEASURE_SIZES=1400 limits the sizes;
+// ESPHUB_XDP_MEASURE_BATCH=N sets the AF_XDP worker's batch, 64 by default;
 // ESPHUB_XDP_MEASURE_PROFILE=DIR writes a CPU profile of each AF_XDP case
 // pair's first round into DIR). The AF_XDP cases with and without crypto
 // alternate in 250 ms slices within each round.
@@ -333,6 +334,12 @@ func TestMeasure(t *testing.T) {
 		fmt.Sscan(s, &n)
 		if n > 0 {
 			secs = time.Duration(n) * time.Second
+		}
+	}
+	batch := 0
+	if s := os.Getenv(measureEnv + "_BATCH"); s != "" {
+		if _, err := fmt.Sscan(s, &batch); err != nil || batch < 1 || batch > 1024 {
+			t.Fatalf("%s_BATCH=%q: want 1 to 1024", measureEnv, s)
 		}
 	}
 	l := labtest.Up(t, measureTopo)
@@ -467,7 +474,7 @@ func TestMeasure(t *testing.T) {
 			var err error
 			// No idle spinning: the worker's CPU time is then its work.
 			b, err = New(Config{Engine: dataplane.NewEngine(dataplane.Options{}), WAN: "wan", LANs: []LAN{{Name: "lan"}},
-				CPUs: []int{1 % runtime.NumCPU()}, IdleSpin: -1})
+				CPUs: []int{1 % runtime.NumCPU()}, IdleSpin: -1, Batch: batch})
 			return err
 		}))
 		programMeasure(t, b)
@@ -489,6 +496,11 @@ func TestMeasure(t *testing.T) {
 			}
 			st := b.Status()
 			t.Logf("af_xdp queue %+v drops %v", st.Queues[0], st.Drops)
+			if w := b.workers[0]; w.c.batches.Load() > 0 {
+				q := st.Queues[0]
+				t.Logf("af_xdp worker: %d batches of %.1f packets on average, %d sleeps in poll()",
+					w.c.batches.Load(), float64(q.RxWAN+q.RxLAN)/float64(w.c.batches.Load()), w.c.idleWaits.Load())
+			}
 			checkLedger(t, "gw", b)
 			must(t, b.Close())
 		}
