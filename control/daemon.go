@@ -50,6 +50,15 @@ type KernelRoutes interface {
 	DeleteRoute(vrf string, p netip.Prefix) error
 }
 
+// KernelAddresses is implemented by a KernelRoutes that can also put
+// addresses on the overlay device: a spoke's pool-assigned address (`ip
+// address negotiated`) is configured there while its session is up, so
+// that the host's own traffic into the overlay has it as source.
+type KernelAddresses interface {
+	AddAddress(vrf string, p netip.Prefix) error
+	DeleteAddress(vrf string, p netip.Prefix) error
+}
+
 // Options configure a Daemon.
 type Options struct {
 	Logger *slog.Logger
@@ -175,6 +184,14 @@ type Session struct {
 	Children map[uint32]*ike.ChildSA `json:"-"`
 	// Routes are the prefixes accepted from the peer's configuration exchange.
 	Routes []netip.Prefix `json:"accepted_routes,omitempty"`
+	// Addresses are the addresses the peer assigned us in its CFG_REPLY
+	// (INTERNAL_IP4_ADDRESS / INTERNAL_IP6_ADDRESS; `ip address
+	// negotiated`), configured on the overlay device while the session is up.
+	Addresses []netip.Prefix `json:"negotiated_addresses,omitempty"`
+	// Stale names what the peer received from us in IKE_AUTH that a reload
+	// has changed since ("route set", "pool", "dns"): it applies when the
+	// session is next set up.
+	Stale []string `json:"config_changed_since_setup,omitempty"`
 	// SGT is set when the session's SAs carry Cisco TrustSec tags
 	// (CISCO-CTS-SGT negotiated, IPsec mode, propagate sgt).
 	SGT bool `json:"sgt_tagging,omitempty"`
@@ -375,6 +392,7 @@ func (d *Daemon) Reload(cfg *config.Config) []string {
 	}
 	cancel()
 	d.applyConfigRoutes(old, cfg)
+	summary = append(summary, d.reapplySessionRoutes(old, cfg)...)
 	if !config.Equal(old.BGP, cfg.BGP) || !config.Equal(old.VRFs, cfg.VRFs) {
 		go d.mpls.reconfigure()
 	}
@@ -420,6 +438,7 @@ func (d *Daemon) Sessions() []Session {
 	for _, s := range d.sessions {
 		c := *s
 		c.Routes = append([]netip.Prefix(nil), s.Routes...)
+		c.Addresses = append([]netip.Prefix(nil), s.Addresses...)
 		c.Children = make(map[uint32]*ike.ChildSA, len(s.Children))
 		for k, v := range s.Children { // the ChildSAs themselves are never modified
 			c.Children[k] = v

@@ -262,9 +262,13 @@ func (m *mplsState) syncLabels(cfg *config.Config) {
 			want[v.Name] = true
 		}
 	}
+	// Allocate in VRF id order (configuration order), so that a node's
+	// labels do not depend on map order and stay the same across restarts.
+	names := slices.Collect(maps.Keys(want))
+	sort.Slice(names, func(i, j int) bool { return m.d.vrfID(names[i]) < m.d.vrfID(names[j]) })
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for name := range want {
+	for _, name := range names {
 		if _, ok := m.vrfLabel[name]; ok {
 			continue
 		}

@@ -33,6 +33,11 @@ type nhrpState struct {
 	mu       sync.Mutex
 	nodes    map[string]*nhrpNode // by VRF
 	attached map[string]string    // tunnel interface -> VRF of the Node it is attached to
+	// vrfNodes are the NHRP instances of the customer VRFs an MPLS overlay
+	// (`mpls nhrp`) carries, by customer VRF: they share the overlay's
+	// tunnels and tell their packets apart by the VRF label
+	// (wire.ExtVRFLabel), as data is told apart by its VPN label.
+	vrfNodes map[string]*nhrpNode
 	// installed remembers how each shortcut went into the RIB, so that its
 	// removal undoes exactly that (an override or an H route).
 	installed map[shortcutKey]nhrp.RouteKind
@@ -40,6 +45,9 @@ type nhrpState struct {
 	hairpins      chan dataplane.HairpinEvent
 	hairpinsLost  uint64 // guarded by mu
 	lifetimesSeen uint64 // guarded by mu
+	// unknownLabel counts NHRP packets whose VRF label names no VRF of
+	// ours. Guarded by mu.
+	unknownLabel uint64
 	// closing holds the IKE SPIs of redundant spoke-to-spoke sessions
 	// being deleted. Guarded by mu.
 	closing map[uint64]bool
@@ -66,10 +74,13 @@ type nhrpNode struct {
 	vrf  string
 	cfg  nhrp.Config
 	node *nhrp.Node
+	// overlay is, for a customer VRF's instance of an MPLS overlay, the
+	// VRF of the tunnels it shares (that of the overlay's Node).
+	overlay string
 }
 
 func newNHRPState(d *Daemon) *nhrpState {
-	return &nhrpState{d: d, nodes: map[string]*nhrpNode{}, attached: map[string]string{},
+	return &nhrpState{d: d, nodes: map[string]*nhrpNode{}, attached: map[string]string{}, vrfNodes: map[string]*nhrpNode{},
 		installed: map[shortcutKey]nhrp.RouteKind{}, uses: map[usageKey]uint64{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
 }
 
@@ -120,6 +131,39 @@ func nhrpConfigs(c *config.Config) map[string]nhrp.Config {
 	return out
 }
 
+// vrfNHRPConfig is the NHRP configuration of the customer VRFs of an MPLS
+// overlay: an overlay VRF's tunnels or templates with `mpls nhrp` carry
+// every VRF of router bgp, and each such VRF gets an NHRP instance with the
+// overlay's settings. Shortcuts override the next hop of the VPNv4 route
+// for the same prefix (NHO): an H route (distance 250) would lose to it.
+func vrfNHRPConfigs(c *config.Config, overlays map[string]nhrp.Config) map[string]vrfNHRP {
+	out := map[string]vrfNHRP{}
+	if c.BGP == nil {
+		return out
+	}
+	for _, ifc := range c.Interfaces {
+		if !ifc.MPLSNHRP || ifc.NHRP == nil || ifc.Shutdown || (ifc.Kind != config.KindTunnel && ifc.Kind != config.KindVirtualTemplate) {
+			continue
+		}
+		oc, ok := overlays[ifc.VRF]
+		if !ok {
+			continue
+		}
+		oc.RouteKind = nhrp.RouteNHO
+		for _, v := range c.BGP.VRFs {
+			if v.Name != ifc.VRF {
+				out[v.Name] = vrfNHRP{overlay: ifc.VRF, cfg: oc}
+			}
+		}
+	}
+	return out
+}
+
+type vrfNHRP struct {
+	overlay string
+	cfg     nhrp.Config
+}
+
 // configure builds, keeps or replaces the Nodes for cfg. A Node whose
 // configuration changed is closed (withdrawing its shortcuts) and rebuilt,
 // and the sessions of its VRF are attached again.
@@ -155,6 +199,29 @@ func (ns *nhrpState) configure(cfg *config.Config) error {
 		ns.nodes[vrf] = &nhrpNode{vrf: vrf, cfg: nc, node: node}
 		reattach = append(reattach, vrf)
 	}
+	wantVRF := vrfNHRPConfigs(cfg, want)
+	for vrf, nn := range ns.vrfNodes {
+		if vc, ok := wantVRF[vrf]; !ok || vc.cfg != nn.cfg || vc.overlay != nn.overlay {
+			nn.node.Close()
+			delete(ns.vrfNodes, vrf)
+		}
+	}
+	for vrf, vc := range wantVRF {
+		if _, ok := ns.vrfNodes[vrf]; ok {
+			continue
+		}
+		node, err := nhrp.New(vc.cfg, nhrp.Deps{
+			Sender: (*nhrpSender)(ns), RIB: &nhrpRIB{ns: ns, vrf: vrf}, Routes: &nhrpRoutes{ns: ns, vrf: vrf, labelled: true},
+			Protector: (*nhrpProtector)(ns), Usage: &nhrpUsage{ns: ns, vrf: vrf}, Clock: nhrp.SystemClock{},
+			Logger: ns.d.log.With("nhrp_vrf", vrf), Labels: &nhrpLabels{ns: ns, vrf: vrf},
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("nhrp vrf %q: %w", vrf, err))
+			continue
+		}
+		ns.vrfNodes[vrf] = &nhrpNode{vrf: vrf, cfg: vc.cfg, node: node, overlay: vc.overlay}
+		reattach = append(reattach, vrf)
+	}
 	ns.mu.Unlock()
 	if len(reattach) > 0 {
 		for _, s := range ns.d.Sessions() {
@@ -162,6 +229,60 @@ func (ns *nhrpState) configure(cfg *config.Config) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// vrfNodesOf returns the customer VRF instances sharing the tunnels of
+// overlay VRF overlay.
+func (ns *nhrpState) vrfNodesOf(overlay string) []*nhrpNode {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	var out []*nhrpNode
+	for _, nn := range ns.vrfNodes {
+		if nn.overlay == overlay {
+			out = append(out, nn)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].vrf < out[j].vrf })
+	return out
+}
+
+// receiverOf picks the Node for an NHRP packet that arrived on tunnel, of
+// the overlay Node n: the customer VRF instance its VRF label names (our
+// own label for that VRF), the instance waiting for a reply with its
+// request ID (a reply over a fresh spoke-to-spoke tunnel names no VRF:
+// seed-features.md §21 step 12), else n itself. A label that names none of
+// our VRFs gets nil: the packet is dropped rather than read in the wrong
+// VRF.
+func (ns *nhrpState) receiverOf(tunnel string, n *nhrp.Node, payload []byte) *nhrp.Node {
+	ns.mu.Lock()
+	overlay, ok := ns.attached[tunnel]
+	ns.mu.Unlock()
+	if !ok {
+		return n
+	}
+	vns := ns.vrfNodesOf(overlay)
+	if len(vns) == 0 {
+		return n
+	}
+	if l, ok := wire.PacketVRFLabel(payload); ok {
+		for _, vn := range vns {
+			if own, ok := ns.d.mpls.VRFLabel(vn.vrf); ok && uint32(own) == l {
+				return vn.node
+			}
+		}
+		ns.mu.Lock()
+		ns.unknownLabel++
+		ns.mu.Unlock()
+		return nil
+	}
+	if ty, id, ok := wire.PacketRequestID(payload); ok && ty == wire.TypeResolutionReply {
+		for _, vn := range vns {
+			if vn.node.Awaits(id) {
+				return vn.node
+			}
+		}
+	}
+	return n
 }
 
 // nodeOf returns the Node a tunnel interface is attached to, or nil.
@@ -178,12 +299,16 @@ func (ns *nhrpState) nodeOf(tunnel string) *nhrp.Node {
 	return nil
 }
 
-// allNodes returns the Nodes ordered by VRF name.
+// allNodes returns the Nodes, the customer VRF instances of MPLS overlays
+// included, ordered by VRF name.
 func (ns *nhrpState) allNodes() []*nhrpNode {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	out := make([]*nhrpNode, 0, len(ns.nodes))
+	out := make([]*nhrpNode, 0, len(ns.nodes)+len(ns.vrfNodes))
 	for _, nn := range ns.nodes {
+		out = append(out, nn)
+	}
+	for _, nn := range ns.vrfNodes {
 		out = append(out, nn)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].vrf < out[j].vrf })
@@ -242,6 +367,9 @@ func (ns *nhrpState) tunnelUp(s Session) {
 		t.PeerInitiated = !s.Initiator
 	}
 	nn.node.TunnelUp(t)
+	for _, vn := range ns.vrfNodesOf(s.VRF) {
+		vn.node.TunnelUp(t)
+	}
 	if t.Shortcut {
 		ns.closeRedundant(s)
 	}
@@ -363,6 +491,9 @@ func (ns *nhrpState) tunnelDown(name string) {
 	ns.mu.Unlock()
 	if n != nil {
 		n.TunnelDown(name)
+		for _, vn := range ns.vrfNodesOf(vrf) {
+			vn.node.TunnelDown(name)
+		}
 	}
 }
 
@@ -415,7 +546,9 @@ func (d *Daemon) Punt(tunnel dataplane.TunnelID, proto uint16, payload []byte, _
 			return
 		}
 	}
-	n.Receive(name, payload)
+	if n = d.nhrp.receiverOf(name, n, payload); n != nil {
+		n.Receive(name, payload)
+	}
 }
 
 // DataplaneEvents returns the sink to give the dataplane engine
@@ -457,9 +590,25 @@ func (ns *nhrpState) runHairpins(ctx context.Context) {
 			if !ok1 || !ok2 {
 				continue
 			}
-			if n := ns.nodeOf(in); n != nil {
-				n.HairpinFlow(in, out, ev.Src, ev.Dst)
+			n := ns.nodeOf(in)
+			if n == nil {
+				continue
 			}
+			if ev.VRF != 0 {
+				// Labelled traffic: the redirect is the VRF's.
+				n = nil
+				if vrf, ok := ns.d.vrfName(ev.VRF); ok {
+					ns.mu.Lock()
+					if vn := ns.vrfNodes[vrf]; vn != nil {
+						n = vn.node
+					}
+					ns.mu.Unlock()
+				}
+				if n == nil {
+					continue
+				}
+			}
+			n.HairpinFlow(in, out, ev.Src, ev.Dst)
 		}
 	}
 }
@@ -497,7 +646,7 @@ func (r *nhrpRIB) Lookup(dst netip.Addr) (nhrp.Route, bool) {
 	}
 	out := nhrp.Route{Prefix: rt.Prefix, Local: rt.Source == rib.Local, Shortcut: rt.Source == rib.NHRP}
 	if fw := rt.Forwarding(); len(fw) > 0 {
-		out.Tunnel, out.NextHop = fw[0].Interface, fw[0].Addr
+		out.Tunnel, out.NextHop, out.Label = fw[0].Interface, fw[0].Addr, fw[0].Label
 		out.Shortcut = out.Shortcut || fw[0].Shortcut
 	}
 	return out, true
@@ -506,16 +655,26 @@ func (r *nhrpRIB) Lookup(dst netip.Addr) (nhrp.Route, bool) {
 // nhrpRoutes implements nhrp.RouteSink: H routes (distance 250) owned by
 // the spoke-to-spoke interface, so that its session going down withdraws
 // them too, or next-hop overrides of the route for exactly the prefix.
+//
+// A customer VRF's instance of an MPLS overlay (labelled) installs only
+// labelled shortcuts: an unlabelled route from the VRF into a shared tunnel
+// would deliver its traffic to the peer's global table. The route to the
+// peer's overlay address that NHRP also asks for belongs to the overlay's
+// instance.
 type nhrpRoutes struct {
-	ns  *nhrpState
-	vrf string
+	ns       *nhrpState
+	vrf      string
+	labelled bool
 }
 
 // InstallShortcut implements nhrp.RouteSink.
 func (r *nhrpRoutes) InstallShortcut(sr nhrp.ShortcutRoute) error {
+	if r.labelled && sr.Label == 0 {
+		return nil
+	}
 	rb := r.ns.d.rib
 	key := shortcutKey{r.vrf, sr.Prefix.Masked(), sr.Tunnel}
-	nh := rib.NextHop{Addr: sr.NextHop, Interface: sr.Tunnel, Shortcut: true}
+	nh := rib.NextHop{Addr: sr.NextHop, Interface: sr.Tunnel, Shortcut: true, Label: sr.Label}
 	kind := nhrp.RouteNHRP
 	if sr.Kind == nhrp.RouteNHO {
 		if b, ok := rb.Best(r.vrf, key.prefix); ok && b.Source != rib.NHRP {
@@ -541,6 +700,9 @@ func (r *nhrpRoutes) InstallShortcut(sr nhrp.ShortcutRoute) error {
 
 // RemoveShortcut implements nhrp.RouteSink.
 func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
+	if r.labelled && sr.Label == 0 {
+		return nil
+	}
 	key := shortcutKey{r.vrf, sr.Prefix.Masked(), sr.Tunnel}
 	// A shortcut moving to another tunnel is removed and installed again:
 	// keep the use its route saw until now, which the FIB entry's removal
@@ -561,6 +723,49 @@ func (r *nhrpRoutes) RemoveShortcut(sr nhrp.ShortcutRoute) error {
 	}
 	r.ns.d.rib.Remove(r.vrf, key.prefix, rib.NHRP, sr.Tunnel)
 	return nil
+}
+
+// nhrpLabels implements nhrp.VRFLabels for a customer VRF of an MPLS
+// overlay. The peer's label for the VRF is the one its VPNv4 routes carry
+// through the tunnel (labels are allocated per VRF: every route of the VRF
+// through one peer carries the same), including a shortcut's; our own is
+// the VRF's label mpls/ allocated for BGP, so the label NHRP hands out is
+// the one BGP advertises (IOS's MFI sharing, seed-features.md §21 step 10).
+type nhrpLabels struct {
+	ns  *nhrpState
+	vrf string
+}
+
+// PeerLabel implements nhrp.VRFLabels.
+func (l *nhrpLabels) PeerLabel(tunnel string) (uint32, bool) {
+	for _, fam := range []int{4, 6} {
+		for _, r := range l.ns.d.rib.Routes(l.vrf, fam) {
+			for _, h := range r.Forwarding() {
+				if h.Interface == tunnel && h.Label >= 16 {
+					return h.Label, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// LocalLabel implements nhrp.VRFLabels.
+func (l *nhrpLabels) LocalLabel() (uint32, bool) {
+	v, ok := l.ns.d.mpls.VRFLabel(l.vrf)
+	return uint32(v), ok
+}
+
+// vrfName names the VRF of a dataplane VRF id.
+func (d *Daemon) vrfName(id uint32) (string, bool) {
+	d.ifMu.Lock()
+	defer d.ifMu.Unlock()
+	for name, v := range d.vrfIDs {
+		if v == id {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // nhrpUsage implements nhrp.Usage for one VRF with the dataplane's
@@ -698,9 +903,17 @@ func (p *nhrpProtector) Initiate(req nhrp.InitiateRequest) error {
 // Release implements nhrp.Releaser: the spoke-to-spoke session of an
 // interface NHRP no longer uses (its entries expired or were cleared) is
 // deleted, as IOS removes the virtual-access of an expired shortcut.
+//
+// The VRF instances of an MPLS overlay share spoke-to-spoke sessions: the
+// session stays while any instance still uses it.
 func (p *nhrpProtector) Release(tunnel string) {
 	ns := (*nhrpState)(p)
 	d := ns.d
+	for _, nn := range ns.allNodes() {
+		if nn.node.InUse(tunnel) {
+			return
+		}
+	}
 	d.mu.Lock()
 	var spi uint64
 	for k, s := range d.sessions {

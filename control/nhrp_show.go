@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/esphub/esphub/control/api"
@@ -36,8 +37,14 @@ func (d *Daemon) showNHRP(v4 bool) api.Handler {
 		now := d.now()
 		var b bytes.Buffer
 		rows := []nhrpEntryJSON{}
-		for _, nn := range d.nhrp.allNodes() {
+		nodes := d.nhrp.allNodes()
+		for _, nn := range nodes {
 			entries := nn.node.Cache()
+			if len(nodes) > 1 && slices.ContainsFunc(entries, func(e nhrp.Entry) bool { return e.Prefix.Addr().Is4() == v4 }) {
+				// Several instances (the VRFs of an MPLS overlay) may
+				// hold the same prefixes.
+				fmt.Fprintf(&b, "VRF %s:\n", vrfLabelName(nn.vrf))
+			}
 			if err := nhrp.WriteNHRP(&b, entries, now, v4, detail); err != nil {
 				return api.Result{}, err
 			}
@@ -142,12 +149,21 @@ func (m *NHRPMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNHRPEntries, prometheus.GaugeValue, float64(len(nn.node.Cache())), vrf)
 	}
 	d.nhrp.mu.Lock()
-	lost := d.nhrp.hairpinsLost
+	lost, unknown := d.nhrp.hairpinsLost, d.nhrp.unknownLabel
 	d.nhrp.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descNHRPHairpinsLost, prometheus.CounterValue, float64(lost))
+	ch <- prometheus.MustNewConstMetric(descNHRPUnknownLabel, prometheus.CounterValue, float64(unknown))
+}
+
+func vrfLabelName(vrf string) string {
+	if vrf == "" {
+		return "default"
+	}
+	return vrf
 }
 
 var (
 	descNHRPEntries      = prometheus.NewDesc("esphub_nhrp_cache_entries", "NHRP cache entries.", []string{"vrf"}, nil)
 	descNHRPHairpinsLost = prometheus.NewDesc("esphub_nhrp_hairpin_events_lost_total", "Hairpin reports dropped because the NHRP side lagged.", nil, nil)
+	descNHRPUnknownLabel = prometheus.NewDesc("esphub_nhrp_unknown_vrf_label_total", "NHRP packets dropped because their VRF label names no VRF of this node.", nil, nil)
 )

@@ -306,3 +306,44 @@ func TestNHRPUsagePerRoute(t *testing.T) {
 		t.Fatalf("use before the removal lost: IPv6 route reads %d, want 2", b)
 	}
 }
+
+// TestVRFNHRPConfigs: the MPLS example's overlay (mpls nhrp on the tunnel
+// and template) gets one NHRP instance per VRF of router bgp, with the
+// overlay's settings and next-hop overrides; without mpls nhrp, or
+// without router bgp, none.
+func TestVRFNHRPConfigs(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "examples", "mpls", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	spoke, hub := read("spoke1.cfg"), read("hub.cfg")
+	for _, tt := range []struct {
+		name string
+		src  string
+		want nhrp.Config
+		n    int
+	}{
+		{"spoke", spoke, nhrp.Config{Shortcut: true, VirtualTemplate: 1, RouteKind: nhrp.RouteNHO}, 2},
+		{"hub", hub, nhrp.Config{NHS: true, Redirect: true, RouteKind: nhrp.RouteNHO}, 2},
+		{"no mpls nhrp", strings.ReplaceAll(spoke, " mpls nhrp\n", ""), nhrp.Config{}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := parse(t, tt.name, tt.src)
+			got := vrfNHRPConfigs(c, nhrpConfigs(c))
+			if len(got) != tt.n {
+				t.Fatalf("instances %+v, want %d", got, tt.n)
+			}
+			for _, vrf := range []string{"red", "blue"} {
+				if tt.n == 0 {
+					break
+				}
+				if v, ok := got[vrf]; !ok || v.overlay != "" || v.cfg != tt.want {
+					t.Errorf("vrf %s: %+v, want overlay \"\" and %+v", vrf, v, tt.want)
+				}
+			}
+		})
+	}
+}

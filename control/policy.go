@@ -203,6 +203,9 @@ type tunnelPlan struct {
 	Proposals []suite.Proposal
 	IPsec     *config.IPsecProfile
 	Lifetime  time.Duration
+	// TunnelMode is the IOS tunnel mode the plan implements: the
+	// interface's, or the one `virtual-template N mode auto` chose.
+	TunnelMode config.TunnelMode
 }
 
 // planTunnel derives a tunnel's encapsulation and Child SA policy from the
@@ -210,6 +213,16 @@ type tunnelPlan struct {
 // `virtual-template N mode auto` a peer that did not gets IPsec mode, as a
 // strongSwan or other RFC client proposing 0.0.0.0/0 expects.
 func planTunnel(c *config.Config, ifc *config.Interface, prof *config.Profile, flexPeer bool) (*tunnelPlan, error) {
+	var mode config.TunnelMode
+	if prof != nil && prof.VTModeAuto && !flexPeer {
+		mode = config.ModeIPsecIPv4
+	}
+	return planTunnelMode(c, ifc, prof, mode)
+}
+
+// planTunnelMode is planTunnel with the tunnel mode given (`virtual-template
+// N mode auto`), or the interface's own when mode is empty.
+func planTunnelMode(c *config.Config, ifc *config.Interface, prof *config.Profile, mode config.TunnelMode) (*tunnelPlan, error) {
 	if ifc == nil {
 		return nil, errors.New("no tunnel interface")
 	}
@@ -224,10 +237,10 @@ func planTunnel(c *config.Config, ifc *config.Interface, prof *config.Profile, f
 	if ifc.NHRP != nil {
 		pl.NetworkID = ifc.NHRP.NetworkID
 	}
-	mode := tc.EffectiveMode()
-	if prof != nil && prof.VTModeAuto && !flexPeer {
-		mode = config.ModeIPsecIPv4
+	if mode == "" {
+		mode = tc.EffectiveMode()
 	}
+	pl.TunnelMode = mode
 	switch mode {
 	case config.ModeGREIP, config.ModeGREIPv6:
 		pl.Mode, pl.ChildMode = dataplane.ModeGRE, ike.ModeTransport
@@ -261,6 +274,52 @@ func planTunnel(c *config.Config, ifc *config.Interface, prof *config.Profile, f
 		pl.Lifetime = config.DefaultIPsecLifetimeSeconds * time.Second
 	}
 	return pl, nil
+}
+
+// autoTunnelMode is `virtual-template N mode auto`: the tunnel mode a
+// responder gives a session, from what the initiator proposed for its
+// first Child SA. GRE selectors (every TSi and TSr for IP protocol 47, as
+// FlexVPN's GRE mode sends host to host) mean GRE over the outer family;
+// otherwise IPsec mode, whose overlay family is the selectors' (IPv6 when
+// every selector is IPv6, IPv4 when every one is IPv4, the outer family
+// when they mix) and whose transport is the outer family. ok is false when
+// there are no selectors to decide by.
+func autoTunnelMode(remote netip.Addr, tsi, tsr []ike.TrafficSelector) (mode config.TunnelMode, ok bool) {
+	all := append(append([]ike.TrafficSelector(nil), tsi...), tsr...)
+	if len(tsi) == 0 || len(tsr) == 0 {
+		return "", false
+	}
+	outer6 := remote.Unmap().Is6()
+	gre, v4, v6 := true, 0, 0
+	for _, ts := range all {
+		gre = gre && ts.Proto == 47
+		if ts.Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	switch {
+	case gre && outer6:
+		return config.ModeGREIPv6, true
+	case gre:
+		return config.ModeGREIP, true
+	}
+	inner6 := outer6
+	if v4 == 0 {
+		inner6 = true
+	} else if v6 == 0 {
+		inner6 = false
+	}
+	switch {
+	case outer6 && inner6:
+		return config.ModeIPsecIPv6, true
+	case outer6:
+		return config.ModeIPsecV4OverV6, true
+	case inner6:
+		return config.ModeIPsecV6OverV4, true
+	}
+	return config.ModeIPsecIPv4, true
 }
 
 // childConfig builds the Child SA policy for a session between local and

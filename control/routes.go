@@ -96,6 +96,9 @@ func (d *Daemon) fibApply(ch rib.Change) {
 	nh := dataplane.NextHop{Kind: dataplane.NextHopHost}
 	tunnel := false
 	for _, h := range ch.Best.Forwarding() {
+		if ch.Best.Source == rib.Local {
+			break // our own address (a negotiated one names its tunnel): the host's
+		}
 		if h.Interface == "Null0" {
 			nh = dataplane.NextHop{Kind: dataplane.NextHopDrop}
 			break
@@ -312,16 +315,9 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 			_ = d.rib.Add(staticRoute(sr, iface))
 		}
 	}
-	if prof != nil && info.PeerConfig != nil && prof.ConfigSetAccept {
-		ap := authzPolicy(cfg, prof)
-		if ap != nil && ap.RouteAccept != nil {
-			for _, p := range info.PeerConfig.AppendSubnets(nil) {
-				r := rib.Route{VRF: vrf, Prefix: p.Masked(), Source: rib.IKEv2, Distance: uint8(ap.RouteAccept.Distance),
-					Tag: uint32(ap.RouteAccept.Tag), NextHops: []rib.NextHop{{Interface: iface}}, Owner: iface}
-				if err := d.rib.Add(r); err == nil {
-					accepted = append(accepted, r.Prefix)
-				}
-			}
+	for _, r := range acceptRoutes(cfg, prof, vrf, iface, info.PeerConfig) {
+		if err := d.rib.Add(r); err == nil {
+			accepted = append(accepted, r.Prefix)
 		}
 	}
 	if addr, ok := assignedAddr(info); ok {
@@ -336,6 +332,27 @@ func (d *Daemon) sessionRoutesUp(s *Session, info ike.IKESAInfo) {
 	d.mu.Lock()
 	s.Routes = accepted
 	d.mu.Unlock()
+}
+
+// acceptRoutes returns the routes a session on iface installs from the
+// subnets its peer sent (peer's configuration payload) under cfg: none
+// unless the profile says `config-exchange set accept` (the default) and
+// its authorization policy `route accept`, whose tag and distance they
+// carry.
+func acceptRoutes(cfg *config.Config, prof *config.Profile, vrf, iface string, peer *wire.Configuration) []rib.Route {
+	if prof == nil || peer == nil || !prof.ConfigSetAccept {
+		return nil
+	}
+	ap := authzPolicy(cfg, prof)
+	if ap == nil || ap.RouteAccept == nil {
+		return nil
+	}
+	var out []rib.Route
+	for _, p := range peer.AppendSubnets(nil) {
+		out = append(out, rib.Route{VRF: vrf, Prefix: p.Masked(), Source: rib.IKEv2, Distance: uint8(ap.RouteAccept.Distance),
+			Tag: uint32(ap.RouteAccept.Tag), NextHops: []rib.NextHop{{Interface: iface}}, Owner: iface})
+	}
+	return out
 }
 
 // allocate leases the lowest free address of an IPv4 local pool of cfg.

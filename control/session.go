@@ -20,13 +20,15 @@ import (
 type policy Daemon
 
 // ResponderIKE implements ike.Policy: the IKEv2 policy matching the local
-// address (and the global front-door VRF) gives the acceptable proposals.
+// address and its front-door VRF (arrivalInterface) gives the acceptable
+// proposals.
 func (p *policy) ResponderIKE(local, remote netip.AddrPort) ([]suite.Proposal, error) {
 	d := (*Daemon)(p)
 	d.mu.Lock()
 	cfg := d.cfg
 	d.mu.Unlock()
-	pol := cfg.SelectPolicy("", local.Addr().Unmap())
+	_, fvrf := arrivalInterface(cfg, local.Addr())
+	pol := cfg.SelectPolicy(fvrf, local.Addr().Unmap())
 	if pol == nil {
 		d.stats.failure("NO_PROPOSAL_CHOSEN")
 		return nil, fmt.Errorf("no crypto ikev2 policy matches local address %v", local.Addr())
@@ -39,7 +41,7 @@ func (p *policy) ResponderIKE(local, remote netip.AddrPort) ([]suite.Proposal, e
 }
 
 // MatchProfile implements ike.Policy: config's profile rules choose the
-// profile by the peer's identity; the keyring gives the keys; the
+// profile by the peer's identity and front-door VRF (arrivalInterface); the keyring gives the keys; the
 // profile's virtual template gives the Child SA policy.
 func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 	d := (*Daemon)(p)
@@ -47,7 +49,9 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 	defer d.mu.Unlock()
 	cfg := d.cfg
 	rid := fromIKEIdentity(req.RemoteID)
-	prof, err := cfg.MatchProfile(peerInfo(req))
+	pi := peerInfo(req)
+	pi.LocalInterface, pi.FVRF = arrivalInterface(cfg, req.Local.Addr())
+	prof, err := cfg.MatchProfile(pi)
 	if err != nil {
 		d.stats.failure("AUTHENTICATION_FAILED")
 		d.event("IKEV2", logging.Error, "NO_PROFILE", fmt.Sprintf("no IKEv2 profile for peer %v id %v: %v", req.Remote, req.RemoteID, err))
@@ -66,7 +70,14 @@ func (p *policy) MatchProfile(req ike.ProfileRequest) (*ike.Profile, error) {
 			flex = true
 		}
 	}
-	plan, err := planTunnel(cfg, vt, prof, flex)
+	var plan *tunnelPlan
+	if mode, ok := autoTunnelMode(req.Remote.Addr(), req.TSi, req.TSr); ok && prof.VTModeAuto {
+		// mode auto decides by the proposed selectors; the vendor ID is
+		// the fallback when there are none.
+		plan, err = planTunnelMode(cfg, vt, prof, mode)
+	} else {
+		plan, err = planTunnel(cfg, vt, prof, flex)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +340,7 @@ func (d *Daemon) onEvent(ev ike.Event) {
 // sessionUp finishes a session whose IKE SA and first Child SA are both up.
 func (d *Daemon) sessionUp(s *Session, info ike.IKESAInfo) {
 	d.sessionRoutesUp(s, info)
+	d.sessionAddressUp(s, info)
 	d.mu.Lock()
 	snap := *s
 	d.mu.Unlock()
@@ -391,6 +403,7 @@ func (d *Daemon) sessionDown(spi uint64) {
 		}
 	}
 	d.mu.Unlock()
+	d.sessionAddressDown(s)
 	if shared {
 		return
 	}
@@ -437,4 +450,31 @@ func notifyName(err error) string {
 		return "TS_UNACCEPTABLE"
 	}
 	return "OTHER"
+}
+
+// arrivalInterface names the configured interface holding local, the
+// address an IKE request arrived on, and that interface's VRF: the
+// front-door VRF `match fvrf` in IKEv2 policies and profiles is checked
+// against. The IKE sockets are not bound per VRF (the host has no VRF
+// devices; SO_BINDTODEVICE would not make one), so the FVRF is inferred
+// from the local address: an address configured in two VRFs is found in
+// the first interface that has it. No such interface: the global VRF.
+func arrivalInterface(cfg *config.Config, local netip.Addr) (ifname, fvrf string) {
+	local = local.Unmap()
+	for _, ifc := range cfg.Interfaces {
+		if ifc.Kind != config.KindPhysical && ifc.Kind != config.KindLoopback {
+			continue
+		}
+		for _, p := range ifc.Addresses {
+			if p.Addr() == local {
+				return ifc.Name, ifc.VRF
+			}
+		}
+		for _, p := range ifc.IPv6Addresses {
+			if p.Addr() == local {
+				return ifc.Name, ifc.VRF
+			}
+		}
+	}
+	return "", ""
 }

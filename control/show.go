@@ -21,8 +21,20 @@ import (
 )
 
 // ReloadFunc re-reads the configuration and applies it (esphubd owns the
-// file); it returns the changes, or the FILE:LINE:COL diagnostics as error.
-type ReloadFunc func() ([]string, error)
+// file); it returns what was applied, or the FILE:LINE:COL diagnostics as
+// error.
+type ReloadFunc func() (ReloadResult, error)
+
+// ReloadResult identifies the configuration a reload applied (so that an
+// operator can tell which version of the file is running) and lists what
+// changed (Daemon.Reload's summary).
+type ReloadResult struct {
+	File    string   `json:"file"`
+	SHA256  string   `json:"sha256"`
+	Lines   int      `json:"lines"`
+	Bytes   int      `json:"bytes"`
+	Changes []string `json:"changes"`
+}
 
 // Commands returns the operator commands this daemon answers, for
 // api.NewServer. reload may be nil (no `reload` command).
@@ -48,20 +60,24 @@ func (d *Daemon) Commands(reload ReloadFunc) *api.Commands {
 	d.ctsCommands(c)
 	if reload != nil {
 		c.Handle("reload", "re-read the configuration file and apply the difference", func(ctx context.Context, args []string) (api.Result, error) {
-			changes, err := reload()
+			res, err := reload()
 			if err != nil {
 				return api.Result{}, err
 			}
+			if res.Changes == nil {
+				res.Changes = []string{}
+			}
 			var b strings.Builder
-			if len(changes) == 0 {
+			fmt.Fprintf(&b, "configuration %s: %d lines, %d bytes, sha256 %s\n", res.File, res.Lines, res.Bytes, res.SHA256)
+			if len(res.Changes) == 0 {
 				b.WriteString("configuration reloaded: no changes\n")
 			} else {
-				fmt.Fprintf(&b, "configuration reloaded: %d change(s)\n", len(changes))
-				for _, ch := range changes {
+				fmt.Fprintf(&b, "configuration reloaded: %d change(s)\n", len(res.Changes))
+				for _, ch := range res.Changes {
 					fmt.Fprintf(&b, "  %s\n", ch)
 				}
 			}
-			return api.Result{Data: map[string]any{"changes": changes}, Text: b.String()}, nil
+			return api.Result{Data: res, Text: b.String()}, nil
 		})
 	}
 	return c
@@ -422,6 +438,8 @@ type sessionJSON struct {
 	Flows     []string       `json:"ipsec_flows,omitempty"`
 	ActiveSAs int            `json:"active_sas"`
 	Routes    []netip.Prefix `json:"accepted_routes,omitempty"`
+	Addresses []netip.Prefix `json:"negotiated_addresses,omitempty"`
+	Stale     []string       `json:"config_changed_since_setup,omitempty"`
 	InPkts    uint64         `json:"inbound_packets"`
 	OutPkts   uint64         `json:"outbound_packets"`
 	Drops     uint64         `json:"drops"`
@@ -479,7 +497,7 @@ func (d *Daemon) sessionRows() []sessionJSON {
 	var rows []sessionJSON
 	for _, s := range d.Sessions() {
 		r := sessionJSON{Interface: s.Interface, Profile: s.Profile, Status: "UP-ACTIVE", Peer: s.Remote, SessionID: s.ID,
-			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes}
+			Local: s.Local, RemoteID: s.IKE.RemoteID.String(), Uptime: rib.FormatAge(now.Sub(s.Created)), Routes: s.Routes, Addresses: s.Addresses, Stale: s.Stale}
 		for _, c := range s.Children {
 			r.Flows = append(r.Flows, tsFlow(c.LocalTS, c.RemoteTS))
 			r.ActiveSAs += 2
@@ -550,6 +568,12 @@ func (d *Daemon) showCryptoSession(ctx context.Context, args []string) (api.Resu
 			fmt.Fprintf(&b, "          Capabilities:%s connid:%d lifetime:%s\n", capCodes(r), r.SessionID, "23:59:59")
 			if r.RemoteID != "" {
 				fmt.Fprintf(&b, "          Phase1_id: %s\n", r.RemoteID)
+			}
+			for _, a := range r.Addresses {
+				fmt.Fprintf(&b, "          Negotiated address: %s on %s\n", a, r.Interface)
+			}
+			if len(r.Stale) > 0 {
+				fmt.Fprintf(&b, "          Changed by a reload since setup (applies on reconnect): %s\n", strings.Join(r.Stale, ", "))
 			}
 		}
 		for _, f := range r.Flows {
@@ -901,8 +925,11 @@ func derivedConfig(cfg *config.Config, s *Session) []string {
 	out := []string{"interface " + s.Interface}
 	out = append(out, body...)
 	out = append(out, " tunnel source "+s.Local.Addr().String())
-	if s.Mode == "ipsec" {
-		// mode auto may have chosen IPsec for a template in GRE mode
+	if s.plan != nil && s.plan.TunnelMode != "" && s.plan.Interface != nil && s.plan.Interface.Tunnel != nil &&
+		s.plan.TunnelMode != s.plan.Interface.Tunnel.EffectiveMode() {
+		// mode auto chose another mode than the template's
+		mode = " tunnel mode " + string(s.plan.TunnelMode)
+	} else if s.Mode == "ipsec" && mode == "" {
 		mode = " tunnel mode ipsec ipv4"
 		if s.Remote.Addr().Is6() {
 			mode = " tunnel mode ipsec ipv6"

@@ -25,6 +25,10 @@ type HairpinEvent struct {
 	NetworkID uint32
 	In, Out   TunnelID
 	Src, Dst  netip.Addr // inner packet addresses
+	// VRF is the VRF the packet was forwarded in: the one its MPLS label
+	// named (MPLS over FlexVPN), else the ingress tunnel's. The redirect is
+	// that VRF's (seed-features.md §21 step 5).
+	VRF uint32
 }
 
 // EventSink receives the engine's reports. The engine calls it on the
@@ -78,10 +82,12 @@ const hairpinSlots = 1024
 
 type hairpinSlot struct {
 	src, dst netip.Addr
+	vrf      uint32
 	last     time.Time
 }
 
-// eventer delivers events, rate-limiting hairpins per (source, destination).
+// eventer delivers events, rate-limiting hairpins per (VRF, source,
+// destination): VRFs may use the same addresses.
 type eventer struct {
 	sink     EventSink
 	now      func() time.Time
@@ -96,9 +102,9 @@ func (e *eventer) lifetime(sa *SA, hard bool, pkts, bytes uint64) {
 		Packets: pkts, Bytes: bytes})
 }
 
-func pairHash(src, dst netip.Addr) uint32 {
+func pairHash(vrf uint32, src, dst netip.Addr) uint32 {
 	a, b := src.As16(), dst.As16()
-	h := uint32(2166136261)
+	h := (uint32(2166136261) ^ vrf) * 16777619
 	for i := 0; i < 16; i++ {
 		h = (h ^ uint32(a[i])) * 16777619
 		h = (h ^ uint32(b[i])) * 16777619
@@ -108,14 +114,14 @@ func pairHash(src, dst netip.Addr) uint32 {
 
 func (e *eventer) hairpin(ev HairpinEvent) {
 	now := e.now()
-	s := &e.slots[pairHash(ev.Src, ev.Dst)%hairpinSlots]
+	s := &e.slots[pairHash(ev.VRF, ev.Src, ev.Dst)%hairpinSlots]
 	e.mu.Lock()
-	if s.src == ev.Src && s.dst == ev.Dst && now.Sub(s.last) < e.interval {
+	if s.src == ev.Src && s.dst == ev.Dst && s.vrf == ev.VRF && now.Sub(s.last) < e.interval {
 		e.mu.Unlock()
 		e.limited.Add(1)
 		return
 	}
-	s.src, s.dst, s.last = ev.Src, ev.Dst, now
+	s.src, s.dst, s.vrf, s.last = ev.Src, ev.Dst, ev.VRF, now
 	e.mu.Unlock()
 	e.sink.Hairpin(ev)
 }

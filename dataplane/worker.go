@@ -545,7 +545,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		return
 	}
 	if t.cfg.NetworkID != 0 && t.cfg.NetworkID == out.cfg.NetworkID {
-		w.e.ev.hairpin(HairpinEvent{NetworkID: t.cfg.NetworkID, In: t.cfg.ID, Out: out.cfg.ID, Src: src, Dst: dst})
+		w.e.ev.hairpin(HairpinEvent{NetworkID: t.cfg.NetworkID, In: t.cfg.ID, Out: out.cfg.ID, Src: src, Dst: dst, VRF: vrf})
 	}
 	if !decTTL(p.Data()) {
 		w.drop(p, DropTTL)

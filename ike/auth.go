@@ -246,6 +246,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		req.LocalID = Identity{Type: idr.IDType, Data: bytes.Clone(idr.Data)}
 	}
 	req.PeerCert = firstCert(m)
+	req.TSi, req.TSr = tsFromWire(m.ts(false)), tsFromWire(m.ts(true))
 	prof, err := e.cfg.Policy.MatchProfile(req)
 	if err != nil {
 		return failed(fmt.Errorf("no profile for %s: %w", remoteID, err))

@@ -43,6 +43,10 @@ type ProfileRequest struct {
 	// certificate MAP"): the engine then validates it against the chosen
 	// profile's Trustpoint and CertificateMap before trusting anything.
 	PeerCert *x509.Certificate
+	// TSi and TSr are the traffic selectors the initiator proposed for the
+	// first Child SA in IKE_AUTH: a responder may pick the tunnel's
+	// encapsulation by them (FlexVPN `virtual-template N mode auto`).
+	TSi, TSr []TrafficSelector
 }
 
 // Profile is the per-peer policy (IOS: crypto ikev2 profile plus the keyring

@@ -86,6 +86,9 @@ type Entry struct {
 	ClaimedNBMA netip.Addr
 	Created     time.Time
 	Expire      time.Time // zero: never
+	// Label is the VPN label pushed on the way to the entry's prefix (MPLS
+	// over FlexVPN: the label of the peer's resolution reply); 0: none.
+	Label uint32
 
 	route *ShortcutRoute
 	timer Timer
@@ -132,7 +135,7 @@ func (n *Node) setEntry(e Entry, hold time.Duration, withRoute bool) *Entry {
 		if old.timer != nil {
 			old.timer.Stop()
 		}
-		if old.route != nil && (!withRoute || old.route.NextHop != e.NextHop || old.route.Tunnel != e.Tunnel) {
+		if old.route != nil && (!withRoute || old.route.NextHop != e.NextHop || old.route.Tunnel != e.Tunnel || old.route.Label != e.Label) {
 			n.withdraw(old.route)
 			old.route = nil
 		}
@@ -147,7 +150,7 @@ func (n *Node) setEntry(e Entry, hold time.Duration, withRoute bool) *Entry {
 			e.Flags |= FlagRIB
 		}
 		if e.route == nil {
-			r := ShortcutRoute{Prefix: e.Prefix, NextHop: e.NextHop, Tunnel: e.Tunnel, Kind: n.cfg.RouteKind}
+			r := ShortcutRoute{Prefix: e.Prefix, NextHop: e.NextHop, Tunnel: e.Tunnel, Kind: n.cfg.RouteKind, Label: e.Label}
 			if r.Kind == RouteNHRP {
 				r.Distance = NHRPDistance
 			}

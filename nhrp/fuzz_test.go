@@ -7,21 +7,24 @@ import (
 	"github.com/esphub/esphub/nhrp/wire"
 )
 
-// FuzzReceive feeds arbitrary packets to a hub and a spoke of a live lab:
-// whatever arrives, the Node must not panic, and any packet it sends in
-// answer must decode.
+// FuzzReceive feeds arbitrary packets to a hub and a spoke of a live lab,
+// plain or as VRF instances of an MPLS overlay (who bit 1): whatever
+// arrives, the Node must not panic, and any packet it sends in answer must
+// decode.
 func FuzzReceive(f *testing.F) {
-	seedLab := newLab(&testing.T{}, 2, labOpts{hold: 600 * time.Second})
-	shortcutUpQuiet(seedLab, 1, 2)
-	for _, p := range seedLab.sent {
-		f.Add(p.pkt, uint8(0))
-		f.Add(p.pkt, uint8(1))
+	for _, labels := range []uint8{0, 2} {
+		seedLab := newLab(&testing.T{}, 2, labOpts{hold: 600 * time.Second, labels: labels != 0})
+		shortcutUpQuiet(seedLab, 1, 2)
+		for _, p := range seedLab.sent {
+			f.Add(p.pkt, labels)
+			f.Add(p.pkt, labels|1)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte, who uint8) {
 		if h := wire.Header(b); h.Valid() && len(b)%3 != 0 {
 			h.UpdateChecksum()
 		}
-		l := newLab(t, 2, labOpts{hold: 600 * time.Second})
+		l := newLab(t, 2, labOpts{hold: 600 * time.Second, labels: who&2 != 0})
 		l.lenient = true
 		if who&1 == 0 {
 			l.hub.node.Receive("Virtual-Access1", b)

@@ -247,6 +247,7 @@ func (n *Node) fillNAT(t *tunnelState, p *wire.Packet) {
 // sendRaw sends p as is (a forwarded packet keeps its authentication
 // extension regenerated hop by hop, like everything else send does).
 func (n *Node) sendRaw(tunnel string, p *wire.Packet) {
+	n.labelFor(tunnel, p)
 	if n.cfg.AuthPassword != "" {
 		p.Extensions = withAuth(p.Extensions, n.cfg.AuthPassword)
 	}

@@ -120,7 +120,7 @@ func (r *rib) InstallShortcut(s ShortcutRoute) error {
 	if s.Kind == RouteNHO {
 		d = 1 // overrides the covering route's next hop
 	}
-	r.routes = append(r.routes, ribRoute{Route: Route{Prefix: s.Prefix, Tunnel: s.Tunnel, NextHop: s.NextHop, Shortcut: true}, distance: d})
+	r.routes = append(r.routes, ribRoute{Route: Route{Prefix: s.Prefix, Tunnel: s.Tunnel, NextHop: s.NextHop, Shortcut: true, Label: s.Label}, distance: d})
 	r.log = append(r.log, fmt.Sprintf("+%s via %s %s [%d]", s.Prefix, s.NextHop, s.Tunnel, s.Distance))
 	return nil
 }
@@ -165,6 +165,21 @@ type router struct {
 	// noConnect makes this router's own IKEv2 initiations never complete.
 	noConnect bool
 	released  []string // tunnels the Node released
+	// label is the router's VPN label for the (one) VRF, when the lab
+	// runs the Nodes as VRF instances of an MPLS overlay.
+	label uint32
+}
+
+// LocalLabel implements VRFLabels.
+func (r *router) LocalLabel() (uint32, bool) { return r.label, r.label != 0 }
+
+// PeerLabel implements VRFLabels: the far end's label.
+func (r *router) PeerLabel(tunnel string) (uint32, bool) {
+	far, ok := r.lab.links[end{r, tunnel}]
+	if !ok {
+		return 0, false
+	}
+	return far.r.label, far.r.label != 0
 }
 
 func (r *router) Initiate(req InitiateRequest) error {
@@ -256,6 +271,7 @@ type labOpts struct {
 	hold      time.Duration
 	routeKind RouteKind
 	auth      string
+	labels    bool // Nodes of one VRF of an MPLS overlay (VRFLabels)
 }
 
 func newLab(t *testing.T, spokes int, o labOpts) *lab {
@@ -278,12 +294,19 @@ func newLab(t *testing.T, spokes int, o labOpts) *lab {
 	if o.v6 {
 		summary = "2001:db8::/32"
 	}
+	nextLabel := uint32(100)
 	mk := func(name string, nbma, public, overlay netip.Addr, cfg Config) *router {
 		r := &router{name: name, rib: &rib{}, nbma: nbma, public: public, overlay: overlay, usage: map[netip.Prefix]uint64{}, lab: l}
 		cfg.HoldTime = o.hold
 		cfg.RouteKind = o.routeKind
 		cfg.AuthPassword = o.auth
-		n, err := New(cfg, Deps{Sender: r, RIB: r.rib, Routes: r.rib, Protector: r, Usage: r, Clock: l.clock})
+		deps := Deps{Sender: r, RIB: r.rib, Routes: r.rib, Protector: r, Usage: r, Clock: l.clock}
+		if o.labels {
+			r.label = nextLabel
+			nextLabel++
+			deps.Labels = r
+		}
+		n, err := New(cfg, deps)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,6 +44,8 @@ type Route struct {
 	Local bool
 	// Shortcut is set for routes this Node installed itself.
 	Shortcut bool
+	// Label is the VPN label the route pushes (0: none).
+	Label uint32
 }
 
 // RIB looks routes up in the overlay VRF. It must be safe to call from any
@@ -83,6 +85,9 @@ type ShortcutRoute struct {
 	Tunnel   string     // the spoke-to-spoke tunnel
 	Kind     RouteKind
 	Distance uint8 // NHRPDistance for RouteNHRP
+	// Label is the VPN label to push on the shortcut: the label the exit
+	// spoke's resolution reply carried (MPLS over FlexVPN); 0: none.
+	Label uint32
 }
 
 // RouteSink installs and removes shortcut routes. The Node calls it without
@@ -122,6 +127,21 @@ type Releaser interface {
 // when its refresh is due. A nil Usage counts every shortcut as in use.
 type Usage interface {
 	PacketsVia(r ShortcutRoute) uint64
+}
+
+// VRFLabels is what a Node serving one customer VRF over tunnels shared by
+// several VRFs (MPLS over FlexVPN, seed-features.md §21) needs to know of
+// MPLS. With it, every packet the Node sends names the VRF with the
+// wire.ExtVRFLabel extension, its resolution replies carry the label the
+// shortcut must push (wire.ExtMPLSLabel, steps 10-12), and it takes replies
+// only with such a label: unlabelled traffic from a VRF into a shared
+// tunnel would land in the peer's global table.
+type VRFLabels interface {
+	// PeerLabel is the label the peer on tunnel advertised for the VRF
+	// (the label data of the VRF carries toward it); false when unknown.
+	PeerLabel(tunnel string) (uint32, bool)
+	// LocalLabel is the label this node advertises for the VRF.
+	LocalLabel() (uint32, bool)
 }
 
 // Config is the NHRP configuration of one Node.
@@ -206,8 +226,8 @@ func (c *Config) setDefaults() {
 }
 
 // Deps are the Node's collaborators. Sender, RIB, RouteSink and Clock are
-// required; Protector is required on a spoke with Shortcut; Usage and Logger
-// are optional.
+// required; Protector is required on a spoke with Shortcut; Usage, Logger and
+// Labels are optional.
 type Deps struct {
 	Sender    Sender
 	RIB       RIB
@@ -216,6 +236,9 @@ type Deps struct {
 	Usage     Usage
 	Clock     Clock
 	Logger    *slog.Logger
+	// Labels makes the Node the NHRP instance of one VRF of an MPLS
+	// overlay (see VRFLabels); nil for a plain overlay.
+	Labels VRFLabels
 }
 
 // Tunnel describes one tunnel interface attached to the Node: the spoke's
@@ -408,6 +431,16 @@ func (n *Node) releaseUnused() {
 	}
 }
 
+// InUse reports whether a cache entry, shortcut or waiting reply of the
+// Node refers to tunnel name: a daemon whose Nodes share spoke-to-spoke
+// tunnels (the VRFs of an MPLS overlay) keeps a tunnel one Node released
+// while another still uses it.
+func (n *Node) InUse(name string) bool {
+	n.lock()
+	defer n.unlock()
+	return n.tunnelInUse(name)
+}
+
 // tunnelInUse reports whether anything of the Node refers to tunnel name.
 func (n *Node) tunnelInUse(name string) bool {
 	for _, e := range n.cache {
@@ -444,6 +477,41 @@ func (n *Node) afterFunc(d time.Duration, f func()) Timer {
 
 func (n *Node) now() time.Time { return n.deps.Clock.Now() }
 
+// labelFor puts into p the VRF label for the peer on tunnel, replacing
+// any it carries (a forwarded packet gets the next hop's label), when the
+// Node serves a VRF of an MPLS overlay.
+func (n *Node) labelFor(tunnel string, p *wire.Packet) {
+	if n.deps.Labels == nil {
+		return
+	}
+	exts := make([]wire.Extension, 0, len(p.Extensions)+1)
+	for _, x := range p.Extensions {
+		if x.Type != wire.ExtVRFLabel {
+			exts = append(exts, x)
+		}
+	}
+	if l, ok := n.deps.Labels.PeerLabel(tunnel); ok {
+		if x, err := wire.NewVRFLabel(l); err == nil {
+			// Before End, which must stay last.
+			i := len(exts)
+			if i > 0 && exts[i-1].Type == wire.ExtEnd {
+				i--
+			}
+			exts = append(exts[:i], append([]wire.Extension{x}, exts[i:]...)...)
+		}
+	}
+	p.Extensions = exts
+}
+
+// Awaits reports whether the Node waits for the resolution reply with
+// request ID id: a daemon with one Node per VRF hands a reply that names no
+// VRF to the Node that asked (seed-features.md §21 step 12).
+func (n *Node) Awaits(id uint32) bool {
+	n.lock()
+	defer n.unlock()
+	return n.byReqID[id] != nil
+}
+
 func (n *Node) newRequestID() uint32 {
 	n.nextID++
 	if n.nextID == 0 {
@@ -454,6 +522,7 @@ func (n *Node) newRequestID() uint32 {
 
 // send encodes p and queues it for the tunnel.
 func (n *Node) send(tunnel string, p *wire.Packet) bool {
+	n.labelFor(tunnel, p)
 	if n.cfg.AuthPassword != "" {
 		p.Extensions = withAuth(p.Extensions, n.cfg.AuthPassword)
 	}

@@ -21,6 +21,8 @@ type EntryView struct {
 	UptimeSec   int64    `json:"uptime_seconds"`
 	Expire      string   `json:"expire,omitempty"`
 	ExpireSec   int64    `json:"expire_seconds,omitempty"`
+	// Label is the VPN label the entry's route pushes (MPLS over FlexVPN).
+	Label uint32 `json:"label,omitempty"`
 }
 
 // View renders e for JSON at time now.
@@ -32,6 +34,7 @@ func (e *Entry) View(now time.Time) EntryView {
 		Flags:     e.Flags.Names(),
 		Created:   e.Created.UTC().Format(time.RFC3339),
 		UptimeSec: int64(now.Sub(e.Created) / time.Second),
+		Label:     e.Label,
 	}
 	if v.Flags == nil {
 		v.Flags = []string{}
@@ -101,6 +104,9 @@ func WriteNHRP(w io.Writer, entries []Entry, now time.Time, v4, detail bool) err
 		}
 		if e.ClaimedNBMA.IsValid() {
 			fmt.Fprintf(&b, "  (Claimed NBMA address: %s)\n", e.ClaimedNBMA)
+		}
+		if e.Label != 0 {
+			fmt.Fprintf(&b, "  MPLS label: %d\n", e.Label)
 		}
 		if detail {
 			fmt.Fprintf(&b, "  Created at: %s\n", e.Created.UTC().Format(time.RFC3339))

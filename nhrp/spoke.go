@@ -35,6 +35,7 @@ type shortcut struct {
 	peerNBMA    netip.Addr
 	claimedNBMA netip.Addr
 	hold        time.Duration
+	label       uint32 // the reply's VPN label for prefix (0: none)
 	tunnel      string
 	entries     []netip.Prefix
 	lastUsage   uint64
@@ -381,6 +382,21 @@ func (n *Node) sendReply(ts *tunnelState, pr *pendingReply) {
 		}
 		rep.Extensions = append(rep.Extensions, x)
 	}
+	if n.deps.Labels != nil {
+		// The label the requester pushes on the shortcut: ours for the VRF,
+		// the same BGP advertises (seed-features.md §21 step 10).
+		if l, ok := n.deps.Labels.LocalLabel(); ok {
+			if x, err := wire.NewMPLSLabel(l); err == nil {
+				kept := rep.Extensions[:0]
+				for _, o := range rep.Extensions {
+					if o.Type != wire.ExtMPLSLabel {
+						kept = append(kept, o)
+					}
+				}
+				rep.Extensions = append(kept, x)
+			}
+		}
+	}
 	rep.Extensions = append(rep.Extensions, wire.Extension{Type: wire.ExtEnd, Compulsory: true})
 	pr.tunnel = ts.Name
 	n.send(ts.Name, rep)
@@ -396,7 +412,7 @@ func (n *Node) sendReply(ts *tunnelState, pr *pendingReply) {
 		Flags:       flags,
 		NBMA:        pr.peerNBMA,
 		ClaimedNBMA: pr.claimed,
-	}, hold, true)
+	}, hold, n.deps.Labels == nil)
 }
 
 func (n *Node) handleResolutionReply(t *tunnelState, pkt []byte, p *wire.Packet) {
@@ -420,6 +436,18 @@ func (n *Node) handleResolutionReply(t *tunnelState, pkt []byte, p *wire.Packet)
 	}
 	c := p.CIEs[0]
 	if !c.Proto.IsValid() || c.Proto.Is4() != s.target.Is4() {
+		n.drop(DropInvalidReply)
+		return
+	}
+	var label uint32
+	if x := p.Ext(wire.ExtMPLSLabel); x != nil {
+		if ls, ok := x.MPLSLabels(); ok && ls[0] != 3 {
+			label = ls[0]
+		}
+	}
+	if n.deps.Labels != nil && label == 0 {
+		// A VRF's shortcut needs the exit spoke's label: without one the
+		// traffic would reach the peer's global table.
 		n.drop(DropInvalidReply)
 		return
 	}
@@ -454,7 +482,7 @@ func (n *Node) handleResolutionReply(t *tunnelState, pkt []byte, p *wire.Packet)
 	}
 	s.timers = s.timers[:0]
 	s.refreshing = false
-	s.prefix, s.peerProto, s.peerNBMA, s.claimedNBMA, s.hold = prefix, c.Proto, peerNBMA, claimed, hold
+	s.prefix, s.peerProto, s.peerNBMA, s.claimedNBMA, s.hold, s.label = prefix, c.Proto, peerNBMA, claimed, hold, label
 	n.log.Debug("nhrp: resolved", "target", s.target, "prefix", prefix, "peer", c.Proto, "nbma", peerNBMA)
 	// The reply normally arrives over the spoke-to-spoke tunnel the exit
 	// spoke built. If it came another way, build the tunnel ourselves.
@@ -522,15 +550,17 @@ func (n *Node) complete(s *shortcut, ts *tunnelState) {
 			}
 		}
 	}
+	// A VRF instance of an MPLS overlay routes only the VRF's prefix
+	// (labelled); the route to the peer's overlay address is the overlay's.
 	n.setEntry(Entry{
 		Prefix: peerHost, NextHop: s.peerProto, Tunnel: ts.Name, Type: TypeDynamic,
 		Flags: FlagRouter | FlagImplicit, NBMA: s.peerNBMA, ClaimedNBMA: s.claimedNBMA,
-	}, s.hold, true)
+	}, s.hold, n.deps.Labels == nil)
 	s.entries = []netip.Prefix{peerHost}
 	if s.prefix != peerHost {
 		n.setEntry(Entry{
 			Prefix: s.prefix, NextHop: s.peerProto, Tunnel: ts.Name, Type: TypeDynamic,
-			Flags: FlagRouter, NBMA: s.peerNBMA, ClaimedNBMA: s.claimedNBMA,
+			Flags: FlagRouter, NBMA: s.peerNBMA, ClaimedNBMA: s.claimedNBMA, Label: s.label,
 		}, s.hold, true)
 		s.entries = append(s.entries, s.prefix)
 	}
@@ -544,7 +574,7 @@ func (n *Node) routeOf(s *shortcut) ShortcutRoute {
 	if e := n.cache[s.prefix]; e != nil && e.route != nil {
 		return *e.route
 	}
-	return ShortcutRoute{Prefix: s.prefix, NextHop: s.peerProto, Tunnel: s.tunnel, Kind: n.cfg.RouteKind}
+	return ShortcutRoute{Prefix: s.prefix, NextHop: s.peerProto, Tunnel: s.tunnel, Kind: n.cfg.RouteKind, Label: s.label}
 }
 
 func (n *Node) armRefresh(s *shortcut) {

@@ -25,7 +25,11 @@
 //
 // SIGHUP (or `esphubctl reload`) re-reads the configuration and applies the
 // difference; a configuration with errors is refused and the running one
-// kept. SIGTERM and SIGINT delete every IKE SA (peers are told) and exit.
+// kept. The file is read until two reads 100 ms apart agree on its size,
+// modification time and SHA-256, so that a file caught half-written is not
+// applied; still, write a new configuration to a temporary file and rename
+// it into place (mv), which is atomic. `esphubctl reload` prints the
+// applied file's line count and SHA-256 (compare with sha256sum). SIGTERM and SIGINT delete every IKE SA (peers are told) and exit.
 package main
 
 import (

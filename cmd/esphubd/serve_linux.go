@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 
-	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
@@ -30,31 +28,6 @@ import (
 	"github.com/esphub/esphub/ike/transport"
 	"github.com/esphub/esphub/internal/logging"
 )
-
-// loadConfig reads and parses the configuration. On errors it returns one
-// line: the first error as FILE:LINE:COL: message, and how many more there
-// are (esphubctl config check lists them all).
-func loadConfig(path string) (*config.Config, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read configuration: %w", err)
-	}
-	if len(bytes.TrimSpace(src)) == 0 {
-		// Most likely caught in the middle of being rewritten; applying it
-		// would tear down every session.
-		return nil, fmt.Errorf("%s:1:1: error: the configuration file is empty", path)
-	}
-	cfg, diags := config.Parse(path, src)
-	if diags.HasErrors() {
-		errs := diags.Errors()
-		msg := errs[0].String()
-		if len(errs) > 1 {
-			msg += fmt.Sprintf(" (and %d more errors; run: esphubctl config check %s)", len(errs)-1, path)
-		}
-		return nil, errors.New(msg)
-	}
-	return cfg, nil
-}
 
 // udpUnderlay sends the dataplane's ESP-in-UDP through the IKE transport's
 // port 4500 socket, which the IKE daemon owns (RFC 3948 shares the port).
@@ -74,6 +47,8 @@ type kernelRoutes struct {
 	vrfs map[string]*vrfHost
 	mu   sync.Mutex
 	have map[vrfPrefix]bool
+	// addrs are the negotiated addresses on the TUN devices.
+	addrs map[vrfPrefix]bool
 }
 
 type vrfPrefix struct {
@@ -133,6 +108,62 @@ func (k *kernelRoutes) removeAll() {
 		}
 	}
 	k.have = map[vrfPrefix]bool{}
+	for vp := range k.addrs {
+		if l, err := k.device(vp.vrf); err == nil {
+			_ = netlink.AddrDel(l, k.addr(vp.p))
+		}
+	}
+	k.addrs = map[vrfPrefix]bool{}
+}
+
+func (k *kernelRoutes) addr(p netip.Prefix) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+}
+
+// device is the overlay TUN device of a VRF ("" is the global one).
+func (k *kernelRoutes) device(vrf string) (netlink.Link, error) {
+	if vrf == "" {
+		return k.link, nil
+	}
+	v := k.vrfs[vrf]
+	if v == nil {
+		return nil, fmt.Errorf("vrf %s has no host device (VRFs added by a reload need a restart)", vrf)
+	}
+	return v.link, nil
+}
+
+// AddAddress puts a negotiated address (a host prefix) on the VRF's TUN
+// device (control.KernelAddresses).
+func (k *kernelRoutes) AddAddress(vrf string, p netip.Prefix) error {
+	l, err := k.device(vrf)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := netlink.AddrReplace(l, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, l.Attrs().Name, err)
+	}
+	k.addrs[vrfPrefix{vrf, p}] = true
+	return nil
+}
+
+// DeleteAddress removes an address AddAddress configured.
+func (k *kernelRoutes) DeleteAddress(vrf string, p netip.Prefix) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.addrs[vrfPrefix{vrf, p}] {
+		return nil
+	}
+	delete(k.addrs, vrfPrefix{vrf, p})
+	l, err := k.device(vrf)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrDel(l, k.addr(p)); err != nil {
+		return fmt.Errorf("address %v dev %s: %w", p, l.Attrs().Name, err)
+	}
+	return nil
 }
 
 func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Writer) error {
@@ -140,10 +171,11 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(o.config)
+	cfg, cinfo, err := loadConfig(o.config)
 	if err != nil {
 		return err // the first line is FILE:LINE:COL: ...
 	}
+	log.Info("configuration loaded", "config", cinfo.String())
 	backend, reason, imap, feats, err := chooseBackend(o.backend, cfg)
 	if err != nil {
 		return err
@@ -173,7 +205,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return err
 	}
 	defer closeVRFs(vrfs)
-	kr := &kernelRoutes{link: link, log: log, vrfs: map[string]*vrfHost{}, have: map[vrfPrefix]bool{}}
+	kr := &kernelRoutes{link: link, log: log, vrfs: map[string]*vrfHost{}, have: map[vrfPrefix]bool{}, addrs: map[vrfPrefix]bool{}}
 	vrfOverlays := map[uint32]portable.Overlay{}
 	for _, v := range vrfs {
 		kr.vrfs[v.name] = v
@@ -266,19 +298,8 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return err
 	}
 	late.set(d)
-	var reloadMu sync.Mutex
-	reload := func() ([]string, error) {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		nc, err := loadConfig(o.config)
-		if err != nil {
-			logging.Event(context.Background(), log, "CONFIG", logging.Error, "RELOAD_FAILED", "configuration refused, keeping the running one", "err", err.Error())
-			return nil, fmt.Errorf("configuration refused, the running one is kept: %w", err)
-		}
-		changes := d.Reload(nc)
-		logging.Event(context.Background(), log, "CONFIG", logging.Notification, "RELOADED", fmt.Sprintf("configuration reloaded, %d change(s)", len(changes)))
-		return changes, nil
-	}
+	rl := &reloader{path: o.config, apply: d.Reload, log: log}
+	reload := rl.reload
 
 	if err := os.MkdirAll(filepath.Dir(o.api), 0o755); err != nil {
 		return fmt.Errorf("api socket directory: %w", err)

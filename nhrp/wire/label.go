@@ -73,3 +73,67 @@ func (x *Extension) MPLSLabels() ([]uint32, bool) {
 	}
 	return out, true
 }
+
+// ExtVRFLabel is the extension that says which VRF an NHRP packet belongs
+// to when several VRFs share one tunnel (MPLS over FlexVPN): its value is
+// one MPLS label stack entry (bottom of stack set), the VPN label the
+// receiver advertised for that VRF, i.e. the label a data packet of the VRF
+// would carry on the same hop. The receiver finds the VRF by looking the
+// label up among its own, as its dataplane does for data; a next hop server
+// that forwards the packet replaces it with the next hop's label, as it
+// swaps the label of data (seed-features.md §21 step 7: "the hub looks up
+// the overlay label and forwards the request"). Sent non-compulsory, from
+// the same research range as ExtMPLSLabel.
+const ExtVRFLabel ExtType = 0x1002
+
+// NewVRFLabel builds the VRF label extension for label l.
+func NewVRFLabel(l uint32) (Extension, error) {
+	x, err := NewMPLSLabel(l)
+	if err != nil {
+		return Extension{}, err
+	}
+	if l == 3 {
+		return Extension{}, ErrBadLabels // implicit null names no VRF
+	}
+	x.Type = ExtVRFLabel
+	return x, nil
+}
+
+// VRFLabel returns the label of a VRF label extension, or false when x is
+// not one or is malformed (not exactly one entry, or a reserved label).
+func (x *Extension) VRFLabel() (uint32, bool) {
+	if x.Type != ExtVRFLabel {
+		return 0, false
+	}
+	y := Extension{Type: ExtMPLSLabel, Data: x.Data}
+	ls, ok := y.MPLSLabels()
+	if !ok || len(ls) != 1 || ls[0] < 16 {
+		return 0, false
+	}
+	return ls[0], true
+}
+
+// PacketVRFLabel returns the VRF label an encoded NHRP packet carries, for
+// a receiver that must pick the NHRP instance before handing the packet on.
+// It reports false for a packet that does not decode or has none.
+func PacketVRFLabel(pkt []byte) (uint32, bool) {
+	p, err := Decode(pkt)
+	if err != nil {
+		return 0, false
+	}
+	if x := p.Ext(ExtVRFLabel); x != nil {
+		return x.VRFLabel()
+	}
+	return 0, false
+}
+
+// PacketRequestID returns the request ID of an encoded resolution reply,
+// with which a requester that runs one NHRP instance per VRF finds the
+// instance that asked (seed-features.md §21 step 12).
+func PacketRequestID(pkt []byte) (Type, uint32, bool) {
+	p, err := Decode(pkt)
+	if err != nil {
+		return 0, 0, false
+	}
+	return p.Type, p.RequestID, true
+}

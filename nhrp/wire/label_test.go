@@ -87,3 +87,59 @@ func FuzzMPLSLabels(f *testing.F) {
 		}
 	})
 }
+
+func TestVRFLabel(t *testing.T) {
+	x, err := NewVRFLabel(17)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := x.VRFLabel(); !ok || l != 17 {
+		t.Fatalf("VRFLabel = %d, %v", l, ok)
+	}
+	if _, err := NewVRFLabel(3); err == nil {
+		t.Error("implicit null accepted as a VRF label")
+	}
+	two, _ := NewMPLSLabel(17, 18)
+	two.Type = ExtVRFLabel
+	if _, ok := two.VRFLabel(); ok {
+		t.Error("two labels read as a VRF label")
+	}
+	p := &Packet{AFN: AFNIPv4, ProType: ProtoIPv4, HopCount: 64, Type: TypeResolutionRequest, RequestID: 7,
+		SrcNBMA: netip.MustParseAddr("198.18.1.2"), SrcProto: netip.MustParseAddr("198.19.255.1"),
+		DstProto: netip.MustParseAddr("198.19.2.10"), CIEs: []CIE{{PrefixLen: 0xff}},
+		Extensions: []Extension{x, {Type: ExtEnd, Compulsory: true}}}
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := PacketVRFLabel(b); !ok || l != 17 {
+		t.Fatalf("PacketVRFLabel = %d, %v", l, ok)
+	}
+	if ty, id, ok := PacketRequestID(b); !ok || ty != TypeResolutionRequest || id != 7 {
+		t.Fatalf("PacketRequestID = %v %d %v", ty, id, ok)
+	}
+	p.Extensions = p.Extensions[1:]
+	b, _ = p.Encode()
+	if _, ok := PacketVRFLabel(b); ok {
+		t.Error("a packet without the extension has a VRF label")
+	}
+}
+
+// FuzzVRFLabel: the accessors never panic, and an accepted label encodes
+// back to a label extension.
+func FuzzVRFLabel(f *testing.F) {
+	x, _ := NewVRFLabel(40)
+	f.Add(x.Data)
+	f.Add([]byte{0x00, 0x00, 0x31, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = PacketVRFLabel(b)
+		x := Extension{Type: ExtVRFLabel, Data: b}
+		l, ok := x.VRFLabel()
+		if !ok {
+			return
+		}
+		if _, err := NewVRFLabel(l); err != nil {
+			t.Fatalf("accepted label %d does not encode: %v", l, err)
+		}
+	})
+}
