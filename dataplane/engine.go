@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esphub/esphub/dataplane/hdr"
+	"github.com/esphub/esphub/dataplane/internal/cow"
 )
 
 // NextHopKind is what a FIB entry does with a packet.
@@ -67,13 +68,73 @@ type Control interface {
 }
 
 // tables is one immutable snapshot of everything the packet path reads.
+// The per-session tables are cow.Maps, so a change copies a few KiB whatever
+// the number of sessions; the per-VRF and per-label maps are small and
+// copied whole.
 type tables struct {
-	bySPI   map[uint32]*SA // inbound SAs
-	tunnels map[TunnelID]*tunnel
-	inbound map[TunnelID][]*SA // newest last
-	fib     map[uint32]*lpm[fibEntry]
-	sgt     map[uint32]*lpm[uint16]
-	labels  map[uint32]uint32 // MPLS label -> VRF
+	bySPI   cow.Map[uint32, inboundRef] // inbound SAs
+	tunnels cow.Map[TunnelID, *tunnel]
+	inbound cow.Map[TunnelID, []*SA] // newest last
+	// outSPI indexes tunnels by the SPI of their outbound SA, for the
+	// control side's DeleteSA and UpdateSA (peers choose outbound SPIs, so
+	// two tunnels may share one).
+	outSPI cow.Map[uint32, []*tunnel]
+	fib    map[uint32]*lpm[fibEntry]
+	sgt    map[uint32]*lpm[uint16]
+	labels map[uint32]uint32 // MPLS label -> VRF
+}
+
+// inboundRef is an inbound SA and its tunnel, so that the packet path
+// finds both with one lookup. An SA's tunnel never changes, and deleting a
+// tunnel deletes its SAs.
+type inboundRef struct {
+	sa *SA
+	t  *tunnel
+}
+
+// sa returns the inbound SA with spi, or nil.
+func (t *tables) sa(spi uint32) *SA {
+	r, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
+	return r.sa
+}
+
+// saTunnel returns the inbound SA with spi and its tunnel, or nils.
+func (t *tables) saTunnel(spi uint32) (*SA, *tunnel) {
+	r, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
+	return r.sa, r.t
+}
+
+// tunnel returns tunnel id, or nil.
+func (t *tables) tunnel(id TunnelID) *tunnel {
+	tn, _ := t.tunnels.Get(cow.Hash64(uint64(id)), id)
+	return tn
+}
+
+// inboundSAs returns tunnel id's inbound SAs, oldest first.
+func (t *tables) inboundSAs(id TunnelID) []*SA {
+	in, _ := t.inbound.Get(cow.Hash64(uint64(id)), id)
+	return in
+}
+
+// indexOut records that tn's outbound SA has spi.
+func (t *tables) indexOut(spi uint32, tn *tunnel) {
+	h := cow.Hash64(uint64(spi))
+	ts, _ := t.outSPI.Get(h, spi)
+	t.outSPI = t.outSPI.Set(h, spi, append(slices.Clip(ts), tn))
+}
+
+// unindexOut forgets that tn's outbound SA has spi.
+func (t *tables) unindexOut(spi uint32, tn *tunnel) {
+	h := cow.Hash64(uint64(spi))
+	ts, _ := t.outSPI.Get(h, spi)
+	i := slices.Index(ts, tn)
+	switch {
+	case i < 0:
+	case len(ts) == 1:
+		t.outSPI = t.outSPI.Del(h, spi)
+	default:
+		t.outSPI = t.outSPI.Set(h, spi, slices.Delete(slices.Clone(ts), i, i+1))
+	}
 }
 
 // fibEntry is a FIB value: the next hop and the route's use mark, which the
@@ -93,23 +154,17 @@ func (f *fibEntry) touch() {
 	}
 }
 
+// clone returns a copy of t to change: the cow.Maps are shared (their changes
+// copy what they touch), the small maps are copied.
 func (t *tables) clone() *tables {
 	n := &tables{
-		bySPI:   make(map[uint32]*SA, len(t.bySPI)),
-		tunnels: make(map[TunnelID]*tunnel, len(t.tunnels)),
-		inbound: make(map[TunnelID][]*SA, len(t.inbound)),
+		bySPI:   t.bySPI,
+		tunnels: t.tunnels,
+		inbound: t.inbound,
+		outSPI:  t.outSPI,
 		fib:     make(map[uint32]*lpm[fibEntry], len(t.fib)),
 		sgt:     make(map[uint32]*lpm[uint16], len(t.sgt)),
 		labels:  make(map[uint32]uint32, len(t.labels)),
-	}
-	for k, v := range t.bySPI {
-		n.bySPI[k] = v
-	}
-	for k, v := range t.tunnels {
-		n.tunnels[k] = v
-	}
-	for k, v := range t.inbound {
-		n.inbound[k] = v
 	}
 	for k, v := range t.fib {
 		n.fib[k] = v
@@ -214,10 +269,10 @@ func (e *Engine) AddTunnel(c TunnelConfig) error {
 	}
 	t := &tunnel{cfg: c, local: netip.AddrPortFrom(c.Local, c.LocalPort), remote: netip.AddrPortFrom(c.Remote, c.RemotePort)}
 	return e.update(func(tb *tables) error {
-		if _, ok := tb.tunnels[c.ID]; ok {
+		if tb.tunnel(c.ID) != nil {
 			return fmt.Errorf("add tunnel %d: %w", c.ID, ErrExists)
 		}
-		tb.tunnels[c.ID] = t
+		tb.tunnels = tb.tunnels.Set(cow.Hash64(uint64(c.ID)), c.ID, t)
 		e.log.Info("tunnel added", "tunnel", c.ID, "mode", c.Mode, "local", c.Local, "remote", c.Remote, "encap", c.Encap)
 		return nil
 	})
@@ -227,14 +282,19 @@ func (e *Engine) AddTunnel(c TunnelConfig) error {
 // count DropNoTunnel until the control side removes them.
 func (e *Engine) DeleteTunnel(id TunnelID) error {
 	return e.update(func(tb *tables) error {
-		if _, ok := tb.tunnels[id]; !ok {
+		t := tb.tunnel(id)
+		if t == nil {
 			return fmt.Errorf("delete tunnel %d: %w", id, ErrNotFound)
 		}
-		for _, sa := range tb.inbound[id] {
-			delete(tb.bySPI, sa.spi)
+		for _, sa := range tb.inboundSAs(id) {
+			tb.bySPI = tb.bySPI.Del(cow.Hash64(uint64(sa.spi)), sa.spi)
 		}
-		delete(tb.inbound, id)
-		delete(tb.tunnels, id)
+		if sa := t.out.Load(); sa != nil {
+			tb.unindexOut(sa.spi, t)
+		}
+		h := cow.Hash64(uint64(id))
+		tb.inbound = tb.inbound.Del(h, id)
+		tb.tunnels = tb.tunnels.Del(h, id)
 		e.log.Info("tunnel deleted", "tunnel", id)
 		return nil
 	})
@@ -251,25 +311,29 @@ func (e *Engine) AddSA(c SAConfig) error {
 		return fmt.Errorf("add sa: %w", err)
 	}
 	return e.update(func(tb *tables) error {
-		t, ok := tb.tunnels[c.Tunnel]
-		if !ok {
+		t := tb.tunnel(c.Tunnel)
+		if t == nil {
 			return fmt.Errorf("add sa %#x: tunnel %d: %w", c.SPI, c.Tunnel, ErrNotFound)
 		}
 		if c.Direction == Outbound {
 			old := t.out.Swap(sa)
+			if old != nil {
+				tb.unindexOut(old.spi, t)
+			}
+			tb.indexOut(sa.spi, t)
 			e.log.Info("outbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
 				"replaced", old != nil)
 			return nil
 		}
-		if _, ok := tb.bySPI[c.SPI]; ok {
+		if tb.sa(c.SPI) != nil {
 			return fmt.Errorf("add sa %#x: %w", c.SPI, ErrExists)
 		}
-		in := tb.inbound[c.Tunnel]
+		in := tb.inboundSAs(c.Tunnel)
 		if len(in) >= MaxInboundSAs {
 			return fmt.Errorf("add sa %#x on tunnel %d: %w (delete the oldest first)", c.SPI, c.Tunnel, ErrTooMany)
 		}
-		tb.inbound[c.Tunnel] = append(slices.Clip(in), sa)
-		tb.bySPI[c.SPI] = sa
+		tb.inbound = tb.inbound.Set(cow.Hash64(uint64(c.Tunnel)), c.Tunnel, append(slices.Clip(in), sa))
+		tb.bySPI = tb.bySPI.Set(cow.Hash64(uint64(c.SPI)), c.SPI, inboundRef{sa: sa, t: t})
 		e.log.Info("inbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm)
 		return nil
 	})
@@ -277,13 +341,10 @@ func (e *Engine) AddSA(c SAConfig) error {
 
 func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
 	if dir == Inbound {
-		sa := tb.bySPI[spi]
-		if sa == nil {
-			return nil, nil
-		}
-		return sa, tb.tunnels[sa.tunnel]
+		return tb.saTunnel(spi)
 	}
-	for _, t := range tb.tunnels {
+	ts, _ := tb.outSPI.Get(cow.Hash64(uint64(spi)), spi)
+	for _, t := range ts {
 		if sa := t.out.Load(); sa != nil && sa.spi == spi {
 			return sa, t
 		}
@@ -313,13 +374,15 @@ func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 			return fmt.Errorf("delete sa %#x (%v): %w", spi, dir, ErrNotFound)
 		}
 		if dir == Outbound {
-			t.out.CompareAndSwap(sa, nil)
+			if t.out.CompareAndSwap(sa, nil) {
+				tb.unindexOut(spi, t)
+			}
 			return nil
 		}
-		delete(tb.bySPI, spi)
-		in := tb.inbound[sa.tunnel]
+		tb.bySPI = tb.bySPI.Del(cow.Hash64(uint64(spi)), spi)
+		in := tb.inboundSAs(sa.tunnel)
 		i := slices.Index(in, sa)
-		tb.inbound[sa.tunnel] = slices.Delete(slices.Clone(in), i, i+1)
+		tb.inbound = tb.inbound.Set(cow.Hash64(uint64(sa.tunnel)), sa.tunnel, slices.Delete(slices.Clone(in), i, i+1))
 		return nil
 	})
 }
@@ -536,11 +599,11 @@ func (e *Engine) HairpinsSuppressed() uint64 { return e.ev.limited.Load() }
 func (e *Engine) SAs() []SAStats {
 	tb := e.tab.Load()
 	var out []SAStats
-	for _, t := range tb.tunnels {
+	for _, t := range tb.tunnels.All() {
 		if sa := t.out.Load(); sa != nil {
 			out = append(out, sa.stats())
 		}
-		for _, sa := range tb.inbound[t.cfg.ID] {
+		for _, sa := range tb.inboundSAs(t.cfg.ID) {
 			out = append(out, sa.stats())
 		}
 	}
@@ -559,14 +622,14 @@ func (e *Engine) SAs() []SAStats {
 // Tunnels returns a snapshot of every tunnel.
 func (e *Engine) Tunnels() []TunnelStats {
 	tb := e.tab.Load()
-	out := make([]TunnelStats, 0, len(tb.tunnels))
-	for _, t := range tb.tunnels {
+	out := make([]TunnelStats, 0, tb.tunnels.Len())
+	for _, t := range tb.tunnels.All() {
 		s := TunnelStats{Config: t.cfg, TxPackets: t.txPackets.Load(), TxBytes: t.txBytes.Load(),
 			RxPackets: t.rxPackets.Load(), RxBytes: t.rxBytes.Load()}
 		if sa := t.out.Load(); sa != nil {
 			s.OutboundSPI = sa.spi
 		}
-		for _, sa := range tb.inbound[t.cfg.ID] {
+		for _, sa := range tb.inboundSAs(t.cfg.ID) {
 			s.InboundSPIs = append(s.InboundSPIs, sa.spi)
 		}
 		out = append(out, s)
@@ -579,7 +642,7 @@ func (e *Engine) Tunnels() []TunnelStats {
 // uses ESP in UDP) and whether it encapsulates; ok is false for an unknown
 // tunnel.
 func (e *Engine) TunnelEndpoints(id TunnelID) (local, remote netip.AddrPort, encap, ok bool) {
-	t := e.tab.Load().tunnels[id]
+	t := e.tab.Load().tunnel(id)
 	if t == nil {
 		return local, remote, false, false
 	}

@@ -56,7 +56,7 @@ func FuzzDecapsulate(f *testing.F) {
 	f.Add(append([]byte{0x20, 0, 0x20, 0x01, 0, 0, 0, 77}, 1, 2, 3), hdr.ProtoGRE)
 	f.Add(inner, hdr.ProtoIPv4IP)
 	f.Add([]byte{}, hdr.ProtoNoNext)
-	sa := pr.a.tab.Load().tunnels[1].out.Load()
+	sa := pr.a.tab.Load().tunnel(1).out.Load()
 	f.Fuzz(func(t *testing.T, payload []byte, next uint8) {
 		q := NewPacket(DefaultBufferSize)
 		if len(payload) > 1200 {

@@ -4,16 +4,19 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+
+	"github.com/esphub/esphub/dataplane/internal/cow"
 )
 
 // lpm is an immutable longest-prefix-match table for IPv4 and IPv6: one
-// hash map per prefix length in use, probed from the longest length down.
-// Updates build a new table sharing every map except the one changed
-// (copy-on-write), so readers need no locks.
+// hash map (a cow.Map) per prefix length in use, probed from the longest
+// length down. Updates build a new table sharing everything except the
+// small part of the one map changed (copy-on-write), so readers need no
+// locks and a change costs the same at 100 or 100,000 routes.
 type lpm[V any] struct {
-	v4     [33]map[uint32]V
+	v4     [33]cow.Map[uint32, V]
 	v4lens []uint8 // lengths in use, longest first
-	v6     [129]map[[2]uint64]V
+	v6     [129]cow.Map[[2]uint64, V]
 	v6lens []uint8
 	n      int
 }
@@ -59,7 +62,7 @@ func (t *lpm[V]) lookup(a netip.Addr) (v V, ok bool) {
 					m = 0
 				}
 			}
-			if v, ok = t.v4[l][m]; ok {
+			if v, ok = t.v4[l].Get(cow.Hash64(uint64(m)), m); ok {
 				return v, true
 			}
 		}
@@ -80,7 +83,7 @@ func (t *lpm[V]) lookup(a netip.Addr) (v V, ok bool) {
 		default:
 			k = [2]uint64{hi, lo}
 		}
-		if v, ok = t.v6[l][k]; ok {
+		if v, ok = t.v6[l].Get(cow.Hash128(k), k); ok {
 			return v, true
 		}
 	}
@@ -94,106 +97,55 @@ type lpmEntry[V any] struct {
 	del bool
 }
 
-// withMany returns a copy of t with all changes applied, copying each
-// touched per-length map once: loading a large table costs O(n), not the
-// O(n^2) of n single updates.
+// lpmOwner tracks, for one table under construction, which per-length maps
+// are already private copies (see cow.Owner).
+type lpmOwner struct {
+	v4 [33]*cow.Owner
+	v6 [129]*cow.Owner
+}
+
+// withMany returns a copy of t with all changes applied as one table:
+// each touched array is copied at most once, so loading n routes costs
+// O(n), and one route costs the same whatever the table's size.
 func (t *lpm[V]) withMany(changes []lpmEntry[V]) *lpm[V] {
 	nt := new(lpm[V])
 	if t != nil {
 		*nt = *t
 	}
-	var copied4 [33]bool
-	var copied6 [129]bool
+	var o lpmOwner
 	for _, c := range changes {
-		p := c.p.Masked()
-		bits := p.Bits()
-		if p.Addr().Is4() {
-			if !copied4[bits] {
-				m := make(map[uint32]V, len(nt.v4[bits])+1)
-				for k, val := range nt.v4[bits] {
-					m[k] = val
-				}
-				nt.v4[bits], copied4[bits] = m, true
-			}
-			k := v4key(p.Addr(), bits)
-			_, had := nt.v4[bits][k]
-			if c.del {
-				delete(nt.v4[bits], k)
-			} else {
-				nt.v4[bits][k] = c.v
-			}
-			nt.n += count(had, c.del)
-		} else {
-			if !copied6[bits] {
-				m := make(map[[2]uint64]V, len(nt.v6[bits])+1)
-				for k, val := range nt.v6[bits] {
-					m[k] = val
-				}
-				nt.v6[bits], copied6[bits] = m, true
-			}
-			k := v6key(p.Addr(), bits)
-			_, had := nt.v6[bits][k]
-			if c.del {
-				delete(nt.v6[bits], k)
-			} else {
-				nt.v6[bits][k] = c.v
-			}
-			nt.n += count(had, c.del)
-		}
+		nt.apply(c.p, c.v, c.del, &o)
 	}
 	nt.v4lens = lens(nt.v4[:])
 	nt.v6lens = lens(nt.v6[:])
 	return nt
 }
 
-// with returns a copy of t with p set to v (or removed when del).
-func (t *lpm[V]) with(p netip.Prefix, v V, del bool) *lpm[V] {
-	nt := new(lpm[V])
-	if t != nil {
-		*nt = *t
-	}
+// apply changes nt (a private copy) in place, copying the per-length maps
+// it shares on first touch.
+func (nt *lpm[V]) apply(p netip.Prefix, v V, del bool, o *lpmOwner) {
 	p = p.Masked()
 	bits := p.Bits()
+	var had bool
 	if p.Addr().Is4() {
-		old := nt.v4[bits]
-		m := make(map[uint32]V, len(old)+1)
-		for k, val := range old {
-			m[k] = val
+		if o.v4[bits] == nil {
+			o.v4[bits] = new(cow.Owner)
 		}
 		k := v4key(p.Addr(), bits)
-		_, had := m[k]
-		if del {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		nt.n += count(had, del)
-		if len(m) == 0 {
-			m = nil
-		}
-		nt.v4[bits] = m
-		nt.v4lens = lens(nt.v4[:])
+		nt.v4[bits], had = nt.v4[bits].With(cow.Hash64(uint64(k)), k, v, del, o.v4[bits])
 	} else {
-		old := nt.v6[bits]
-		m := make(map[[2]uint64]V, len(old)+1)
-		for k, val := range old {
-			m[k] = val
+		if o.v6[bits] == nil {
+			o.v6[bits] = new(cow.Owner)
 		}
 		k := v6key(p.Addr(), bits)
-		_, had := m[k]
-		if del {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		nt.n += count(had, del)
-		if len(m) == 0 {
-			m = nil
-		}
-		nt.v6[bits] = m
-		nt.v6lens = lens(nt.v6[:])
+		nt.v6[bits], had = nt.v6[bits].With(cow.Hash128(k), k, v, del, o.v6[bits])
 	}
-	return nt
+	nt.n += count(had, del)
+}
+
+// with returns a copy of t with p set to v (or removed when del).
+func (t *lpm[V]) with(p netip.Prefix, v V, del bool) *lpm[V] {
+	return t.withMany([]lpmEntry[V]{{p: p, v: v, del: del}})
 }
 
 func count(had, del bool) int {
@@ -206,10 +158,10 @@ func count(had, del bool) int {
 	return 0
 }
 
-func lens[M ~map[K]V, K comparable, V any](maps []M) []uint8 {
+func lens[K comparable, V any](maps []cow.Map[K, V]) []uint8 {
 	var out []uint8
 	for l, m := range maps {
-		if len(m) > 0 {
+		if m.Len() > 0 {
 			out = append(out, uint8(l))
 		}
 	}
@@ -224,9 +176,11 @@ func (t *lpm[V]) get(p netip.Prefix) (v V, ok bool) {
 	}
 	p = p.Masked()
 	if p.Addr().Is4() {
-		v, ok = t.v4[p.Bits()][v4key(p.Addr(), p.Bits())]
+		k := v4key(p.Addr(), p.Bits())
+		v, ok = t.v4[p.Bits()].Get(cow.Hash64(uint64(k)), k)
 	} else {
-		v, ok = t.v6[p.Bits()][v6key(p.Addr(), p.Bits())]
+		k := v6key(p.Addr(), p.Bits())
+		v, ok = t.v6[p.Bits()].Get(cow.Hash128(k), k)
 	}
 	return v, ok
 }
@@ -237,14 +191,14 @@ func (t *lpm[V]) walk(fn func(netip.Prefix, V)) {
 		return
 	}
 	for _, l := range t.v4lens {
-		for k, v := range t.v4[l] {
+		for k, v := range t.v4[l].All() {
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], k)
 			fn(netip.PrefixFrom(netip.AddrFrom4(b), int(l)), v)
 		}
 	}
 	for _, l := range t.v6lens {
-		for k, v := range t.v6[l] {
+		for k, v := range t.v6[l].All() {
 			var b [16]byte
 			binary.BigEndian.PutUint64(b[:8], k[0])
 			binary.BigEndian.PutUint64(b[8:], k[1])

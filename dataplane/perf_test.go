@@ -264,7 +264,7 @@ func BenchmarkDecrypt(b *testing.B) {
 					sealed[r] = append(sealed[r], append([]byte(nil), p.Data()...))
 				}
 			}
-			in := pr.b.tab.Load().bySPI[pr.spiAB]
+			in := pr.b.tab.Load().sa(pr.spiAB)
 			remote := bb.pkts[0].Remote
 			b.ReportAllocs()
 			b.SetBytes(int64(total))
@@ -319,24 +319,15 @@ func BenchmarkFIBLookup(b *testing.B) {
 		routes4 = append(routes4, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(i >> 16), byte(i >> 8), byte(i)}), 32))
 		routes6 = append(routes6, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xba, 15: byte(i), 14: byte(i >> 8)}), 128))
 	}
-	// Build directly (one copy per length) rather than through with().
-	build4 := &lpm[NextHop]{}
-	build6 := &lpm[NextHop]{}
-	*build4, *build6 = *t4, *t6
+	// Build as one batch (each array copied once) rather than through with().
+	var ch4, ch6 []lpmEntry[NextHop]
 	for _, p := range routes4 {
-		if build4.v4[p.Bits()] == nil {
-			build4.v4[p.Bits()] = map[uint32]NextHop{}
-		}
-		build4.v4[p.Bits()][v4key(p.Addr(), p.Bits())] = nh
+		ch4 = append(ch4, lpmEntry[NextHop]{p: p, v: nh})
 	}
-	build4.v4lens = lens(build4.v4[:])
 	for _, p := range routes6 {
-		if build6.v6[p.Bits()] == nil {
-			build6.v6[p.Bits()] = map[[2]uint64]NextHop{}
-		}
-		build6.v6[p.Bits()][v6key(p.Addr(), p.Bits())] = nh
+		ch6 = append(ch6, lpmEntry[NextHop]{p: p, v: nh})
 	}
-	build6.v6lens = lens(build6.v6[:])
+	build4, build6 := t4.withMany(ch4), t6.withMany(ch6)
 	for i := 0; i < 1024; i++ {
 		r4, r6 := routes4[(i*7919)%len(routes4)], routes6[(i*7919)%len(routes6)]
 		a4, a6 := r4.Addr().As4(), r6.Addr().As16()

@@ -386,7 +386,7 @@ func BenchmarkDecryptSGT(b *testing.B) {
 					sealed[r] = append(sealed[r], append([]byte(nil), p.Data()...))
 				}
 			}
-			in := pr.b.tab.Load().bySPI[pr.spiAB]
+			in := pr.b.tab.Load().sa(pr.spiAB)
 			remote := bb.pkts[0].Remote
 			b.ReportAllocs()
 			c := newBatchClock(b.N)

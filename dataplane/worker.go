@@ -116,7 +116,7 @@ func (w *Worker) ProcessInbound(pkts []*Packet) {
 func (w *Worker) EncapsulateTo(p *Packet, id TunnelID, etherType uint16) {
 	tb := w.e.tab.Load()
 	defer w.flush()
-	t := tb.tunnels[id]
+	t := tb.tunnel(id)
 	if t == nil {
 		w.drop(p, DropNoTunnel)
 		return
@@ -176,7 +176,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		return
 	}
 	fe.touch()
-	t := tb.tunnels[nh.Tunnel]
+	t := tb.tunnel(nh.Tunnel)
 	if t == nil {
 		w.drop(p, DropNoTunnel)
 		return
@@ -354,13 +354,8 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	sa := tb.bySPI[e.SPI()]
+	sa, t := tb.saTunnel(e.SPI())
 	if sa == nil {
-		w.drop(p, DropNoSA)
-		return
-	}
-	t := tb.tunnels[sa.tunnel]
-	if t == nil {
 		w.drop(p, DropNoSA)
 		return
 	}
@@ -540,7 +535,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		p.Verdict = VerdictHost
 		return
 	}
-	out := tb.tunnels[nh.Tunnel]
+	out := tb.tunnel(nh.Tunnel)
 	if out == nil {
 		w.drop(p, DropNoTunnel)
 		return

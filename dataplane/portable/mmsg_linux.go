@@ -190,6 +190,11 @@ func (m *mmsg) send(bufs [][]byte, remotes []netip.AddrPort) (int, error) {
 
 // Serve reads datagrams in batches (recvmmsg) straight into packet buffers
 // and hands them to the backend until the socket is closed or ctx ends.
+// It supports only one reader per socket: the receive scratch (message
+// headers and source addresses) belongs to the UDPUnderlay, so two Serve
+// calls on one UDPUnderlay at once corrupt each other's batches (ListenUDP
+// does not set SO_REUSEPORT, so more readers need more local addresses or
+// ports, each its own UDPUnderlay).
 func (u *UDPUnderlay) Serve(ctx context.Context, b *Backend) error {
 	w := b.cfg.Engine.NewWorker()
 	pkts := make([]*dataplane.Packet, batchSize)
@@ -220,6 +225,7 @@ func (u *UDPUnderlay) Serve(ctx context.Context, b *Backend) error {
 // Serve reads ESP packets in batches (recvmmsg) and hands them to the
 // backend until the socket is closed or ctx ends. IPv4 raw sockets deliver
 // the IP header too; it is parsed and stripped.
+// Like UDPUnderlay.Serve, it supports only one reader per socket.
 func (r *RawUnderlay) Serve(ctx context.Context, b *Backend) error {
 	w := b.cfg.Engine.NewWorker()
 	pkts := make([]*dataplane.Packet, batchSize)

@@ -17,6 +17,8 @@ type mmsg struct{}
 
 // Serve reads datagrams into packet buffers (no copies, no allocations)
 // and hands them to the backend until the socket is closed or ctx ends.
+// Call it from one goroutine per socket, as on Linux, where the batch
+// scratch is per socket.
 func (u *UDPUnderlay) Serve(ctx context.Context, b *Backend) error {
 	w := b.cfg.Engine.NewWorker()
 	p := dataplane.NewPacket(b.cfg.BufferSize)
