@@ -156,16 +156,23 @@ type side struct {
 
 func startSide(t *testing.T, net *transport.MemNetwork, addr string, cfg *config.Config) *side {
 	t.Helper()
+	return launchSide(t, net, addr, cfg, Options{RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}, 10*time.Second)
+}
+
+// launchSide runs a Daemon with cfg on a memory-network endpoint at addr,
+// over an in-memory dataplane and a fake kernel; o supplies everything
+// else. The daemon is stopped in t.Cleanup, which waits up to stopWait.
+func launchSide(t *testing.T, net *transport.MemNetwork, addr string, cfg *config.Config, o Options, stopWait time.Duration) *side {
+	t.Helper()
 	a := netip.MustParseAddr(addr)
 	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
 	s := &side{dp: memDP{dataplane.NewEngine(dataplane.Options{})}, kernel: &fakeKernel{routes: map[netip.Prefix]bool{}}, done: make(chan error, 1)}
-	d, err := New(cfg, Options{Transport: tr, Dataplane: s.dp, Kernel: s.kernel, Backend: "test",
-		RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond})
+	o.Transport, o.Dataplane, o.Kernel, o.Backend = tr, s.dp, s.kernel, "test"
+	d, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.d = d
-	s.cmds = d.Commands(nil)
+	s.d, s.cmds = d, d.Commands(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() { s.done <- d.Run(ctx) }()
@@ -173,7 +180,7 @@ func startSide(t *testing.T, net *transport.MemNetwork, addr string, cfg *config
 		cancel()
 		select {
 		case <-s.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(stopWait):
 			t.Error("daemon did not stop")
 		}
 		tr.Close()

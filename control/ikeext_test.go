@@ -138,33 +138,11 @@ func must(t *testing.T, err error) {
 
 func startSideOpts(t *testing.T, net *transport.MemNetwork, addr string, cfg *config.Config, o Options) *side {
 	t.Helper()
-	a := netip.MustParseAddr(addr)
-	tr := net.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
-	s := &side{dp: memDP{dataplane.NewEngine(dataplane.Options{})}, kernel: &fakeKernel{routes: map[netip.Prefix]bool{}}, done: make(chan error, 1)}
-	o.Transport, o.Dataplane, o.Kernel, o.Backend = tr, s.dp, s.kernel, "test"
 	if o.RetryMin == 0 {
 		o.RetryMin, o.RetryMax = 100*time.Millisecond, 400*time.Millisecond
 	}
 	o.IKE.RetransmitTimeout, o.IKE.RetransmitTries = 200*time.Millisecond, 4
-	d, err := New(cfg, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.d = d
-	s.cmds = d.Commands(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			t.Error("daemon did not stop")
-		}
-		tr.Close()
-	})
-	return s
+	return launchSide(t, net, addr, cfg, o, 10*time.Second)
 }
 
 const certHubCfg = `hostname hub

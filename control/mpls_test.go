@@ -1,7 +1,6 @@
 package control
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -105,28 +104,8 @@ func freeTCPPort(t *testing.T) int {
 
 func startMPLSSide(t *testing.T, mem *transport.MemNetwork, addr, name, src string, port int) *side {
 	t.Helper()
-	a := netip.MustParseAddr(addr)
-	tr := mem.Endpoint(netip.AddrPortFrom(a, 500), netip.AddrPortFrom(a, 4500))
-	s := &side{dp: memDP{dataplane.NewEngine(dataplane.Options{})}, kernel: &fakeKernel{routes: map[netip.Prefix]bool{}}, done: make(chan error, 1)}
-	d, err := New(parse(t, name, src), Options{Transport: tr, Dataplane: s.dp, Kernel: s.kernel, Backend: "test", BGPPort: port, Logger: testLogger(t, name),
-		RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.d, s.cmds = d, d.Commands(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			t.Error("daemon did not stop")
-		}
-		tr.Close()
-	})
-	return s
+	return launchSide(t, mem, addr, parse(t, name, src), Options{BGPPort: port, Logger: testLogger(t, name),
+		RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}, 15*time.Second)
 }
 
 // TestVPNv4BetweenDaemons: each side allocates one label per VRF and

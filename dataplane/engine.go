@@ -72,7 +72,7 @@ type Control interface {
 // the number of sessions; the per-VRF and per-label maps are small and
 // copied whole.
 type tables struct {
-	bySPI   cow.Map[uint32, *SA] // inbound SAs
+	bySPI   cow.Map[uint32, inboundRef] // inbound SAs
 	tunnels cow.Map[TunnelID, *tunnel]
 	inbound cow.Map[TunnelID, []*SA] // newest last
 	// outSPI indexes tunnels by the SPI of their outbound SA, for the
@@ -84,10 +84,24 @@ type tables struct {
 	labels map[uint32]uint32 // MPLS label -> VRF
 }
 
+// inboundRef is an inbound SA and its tunnel, so that the packet path
+// finds both with one lookup. An SA's tunnel never changes, and deleting a
+// tunnel deletes its SAs.
+type inboundRef struct {
+	sa *SA
+	t  *tunnel
+}
+
 // sa returns the inbound SA with spi, or nil.
 func (t *tables) sa(spi uint32) *SA {
-	sa, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
-	return sa
+	r, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
+	return r.sa
+}
+
+// saTunnel returns the inbound SA with spi and its tunnel, or nils.
+func (t *tables) saTunnel(spi uint32) (*SA, *tunnel) {
+	r, _ := t.bySPI.Get(cow.Hash64(uint64(spi)), spi)
+	return r.sa, r.t
 }
 
 // tunnel returns tunnel id, or nil.
@@ -319,7 +333,7 @@ func (e *Engine) AddSA(c SAConfig) error {
 			return fmt.Errorf("add sa %#x on tunnel %d: %w (delete the oldest first)", c.SPI, c.Tunnel, ErrTooMany)
 		}
 		tb.inbound = tb.inbound.Set(cow.Hash64(uint64(c.Tunnel)), c.Tunnel, append(slices.Clip(in), sa))
-		tb.bySPI = tb.bySPI.Set(cow.Hash64(uint64(c.SPI)), c.SPI, sa)
+		tb.bySPI = tb.bySPI.Set(cow.Hash64(uint64(c.SPI)), c.SPI, inboundRef{sa: sa, t: t})
 		e.log.Info("inbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm)
 		return nil
 	})
@@ -327,11 +341,7 @@ func (e *Engine) AddSA(c SAConfig) error {
 
 func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
 	if dir == Inbound {
-		sa := tb.sa(spi)
-		if sa == nil {
-			return nil, nil
-		}
-		return sa, tb.tunnel(sa.tunnel)
+		return tb.saTunnel(spi)
 	}
 	ts, _ := tb.outSPI.Get(cow.Hash64(uint64(spi)), spi)
 	for _, t := range ts {

@@ -354,13 +354,8 @@ func (w *Worker) inbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	sa := tb.sa(e.SPI())
+	sa, t := tb.saTunnel(e.SPI())
 	if sa == nil {
-		w.drop(p, DropNoSA)
-		return
-	}
-	t := tb.tunnel(sa.tunnel)
-	if t == nil {
 		w.drop(p, DropNoSA)
 		return
 	}

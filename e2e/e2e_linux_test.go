@@ -610,26 +610,7 @@ func TestStrongSwanAlongsideSpokes(t *testing.T) {
 		return len(s) == 2, text
 	})
 
-	// The strongSwan site is the inet router itself (198.18.0.1, on the
-	// hub's link), protecting a loopback subnet of its own.
-	if _, err := l.Exec(ctx, "inet", "ip", "addr", "add", "198.19.250.1/32", "dev", "lo"); err != nil {
-		t.Fatal(err)
-	}
-	sw := swan.StartT(t, l.Netns("inet"), swan.Config{
-		Name: "swan",
-		Conns: []swan.Conn{{
-			Name: "hub", LocalAddrs: []string{"198.18.0.1"}, RemoteAddrs: []string{"198.18.0.2"},
-			Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "swan.lab.example", RemoteID: "hub.lab.example",
-			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.250.0/24"}, RemoteTS: []string{"198.19.0.0/24"},
-				ESPProposals: []string{"aes256gcm16"}}},
-		}},
-		Secrets: []swan.Secret{{Name: "hub", IDs: []string{"swan.lab.example", "hub.lab.example"}, PSK: "lab-swan-key-0123456789"}},
-	})
-	ictx, icancel := context.WithTimeout(ctx, time.Minute)
-	defer icancel()
-	if err := sw.Initiate(ictx, "hub", "net"); err != nil {
-		t.Fatalf("strongSwan initiate: %v\n%s", err, sw.LogTail(30))
-	}
+	sw := startSwanSite(t, ctx, l)
 	var va string
 	w.eventually(30*time.Second, "strongSwan session and reverse route on the hub", func() (bool, string) {
 		s, text := w.sessionsByID(hub)
@@ -747,4 +728,31 @@ func TestGREModeDualStack(t *testing.T) {
 	if !strings.Contains(text, "IPSEC FLOW: permit 47 host 198.18.0.2 host 198.18.1.2") {
 		t.Errorf("GRE flow missing:\n%s", text)
 	}
+}
+
+// startSwanSite makes the hub-3spokes-nat lab's inet router (198.18.0.1, on
+// the hub's link) a strongSwan site protecting a loopback subnet of its own,
+// 198.19.250.0/24, with a PSK session to the hub that it initiates before
+// returning. strongSwan stops in t.Cleanup.
+func startSwanSite(t *testing.T, ctx context.Context, l *lab.Lab) *swan.Instance {
+	t.Helper()
+	if _, err := l.Exec(ctx, "inet", "ip", "addr", "add", "198.19.250.1/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	sw := swan.StartT(t, l.Netns("inet"), swan.Config{
+		Name: "swan",
+		Conns: []swan.Conn{{
+			Name: "hub", LocalAddrs: []string{"198.18.0.1"}, RemoteAddrs: []string{"198.18.0.2"},
+			Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "swan.lab.example", RemoteID: "hub.lab.example",
+			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.250.0/24"}, RemoteTS: []string{"198.19.0.0/24"},
+				ESPProposals: []string{"aes256gcm16"}}},
+		}},
+		Secrets: []swan.Secret{{Name: "hub", IDs: []string{"swan.lab.example", "hub.lab.example"}, PSK: "lab-swan-key-0123456789"}},
+	})
+	ictx, icancel := context.WithTimeout(ctx, time.Minute)
+	defer icancel()
+	if err := sw.Initiate(ictx, "hub", "net"); err != nil {
+		t.Fatalf("strongSwan initiate: %v\n%s", err, sw.LogTail(30))
+	}
+	return sw
 }

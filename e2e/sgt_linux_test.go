@@ -108,24 +108,7 @@ func sgtScenario(t *testing.T, hubBackend string) {
 	})
 
 	// The strongSwan site is the inet router (198.18.0.1) with a loopback subnet.
-	if _, err := l.Exec(ctx, "inet", "ip", "addr", "add", "198.19.250.1/32", "dev", "lo"); err != nil {
-		t.Fatal(err)
-	}
-	sw := swan.StartT(t, l.Netns("inet"), swan.Config{
-		Name: "swan",
-		Conns: []swan.Conn{{
-			Name: "hub", LocalAddrs: []string{"198.18.0.1"}, RemoteAddrs: []string{"198.18.0.2"},
-			Proposals: []string{"aes256gcm16-prfsha256-ecp256"}, LocalID: "swan.lab.example", RemoteID: "hub.lab.example",
-			Children: []swan.Child{{Name: "net", LocalTS: []string{"198.19.250.0/24"}, RemoteTS: []string{"198.19.0.0/24"},
-				ESPProposals: []string{"aes256gcm16"}}},
-		}},
-		Secrets: []swan.Secret{{Name: "hub", IDs: []string{"swan.lab.example", "hub.lab.example"}, PSK: "lab-swan-key-0123456789"}},
-	})
-	ictx, icancel := context.WithTimeout(ctx, time.Minute)
-	defer icancel()
-	if err := sw.Initiate(ictx, "hub", "net"); err != nil {
-		t.Fatalf("strongSwan initiate: %v\n%s", err, sw.LogTail(30))
-	}
+	startSwanSite(t, ctx, l)
 	w.eventually(30*time.Second, "strongSwan session and route on the hub", func() (bool, string) {
 		s, text := w.sessionsByID(hub)
 		rows, rtext := w.routes(hub)

@@ -432,7 +432,7 @@ func (b *Backend) Status() Status {
 		}
 	}
 	st.KernelPath, st.KernelPathError = b.kernel.sent.Load(), b.kernel.errors.Load()
-	st.Neighbours = len(*b.neigh.snap.Load())
+	st.Neighbours = b.neigh.snap.Load().Len()
 	st.NeighbourRefreshes = b.neigh.refreshes.Load()
 	return st
 }

@@ -195,14 +195,23 @@ func (g *generator) sealedFrame(t testing.TB, ipLen int) []byte {
 // sliceLen is the length of the alternating slices of measurePair.
 const sliceLen = 250 * time.Millisecond
 
-// cpuTime returns the CPU time (user + system) of the process or of the
-// calling thread.
-func cpuTime(who int) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(who, &ru); err != nil {
+// cpuTime returns the CPU time of the process (unix.CLOCK_PROCESS_CPUTIME_ID)
+// or of the calling thread (unix.CLOCK_THREAD_CPUTIME_ID): the scheduler's
+// nanosecond runtime, not the 4 ms tick samples getrusage splits into user
+// and system time. What it counts, on this kernel (no
+// CONFIG_IRQ_TIME_ACCOUNTING): everything a thread runs, including the
+// softirq work done in its context (for the gateway, the veth delivery of
+// what it transmits); not ksoftirqd, and not the receive side the sender's
+// CPU runs (veth runs a frame's receive, and for AF_XDP in copy mode its
+// copy into UMEM, in the transmitting thread's context). Both backends are
+// measured alike: the generator's thread pays for delivering frames to the
+// gateway, the gateway's threads for delivering them back.
+func cpuTime(clock int32) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 // run sends frame on tx as fast as it can for d and returns the rates of
@@ -231,7 +240,7 @@ func (g *generator) run(frame []byte, tx, rx *afxdp.Socket, d time.Duration, cpu
 	const window = 256
 	credit := window
 	lastRx, rxSeen := time.Now(), false
-	proc0, self0 := cpuTime(unix.RUSAGE_SELF), cpuTime(unix.RUSAGE_THREAD)
+	proc0, self0 := cpuTime(unix.CLOCK_PROCESS_CPUTIME_ID), cpuTime(unix.CLOCK_THREAD_CPUTIME_ID)
 	start := time.Now()
 	end := start.Add(d)
 	for i := 0; ; i++ {
@@ -275,7 +284,7 @@ func (g *generator) run(frame []byte, tx, rx *afxdp.Socket, d time.Duration, cpu
 		}
 	}
 	el := time.Since(start).Seconds()
-	gwCPU = cpuTime(unix.RUSAGE_SELF) - proc0 - (cpuTime(unix.RUSAGE_THREAD) - self0)
+	gwCPU = cpuTime(unix.CLOCK_PROCESS_CPUTIME_ID) - proc0 - (cpuTime(unix.CLOCK_THREAD_CPUTIME_ID) - self0)
 	// Let the gateway drain before the next run.
 	for stop := time.Now().Add(min(300*time.Millisecond, d/5)); time.Now().Before(stop); {
 		tx.Flush()
@@ -309,9 +318,20 @@ type result struct {
 // and size or below 2.5 times the portable backend. Enable with
 // ESPHUB_XDP_MEASURE=1 (ESPHUB_XDP_MEASURE_SECONDS sets the run length, 3 s
 // by default; ESPHUB_XDP_MEASURE_SIZES=1400 limits the sizes;
+// ESPHUB_XDP_MEASURE_BATCH=N sets the AF_XDP worker's batch, 64 by default;
 // ESPHUB_XDP_MEASURE_PROFILE=DIR writes a CPU profile of each AF_XDP case
 // pair's first round into DIR). The AF_XDP cases with and without crypto
 // alternate in 250 ms slices within each round.
+//
+// Where the 1400-byte ESP cost goes (2026-11-23): Go 1.26's AES-GCM
+// (crypto/internal/fips140/aes/gcm, gcm_amd64.s) uses AES-NI and PCLMULQDQ
+// on 128-bit registers and has no VAES/VPCLMULQDQ path, and no maintained
+// Go module offers one. BenchmarkGCMBare in package dataplane seals 1400
+// bytes in 375 ns and opens them in 333 ns (medians, hot cache); the whole
+// engine (BenchmarkEncrypt, BenchmarkDecrypt) takes 415 and 389 ns. Here
+// ESP adds about 0.55 µs to about 2.1 µs of copy-mode I/O per packet: the
+// rest of the difference is the payload arriving cold from the CPU the
+// kernel copied it on.
 func TestMeasure(t *testing.T) {
 	if os.Getenv(measureEnv) == "" {
 		t.Skip("set " + measureEnv + "=1 to measure (about three minutes)")
@@ -324,6 +344,12 @@ func TestMeasure(t *testing.T) {
 		fmt.Sscan(s, &n)
 		if n > 0 {
 			secs = time.Duration(n) * time.Second
+		}
+	}
+	batch := 0
+	if s := os.Getenv(measureEnv + "_BATCH"); s != "" {
+		if _, err := fmt.Sscan(s, &batch); err != nil || batch < 1 || batch > 1024 {
+			t.Fatalf("%s_BATCH=%q: want 1 to 1024", measureEnv, s)
 		}
 	}
 	l := labtest.Up(t, measureTopo)
@@ -458,7 +484,7 @@ func TestMeasure(t *testing.T) {
 			var err error
 			// No idle spinning: the worker's CPU time is then its work.
 			b, err = New(Config{Engine: dataplane.NewEngine(dataplane.Options{}), WAN: "wan", LANs: []LAN{{Name: "lan"}},
-				CPUs: []int{1 % runtime.NumCPU()}, IdleSpin: -1})
+				CPUs: []int{1 % runtime.NumCPU()}, IdleSpin: -1, Batch: batch})
 			return err
 		}))
 		programMeasure(t, b)
@@ -480,6 +506,11 @@ func TestMeasure(t *testing.T) {
 			}
 			st := b.Status()
 			t.Logf("af_xdp queue %+v drops %v", st.Queues[0], st.Drops)
+			if w := b.workers[0]; w.c.batches.Load() > 0 {
+				q := st.Queues[0]
+				t.Logf("af_xdp worker: %d batches of %.1f packets on average, %d sleeps in poll()",
+					w.c.batches.Load(), float64(q.RxWAN+q.RxLAN)/float64(w.c.batches.Load()), w.c.idleWaits.Load())
+			}
 			checkLedger(t, "gw", b)
 			must(t, b.Close())
 		}
@@ -518,21 +549,50 @@ func TestMeasure(t *testing.T) {
 	}
 	// The targets are judged on capacity (packets per gateway CPU-second):
 	// on a machine shared with other work the wall-clock rates above
-	// follow the machine's load more than the code.
+	// follow the machine's load more than the code. Each ratio is the
+	// median of the per-round ratios: the two cases of a ratio ran in the
+	// same round (the AF_XDP pair even in interleaved slices), so a round
+	// the machine made slow for both cancels out, where a ratio of the
+	// medians would mix one round's numerator with another's denominator.
+	// The ratio of the medians is printed too, for comparison with older
+	// reports.
 	for _, c := range cases {
 		x := results[fmt.Sprintf("af_xdp/esp-%s-%d", c.dir, c.ipLen)]
 		ceil := results[fmt.Sprintf("af_xdp/no-crypto-%s-%d", c.dir, c.ipLen)]
 		port := results[fmt.Sprintf("portable/esp-%s-%d", c.dir, c.ipLen)]
-		fmt.Fprintf(&report, "%s-%d: per CPU-s: af_xdp esp / no-crypto %.2f, af_xdp / portable %.2f; wall clock: %.2f, %.2f\n",
-			c.dir, c.ipLen, x.capacity/ceil.capacity, x.capacity/port.capacity, x.fwd/ceil.fwd, x.fwd/port.fwd)
-		if x.capacity < 0.8*ceil.capacity {
-			t.Errorf("%s-%d: AF_XDP with ESP %.0f pps/CPU-s is below 80%% of the no-crypto %.0f", c.dir, c.ipLen, x.capacity, ceil.capacity)
+		vsCeil, vsPort := pairedRatio(x.capRuns, ceil.capRuns), pairedRatio(x.capRuns, port.capRuns)
+		fmt.Fprintf(&report, "%s-%d: per CPU-s (median of rounds): af_xdp esp / no-crypto %.2f %.2f, af_xdp / portable %.2f %.2f; ratio of medians: %.2f, %.2f; wall clock: %.2f, %.2f\n",
+			c.dir, c.ipLen, vsCeil, pairedRatios(x.capRuns, ceil.capRuns), vsPort, pairedRatios(x.capRuns, port.capRuns),
+			x.capacity/ceil.capacity, x.capacity/port.capacity, x.fwd/ceil.fwd, x.fwd/port.fwd)
+		if vsCeil < 0.8 {
+			t.Errorf("%s-%d: AF_XDP with ESP is at %.2f of the no-crypto rate per CPU-s (rounds %.2f), below 0.80", c.dir, c.ipLen, vsCeil, pairedRatios(x.capRuns, ceil.capRuns))
 		}
-		if x.capacity < 2.5*port.capacity {
-			t.Errorf("%s-%d: AF_XDP %.0f pps/CPU-s is below 2.5x the portable backend's %.0f", c.dir, c.ipLen, x.capacity, port.capacity)
+		if vsPort < 2.5 {
+			t.Errorf("%s-%d: AF_XDP is at %.2fx the portable backend per CPU-s (rounds %.2f), below 2.5x", c.dir, c.ipLen, vsPort, pairedRatios(x.capRuns, port.capRuns))
 		}
 	}
 	t.Log(report.String())
+}
+
+// pairedRatios returns a[i]/b[i] for every round where both are measured.
+func pairedRatios(a, b []float64) []float64 {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			r = append(r, a[i]/b[i])
+		}
+	}
+	return r
+}
+
+// pairedRatio returns the median of pairedRatios(a, b), or 0 when no round
+// has both.
+func pairedRatio(a, b []float64) float64 {
+	r := pairedRatios(a, b)
+	if len(r) == 0 {
+		return 0
+	}
+	return median(r)
 }
 
 func median(v []float64) float64 {
