@@ -476,24 +476,7 @@ func TestHubAndSpokes(t *testing.T) {
 
 	t.Run("prometheus metrics", func(t *testing.T) {
 		w.t = t
-		var body string
-		err := l.Do("hub", func() error {
-			conn, err := net.DialTimeout("tcp", "127.0.0.1:9410", 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := conn.Write([]byte("GET /metrics HTTP/1.0\r\nHost: hub\r\n\r\n")); err != nil {
-				return err
-			}
-			b, err := io.ReadAll(conn)
-			body = string(b)
-			return err
-		})
-		if err != nil {
-			t.Fatalf("scrape: %v", err)
-		}
+		body := scrapeMetrics(t, l, "hub")
 		for _, want := range []string{"esphub_sessions 3", `esphub_tunnel_packets_total{direction="rx",interface="Virtual-Access`, `esphub_dataplane_drops_total{reason="replay"}`, `esphub_ike_failures_total{notify=`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %q", want)
@@ -755,4 +738,29 @@ func startSwanSite(t *testing.T, ctx context.Context, l *lab.Lab) *swan.Instance
 		t.Fatalf("strongSwan initiate: %v\n%s", err, sw.LogTail(30))
 	}
 	return sw
+}
+
+// scrapeMetrics fetches esphubd's Prometheus page (-metrics 127.0.0.1:9410)
+// from inside the lab node's namespace; any error fails the test.
+func scrapeMetrics(t *testing.T, l *lab.Lab, node string) string {
+	t.Helper()
+	var body string
+	err := l.Do(node, func() error {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:9410", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write([]byte("GET /metrics HTTP/1.0\r\nHost: " + node + "\r\n\r\n")); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(conn)
+		body = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return body
 }

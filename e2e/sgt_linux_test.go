@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,24 +210,7 @@ func sgtScenario(t *testing.T, hubBackend string) {
 		if hubBackend == "afxdp" {
 			w.checkXDPCarried(hub)
 		}
-		var body string
-		err = l.Do("hub", func() error {
-			conn, err := net.DialTimeout("tcp", "127.0.0.1:9410", 5*time.Second)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := conn.Write([]byte("GET /metrics HTTP/1.0\r\nHost: hub\r\n\r\n")); err != nil {
-				return err
-			}
-			b, err := io.ReadAll(conn)
-			body = string(b)
-			return err
-		})
-		if err != nil {
-			t.Fatalf("scrape: %v", err)
-		}
+		body := scrapeMetrics(t, l, "hub")
 		for _, want := range []string{`esphub_sgacl_packets_total{action="deny",from="11",to="100"} 3`,
 			`esphub_sgt_packets_total{direction="rx",sgt="11"}`, `esphub_dataplane_drops_total{reason="sgacl"} 3`} {
 			if !strings.Contains(body, want) {
