@@ -282,34 +282,11 @@ func TestInitFlood(t *testing.T) {
 	// Pre-build the requests so the generator is not the bottleneck; the
 	// SPI and nonce differ in each.
 	const total = 40000
-	reqs := make([][]byte, 4096)
-	for i := range reqs {
-		ni := make([]byte, 32)
-		binary.BigEndian.PutUint64(ni, uint64(i))
-		reqs[i] = g.request(uint64(i+1)<<20|0xabc, ni, nil)
-	}
-	var base runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
+	reqs := g.floodRequests(4096)
+	heap := startHeapSampler()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // memory sampler
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	wg.Add(1)
 	var sent atomic.Int64
 	start := time.Now()
 	go func() { // the flood: bounded in count and time
@@ -341,6 +318,7 @@ func TestInitFlood(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
+	heap.Stop()
 	elapsed := time.Since(start)
 	s := p.b.e.Stats()
 	sas := ikeSAs(t, p.b)
@@ -348,17 +326,66 @@ func TestInitFlood(t *testing.T) {
 	t.Logf("flood: %d IKE_SA_INIT in %v (%.0f/s), responder received %d, cookies sent %d, half-open SAs %d",
 		sent.Load(), elapsed.Round(time.Millisecond), rate, s.Get(CounterRxMessages), s.Get(CounterCookiesSent), len(sas)-1)
 	t.Logf("peak heap %.1f MiB (baseline %.1f MiB); legitimate peer established in %v",
-		float64(peak.Load())/(1<<20), float64(base.HeapAlloc)/(1<<20), setup.Round(time.Millisecond))
+		float64(heap.Peak())/(1<<20), float64(heap.Base())/(1<<20), setup.Round(time.Millisecond))
 	if setup > 2*time.Second {
 		t.Fatalf("legitimate setup took %v under flood, want < 2s", setup)
 	}
 	if len(sas) > threshold+2 {
 		t.Fatalf("responder holds %d SAs; cookies should cap half-open state near %d", len(sas), threshold)
 	}
-	if grow := int64(peak.Load()) - int64(base.HeapAlloc); grow > 64<<20 {
+	if grow := int64(heap.Peak()) - int64(heap.Base()); grow > 64<<20 {
 		t.Fatalf("heap grew by %d MiB during the flood", grow>>20)
 	}
 	if established := establishedCount(t, p.b); established != 1 {
 		t.Fatalf("responder has %d established SAs, want 1", established)
 	}
 }
+
+// floodRequests pre-builds n IKE_SA_INIT requests, each with its own SPI and
+// nonce, so that a flood's generator is not its bottleneck.
+func (g *initGen) floodRequests(n int) [][]byte {
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		ni := make([]byte, 32)
+		binary.BigEndian.PutUint64(ni, uint64(i))
+		reqs[i] = g.request(uint64(i+1)<<20|0xabc, ni, nil)
+	}
+	return reqs
+}
+
+// heapSampler records the peak heap every 20 ms from a baseline taken after
+// a GC at its start, until Stop.
+type heapSampler struct {
+	base       runtime.MemStats
+	peak       atomic.Uint64
+	stop, done chan struct{}
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	runtime.GC()
+	runtime.ReadMemStats(&h.base)
+	go func() {
+		defer close(h.done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > h.peak.Load() {
+				h.peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return h
+}
+
+// Stop ends sampling and waits for the sampler to finish.
+func (h *heapSampler) Stop() { close(h.stop); <-h.done }
+
+// Base is the heap in use at the start; Peak the largest seen since.
+func (h *heapSampler) Base() uint64 { return h.base.HeapAlloc }
+func (h *heapSampler) Peak() uint64 { return h.peak.Load() }

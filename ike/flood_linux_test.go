@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,34 +114,8 @@ func TestInitFloodUDP(t *testing.T) {
 	defer unix.Close(fd)
 
 	g := newInitGen(t)
-	reqs := make([][]byte, 4096)
-	for i := range reqs {
-		ni := make([]byte, 32)
-		binary.BigEndian.PutUint64(ni, uint64(i))
-		reqs[i] = g.request(uint64(i+1)<<20|0xabc, ni, nil)
-	}
-	var base runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // memory sampler
-		defer wg.Done()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	reqs := g.floodRequests(4096)
+	heap := startHeapSampler()
 	// The flood is bounded by time (4 s) far more than by count: on a quiet
 	// machine 60,000 requests took under 2 s, which could end the flood
 	// before a legitimate setup that started late on a loaded one.
@@ -198,22 +170,21 @@ func TestInitFloodUDP(t *testing.T) {
 	<-floodDone
 	elapsed := time.Since(t0)
 	time.Sleep(100 * time.Millisecond) // the last datagrams reach the engine
-	close(stop)
-	wg.Wait()
+	heap.Stop()
 	s := gw.e.Stats()
 	sas := ikeSAs(t, gw)
 	t.Logf("UDP flood: %d spoofed IKE_SA_INIT sent in %v (%.0f/s, %d send errors); responder received %d datagrams, sent %d cookies, holds %d half-open SAs",
 		sent.Load(), elapsed.Round(time.Millisecond), float64(sent.Load())/elapsed.Seconds(), sendErrs.Load(),
 		s.Get(CounterRxMessages), s.Get(CounterCookiesSent), len(sas)-1)
 	t.Logf("peak heap %.1f MiB (baseline %.1f MiB); legitimate peer established in %v while the flood ran; gw kernel UDP: %s; transport shed %d fresh requests, queue-full drops %d",
-		float64(peak.Load())/(1<<20), float64(base.HeapAlloc)/(1<<20), setup.Round(time.Millisecond), udpDrops(t, l), trGW.Stats().DropShedInit, trGW.Stats().DropQueueFull)
+		float64(heap.Peak())/(1<<20), float64(heap.Base())/(1<<20), setup.Round(time.Millisecond), udpDrops(t, l), trGW.Stats().DropShedInit, trGW.Stats().DropQueueFull)
 	if setup > 2*time.Second {
 		t.Fatalf("legitimate setup took %v under flood, want < 2s", setup)
 	}
 	if len(sas) > threshold+2 {
 		t.Fatalf("responder holds %d SAs; cookies should cap half-open state near %d", len(sas), threshold)
 	}
-	if grow := int64(peak.Load()) - int64(base.HeapAlloc); grow > 64<<20 {
+	if grow := int64(heap.Peak()) - int64(heap.Base()); grow > 64<<20 {
 		t.Fatalf("heap grew by %d MiB during the flood", grow>>20)
 	}
 	if n := establishedCount(t, gw); n != 1 {
