@@ -57,12 +57,26 @@ func daemonTCP(ctx context.Context, o *Options) ([]Result, error) {
 			}
 		}
 	}()
+	// show runs esphubctl show on a gateway, for the error of a failed run.
+	ctl := filepath.Join(filepath.Dir(bin), "esphubctl")
+	show := func(name string, what ...string) string {
+		if !fileExists(ctl) {
+			return ""
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		args := append(append([]string{"show"}, what...), "-s", filepath.Join(dir, name+".sock"))
+		out, err := exec.CommandContext(sctx, ctl, args...).CombinedOutput()
+		return fmt.Sprintf("\n--- esphubctl %s on %s (err %v):\n%s", strings.Join(args, " "), name, err, out)
+	}
 	logTail := func() string {
 		var b strings.Builder
 		for _, g := range gws {
 			data, _ := os.ReadFile(g.log)
 			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			fmt.Fprintf(&b, "\n--- esphubd on %s:\n%s", g.name, strings.Join(lines[max(0, len(lines)-10):], "\n"))
+			fmt.Fprintf(&b, "\n--- esphubd on %s:\n%s", g.name, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+			b.WriteString(show(g.name, "crypto", "session", "detail"))
+			b.WriteString(show(g.name, "dataplane"))
 		}
 		return b.String()
 	}
@@ -78,7 +92,7 @@ func daemonTCP(ctx context.Context, o *Options) ([]Result, error) {
 		}
 		defer logf.Close()
 		g.cmd = exec.Command("ip", "netns", "exec", ns, bin, "-config", path, "-backend", "afxdp",
-			"-api", filepath.Join(dir, name+".sock"), "-xdp-cpus", strconv.Itoa(cpu), "-log-level", "warn")
+			"-api", filepath.Join(dir, name+".sock"), "-xdp-cpus", strconv.Itoa(cpu), "-log-level", "info")
 		g.cmd.Stdout, g.cmd.Stderr = logf, logf
 		if err := g.cmd.Start(); err != nil {
 			return fmt.Errorf("esphubd on %s: %w", name, err)
@@ -128,7 +142,7 @@ func daemonTCP(ctx context.Context, o *Options) ([]Result, error) {
 	}
 	// The gateways' own account of the runs (workers, packets, drops by
 	// reason), for the verbose log.
-	if ctl := filepath.Join(filepath.Dir(bin), "esphubctl"); fileExists(ctl) {
+	if fileExists(ctl) {
 		for _, g := range gws {
 			out, err := exec.CommandContext(ctx, ctl, "show", "dataplane", "-s", filepath.Join(dir, g.name+".sock")).CombinedOutput()
 			o.Logger.Info("esphubd dataplane after the runs", "gateway", g.name, "err", err, "show", string(out))

@@ -45,6 +45,7 @@ Examples:
   esphub-bench -quick                 smoke test, under a minute
   esphub-bench                        everything: 4 sizes, 3 runs each
   esphub-bench -scenarios 1,3 -sizes 64,1400 -runs 5
+  esphub-bench -scenarios 3 -parts hairpin   the hairpin rows only (-list names the parts)
 
 Flags:
 `
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		dur       = fs.Duration("duration", 0, "length of one packet run (default 2s, 300ms with -quick)")
 		sizes     = fs.String("sizes", "", "packet sizes, comma-separated: 64,512,1400,imix (default all)")
 		scenarios = fs.String("scenarios", "", "scenario numbers to run, comma-separated (default all)")
+		parts     = fs.String("parts", "", "run only the parts whose name contains one of these comma-separated strings, e.g. hairpin or esphubd (-list shows them)")
+		list      = fs.Bool("list", false, "list the parts of each scenario and exit")
 		sessions  = fs.String("sessions", "", "session counts for memory per session (default 1000,10000,50000)")
 		out       = fs.String("out", "bench/results", "directory for the report files")
 		root      = fs.String("root", "", "esphub source tree, for scenario 7's lab topology and configurations (default: found from the working directory)")
@@ -84,9 +87,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
+	if *list {
+		names := bench.PartNames()
+		for n := 1; n <= bench.ScenarioShortcut; n++ {
+			for _, name := range names[n] {
+				fmt.Fprintf(stdout, "%d  %s\n", n, name)
+			}
+		}
+		return 0
+	}
 	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " ")}
 	if *sizes != "" {
 		o.Sizes = strings.Split(*sizes, ",")
+	}
+	if *parts != "" {
+		o.Parts = strings.Split(*parts, ",")
 	}
 	var err error
 	if o.Scenarios, err = ints(*scenarios); err != nil {
