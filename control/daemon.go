@@ -326,6 +326,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.runLifetimes(connCtx) }()
 	mplsDone := make(chan struct{})
 	go func() { defer close(mplsDone); d.mpls.run(connCtx) }()
 	defer func() { stopConns(); <-mplsDone }()
