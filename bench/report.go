@@ -336,6 +336,13 @@ func (r *Report) WriteMarkdown(w io.Writer, plotFile string) error {
 		b.WriteString(" (quick: one size, one run each; figures are indicative only)")
 	}
 	fmt.Fprintf(&b, ". Duration %s.\n\n", r.Duration.Round(time.Second))
+	// The summary first: the README's table is this section (esphub-bench
+	// -readme copies it there).
+	b.WriteString("## Summary\n\n")
+	if err := r.WriteSummary(&b, ""); err != nil {
+		return err
+	}
+	b.WriteString("\n")
 	b.WriteString("## Machine\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| CPU | %s (%d logical cores, %d physical) |\n", m.CPUModel, m.LogicalCores, m.PhysicalCores)
 	fmt.Fprintf(&b, "| CPU flags that matter | %s |\n", strings.Join(m.RelevantFlags, " "))

@@ -46,6 +46,7 @@ Examples:
   esphub-bench                        everything: 4 sizes, 3 runs each
   esphub-bench -scenarios 1,3 -sizes 64,1400 -runs 5
   esphub-bench -scenarios 3 -parts hairpin   the hairpin rows only (-list names the parts)
+  esphub-bench -readme README.md      copy the newest full report's summary into the README
 
 Flags:
 `
@@ -69,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		scenarios = fs.String("scenarios", "", "scenario numbers to run, comma-separated (default all)")
 		parts     = fs.String("parts", "", "run only the parts whose name contains one of these comma-separated strings, e.g. hairpin or esphubd (-list shows them)")
 		list      = fs.Bool("list", false, "list the parts of each scenario and exit")
+		readme    = fs.String("readme", "", "measure nothing: rewrite the summary table between this file's bench-summary markers (README.md) from the report -from names, and exit")
+		from      = fs.String("from", "bench/results", "with -readme or -summary: a report's .json, or a directory whose newest full (not -quick) report is used")
+		summary   = fs.Bool("summary", false, "measure nothing: print the summary table of the report -from names, and exit")
 		sessions  = fs.String("sessions", "", "session counts for memory per session (default 1000,10000,50000)")
 		out       = fs.String("out", "bench/results", "directory for the report files")
 		root      = fs.String("root", "", "esphub source tree, for scenario 7's lab topology and configurations (default: found from the working directory)")
@@ -93,6 +97,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			for _, name := range names[n] {
 				fmt.Fprintf(stdout, "%d  %s\n", n, name)
 			}
+		}
+		return 0
+	}
+	if *readme != "" || *summary {
+		if err := writeSummary(*readme, *from, stdout); err != nil {
+			fmt.Fprintf(stderr, "esphub-bench: %v\n", err)
+			return 1
 		}
 		return 0
 	}
@@ -159,6 +170,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// writeSummary renders the summary of the report at from (a .json file,
+// or the newest full report in a directory) and writes it into readme
+// between the summary markers, or to stdout when readme is "".
+func writeSummary(readme, from string, stdout io.Writer) error {
+	path := from
+	var rep *bench.Report
+	var err error
+	if st, serr := os.Stat(from); serr == nil && st.IsDir() {
+		path, rep, err = bench.LatestFullReport(from)
+	} else {
+		rep, err = bench.ReadReport(from)
+	}
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if err := rep.WriteSummary(&b, strings.TrimSuffix(path, ".json")+".md"); err != nil {
+		return err
+	}
+	if readme == "" {
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		return err
+	}
+	out, err := bench.ReplaceSummary(doc, []byte(b.String()))
+	if err != nil {
+		return fmt.Errorf("%s: %w", readme, err)
+	}
+	if err := os.WriteFile(readme, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "esphub-bench: %s now shows the figures of %s\n", readme, path)
+	return nil
 }
 
 // ints parses a comma-separated list of positive integers.
