@@ -89,7 +89,8 @@ const xdpMTU = 1600
 // and the sink accepts ESP whose SPI shares the upper 24 bits.
 const xdpSPIBase = 0xbe000100
 
-// Hairpin spoke addresses on the shared segment 198.18.101.0/24.
+// spokeALAN is the hairpin's spoke-A LAN, the inner packets' source
+// (innerSrc); with several flows each spoke A_k has a part of it.
 var spokeALAN = netip.MustParsePrefix("198.18.10.0/24")
 
 // hairpinSpokeA and hairpinSpokeB return the WAN addresses of flow k's
