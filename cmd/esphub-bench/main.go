@@ -87,10 +87,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
-		return 2
-	}
 	if *list {
 		names := bench.PartNames()
 		for n := 1; n <= bench.ScenarioShortcut; n++ {
@@ -106,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
+		return 2
 	}
 	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " ")}
 	if *sizes != "" {
