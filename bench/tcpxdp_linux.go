@@ -166,6 +166,14 @@ func newTCPLab(ctx context.Context, lab *netLab) (*tcpLab, error) {
 			return nil, err
 		}
 	}
+	// The gateways route: what the AF_XDP backend hands to the kernel (a
+	// flow's first packets while a next hop resolves) is forwarded, not
+	// dropped, as esphubd's start-up warning asks of an operator.
+	for _, n := range ns[1:3] {
+		if _, err := nsExecContext(ctx, n, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+			return nil, err
+		}
+	}
 	// XDP sees the bytes of a frame, not the kernel's note that its TCP
 	// checksum is still to be filled in: the hosts must finish checksums
 	// themselves (see dataplane/xdp's package documentation).
