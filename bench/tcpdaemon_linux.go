@@ -156,8 +156,11 @@ func daemonTCP(ctx context.Context, o *Options) ([]Result, error) {
 		rekeys += strings.Count(string(data), "child sa rekeyed on its kilobyte lifetime")
 	}
 	note := fmt.Sprintf("The esphubd gateways connected the hosts %.1f s after they started.", setup.Seconds())
-	if rekeys > 0 {
-		note += fmt.Sprintf(" The Child SA was rekeyed %d times during the runs on its kilobyte lifetime (4,608,000 KB, the IOS default).", rekeys)
+	switch {
+	case rekeys == 1:
+		note += " The Child SA was rekeyed once during the runs, on its kilobyte lifetime (4,608,000 KB, the IOS default)."
+	case rekeys > 1:
+		note += fmt.Sprintf(" The Child SA was rekeyed %d times during the runs, on its kilobyte lifetime (4,608,000 KB, the IOS default).", rekeys)
 	}
 	return []Result{{Scenario: ScenarioTCP, Path: PathTCPEsphubd, Value: Summarize(v), Unit: "Mbit/s", Runs: len(v),
 		Param: "esphubd -backend afxdp, IKEv2, aes256gcm16, plain ESP",
