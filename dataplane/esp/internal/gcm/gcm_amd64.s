@@ -1,0 +1,361 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Register conventions shared by the routines below:
+//   Z31  byte-reversal mask (every 128-bit lane reversed)
+//   Z30  GHASH reduction constant (0xc2 << 56 in both quadwords)
+//
+// GHASH runs in the byte-reflected domain: a block is byte-reversed so that
+// the GCM polynomial's x^0 is bit 127 of the lane. Table entries are
+// H^i * x^-1 in that domain, which makes a plain carry-less product come
+// out already aligned, and the 256-bit product is reduced by two folds with
+// the constant above. See gcm.go for the derivation.
+
+DATA bswapMask<>+0x00(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswapMask<>+0x08(SB)/8, $0x0001020304050607
+DATA bswapMask<>+0x10(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswapMask<>+0x18(SB)/8, $0x0001020304050607
+DATA bswapMask<>+0x20(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswapMask<>+0x28(SB)/8, $0x0001020304050607
+DATA bswapMask<>+0x30(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswapMask<>+0x38(SB)/8, $0x0001020304050607
+GLOBL bswapMask<>(SB), RODATA|NOPTR, $64
+
+DATA polyConst<>+0x00(SB)/8, $0xc200000000000000
+DATA polyConst<>+0x08(SB)/8, $0xc200000000000000
+GLOBL polyConst<>(SB), RODATA|NOPTR, $16
+
+// Lane offsets for the first four counters after J0: 1, 2, 3, 4.
+DATA ctrInit<>+0x00(SB)/8, $1
+DATA ctrInit<>+0x08(SB)/8, $0
+DATA ctrInit<>+0x10(SB)/8, $2
+DATA ctrInit<>+0x18(SB)/8, $0
+DATA ctrInit<>+0x20(SB)/8, $3
+DATA ctrInit<>+0x28(SB)/8, $0
+DATA ctrInit<>+0x30(SB)/8, $4
+DATA ctrInit<>+0x38(SB)/8, $0
+GLOBL ctrInit<>(SB), RODATA|NOPTR, $64
+
+// Step of four blocks in every lane.
+DATA ctrFour<>+0x00(SB)/8, $4
+DATA ctrFour<>+0x08(SB)/8, $0
+DATA ctrFour<>+0x10(SB)/8, $4
+DATA ctrFour<>+0x18(SB)/8, $0
+DATA ctrFour<>+0x20(SB)/8, $4
+DATA ctrFour<>+0x28(SB)/8, $0
+DATA ctrFour<>+0x30(SB)/8, $4
+DATA ctrFour<>+0x38(SB)/8, $0
+GLOBL ctrFour<>(SB), RODATA|NOPTR, $64
+
+// func subWord(w uint32) uint32
+// Applies the AES S-box to each byte of w with AESENCLAST (constant time):
+// with the word in all four columns ShiftRows is a no-op.
+TEXT ·subWord(SB), NOSPLIT, $0-12
+	MOVL    w+0(FP), AX
+	MOVQ    AX, X0
+	PSHUFD  $0, X0, X0
+	PXOR    X1, X1
+	AESENCLAST X1, X0
+	MOVQ    X0, AX
+	MOVL    AX, ret+8(FP)
+	RET
+
+// One AES round with key k on four registers.
+#define ENC4(k) \
+	VAESENC k, Z0, Z0; \
+	VAESENC k, Z1, Z1; \
+	VAESENC k, Z2, Z2; \
+	VAESENC k, Z3, Z3
+
+// Loads the round keys of the schedule at AX (BX rounds) into
+// Z16..Z29 and the last one into Z30 (always).
+#define LOADKEYS \
+	VBROADCASTI32X4 0(AX), Z16; \
+	VBROADCASTI32X4 16(AX), Z17; \
+	VBROADCASTI32X4 32(AX), Z18; \
+	VBROADCASTI32X4 48(AX), Z19; \
+	VBROADCASTI32X4 64(AX), Z20; \
+	VBROADCASTI32X4 80(AX), Z21; \
+	VBROADCASTI32X4 96(AX), Z22; \
+	VBROADCASTI32X4 112(AX), Z23; \
+	VBROADCASTI32X4 128(AX), Z24; \
+	VBROADCASTI32X4 144(AX), Z25; \
+	VBROADCASTI32X4 160(AX), Z26; \
+	VBROADCASTI32X4 176(AX), Z27; \
+	VBROADCASTI32X4 192(AX), Z28; \
+	VBROADCASTI32X4 208(AX), Z29; \
+	MOVQ BX, R9; \
+	SHLQ $4, R9; \
+	VBROADCASTI32X4 (AX)(R9*1), Z30
+
+// Rounds 0..9 on one register.
+#define ENC1FIRST(r) \
+	VPXORD  Z16, r, r; \
+	VAESENC Z17, r, r; \
+	VAESENC Z18, r, r; \
+	VAESENC Z19, r, r; \
+	VAESENC Z20, r, r; \
+	VAESENC Z21, r, r; \
+	VAESENC Z22, r, r; \
+	VAESENC Z23, r, r; \
+	VAESENC Z24, r, r; \
+	VAESENC Z25, r, r
+
+// func gcmCtr(rk *[240]byte, rounds int, j0, ekj0 *[16]byte, dst, src *byte, n int)
+// Writes E(K, J0) to ekj0 and XORs n bytes of src with the keystream that
+// starts at counter inc32(J0) into dst. dst and src may be equal. Bytes past
+// n are neither read nor written.
+TEXT ·gcmCtr(SB), NOSPLIT, $0-56
+	MOVQ rk+0(FP), AX
+	MOVQ rounds+8(FP), BX
+	MOVQ j0+16(FP), CX
+	MOVQ ekj0+24(FP), DX
+	MOVQ dst+32(FP), DI
+	MOVQ src+40(FP), SI
+	MOVQ n+48(FP), R8
+
+	LOADKEYS
+	VMOVDQU64 bswapMask<>(SB), Z31
+
+	// E(K, J0), in lane 0 of Z0.
+	VBROADCASTI32X4 (CX), Z12
+	VMOVDQA64 Z12, Z0
+	ENC1FIRST(Z0)
+	CMPQ BX, $10
+	JEQ  j0last
+	VAESENC Z26, Z0, Z0
+	VAESENC Z27, Z0, Z0
+	CMPQ BX, $12
+	JEQ  j0last
+	VAESENC Z28, Z0, Z0
+	VAESENC Z29, Z0, Z0
+j0last:
+	VAESENCLAST Z30, Z0, Z0
+	VMOVDQU X0, (DX)
+
+	// Counters in little-endian lanes: the 32-bit counter is dword 0.
+	VPSHUFB Z31, Z12, Z12
+	VPADDD  ctrInit<>(SB), Z12, Z12
+	VMOVDQU64 ctrFour<>(SB), Z13
+
+loop256:
+	CMPQ R8, $256
+	JB   loop64
+	VPSHUFB Z31, Z12, Z0
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z1
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z2
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z3
+	VPADDD  Z13, Z12, Z12
+	VPXORD  Z16, Z0, Z0
+	VPXORD  Z16, Z1, Z1
+	VPXORD  Z16, Z2, Z2
+	VPXORD  Z16, Z3, Z3
+	ENC4(Z17)
+	ENC4(Z18)
+	ENC4(Z19)
+	ENC4(Z20)
+	ENC4(Z21)
+	ENC4(Z22)
+	ENC4(Z23)
+	ENC4(Z24)
+	ENC4(Z25)
+	CMPQ BX, $10
+	JEQ  last256
+	ENC4(Z26)
+	ENC4(Z27)
+	CMPQ BX, $12
+	JEQ  last256
+	ENC4(Z28)
+	ENC4(Z29)
+last256:
+	VAESENCLAST Z30, Z0, Z0
+	VAESENCLAST Z30, Z1, Z1
+	VAESENCLAST Z30, Z2, Z2
+	VAESENCLAST Z30, Z3, Z3
+	VPXORD    0(SI), Z0, Z0
+	VPXORD    64(SI), Z1, Z1
+	VPXORD    128(SI), Z2, Z2
+	VPXORD    192(SI), Z3, Z3
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $256, R8
+	JMP  loop256
+
+loop64:
+	TESTQ R8, R8
+	JZ    done
+	VPSHUFB Z31, Z12, Z0
+	VPADDD  Z13, Z12, Z12
+	ENC1FIRST(Z0)
+	CMPQ BX, $10
+	JEQ  last64
+	VAESENC Z26, Z0, Z0
+	VAESENC Z27, Z0, Z0
+	CMPQ BX, $12
+	JEQ  last64
+	VAESENC Z28, Z0, Z0
+	VAESENC Z29, Z0, Z0
+last64:
+	VAESENCLAST Z30, Z0, Z0
+	CMPQ R8, $64
+	JB   partial
+	VPXORD    (SI), Z0, Z0
+	VMOVDQU64 Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $64, R8
+	JMP  loop64
+
+partial:
+	// 1..63 bytes: masked load and store touch only those bytes.
+	MOVQ  $-1, R10
+	BZHIQ R8, R10, R10
+	KMOVQ R10, K1
+	VMOVDQU8.Z (SI), K1, Z1
+	VPXORD     Z1, Z0, Z0
+	VMOVDQU8   Z0, K1, (DI)
+
+done:
+	VZEROUPPER
+	RET
+
+// Multiplies four data registers D1..D4 (already byte-reversed, the
+// accumulator folded into D1) by table registers t1..t4 and leaves the
+// unreduced sums in Z5 (low), Z6 (high), Z7 (middle).
+#define MUL16(t1, t2, t3, t4) \
+	VPCLMULQDQ $0x00, t1, Z1, Z5; \
+	VPCLMULQDQ $0x11, t1, Z1, Z6; \
+	VPCLMULQDQ $0x01, t1, Z1, Z7; \
+	VPCLMULQDQ $0x10, t1, Z1, Z8; \
+	VPXORD     Z8, Z7, Z7; \
+	VPCLMULQDQ $0x00, t2, Z2, Z8; \
+	VPCLMULQDQ $0x11, t2, Z2, Z9; \
+	VPCLMULQDQ $0x01, t2, Z2, Z10; \
+	VPCLMULQDQ $0x10, t2, Z2, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, t3, Z3, Z8; \
+	VPCLMULQDQ $0x11, t3, Z3, Z9; \
+	VPCLMULQDQ $0x01, t3, Z3, Z10; \
+	VPCLMULQDQ $0x10, t3, Z3, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, t4, Z4, Z8; \
+	VPCLMULQDQ $0x11, t4, Z4, Z9; \
+	VPCLMULQDQ $0x01, t4, Z4, Z10; \
+	VPCLMULQDQ $0x10, t4, Z4, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7
+
+// Folds the middle into Z5/Z6, reduces every lane modulo the GCM polynomial
+// and XORs the four lanes together into X0 (upper lanes of Z0 cleared).
+#define REDUCE \
+	VPSLLDQ    $8, Z7, Z8; \
+	VPSRLDQ    $8, Z7, Z9; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPCLMULQDQ $0x00, Z30, Z5, Z8; \
+	VPSHUFD    $0x4e, Z5, Z5; \
+	VPXORD     Z8, Z5, Z5; \
+	VPCLMULQDQ $0x00, Z30, Z5, Z8; \
+	VPSHUFD    $0x4e, Z5, Z5; \
+	VPTERNLOGD $0x96, Z8, Z5, Z6; \
+	VEXTRACTI64X4 $1, Z6, Y8; \
+	VPXOR      Y8, Y6, Y6; \
+	VEXTRACTI128 $1, Y6, X8; \
+	VPXOR      X8, X6, X0
+
+// func gcmGhash(htab *[512]byte, acc *[16]byte, p *byte, n int)
+// Folds n bytes at p into the GHASH accumulator acc (byte-reflected), the
+// last partial block padded with zeros. Bytes past n are not read.
+TEXT ·gcmGhash(SB), NOSPLIT, $0-32
+	MOVQ htab+0(FP), AX
+	MOVQ acc+8(FP), BX
+	MOVQ p+16(FP), SI
+	MOVQ n+24(FP), R8
+
+	VMOVDQU64 bswapMask<>(SB), Z31
+	VBROADCASTI32X4 polyConst<>(SB), Z30
+	VMOVDQU (BX), X0
+	VMOVDQU64 0(AX), Z16
+	VMOVDQU64 64(AX), Z17
+	VMOVDQU64 128(AX), Z18
+	VMOVDQU64 192(AX), Z19
+
+ghloop:
+	CMPQ R8, $256
+	JB   ghtail
+	VMOVDQU64 0(SI), Z1
+	VMOVDQU64 64(SI), Z2
+	VMOVDQU64 128(SI), Z3
+	VMOVDQU64 192(SI), Z4
+	VPSHUFB Z31, Z1, Z1
+	VPSHUFB Z31, Z2, Z2
+	VPSHUFB Z31, Z3, Z3
+	VPSHUFB Z31, Z4, Z4
+	VPXORD  Z0, Z1, Z1
+	MUL16(Z16, Z17, Z18, Z19)
+	REDUCE
+	ADDQ $256, SI
+	SUBQ $256, R8
+	JMP  ghloop
+
+ghtail:
+	TESTQ R8, R8
+	JZ    ghdone
+	// m = ceil(n/16) blocks pair with H^m..H^1: table entry 16-m onwards.
+	LEAQ  15(R8), R9
+	SHRQ  $4, R9
+	MOVQ  $16, R10
+	SUBQ  R9, R10
+	SHLQ  $4, R10
+	ADDQ  AX, R10
+	VMOVDQU64 0(R10), Z20
+	VMOVDQU64 64(R10), Z21
+	VMOVDQU64 128(R10), Z22
+	VMOVDQU64 192(R10), Z23
+	// Byte masks for the four 64-byte slices of the tail.
+	MOVQ  $-1, R11
+	XORQ  R14, R14
+	MOVQ  R8, R12
+	BZHIQ R12, R11, R13
+	KMOVQ R13, K1
+	SUBQ  $64, R12
+	CMOVQLT R14, R12
+	BZHIQ R12, R11, R13
+	KMOVQ R13, K2
+	SUBQ  $64, R12
+	CMOVQLT R14, R12
+	BZHIQ R12, R11, R13
+	KMOVQ R13, K3
+	SUBQ  $64, R12
+	CMOVQLT R14, R12
+	BZHIQ R12, R11, R13
+	KMOVQ R13, K4
+	VMOVDQU8.Z 0(SI), K1, Z1
+	VMOVDQU8.Z 64(SI), K2, Z2
+	VMOVDQU8.Z 128(SI), K3, Z3
+	VMOVDQU8.Z 192(SI), K4, Z4
+	VPSHUFB Z31, Z1, Z1
+	VPSHUFB Z31, Z2, Z2
+	VPSHUFB Z31, Z3, Z3
+	VPSHUFB Z31, Z4, Z4
+	VPXORD  Z0, Z1, Z1
+	MUL16(Z20, Z21, Z22, Z23)
+	REDUCE
+
+ghdone:
+	VMOVDQU X0, (BX)
+	VZEROUPPER
+	RET
