@@ -41,6 +41,10 @@ const (
 	// maxPlaintext is the SP 800-38D limit for a 96-bit nonce: the 32-bit
 	// block counter must not wrap.
 	maxPlaintext = ((1 << 32) - 2) * 16
+
+	// maxFusedAAD is the longest AAD gcmAEAD takes (fifteen blocks); ESP
+	// uses 8 or 12 bytes. Longer AAD goes through gcmCtr and gcmGhash.
+	maxFusedAAD = 240
 )
 
 // ErrUnavailable is returned by New where the assembly cannot run.
@@ -123,6 +127,11 @@ func (g *GCM) Seal(dst, nonce, plaintext, aad []byte) []byte {
 	var j0, ek, acc [16]byte
 	copy(j0[:], nonce)
 	j0[15] = 1
+	if len(aad) <= maxFusedAAD {
+		gcmAEAD(&g.rk, g.rounds, &g.htab, &j0, (*[16]byte)(out[n:]), unsafe.SliceData(out), unsafe.SliceData(plaintext), n,
+			unsafe.SliceData(aad), len(aad), 1)
+		return ret
+	}
 	gcmCtr(&g.rk, g.rounds, &j0, &ek, unsafe.SliceData(out), unsafe.SliceData(plaintext), n)
 	g.auth(&acc, aad, out[:n])
 	tag := out[n : n+TagSize]
@@ -149,12 +158,17 @@ func (g *GCM) Open(dst, nonce, ciphertext, aad []byte) ([]byte, error) {
 		panic("crypto/cipher: invalid buffer overlap of output and input")
 	}
 	var j0, ek, acc, want [16]byte
-	g.auth(&acc, aad, ciphertext[:n])
 	copy(j0[:], nonce)
 	j0[15] = 1
-	gcmCtr(&g.rk, g.rounds, &j0, &ek, unsafe.SliceData(out), unsafe.SliceData(ciphertext), n)
-	for i := range TagSize {
-		want[i] = acc[15-i] ^ ek[i]
+	if len(aad) <= maxFusedAAD {
+		gcmAEAD(&g.rk, g.rounds, &g.htab, &j0, &want, unsafe.SliceData(out), unsafe.SliceData(ciphertext), n,
+			unsafe.SliceData(aad), len(aad), 0)
+	} else {
+		g.auth(&acc, aad, ciphertext[:n])
+		gcmCtr(&g.rk, g.rounds, &j0, &ek, unsafe.SliceData(out), unsafe.SliceData(ciphertext), n)
+		for i := range TagSize {
+			want[i] = acc[15-i] ^ ek[i]
+		}
 	}
 	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
 		clear(out)

@@ -15,4 +15,7 @@ func gcmCtr(rk *[240]byte, rounds int, j0, ekj0 *[16]byte, dst, src *byte, n int
 //go:noescape
 func gcmGhash(htab *[512]byte, acc *[16]byte, p *byte, n int)
 
+//go:noescape
+func gcmAEAD(rk *[240]byte, rounds int, htab *[512]byte, j0, tag *[16]byte, dst, src *byte, n int, aad *byte, naad int, seal int)
+
 func subWord(w uint32) uint32

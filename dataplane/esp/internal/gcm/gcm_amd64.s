@@ -359,3 +359,336 @@ ghdone:
 	VMOVDQU X0, (BX)
 	VZEROUPPER
 	RET
+
+// Byte masks K1..K4 for the four 64-byte slices of a len-byte (< 256)
+// region. Clobbers R11..R14.
+#define MASKS(len) \
+	MOVQ    $-1, R11; \
+	XORQ    R14, R14; \
+	MOVQ    len, R12; \
+	BZHIQ   R12, R11, R13; \
+	KMOVQ   R13, K1; \
+	SUBQ    $64, R12; \
+	CMOVQLT R14, R12; \
+	BZHIQ   R12, R11, R13; \
+	KMOVQ   R13, K2; \
+	SUBQ    $64, R12; \
+	CMOVQLT R14, R12; \
+	BZHIQ   R12, R11, R13; \
+	KMOVQ   R13, K3; \
+	SUBQ    $64, R12; \
+	CMOVQLT R14, R12; \
+	BZHIQ   R12, R11, R13; \
+	KMOVQ   R13, K4
+
+// Adds the products of D1..D4 and t1..t4 to Z5 (low), Z6 (high), Z7 (middle).
+#define ACC16(t1, t2, t3, t4) \
+	VPCLMULQDQ $0x00, t1, Z1, Z8; \
+	VPCLMULQDQ $0x11, t1, Z1, Z9; \
+	VPCLMULQDQ $0x01, t1, Z1, Z10; \
+	VPCLMULQDQ $0x10, t1, Z1, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, t2, Z2, Z8; \
+	VPCLMULQDQ $0x11, t2, Z2, Z9; \
+	VPCLMULQDQ $0x01, t2, Z2, Z10; \
+	VPCLMULQDQ $0x10, t2, Z2, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, t3, Z3, Z8; \
+	VPCLMULQDQ $0x11, t3, Z3, Z9; \
+	VPCLMULQDQ $0x01, t3, Z3, Z10; \
+	VPCLMULQDQ $0x10, t3, Z3, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, t4, Z4, Z8; \
+	VPCLMULQDQ $0x11, t4, Z4, Z9; \
+	VPCLMULQDQ $0x01, t4, Z4, Z10; \
+	VPCLMULQDQ $0x10, t4, Z4, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7
+
+// Adds len (< 256) bytes at ptr, zero-padded to blocks, times the table
+// entries from tab on, to Z5..Z7; the accumulator X0 is folded into the
+// first block. Clobbers Z1..Z4, Z8..Z11, Z20..Z23, K1..K4, R11..R14.
+#define ACCUM(ptr, len, tab) \
+	MASKS(len); \
+	VMOVDQU64  0(tab), Z20; \
+	VMOVDQU64  64(tab), Z21; \
+	VMOVDQU64  128(tab), Z22; \
+	VMOVDQU64  192(tab), Z23; \
+	VMOVDQU8.Z 0(ptr), K1, Z1; \
+	VMOVDQU8.Z 64(ptr), K2, Z2; \
+	VMOVDQU8.Z 128(ptr), K3, Z3; \
+	VMOVDQU8.Z 192(ptr), K4, Z4; \
+	VPSHUFB    Z31, Z1, Z1; \
+	VPSHUFB    Z31, Z2, Z2; \
+	VPSHUFB    Z31, Z3, Z3; \
+	VPSHUFB    Z31, Z4, Z4; \
+	VPXORD     Z0, Z1, Z1; \
+	ACC16(Z20, Z21, Z22, Z23)
+
+// func gcmAEAD(rk *[240]byte, rounds int, htab *[512]byte, j0, tag *[16]byte, dst, src *byte, n int, aad *byte, naad int, seal int)
+// One whole GCM operation for naad <= 240. seal != 0: encrypts src into
+// dst, then authenticates aad and dst. seal == 0: authenticates aad and src,
+// then decrypts src into dst. Either way the computed tag goes to tag.
+// dst and src may be equal. Nothing outside the n (naad) bytes is touched.
+//
+// GHASH is computed in groups of at most sixteen blocks with one reduction
+// each: the whole message when aad, ciphertext and length block fit in
+// sixteen blocks; otherwise aad alone, then full 256-byte chunks, then the
+// ciphertext tail with the length block. The running hash is multiplied in
+// with the first block of each group.
+TEXT ·gcmAEAD(SB), NOSPLIT, $0-88
+	VMOVDQU64 bswapMask<>(SB), Z31
+	MOVQ seal+80(FP), AX
+	TESTQ AX, AX
+	JZ    ghash
+
+ctr:
+	MOVQ rk+0(FP), AX
+	MOVQ rounds+8(FP), BX
+	MOVQ j0+24(FP), CX
+	MOVQ dst+40(FP), DI
+	MOVQ src+48(FP), SI
+	MOVQ n+56(FP), R8
+	LOADKEYS
+
+	// E(K, J0) into X14 for the tag.
+	VBROADCASTI32X4 (CX), Z12
+	VMOVDQA64 Z12, Z14
+	ENC1FIRST(Z14)
+	CMPQ BX, $10
+	JEQ  aj0last
+	VAESENC Z26, Z14, Z14
+	VAESENC Z27, Z14, Z14
+	CMPQ BX, $12
+	JEQ  aj0last
+	VAESENC Z28, Z14, Z14
+	VAESENC Z29, Z14, Z14
+aj0last:
+	VAESENCLAST Z30, Z14, Z14
+
+	VPSHUFB Z31, Z12, Z12
+	VPADDD  ctrInit<>(SB), Z12, Z12
+	VMOVDQU64 ctrFour<>(SB), Z13
+
+aloop256:
+	CMPQ R8, $256
+	JB   aloop64
+	VPSHUFB Z31, Z12, Z0
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z1
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z2
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z3
+	VPADDD  Z13, Z12, Z12
+	VPXORD  Z16, Z0, Z0
+	VPXORD  Z16, Z1, Z1
+	VPXORD  Z16, Z2, Z2
+	VPXORD  Z16, Z3, Z3
+	ENC4(Z17)
+	ENC4(Z18)
+	ENC4(Z19)
+	ENC4(Z20)
+	ENC4(Z21)
+	ENC4(Z22)
+	ENC4(Z23)
+	ENC4(Z24)
+	ENC4(Z25)
+	CMPQ BX, $10
+	JEQ  alast256
+	ENC4(Z26)
+	ENC4(Z27)
+	CMPQ BX, $12
+	JEQ  alast256
+	ENC4(Z28)
+	ENC4(Z29)
+alast256:
+	VAESENCLAST Z30, Z0, Z0
+	VAESENCLAST Z30, Z1, Z1
+	VAESENCLAST Z30, Z2, Z2
+	VAESENCLAST Z30, Z3, Z3
+	VPXORD    0(SI), Z0, Z0
+	VPXORD    64(SI), Z1, Z1
+	VPXORD    128(SI), Z2, Z2
+	VPXORD    192(SI), Z3, Z3
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $256, R8
+	JMP  aloop256
+
+aloop64:
+	TESTQ R8, R8
+	JZ    actrdone
+	VPSHUFB Z31, Z12, Z0
+	VPADDD  Z13, Z12, Z12
+	ENC1FIRST(Z0)
+	CMPQ BX, $10
+	JEQ  alast64
+	VAESENC Z26, Z0, Z0
+	VAESENC Z27, Z0, Z0
+	CMPQ BX, $12
+	JEQ  alast64
+	VAESENC Z28, Z0, Z0
+	VAESENC Z29, Z0, Z0
+alast64:
+	VAESENCLAST Z30, Z0, Z0
+	CMPQ R8, $64
+	JB   apartial
+	VPXORD    (SI), Z0, Z0
+	VMOVDQU64 Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $64, R8
+	JMP  aloop64
+
+apartial:
+	MOVQ  $-1, R10
+	BZHIQ R8, R10, R10
+	KMOVQ R10, K1
+	VMOVDQU8.Z (SI), K1, Z1
+	VPXORD     Z1, Z0, Z0
+	VMOVDQU8   Z0, K1, (DI)
+
+actrdone:
+	MOVQ seal+80(FP), AX
+	TESTQ AX, AX
+	JZ    finish
+
+ghash:
+	MOVQ htab+16(FP), AX
+	MOVQ aad+64(FP), SI
+	MOVQ naad+72(FP), DX
+	MOVQ src+48(FP), DI
+	MOVQ dst+40(FP), R11
+	MOVQ seal+80(FP), R9
+	TESTQ R9, R9
+	CMOVQNE R11, DI
+	MOVQ n+56(FP), R8
+	VBROADCASTI32X4 polyConst<>(SB), Z30
+
+	// Length block, byte-reflected: low quadword ciphertext bits, high aad bits.
+	MOVQ R8, R9
+	SHLQ $3, R9
+	MOVQ DX, R10
+	SHLQ $3, R10
+	VMOVQ   R9, X15
+	VPINSRQ $1, R10, X15, X15
+
+	VPXORD Z0, Z0, Z0
+	// a = aad blocks (BX), c = ciphertext blocks (CX), m = a + c + 1 (R9).
+	LEAQ 15(DX), BX
+	SHRQ $4, BX
+	LEAQ 15(R8), CX
+	SHRQ $4, CX
+	LEAQ 1(BX)(CX*1), R9
+	CMPQ R9, $16
+	JBE  group
+
+	// Long message. The aad alone first (a <= 15).
+	TESTQ BX, BX
+	JZ    achunks
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ  $16, R10
+	SUBQ  BX, R10
+	SHLQ  $4, R10
+	ADDQ  AX, R10
+	ACCUM(SI, DX, R10)
+	REDUCE
+	XORQ  BX, BX
+	XORQ  DX, DX
+
+achunks:
+	VMOVDQU64 0(AX), Z16
+	VMOVDQU64 64(AX), Z17
+	VMOVDQU64 128(AX), Z18
+	VMOVDQU64 192(AX), Z19
+achunk:
+	CMPQ R8, $256
+	JB   achunksdone
+	VMOVDQU64 0(DI), Z1
+	VMOVDQU64 64(DI), Z2
+	VMOVDQU64 128(DI), Z3
+	VMOVDQU64 192(DI), Z4
+	VPSHUFB Z31, Z1, Z1
+	VPSHUFB Z31, Z2, Z2
+	VPSHUFB Z31, Z3, Z3
+	VPSHUFB Z31, Z4, Z4
+	VPXORD  Z0, Z1, Z1
+	MUL16(Z16, Z17, Z18, Z19)
+	REDUCE
+	ADDQ $256, DI
+	SUBQ $256, R8
+	JMP  achunk
+achunksdone:
+	LEAQ 15(R8), CX
+	SHRQ $4, CX
+	CMPQ CX, $16
+	JB   atail
+	// 241..255 bytes left: sixteen blocks, a group of their own.
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	ACCUM(DI, R8, AX)
+	REDUCE
+	XORQ R8, R8
+	XORQ CX, CX
+atail:
+	LEAQ 1(CX), R9
+
+group:
+	// Last group: m (R9) blocks, a of aad, c of ciphertext, the length.
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ  $16, R10
+	SUBQ  R9, R10
+	SHLQ  $4, R10
+	ADDQ  AX, R10
+	TESTQ BX, BX
+	JZ    gct
+	ACCUM(SI, DX, R10)
+	SHLQ  $4, BX
+	ADDQ  BX, R10
+gct:
+	TESTQ CX, CX
+	JZ    gnoct
+	ACCUM(DI, R8, R10)
+	JMP   glen
+gnoct:
+	VPXORD X0, X15, X15
+glen:
+	VMOVDQU64  240(AX), X20
+	VPCLMULQDQ $0x00, X20, X15, X8
+	VPCLMULQDQ $0x11, X20, X15, X9
+	VPCLMULQDQ $0x01, X20, X15, X10
+	VPCLMULQDQ $0x10, X20, X15, X11
+	VPXORD     Z8, Z5, Z5
+	VPXORD     Z9, Z6, Z6
+	VPTERNLOGD $0x96, Z10, Z11, Z7
+	REDUCE
+	VMOVDQA X0, X15
+
+	MOVQ seal+80(FP), AX
+	TESTQ AX, AX
+	JZ    ctr
+
+finish:
+	VPSHUFB X31, X15, X15
+	VPXORD  X14, X15, X15
+	MOVQ    tag+32(FP), DX
+	VMOVDQU X15, (DX)
+	VZEROUPPER
+	RET
