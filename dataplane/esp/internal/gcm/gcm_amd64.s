@@ -432,33 +432,116 @@ ghdone:
 	VPXORD     Z0, Z1, Z1; \
 	ACC16(Z20, Z21, Z22, Z23)
 
+DATA polyWide<>+0x00(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x08(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x10(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x18(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x20(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x28(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x30(SB)/8, $0xc200000000000000
+DATA polyWide<>+0x38(SB)/8, $0xc200000000000000
+GLOBL polyWide<>(SB), RODATA|NOPTR, $64
+
+// Multiplies the byte-reversed blocks in Z4..Z7 by H^16..H^1 at DX
+// (memory operands, so the AES round keys can stay in Z16..Z30) and leaves
+// low, high and middle sums in Z8, Z9, Z10. Clobbers Z11.
+#define MULMEM \
+	VPCLMULQDQ $0x00, 0(DX), Z4, Z8; \
+	VPCLMULQDQ $0x11, 0(DX), Z4, Z9; \
+	VPCLMULQDQ $0x01, 0(DX), Z4, Z10; \
+	VPCLMULQDQ $0x10, 0(DX), Z4, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x00, 64(DX), Z5, Z11; \
+	VPXORD     Z11, Z8, Z8; \
+	VPCLMULQDQ $0x11, 64(DX), Z5, Z11; \
+	VPXORD     Z11, Z9, Z9; \
+	VPCLMULQDQ $0x01, 64(DX), Z5, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x10, 64(DX), Z5, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x00, 128(DX), Z6, Z11; \
+	VPXORD     Z11, Z8, Z8; \
+	VPCLMULQDQ $0x11, 128(DX), Z6, Z11; \
+	VPXORD     Z11, Z9, Z9; \
+	VPCLMULQDQ $0x01, 128(DX), Z6, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x10, 128(DX), Z6, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x00, 192(DX), Z7, Z11; \
+	VPXORD     Z11, Z8, Z8; \
+	VPCLMULQDQ $0x11, 192(DX), Z7, Z11; \
+	VPXORD     Z11, Z9, Z9; \
+	VPCLMULQDQ $0x01, 192(DX), Z7, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x10, 192(DX), Z7, Z11; \
+	VPXORD     Z11, Z10, Z10
+
+// REDUCE for MULMEM's registers; the result goes to X15.
+#define REDUCEMEM \
+	VPSLLDQ    $8, Z10, Z11; \
+	VPSRLDQ    $8, Z10, Z10; \
+	VPXORD     Z11, Z8, Z8; \
+	VPXORD     Z10, Z9, Z9; \
+	VPCLMULQDQ $0x00, polyWide<>(SB), Z8, Z11; \
+	VPSHUFD    $0x4e, Z8, Z8; \
+	VPXORD     Z11, Z8, Z8; \
+	VPCLMULQDQ $0x00, polyWide<>(SB), Z8, Z11; \
+	VPSHUFD    $0x4e, Z8, Z8; \
+	VPTERNLOGD $0x96, Z11, Z8, Z9; \
+	VEXTRACTI64X4 $1, Z9, Y11; \
+	VPXOR      Y11, Y9, Y9; \
+	VEXTRACTI128 $1, Y9, X11; \
+	VPXOR      X11, X9, X15
+
 // func gcmAEAD(rk *[240]byte, rounds int, htab *[512]byte, j0, tag *[16]byte, dst, src *byte, n int, aad *byte, naad int, seal int)
 // One whole GCM operation for naad <= 240. seal != 0: encrypts src into
-// dst, then authenticates aad and dst. seal == 0: authenticates aad and src,
-// then decrypts src into dst. Either way the computed tag goes to tag.
-// dst and src may be equal. Nothing outside the n (naad) bytes is touched.
+// dst and authenticates aad and dst. seal == 0: authenticates aad and src
+// and decrypts src into dst. Either way the computed tag goes to tag. dst
+// and src may be equal. Nothing outside the n (naad) bytes is touched.
 //
-// GHASH is computed in groups of at most sixteen blocks with one reduction
-// each: the whole message when aad, ciphertext and length block fit in
-// sixteen blocks; otherwise aad alone, then full 256-byte chunks, then the
-// ciphertext tail with the length block. The running hash is multiplied in
-// with the first block of each group.
-TEXT ·gcmAEAD(SB), NOSPLIT, $0-88
+// GHASH works in groups of at most sixteen blocks with one reduction each.
+// When aad, ciphertext and length block fit in sixteen blocks they are one
+// group, hashed after counter mode (seal) or before it (open). Longer
+// messages hash the aad alone, then run one loop over 256-byte chunks that
+// encrypts or decrypts and hashes each chunk, then treat the tail (under 256
+// bytes) and the length block like a short message. The running hash is
+// multiplied in with the first block of each group.
+//
+// Between the blocks below the state lives in: X15 the hash (byte-reflected),
+// X14 E(K, J0), Z12 the next counters, Z13 the counter step, Z31 the byte
+// reversal mask; the frame holds what each block still has to do.
+TEXT ·gcmAEAD(SB), NOSPLIT, $80-88
 	VMOVDQU64 bswapMask<>(SB), Z31
-	MOVQ seal+80(FP), AX
-	TESTQ AX, AX
-	JZ    ghash
+	VPXOR     X15, X15, X15
+	MOVQ $0, ctrdone-8(SP)
+	MOVQ $0, ghdone-16(SP)
+	MOVQ src+48(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ n+56(FP), R8
+	MOVQ SI, csrc-24(SP)
+	MOVQ DI, cdst-32(SP)
+	MOVQ R8, clen-40(SP)
+	MOVQ SI, R11
+	MOVQ seal+80(FP), R10
+	TESTQ R10, R10
+	CMOVQNE DI, R11
+	MOVQ R11, gptr-48(SP)
+	MOVQ R8, glen-56(SP)
+	MOVQ naad+72(FP), DX
+	MOVQ DX, gnaad-64(SP)
+	// Length block, byte-reflected: low quadword ciphertext bits, high aad bits.
+	MOVQ R8, R9
+	SHLQ $3, R9
+	MOVQ R9, lenlo-80(SP)
+	MOVQ DX, R9
+	SHLQ $3, R9
+	MOVQ R9, lenhi-72(SP)
 
-ctr:
+	// E(K, J0) into X14, counters from inc32(J0) in little-endian lanes.
 	MOVQ rk+0(FP), AX
 	MOVQ rounds+8(FP), BX
 	MOVQ j0+24(FP), CX
-	MOVQ dst+40(FP), DI
-	MOVQ src+48(FP), SI
-	MOVQ n+56(FP), R8
 	LOADKEYS
-
-	// E(K, J0) into X14 for the tag.
 	VBROADCASTI32X4 (CX), Z12
 	VMOVDQA64 Z12, Z14
 	ENC1FIRST(Z14)
@@ -472,11 +555,151 @@ ctr:
 	VAESENC Z29, Z14, Z14
 aj0last:
 	VAESENCLAST Z30, Z14, Z14
-
 	VPSHUFB Z31, Z12, Z12
 	VPADDD  ctrInit<>(SB), Z12, Z12
 	VMOVDQU64 ctrFour<>(SB), Z13
 
+	// a = aad blocks (BX), c = ciphertext blocks (CX), m = a + c + 1.
+	LEAQ 15(DX), BX
+	SHRQ $4, BX
+	LEAQ 15(R8), CX
+	SHRQ $4, CX
+	LEAQ 1(BX)(CX*1), R9
+	CMPQ R9, $16
+	JA   long
+	TESTQ R10, R10
+	JNZ  ctrbody
+	JMP  ghbody
+
+long:
+	MOVQ  htab+16(FP), AX
+	TESTQ BX, BX
+	JZ    stitch
+	// The aad alone (a <= 15 blocks): hash into X15.
+	MOVQ  aad+64(FP), SI
+	VBROADCASTI32X4 polyConst<>(SB), Z30
+	VPXOR X0, X0, X0
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ  $16, R10
+	SUBQ  BX, R10
+	SHLQ  $4, R10
+	ADDQ  AX, R10
+	ACCUM(SI, DX, R10)
+	REDUCE
+	VMOVDQA X0, X15
+	MOVQ  $0, gnaad-64(SP)
+
+stitch:
+	MOVQ rk+0(FP), AX
+	MOVQ rounds+8(FP), BX
+	LOADKEYS
+	MOVQ htab+16(FP), DX
+	MOVQ src+48(FP), SI
+	MOVQ dst+40(FP), DI
+	MOVQ n+56(FP), R8
+	MOVQ seal+80(FP), R10
+stloop:
+	CMPQ R8, $256
+	JB   sttail
+	VPSHUFB Z31, Z12, Z0
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z1
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z2
+	VPADDD  Z13, Z12, Z12
+	VPSHUFB Z31, Z12, Z3
+	VPADDD  Z13, Z12, Z12
+	VPXORD  Z16, Z0, Z0
+	VPXORD  Z16, Z1, Z1
+	VPXORD  Z16, Z2, Z2
+	VPXORD  Z16, Z3, Z3
+	ENC4(Z17)
+	ENC4(Z18)
+	ENC4(Z19)
+	ENC4(Z20)
+	ENC4(Z21)
+	ENC4(Z22)
+	ENC4(Z23)
+	ENC4(Z24)
+	ENC4(Z25)
+	CMPQ BX, $10
+	JEQ  stlast
+	ENC4(Z26)
+	ENC4(Z27)
+	CMPQ BX, $12
+	JEQ  stlast
+	ENC4(Z28)
+	ENC4(Z29)
+stlast:
+	VAESENCLAST Z30, Z0, Z0
+	VAESENCLAST Z30, Z1, Z1
+	VAESENCLAST Z30, Z2, Z2
+	VAESENCLAST Z30, Z3, Z3
+	TESTQ R10, R10
+	JZ    stopen
+	VPXORD    0(SI), Z0, Z0
+	VPXORD    64(SI), Z1, Z1
+	VPXORD    128(SI), Z2, Z2
+	VPXORD    192(SI), Z3, Z3
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	VPSHUFB   Z31, Z0, Z4
+	VPSHUFB   Z31, Z1, Z5
+	VPSHUFB   Z31, Z2, Z6
+	VPSHUFB   Z31, Z3, Z7
+	JMP       stgh
+stopen:
+	VMOVDQU64 0(SI), Z4
+	VMOVDQU64 64(SI), Z5
+	VMOVDQU64 128(SI), Z6
+	VMOVDQU64 192(SI), Z7
+	VPXORD    Z4, Z0, Z0
+	VPXORD    Z5, Z1, Z1
+	VPXORD    Z6, Z2, Z2
+	VPXORD    Z7, Z3, Z3
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	VPSHUFB   Z31, Z4, Z4
+	VPSHUFB   Z31, Z5, Z5
+	VPSHUFB   Z31, Z6, Z6
+	VPSHUFB   Z31, Z7, Z7
+stgh:
+	VPXORD Z15, Z4, Z4
+	MULMEM
+	REDUCEMEM
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $256, R8
+	JMP  stloop
+
+sttail:
+	// Under 256 bytes left: a short message without aad.
+	MOVQ SI, csrc-24(SP)
+	MOVQ DI, cdst-32(SP)
+	MOVQ R8, clen-40(SP)
+	MOVQ SI, R11
+	TESTQ R10, R10
+	CMOVQNE DI, R11
+	MOVQ R11, gptr-48(SP)
+	MOVQ R8, glen-56(SP)
+	TESTQ R10, R10
+	JNZ  ctrbody
+	JMP  ghbody
+
+ctrbody:
+	// Counter mode over clen bytes from csrc to cdst, continuing Z12.
+	MOVQ rk+0(FP), AX
+	MOVQ rounds+8(FP), BX
+	LOADKEYS
+	MOVQ csrc-24(SP), SI
+	MOVQ cdst-32(SP), DI
+	MOVQ clen-40(SP), R8
 aloop256:
 	CMPQ R8, $256
 	JB   aloop64
@@ -561,32 +784,22 @@ apartial:
 	VMOVDQU8   Z0, K1, (DI)
 
 actrdone:
-	MOVQ seal+80(FP), AX
-	TESTQ AX, AX
-	JZ    finish
+	MOVQ $1, ctrdone-8(SP)
+	CMPQ ghdone-16(SP), $0
+	JNE  finish
 
-ghash:
+ghbody:
+	// GHASH of gnaad aad bytes, glen ciphertext bytes at gptr and the
+	// length block, at most seventeen blocks, continuing X15.
 	MOVQ htab+16(FP), AX
 	MOVQ aad+64(FP), SI
-	MOVQ naad+72(FP), DX
-	MOVQ src+48(FP), DI
-	MOVQ dst+40(FP), R11
-	MOVQ seal+80(FP), R9
-	TESTQ R9, R9
-	CMOVQNE R11, DI
-	MOVQ n+56(FP), R8
+	MOVQ gnaad-64(SP), DX
+	MOVQ gptr-48(SP), DI
+	MOVQ glen-56(SP), R8
 	VBROADCASTI32X4 polyConst<>(SB), Z30
+	VMOVDQA X15, X0
+	VMOVDQU lenlo-80(SP), X15
 
-	// Length block, byte-reflected: low quadword ciphertext bits, high aad bits.
-	MOVQ R8, R9
-	SHLQ $3, R9
-	MOVQ DX, R10
-	SHLQ $3, R10
-	VMOVQ   R9, X15
-	VPINSRQ $1, R10, X15, X15
-
-	VPXORD Z0, Z0, Z0
-	// a = aad blocks (BX), c = ciphertext blocks (CX), m = a + c + 1 (R9).
 	LEAQ 15(DX), BX
 	SHRQ $4, BX
 	LEAQ 15(R8), CX
@@ -594,50 +807,7 @@ ghash:
 	LEAQ 1(BX)(CX*1), R9
 	CMPQ R9, $16
 	JBE  group
-
-	// Long message. The aad alone first (a <= 15).
-	TESTQ BX, BX
-	JZ    achunks
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	MOVQ  $16, R10
-	SUBQ  BX, R10
-	SHLQ  $4, R10
-	ADDQ  AX, R10
-	ACCUM(SI, DX, R10)
-	REDUCE
-	XORQ  BX, BX
-	XORQ  DX, DX
-
-achunks:
-	VMOVDQU64 0(AX), Z16
-	VMOVDQU64 64(AX), Z17
-	VMOVDQU64 128(AX), Z18
-	VMOVDQU64 192(AX), Z19
-achunk:
-	CMPQ R8, $256
-	JB   achunksdone
-	VMOVDQU64 0(DI), Z1
-	VMOVDQU64 64(DI), Z2
-	VMOVDQU64 128(DI), Z3
-	VMOVDQU64 192(DI), Z4
-	VPSHUFB Z31, Z1, Z1
-	VPSHUFB Z31, Z2, Z2
-	VPSHUFB Z31, Z3, Z3
-	VPSHUFB Z31, Z4, Z4
-	VPXORD  Z0, Z1, Z1
-	MUL16(Z16, Z17, Z18, Z19)
-	REDUCE
-	ADDQ $256, DI
-	SUBQ $256, R8
-	JMP  achunk
-achunksdone:
-	LEAQ 15(R8), CX
-	SHRQ $4, CX
-	CMPQ CX, $16
-	JB   atail
-	// 241..255 bytes left: sixteen blocks, a group of their own.
+	// Sixteen ciphertext blocks and the length: the blocks form a group.
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
@@ -645,11 +815,9 @@ achunksdone:
 	REDUCE
 	XORQ R8, R8
 	XORQ CX, CX
-atail:
-	LEAQ 1(CX), R9
+	MOVQ $1, R9
 
 group:
-	// Last group: m (R9) blocks, a of aad, c of ciphertext, the length.
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
@@ -680,10 +848,9 @@ glen:
 	VPTERNLOGD $0x96, Z10, Z11, Z7
 	REDUCE
 	VMOVDQA X0, X15
-
-	MOVQ seal+80(FP), AX
-	TESTQ AX, AX
-	JZ    ctr
+	MOVQ $1, ghdone-16(SP)
+	CMPQ ctrdone-8(SP), $0
+	JEQ  ctrbody
 
 finish:
 	VPSHUFB X31, X15, X15
