@@ -170,11 +170,20 @@ func (g *GCM) Open(dst, nonce, ciphertext, aad []byte) ([]byte, error) {
 			want[i] = acc[15-i] ^ ek[i]
 		}
 	}
-	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
+	if !tagEqual(&want, tag) {
 		clear(out)
 		return nil, errOpen
 	}
 	return ret, nil
+}
+
+// tagEqual compares the computed tag with the received one in constant
+// time: the differences of both halves are ORed before the one branch.
+func tagEqual(want *[16]byte, got []byte) bool {
+	_ = got[15]
+	d := binary.LittleEndian.Uint64(want[:8]) ^ binary.LittleEndian.Uint64(got[:8])
+	d |= binary.LittleEndian.Uint64(want[8:]) ^ binary.LittleEndian.Uint64(got[8:16])
+	return subtle.ConstantTimeEq(int32(uint32(d)|uint32(d>>32)), 0) == 1
 }
 
 // auth folds aad, ct and the length block into acc (byte-reflected).
