@@ -442,21 +442,15 @@ DATA polyWide<>+0x30(SB)/8, $0xc200000000000000
 DATA polyWide<>+0x38(SB)/8, $0xc200000000000000
 GLOBL polyWide<>(SB), RODATA|NOPTR, $64
 
-// Multiplies the byte-reversed blocks in Z4..Z7 by H^16..H^1 at DX
-// (memory operands, so the AES round keys can stay in Z16..Z30) and leaves
-// low, high and middle sums in Z8, Z9, Z10. Clobbers Z11.
+// Folds the hash X15 into Z4, multiplies the byte-reversed blocks in Z4..Z7
+// by H^16..H^1 at DX (memory operands, so the AES round keys can stay in
+// Z16..Z30) and leaves low, high and middle sums in Z8, Z9, Z10. Clobbers
+// Z11. Z4, the only register that depends on the hash, goes last to keep
+// the loop-carried chain short.
 #define MULMEM \
-	VPCLMULQDQ $0x00, 0(DX), Z4, Z8; \
-	VPCLMULQDQ $0x11, 0(DX), Z4, Z9; \
-	VPCLMULQDQ $0x01, 0(DX), Z4, Z10; \
-	VPCLMULQDQ $0x10, 0(DX), Z4, Z11; \
-	VPXORD     Z11, Z10, Z10; \
-	VPCLMULQDQ $0x00, 64(DX), Z5, Z11; \
-	VPXORD     Z11, Z8, Z8; \
-	VPCLMULQDQ $0x11, 64(DX), Z5, Z11; \
-	VPXORD     Z11, Z9, Z9; \
-	VPCLMULQDQ $0x01, 64(DX), Z5, Z11; \
-	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x00, 64(DX), Z5, Z8; \
+	VPCLMULQDQ $0x11, 64(DX), Z5, Z9; \
+	VPCLMULQDQ $0x01, 64(DX), Z5, Z10; \
 	VPCLMULQDQ $0x10, 64(DX), Z5, Z11; \
 	VPXORD     Z11, Z10, Z10; \
 	VPCLMULQDQ $0x00, 128(DX), Z6, Z11; \
@@ -474,6 +468,15 @@ GLOBL polyWide<>(SB), RODATA|NOPTR, $64
 	VPCLMULQDQ $0x01, 192(DX), Z7, Z11; \
 	VPXORD     Z11, Z10, Z10; \
 	VPCLMULQDQ $0x10, 192(DX), Z7, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPXORD     Z15, Z4, Z4; \
+	VPCLMULQDQ $0x00, 0(DX), Z4, Z11; \
+	VPXORD     Z11, Z8, Z8; \
+	VPCLMULQDQ $0x11, 0(DX), Z4, Z11; \
+	VPXORD     Z11, Z9, Z9; \
+	VPCLMULQDQ $0x01, 0(DX), Z4, Z11; \
+	VPXORD     Z11, Z10, Z10; \
+	VPCLMULQDQ $0x10, 0(DX), Z4, Z11; \
 	VPXORD     Z11, Z10, Z10
 
 // REDUCE for MULMEM's registers; the result goes to X15.
@@ -670,7 +673,6 @@ stopen:
 	VPSHUFB   Z31, Z6, Z6
 	VPSHUFB   Z31, Z7, Z7
 stgh:
-	VPXORD Z15, Z4, Z4
 	MULMEM
 	REDUCEMEM
 	ADDQ $256, SI
