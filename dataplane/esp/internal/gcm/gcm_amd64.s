@@ -496,6 +496,56 @@ GLOBL polyWide<>(SB), RODATA|NOPTR, $64
 	VEXTRACTI128 $1, Y9, X11; \
 	VPXOR      X11, X9, X15
 
+// ACCUM for len <= 128: two registers.
+#define ACCUM2(ptr, len, tab) \
+	MOVQ       $-1, R11; \
+	XORQ       R14, R14; \
+	MOVQ       len, R12; \
+	BZHIQ      R12, R11, R13; \
+	KMOVQ      R13, K1; \
+	SUBQ       $64, R12; \
+	CMOVQLT    R14, R12; \
+	BZHIQ      R12, R11, R13; \
+	KMOVQ      R13, K2; \
+	VMOVDQU64  0(tab), Z20; \
+	VMOVDQU64  64(tab), Z21; \
+	VMOVDQU8.Z 0(ptr), K1, Z1; \
+	VMOVDQU8.Z 64(ptr), K2, Z2; \
+	VPSHUFB    Z31, Z1, Z1; \
+	VPSHUFB    Z31, Z2, Z2; \
+	VPXORD     Z0, Z1, Z1; \
+	VPCLMULQDQ $0x00, Z20, Z1, Z8; \
+	VPCLMULQDQ $0x11, Z20, Z1, Z9; \
+	VPCLMULQDQ $0x01, Z20, Z1, Z10; \
+	VPCLMULQDQ $0x10, Z20, Z1, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7; \
+	VPCLMULQDQ $0x00, Z21, Z2, Z8; \
+	VPCLMULQDQ $0x11, Z21, Z2, Z9; \
+	VPCLMULQDQ $0x01, Z21, Z2, Z10; \
+	VPCLMULQDQ $0x10, Z21, Z2, Z11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7
+
+// ACCUM for len <= 16: one block, 128-bit registers (upper lanes zeroed).
+#define ACCUMX(ptr, len, tab) \
+	MOVQ       $-1, R11; \
+	BZHIQ      len, R11, R13; \
+	KMOVQ      R13, K1; \
+	VMOVDQU8.Z 0(ptr), K1, X1; \
+	VMOVDQU64  0(tab), X20; \
+	VPSHUFB    X31, X1, X1; \
+	VPXORD     X0, X1, X1; \
+	VPCLMULQDQ $0x00, X20, X1, X8; \
+	VPCLMULQDQ $0x11, X20, X1, X9; \
+	VPCLMULQDQ $0x01, X20, X1, X10; \
+	VPCLMULQDQ $0x10, X20, X1, X11; \
+	VPXORD     Z8, Z5, Z5; \
+	VPXORD     Z9, Z6, Z6; \
+	VPTERNLOGD $0x96, Z10, Z11, Z7
+
 // func gcmAEAD(rk *[240]byte, rounds int, htab *[512]byte, j0, tag *[16]byte, dst, src *byte, n int, aad *byte, naad int, seal int)
 // One whole GCM operation for naad <= 240. seal != 0: encrypts src into
 // dst and authenticates aad and dst. seal == 0: authenticates aad and src
@@ -695,10 +745,14 @@ sttail:
 	JMP  ghbody
 
 ctrbody:
-	// Counter mode over clen bytes from csrc to cdst, continuing Z12.
+	// Counter mode over clen bytes from csrc to cdst, continuing Z12. The
+	// round keys are still in place unless GHASH ran in between.
 	MOVQ rk+0(FP), AX
 	MOVQ rounds+8(FP), BX
+	CMPQ ghdone-16(SP), $0
+	JEQ  ckeys
 	LOADKEYS
+ckeys:
 	MOVQ csrc-24(SP), SI
 	MOVQ cdst-32(SP), DI
 	MOVQ clen-40(SP), R8
@@ -829,12 +883,28 @@ group:
 	ADDQ  AX, R10
 	TESTQ BX, BX
 	JZ    gct
+	CMPQ  BX, $1
+	JNE   gaad4
+	ACCUMX(SI, DX, R10)
+	ADDQ  $16, R10
+	JMP   gct
+gaad4:
 	ACCUM(SI, DX, R10)
 	SHLQ  $4, BX
 	ADDQ  BX, R10
 gct:
 	TESTQ CX, CX
 	JZ    gnoct
+	CMPQ  R8, $16
+	JA    gct2
+	ACCUMX(DI, R8, R10)
+	JMP   glen
+gct2:
+	CMPQ  R8, $128
+	JA    gct4
+	ACCUM2(DI, R8, R10)
+	JMP   glen
+gct4:
 	ACCUM(DI, R8, R10)
 	JMP   glen
 gnoct:
