@@ -179,6 +179,17 @@ func TestDifferential(t *testing.T) {
 			fill(rng, pt)
 			check(t, g, std, nonce, pt, aad, al%5)
 		}
+		// Around the fused path's AAD limit and the group boundaries.
+		for _, al := range []int{224, 225, 239, 240, 241, 255, 256, 257, 1000} {
+			for _, n := range []int{0, 1, 16, 17, 200, 239, 240, 241, 255, 256, 257, 1400} {
+				fill(rng, nonce)
+				aad := make([]byte, al)
+				fill(rng, aad)
+				pt := make([]byte, n)
+				fill(rng, pt)
+				check(t, g, std, nonce, pt, aad, n%3)
+			}
+		}
 		for range 200 {
 			fill(rng, nonce)
 			pt := make([]byte, rng.IntN(9217))
