@@ -216,6 +216,17 @@ func (c *Cipher) newGCM(key []byte) error {
 	return nil
 }
 
+// NewAEAD returns the AES-GCM AEAD that NewCipher would use for an AES key
+// of 16, 24 or 32 bytes (no salt), for benchmarks and tools that want the
+// dataplane's implementation without ESP framing; GCMImplementation names it.
+func NewAEAD(key []byte) (cipher.AEAD, error) {
+	var c Cipher
+	if err := c.newGCM(key); err != nil {
+		return nil, err
+	}
+	return c.aead, nil
+}
+
 // Implementation returns the AES-GCM implementation of a GCM cipher
 // (ImplVAES or ImplStdlib), or "" for the CBC algorithms.
 func (c *Cipher) Implementation() string { return c.impl }

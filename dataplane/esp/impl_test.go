@@ -50,6 +50,29 @@ func TestGCMImplementationChoice(t *testing.T) {
 	}
 }
 
+func TestNewAEAD(t *testing.T) {
+	for _, kl := range []int{16, 24, 32} {
+		a, err := NewAEAD(key(kl, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, isVAES := a.(*gcm.GCM)
+		if isVAES != (GCMImplementation() == ImplVAES) {
+			t.Fatalf("NewAEAD gave %T, GCMImplementation says %s", a, GCMImplementation())
+		}
+		c, _ := NewCipher(AESGCM16, append(key(kl, 3), 9, 9, 9, 9), nil)
+		nonce := append([]byte{9, 9, 9, 9}, 0, 0, 0, 0, 0, 0, 0, 5)
+		pkt := sealPacket(t, c, []byte("payload"), 7, 5, false, 4)
+		pt, err := a.Open(nil, nonce, pkt[16:], pkt[:8])
+		if err != nil || !bytes.Equal(pt[:7], []byte("payload")) {
+			t.Fatalf("NewAEAD cannot open NewCipher's packet: %v", err)
+		}
+	}
+	if _, err := NewAEAD(make([]byte, 20)); err == nil {
+		t.Fatal("20-byte key accepted")
+	}
+}
+
 // TestGCMCrossImplementation seals with one implementation and opens with
 // the other, for every key size, with and without ESN, and checks that both
 // produce the same packet bytes.
