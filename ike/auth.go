@@ -179,6 +179,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 	if len(prof.Child.Proposals) > 0 {
 		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.ni, sa.nr, nil, 0, false)
 	}
+	sa.forgetAuthState()
 	if t.done != nil {
 		t.done(childErr)
 		t.done = nil
@@ -301,7 +302,23 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	e.log.Info("ike sa up", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "id", sa.remoteID.String(),
 		"proposal", sa.prop.String(), "nat", sa.udpEncap())
 	sa.startTimers()
+	sa.forgetAuthState()
 	return ps, nil
+}
+
+// forgetAuthState drops what only IKE_AUTH needed once the SA is
+// established: the IKE_SA_INIT messages and nonces the AUTH payloads sign
+// (RFC 7296 §2.15) and SK_pi/SK_pr, which are wiped. The first Child SA's
+// keys are derived by then, rekeys bring their own nonces, and a late
+// retransmission of the IKE_SA_INIT request is dropped (the initiator
+// cannot have sent IKE_AUTH without our response). On a hub this is
+// several hundred bytes per idle session, and keys that are not kept
+// cannot leak.
+func (sa *ikeSA) forgetAuthState() {
+	clear(sa.keys.SKpi)
+	clear(sa.keys.SKpr)
+	sa.keys.SKpi, sa.keys.SKpr = nil, nil
+	sa.ni, sa.nr, sa.initReq, sa.initResp = nil, nil, nil, nil
 }
 
 // respondChild negotiates a Child SA as responder (IKE_AUTH or
