@@ -165,7 +165,11 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, id uint32, response bool, ps []w
 		m := wire.Message{Header: h, Payloads: ps}
 		return m.Encode()
 	}
-	return wire.AppendProtected(make([]byte, 0, 256), h, nil, ps, sa.skOut, sa.e.rand)
+	out, err := sa.outCipher()
+	if err != nil {
+		return nil, err
+	}
+	return wire.AppendProtected(make([]byte, 0, 256), h, nil, ps, out, sa.e.rand)
 }
 
 // queueTask appends t to the SA's queue and starts what the window allows.
@@ -452,7 +456,8 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	if msg.Header.Exchange == wire.ExchangeIKESAInit {
 		in.payloads = msg.Payloads
 	} else {
-		if sa.skIn == nil {
+		skIn, err := sa.inCipher()
+		if err != nil {
 			e.stats.inc(CounterDropUnexpected)
 			return
 		}
@@ -462,7 +467,7 @@ func (e *Engine) handlePacket(p transport.Packet) {
 				return
 			}
 		}
-		ps, _, err := wire.Open(msg, sa.skIn, nil)
+		ps, _, err := wire.Open(msg, skIn, nil)
 		if err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) && !response {
@@ -487,6 +492,7 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	} else {
 		sa.handleRequest(in)
 	}
+	sa.releaseCiphers()
 }
 
 // answerError answers an authenticated but malformed request with an error
