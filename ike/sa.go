@@ -49,15 +49,15 @@ type ikeSA struct {
 	created   time.Time
 	profile   *Profile
 
-	prop     suite.Proposal
-	prf      suite.PRF
-	keys     suite.IKEKeys
+	prop suite.Proposal
+	prf  suite.PRF
+	keys suite.IKEKeys
 	// skOut and skIn protect our and the peer's SK payloads. They are
 	// built from keys on demand (outCipher, inCipher) and released while
 	// no exchange is under way (releaseCiphers): the expanded AES-GCM
 	// state is over half a kilobyte each, kept for every idle session.
-	skOut suite.SKCipher
-	skIn  suite.SKCipher
+	skOut    suite.SKCipher
+	skIn     suite.SKCipher
 	ni, nr   []byte
 	initReq  []byte // IKE_SA_INIT request as sent/received, for AUTH
 	initResp []byte // IKE_SA_INIT response
