@@ -145,7 +145,7 @@ func (sa *ikeSA) handleFragment(in *inMessage, f *wire.EncryptedFragment) {
 			return
 		}
 	} else {
-		if cached, ok := sa.responses[id]; ok {
+		if cached, ok := sa.response(id); ok {
 			// RFC 7383 §2.6.1: a retransmitted request gets the response
 			// again once, on its first fragment; the others are ignored.
 			if f.Number != 1 {

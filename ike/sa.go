@@ -85,9 +85,9 @@ type ikeSA struct {
 	queue      []task
 
 	// Responder side of the window.
-	nextPeerID uint32            // lowest request ID not yet answered
-	responses  map[uint32][]byte // encoded responses by message ID
-	frag       fragState         // RFC 7383 (frag.go)
+	nextPeerID uint32         // lowest request ID not yet answered
+	responses  []sentResponse // encoded responses within the window (responses.go)
+	frag       fragState      // RFC 7383 (frag.go)
 
 	// Redirect (redirect.go): the initiator's redirect history, whether
 	// the peer announced redirect support (responder), and the SA that
@@ -124,14 +124,17 @@ type ikeSA struct {
 	outgoing    bool
 	links       saLinks
 
-	// The last request we answered and our answer, kept after the SA is
-	// gone so a retransmitted Delete still gets its response.
-	lastReq, lastResp []byte
+	// The last request we answered (its digest, reqDigest) and our
+	// answer, kept after the SA is gone so a retransmitted Delete still
+	// gets its response.
+	lastReq  uint64
+	lastResp []byte
 }
 
 // tombstone remembers the last exchange of a removed SA.
 type tombstone struct {
-	req, resp []byte
+	req  uint64 // reqDigest of the request
+	resp []byte
 }
 
 // pendingReq is an outstanding request of ours.
@@ -160,7 +163,6 @@ func (e *Engine) newIKESA(initiator bool, local, remote netip.AddrPort) *ikeSA {
 		children:   make(map[uint32]*childSA),
 		peerWindow: 1,
 		inflight:   make(map[uint32]*pendingReq),
-		responses:  make(map[uint32][]byte),
 	}
 }
 
