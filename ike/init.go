@@ -285,10 +285,10 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	e.halfOpen[key] = sa
 	sa.initKey = key
 	e.enterHalfOpen(sa)
-	sa.addTimer(e.afterFunc(e.cfg.HalfOpenTimeout, func() {
+	sa.halfOpenTimer = e.afterFunc(e.cfg.HalfOpenTimeout, func() {
 		if sa.state == stateConnecting {
 			sa.destroy(errors.New("half-open SA timed out waiting for IKE_AUTH"))
 		}
-	}))
+	})
 	e.send(p.Local, p.Remote, resp)
 }

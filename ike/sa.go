@@ -102,10 +102,13 @@ type ikeSA struct {
 	peerRedirect bool
 	redirectedTo *ikeSA
 
-	timers   []Timer // lifetime, half-open
-	dpdTimer Timer   // periodic liveness check
-	kaTimer  Timer   // periodic NAT keepalive
-	onUp     []func(error)
+	timers []Timer // lifetime
+	// halfOpenTimer (responder) ends an SA that IKE_AUTH does not
+	// complete; stopped and dropped once it does.
+	halfOpenTimer Timer
+	dpdTimer      Timer // periodic liveness check
+	kaTimer       Timer // periodic NAT keepalive
+	onUp          []func(error)
 
 	// successor is the IKE SA that replaced this one (after a rekey); its
 	// Child SAs moved there.
@@ -272,7 +275,7 @@ func (sa *ikeSA) stopTimers() {
 		t.Stop()
 	}
 	sa.timers = nil
-	for _, t := range []Timer{sa.dpdTimer, sa.kaTimer} {
+	for _, t := range []Timer{sa.dpdTimer, sa.kaTimer, sa.halfOpenTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -311,6 +314,10 @@ func (sa *ikeSA) failTasks(err error) {
 // established marks the SA up and tells whoever waits.
 func (sa *ikeSA) established() {
 	sa.state = stateEstablished
+	if sa.halfOpenTimer != nil {
+		sa.halfOpenTimer.Stop()
+		sa.halfOpenTimer = nil
+	}
 	sa.leaveOutgoing()
 	sa.indexRemoteID()
 	cbs := sa.onUp
