@@ -106,9 +106,11 @@ type ikeSA struct {
 	// halfOpenTimer (responder) ends an SA that IKE_AUTH does not
 	// complete; stopped and dropped once it does.
 	halfOpenTimer Timer
-	dpdTimer      Timer // periodic liveness check
-	kaTimer       Timer // periodic NAT keepalive
-	onUp          []func(error)
+	// lifeTimer is the soft rekey, then the hard expiry (startTimers).
+	lifeTimer Timer
+	dpdTimer  Timer // periodic liveness check
+	kaTimer   Timer // periodic NAT keepalive
+	onUp      []func(error)
 
 	// successor is the IKE SA that replaced this one (after a rekey); its
 	// Child SAs moved there.
@@ -275,7 +277,7 @@ func (sa *ikeSA) stopTimers() {
 		t.Stop()
 	}
 	sa.timers = nil
-	for _, t := range []Timer{sa.dpdTimer, sa.kaTimer, sa.halfOpenTimer} {
+	for _, t := range []Timer{sa.dpdTimer, sa.kaTimer, sa.halfOpenTimer, sa.lifeTimer} {
 		if t != nil {
 			t.Stop()
 		}
