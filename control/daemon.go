@@ -179,7 +179,7 @@ type Session struct {
 	Created   time.Time `json:"created"`
 
 	IKESPI   uint64             `json:"ike_spi"`
-	IKE      ike.IKESAInfo      `json:"-"`
+	IKE      ike.IKESAInfo      `json:"-"` // snapshot at setup and rekey, without Children
 	TunnelID dataplane.TunnelID `json:"tunnel_id"`
 	Local    netip.AddrPort     `json:"local"`
 	Remote   netip.AddrPort     `json:"remote"`
