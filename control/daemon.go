@@ -201,6 +201,9 @@ type Session struct {
 	SGT bool `json:"sgt_tagging,omitempty"`
 
 	plan *tunnelPlan
+	// lastRx and lastTx are the tunnel's packet counters at the last
+	// traffic report (reportTraffic), under the daemon's lock.
+	lastRx, lastTx uint64
 }
 
 // New builds the daemon for cfg. It creates the IKE engine on
