@@ -28,9 +28,9 @@ func idPayload(id Identity, responder bool) *wire.ID {
 func (sa *ikeSA) pskAuth(psk []byte, initiatorSide bool, id *wire.ID) []byte {
 	var msg, nonce []byte
 	if initiatorSide {
-		msg, nonce = sa.initReq, sa.nr
+		msg, nonce = sa.hs.initReq, sa.hs.nr
 	} else {
-		msg, nonce = sa.initResp, sa.ni
+		msg, nonce = sa.hs.initResp, sa.hs.ni
 	}
 	var body [256]byte
 	return suite.PSKAuthWithPad(sa.prf, sa.e.pskPad(sa.prop.PRF, sa.prf, psk), sa.skp(initiatorSide), msg, nonce, id.AppendBody(body[:0]))
@@ -177,7 +177,7 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 
 	var childErr error
 	if len(prof.Child.Proposals) > 0 {
-		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.ni, sa.nr, nil, 0, false)
+		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.hs.ni, sa.hs.nr, nil, 0, false)
 	}
 	sa.forgetAuthState()
 	if t.done != nil {
@@ -282,7 +282,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		ps = append(ps, cp)
 	}
 	if m.sa() != nil && childOK {
-		_, cps := sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)
+		_, cps := sa.respondChild(m, prof.Child, sa.hs.ni, sa.hs.nr, 0, nil)
 		ps = append(ps, cps...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
@@ -315,10 +315,11 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 // several hundred bytes per idle session, and keys that are not kept
 // cannot leak.
 func (sa *ikeSA) forgetAuthState() {
-	clear(sa.keys.SKpi)
-	clear(sa.keys.SKpr)
-	sa.keys.SKpi, sa.keys.SKpr = nil, nil
-	sa.ni, sa.nr, sa.initReq, sa.initResp = nil, nil, nil, nil
+	if sa.hs != nil {
+		clear(sa.hs.skpi)
+		clear(sa.hs.skpr)
+		sa.hs = nil
+	}
 }
 
 // respondChild negotiates a Child SA as responder (IKE_AUTH or

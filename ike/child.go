@@ -91,7 +91,7 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("child keys: %w", err)
 	}
-	km := suite.ChildKeyMaterial(sa.prf, sa.keys.SKd, p.shared, p.ni, p.nr, 2*(encr+integ))
+	km := suite.ChildKeyMaterial(sa.prf, sa.keys.skd(), p.shared, p.ni, p.nr, 2*(encr+integ))
 	i2r := ChildKeys{Encr: km[:encr:encr], Integ: km[encr : encr+integ : encr+integ]}
 	r2i := ChildKeys{Encr: km[encr+integ : 2*encr+integ : 2*encr+integ], Integ: km[2*encr+integ : 2*(encr+integ)]}
 	c := &childSA{

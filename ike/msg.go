@@ -232,7 +232,7 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 		return err
 	}
 	if p.task.exchange() == wire.ExchangeIKESAInit {
-		sa.initReq = pkt
+		sa.hs.initReq = pkt
 	}
 	if p.frags, err = sa.fragmentOut(p.task.exchange(), p.id, false, ps, pkt); err != nil {
 		return err

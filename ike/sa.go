@@ -51,16 +51,14 @@ type ikeSA struct {
 
 	prop suite.Proposal
 	prf  suite.PRF
-	keys suite.IKEKeys
+	keys saKeys
 	// skOut and skIn protect our and the peer's SK payloads. They are
 	// built from keys on demand (outCipher, inCipher) and released while
 	// no exchange is under way (releaseCiphers): the expanded AES-GCM
 	// state is over half a kilobyte each, kept for every idle session.
-	skOut    suite.SKCipher
-	skIn     suite.SKCipher
-	ni, nr   []byte
-	initReq  []byte // IKE_SA_INIT request as sent/received, for AUTH
-	initResp []byte // IKE_SA_INIT response
+	skOut suite.SKCipher
+	skIn  suite.SKCipher
+	hs    *handshake // until IKE_AUTH completes (forgetAuthState)
 
 	localID, remoteID Identity
 	peerVendorIDs     [][]byte
@@ -165,6 +163,7 @@ func (e *Engine) newIKESA(initiator bool, local, remote netip.AddrPort) *ikeSA {
 		remote:     remote,
 		created:    e.clock.Now(),
 		lastRx:     e.clock.Now(),
+		hs:         new(handshake),
 		children:   make(map[uint32]*childSA),
 		peerWindow: 1,
 		inflight:   make(map[uint32]*pendingReq),
@@ -393,7 +392,13 @@ func (sa *ikeSA) destroy(reason error) {
 // installKeys sets the SA's keys and builds the ciphers our and the
 // peer's messages use (which checks the keys against the proposal).
 func (sa *ikeSA) installKeys(keys suite.IKEKeys) error {
-	sa.keys, sa.skOut, sa.skIn = keys, nil, nil
+	sa.keys, sa.skOut, sa.skIn = newSAKeys(keys), nil, nil
+	if sa.hs != nil {
+		sa.hs.skpi, sa.hs.skpr = keys.SKpi, keys.SKpr
+	} else {
+		clear(keys.SKpi)
+		clear(keys.SKpr)
+	}
 	if _, err := sa.outCipher(); err != nil {
 		return err
 	}
@@ -403,7 +408,7 @@ func (sa *ikeSA) installKeys(keys suite.IKEKeys) error {
 
 // hasKeys reports whether the SA's keys are installed (after
 // IKE_SA_INIT).
-func (sa *ikeSA) hasKeys() bool { return sa.keys.SKd != nil }
+func (sa *ikeSA) hasKeys() bool { return sa.keys.buf != nil }
 
 // outCipher returns the cipher of our SK payloads, building it from the
 // keys if it was released.
@@ -412,10 +417,7 @@ func (sa *ikeSA) outCipher() (suite.SKCipher, error) {
 		if !sa.hasKeys() {
 			return nil, errors.New("ike sa has no keys yet")
 		}
-		enc, integ := sa.keys.SKei, sa.keys.SKai
-		if !sa.initiator {
-			enc, integ = sa.keys.SKer, sa.keys.SKar
-		}
+		enc, integ := sa.keys.ske(sa.initiator), sa.keys.ska(sa.initiator)
 		c, err := suite.NewSKCipher(sa.prop, enc, integ)
 		if err != nil {
 			return nil, err
@@ -432,10 +434,7 @@ func (sa *ikeSA) inCipher() (suite.SKCipher, error) {
 		if !sa.hasKeys() {
 			return nil, errors.New("ike sa has no keys yet")
 		}
-		enc, integ := sa.keys.SKer, sa.keys.SKar
-		if !sa.initiator {
-			enc, integ = sa.keys.SKei, sa.keys.SKai
-		}
+		enc, integ := sa.keys.ske(!sa.initiator), sa.keys.ska(!sa.initiator)
 		c, err := suite.NewSKCipher(sa.prop, enc, integ)
 		if err != nil {
 			return nil, err
@@ -458,9 +457,9 @@ func (sa *ikeSA) releaseCiphers() {
 // skp returns SK_pi or SK_pr for the given side.
 func (sa *ikeSA) skp(initiatorSide bool) []byte {
 	if initiatorSide {
-		return sa.keys.SKpi
+		return sa.hs.skpi
 	}
-	return sa.keys.SKpr
+	return sa.hs.skpr
 }
 
 // hexSPI formats an SPI as IOS does (16 hex digits).
@@ -492,4 +491,55 @@ func (sa *ikeSA) childByOutbound(spi uint32) *childSA {
 		}
 	}
 	return nil
+}
+
+// handshake is what IKE_SA_INIT leaves for IKE_AUTH and nothing after:
+// the messages and nonces the AUTH payloads sign (RFC 7296 §2.15) and
+// SK_pi/SK_pr. An SA drops it once established (forgetAuthState); SAs a
+// rekey creates never have one.
+type handshake struct {
+	ni, nr     []byte
+	initReq    []byte // IKE_SA_INIT request as sent/received
+	initResp   []byte // IKE_SA_INIT response
+	skpi, skpr []byte
+}
+
+// saKeys are the keys an IKE SA uses after IKE_AUTH in one buffer, SK_d |
+// SK_ai | SK_ar | SK_ei | SK_er, rather than five slice headers (120
+// bytes) per SA.
+type saKeys struct {
+	buf     []byte
+	d, a, e uint8 // lengths of SK_d, of each SK_a, of each SK_e
+}
+
+// newSAKeys copies k's keys but SK_pi and SK_pr, and wipes the copies'
+// sources.
+func newSAKeys(k suite.IKEKeys) saKeys {
+	buf := make([]byte, 0, len(k.SKd)+2*len(k.SKai)+2*len(k.SKei))
+	for _, b := range [][]byte{k.SKd, k.SKai, k.SKar, k.SKei, k.SKer} {
+		buf = append(buf, b...)
+		clear(b)
+	}
+	return saKeys{buf: buf, d: uint8(len(k.SKd)), a: uint8(len(k.SKai)), e: uint8(len(k.SKei))}
+}
+
+// skd returns SK_d.
+func (k saKeys) skd() []byte { return k.buf[:k.d:k.d] }
+
+// ska returns SK_ai (initiator) or SK_ar.
+func (k saKeys) ska(initiator bool) []byte {
+	o := int(k.d)
+	if !initiator {
+		o += int(k.a)
+	}
+	return k.buf[o : o+int(k.a) : o+int(k.a)]
+}
+
+// ske returns SK_ei (initiator) or SK_er.
+func (k saKeys) ske(initiator bool) []byte {
+	o := int(k.d) + 2*int(k.a)
+	if !initiator {
+		o += int(k.e)
+	}
+	return k.buf[o : o+int(k.e) : o+int(k.e)]
 }
