@@ -313,6 +313,16 @@ func (d *Daemon) applyEngineSettings(ctx context.Context, cfg *config.Config) er
 type trafficReporter struct {
 	last map[uint64][2]uint64 // by IKE SPI: rx, tx packets (snapshot path)
 	due  []trafficDue         // this round's reports, reused
+	work []tunnelCount        // this round's sessions (per-tunnel path), reused
+}
+
+// tunnelCount is one session's tunnel counters in a round.
+type tunnelCount struct {
+	s      *Session
+	spi    uint64
+	id     dataplane.TunnelID
+	ok     bool
+	rx, tx uint64
 }
 
 // trafficDue is one report of a round.
@@ -352,19 +362,32 @@ func (d *Daemon) runTrafficReports(ctx context.Context, every time.Duration) {
 func (d *Daemon) reportTraffic(tr *trafficReporter, report func(ikeSPI uint64, inbound, outbound bool)) {
 	tr.due = tr.due[:0]
 	if tp, ok := d.dp.(tunnelPackets); ok {
+		// The counters are read without the lock, which session setup
+		// needs: at 50,000 sessions the lookups take tens of
+		// milliseconds, the two locked passes a few.
 		d.mu.Lock()
 		for spi, s := range d.sessions {
-			rx, tx, ok := tp.TunnelPackets(s.TunnelID)
-			if !ok {
+			tr.work = append(tr.work, tunnelCount{s: s, spi: spi, id: s.TunnelID})
+		}
+		d.mu.Unlock()
+		for i := range tr.work {
+			w := &tr.work[i]
+			w.rx, w.tx, w.ok = tp.TunnelPackets(w.id)
+		}
+		d.mu.Lock()
+		for _, w := range tr.work {
+			if !w.ok {
 				continue
 			}
-			in, out := rx > s.lastRx, tx > s.lastTx
-			s.lastRx, s.lastTx = rx, tx
+			in, out := w.rx > w.s.lastRx, w.tx > w.s.lastTx
+			w.s.lastRx, w.s.lastTx = w.rx, w.tx
 			if in || out {
-				tr.due = append(tr.due, trafficDue{spi, in, out})
+				tr.due = append(tr.due, trafficDue{w.spi, in, out})
 			}
 		}
 		d.mu.Unlock()
+		clear(tr.work) // no hold on sessions that go
+		tr.work = tr.work[:0]
 	} else {
 		d.reportSnapshot(tr)
 	}
