@@ -316,12 +316,10 @@ type trafficReporter struct {
 	work []tunnelCount        // this round's sessions (per-tunnel path), reused
 }
 
-// tunnelCount is one session's tunnel counters in a round.
+// tunnelCount is one session's tunnel counters in a round (s nil when
+// its tunnel is gone); 24 bytes a session, the buffer kept between rounds.
 type tunnelCount struct {
 	s      *Session
-	spi    uint64
-	id     dataplane.TunnelID
-	ok     bool
 	rx, tx uint64
 }
 
@@ -366,23 +364,27 @@ func (d *Daemon) reportTraffic(tr *trafficReporter, report func(ikeSPI uint64, i
 		// needs: at 50,000 sessions the lookups take tens of
 		// milliseconds, the two locked passes a few.
 		d.mu.Lock()
-		for spi, s := range d.sessions {
-			tr.work = append(tr.work, tunnelCount{s: s, spi: spi, id: s.TunnelID})
+		for _, s := range d.sessions {
+			tr.work = append(tr.work, tunnelCount{s: s})
 		}
 		d.mu.Unlock()
 		for i := range tr.work {
 			w := &tr.work[i]
-			w.rx, w.tx, w.ok = tp.TunnelPackets(w.id)
+			var ok bool
+			// TunnelID is set before the session is published, never after.
+			if w.rx, w.tx, ok = tp.TunnelPackets(w.s.TunnelID); !ok {
+				w.s = nil
+			}
 		}
 		d.mu.Lock()
 		for _, w := range tr.work {
-			if !w.ok {
+			if w.s == nil {
 				continue
 			}
 			in, out := w.rx > w.s.lastRx, w.tx > w.s.lastTx
 			w.s.lastRx, w.s.lastTx = w.rx, w.tx
 			if in || out {
-				tr.due = append(tr.due, trafficDue{w.spi, in, out})
+				tr.due = append(tr.due, trafficDue{w.s.IKESPI, in, out})
 			}
 		}
 		d.mu.Unlock()

@@ -475,7 +475,7 @@ func TestTrafficReports(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := &Daemon{dp: c.dp, sessions: map[uint64]*Session{
-				0xa: {TunnelID: 1}, 0xb: {TunnelID: 2}, 0xc: {TunnelID: 4}, // 4: no tunnel
+				0xa: {IKESPI: 0xa, TunnelID: 1}, 0xb: {IKESPI: 0xb, TunnelID: 2}, 0xc: {IKESPI: 0xc, TunnelID: 4}, // 4: no tunnel
 			}}
 			var got []trafficRep
 			report := func(spi uint64, in, out bool) { got = append(got, trafficRep{spi, in, out}) }
@@ -562,7 +562,7 @@ func BenchmarkTrafficReport(b *testing.B) {
 		if err := e.AddTunnel(dataplane.TunnelConfig{ID: id, Mode: dataplane.ModeIPsec, Local: local, Remote: remote}); err != nil {
 			b.Fatal(err)
 		}
-		d.sessions[uint64(i+1)] = &Session{TunnelID: id}
+		d.sessions[uint64(i+1)] = &Session{IKESPI: uint64(i + 1), TunnelID: id}
 	}
 	report := func(uint64, bool, bool) {}
 	for _, c := range []struct {
