@@ -314,19 +314,8 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	p.prepend(ci.PayloadOffset())
 	espLen := ci.Seal(p.buf[p.off:], sa.spi, seq, sa.esn, n, next, &w.s)
 	p.n = espLen
-	outerProto := hdr.ProtoESP
-	if t.cfg.Encap {
-		b, _ := p.prepend(hdr.UDPLen)
-		hdr.EncodeUDP(b, t.cfg.LocalPort, t.cfg.RemotePort, uint16(p.n))
-		outerProto = hdr.ProtoUDP
-	}
-	if t.cfg.Remote.Is4() {
-		b, _ := p.prepend(hdr.IPv4MinLen)
-		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(seq), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
-	} else {
-		b, _ := p.prepend(hdr.IPv6Len)
-		hdr.EncodeIPv6(b, tos, uint16(p.n-hdr.IPv6Len), outerProto, t.cfg.TTL, t.cfg.Local, t.cfg.Remote)
-	}
+	b, _ := p.prepend(t.outer.Len())
+	t.outer.Encode(b, tos, uint16(seq), espLen)
 	if sgt != 0 {
 		w.e.sgtTx[sgt].Add(1)
 	}
