@@ -18,6 +18,7 @@ type Worker struct {
 	drops [numDropReasons]uint64
 	out   run // outbound SA and tunnel counters pending flush
 	in    run // inbound
+	inb   []inPkt
 }
 
 // run accumulates the counters of consecutive packets on one SA (and its
@@ -103,10 +104,7 @@ func (w *Worker) ProcessOutbound(pkts []*Packet) {
 // VerdictUnderlay (hairpinned into another tunnel), VerdictPunt,
 // VerdictConsumed or VerdictDrop.
 func (w *Worker) ProcessInbound(pkts []*Packet) {
-	tb := w.e.tab.Load()
-	for _, p := range pkts {
-		w.inbound(tb, p)
-	}
+	w.inbound(w.e.tab.Load(), pkts)
 	w.flush()
 }
 
@@ -322,78 +320,156 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	p.Verdict, p.Tunnel, p.Local, p.Remote, p.Encap, p.SGT = VerdictUnderlay, t.cfg.ID, t.local, t.remote, t.cfg.Encap, sgt
 }
 
-func (w *Worker) inbound(tb *tables, p *Packet) {
-	p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
-	outerECN := p.OuterECN
-	p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
-	d := p.Data()
-	if p.Encap {
-		if hdr.IsNATKeepalive(d) {
-			w.e.keepalives.Add(1)
-			p.Verdict = VerdictConsumed
-			return
+// inPkt is a packet's state between the phases of ProcessInbound; sa is
+// nil once the packet has its verdict.
+type inPkt struct {
+	sa       *SA
+	t        *tunnel
+	seq      uint64
+	outerECN uint8
+	next     uint8
+	payload  int // length of the decrypted payload
+}
+
+// lockRun holds one SA's replay-window lock across consecutive packets of
+// that SA, so that a batch from one peer takes the lock once per phase
+// rather than twice per packet.
+type lockRun struct{ sa *SA }
+
+func (l *lockRun) to(sa *SA) {
+	if l.sa != sa {
+		l.release()
+		sa.mu.Lock()
+		l.sa = sa
+	}
+}
+
+func (l *lockRun) release() {
+	if l.sa != nil {
+		l.sa.mu.Unlock()
+		l.sa = nil
+	}
+}
+
+// inbound decapsulates a batch in three phases, as VPP does: parse, look
+// up the SA and check the replay window for every packet; authenticate and
+// decrypt; then advance the windows and route. Only packets that passed
+// the check cost a decryption, only verified ones move a window, and a
+// run of packets on one SA takes its window lock once per phase.
+func (w *Worker) inbound(tb *tables, pkts []*Packet) {
+	if cap(w.inb) < len(pkts) {
+		w.inb = make([]inPkt, len(pkts))
+	}
+	st := w.inb[:len(pkts)]
+	var lk lockRun
+	var lastSPI uint32
+	var lastSA *SA
+	var lastT *tunnel
+	for i, p := range pkts {
+		s := &st[i]
+		*s = inPkt{outerECN: p.OuterECN}
+		p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
+		p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
+		d := p.Data()
+		if p.Encap {
+			if hdr.IsNATKeepalive(d) {
+				w.e.keepalives.Add(1)
+				p.Verdict = VerdictConsumed
+				continue
+			}
+			if hdr.IsNonESPMarker(d) {
+				p.Verdict = VerdictPunt // IKE on 4500 that reached the dataplane
+				continue
+			}
 		}
-		if hdr.IsNonESPMarker(d) {
-			p.Verdict = VerdictPunt // IKE on 4500 that reached the dataplane
-			return
+		e := hdr.ESP(d)
+		if !e.Valid() {
+			w.drop(p, DropMalformed)
+			continue
+		}
+		spi := e.SPI()
+		if lastSA == nil || spi != lastSPI {
+			lastSA, lastT = tb.saTunnel(spi)
+			lastSPI = spi
+		}
+		sa := lastSA
+		if sa == nil {
+			w.drop(p, DropNoSA)
+			continue
+		}
+		lk.to(sa)
+		seq := uint64(e.Seq())
+		if sa.esn {
+			seq = sa.window.InferESN(e.Seq())
+		}
+		if !sa.noReplay && !sa.window.Check(seq) {
+			sa.replays.Add(1)
+			sa.drops.Add(1)
+			w.drop(p, DropReplay)
+			continue
+		}
+		s.sa, s.t, s.seq = sa, lastT, seq
+	}
+	lk.release()
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa := s.sa
+		if sa == nil {
+			continue
+		}
+		payload, next, r := sa.cipher.Open(p.Data(), s.seq, sa.esn, &w.s)
+		if r != esp.OK {
+			sa.drops.Add(1)
+			s.sa = nil
+			switch r {
+			case esp.AuthFail:
+				sa.authFails.Add(1)
+				w.drop(p, DropAuth)
+			case esp.BadPad:
+				w.drop(p, DropPadding)
+			default:
+				w.drop(p, DropMalformed)
+			}
+			continue
+		}
+		s.next, s.payload = next, len(payload)
+	}
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa := s.sa
+		if sa == nil {
+			continue
+		}
+		lk.to(sa)
+		// Without anti-replay the window still tracks the highest number
+		// seen, for show commands.
+		if !sa.window.Update(s.seq) && !sa.noReplay {
+			s.sa = nil
+			sa.replays.Add(1)
+			sa.drops.Add(1)
+			w.drop(p, DropReplay)
 		}
 	}
-	e := hdr.ESP(d)
-	if !e.Valid() {
-		w.drop(p, DropMalformed)
-		return
+	lk.release()
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa, t := s.sa, s.t
+		if sa == nil {
+			continue
+		}
+		if !w.in.add(sa, t, p.n, s.payload, &w.e.ev, false) {
+			sa.drops.Add(1)
+			w.drop(p, DropSAExpired)
+			continue
+		}
+		p.setView(sa.cipher.PayloadOffset(), s.payload)
+		p.Tunnel = t.cfg.ID
+		w.decapsulate(tb, p, t, sa, s.next, s.outerECN)
 	}
-	sa, t := tb.saTunnel(e.SPI())
-	if sa == nil {
-		w.drop(p, DropNoSA)
-		return
-	}
-	sa.mu.Lock()
-	seq := uint64(e.Seq())
-	if sa.esn {
-		seq = sa.window.InferESN(e.Seq())
-	}
-	fresh := sa.noReplay || sa.window.Check(seq)
-	sa.mu.Unlock()
-	if !fresh {
-		sa.replays.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropReplay)
-		return
-	}
-	payload, next, r := sa.cipher.Open(d, seq, sa.esn, &w.s)
-	switch r {
-	case esp.AuthFail:
-		sa.authFails.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropAuth)
-		return
-	case esp.Malformed:
-		sa.drops.Add(1)
-		w.drop(p, DropMalformed)
-		return
-	case esp.BadPad:
-		sa.drops.Add(1)
-		w.drop(p, DropPadding)
-		return
-	}
-	sa.mu.Lock()
-	fresh = sa.window.Update(seq) || sa.noReplay
-	sa.mu.Unlock()
-	if !fresh {
-		sa.replays.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropReplay)
-		return
-	}
-	if !w.in.add(sa, t, len(d), len(payload), &w.e.ev, false) {
-		sa.drops.Add(1)
-		w.drop(p, DropSAExpired)
-		return
-	}
-	p.setView(sa.cipher.PayloadOffset(), len(payload))
-	p.Tunnel = t.cfg.ID
-	w.decapsulate(tb, p, t, sa, next, outerECN)
+	clear(st) // keep no SA or tunnel alive past the batch
 }
 
 // decapsulate strips CMD, GRE and MPLS from a decrypted payload and routes
