@@ -19,6 +19,41 @@ type Worker struct {
 	out   run // outbound SA and tunnel counters pending flush
 	in    run // inbound
 	inb   []inPkt
+	memo  memo
+}
+
+// memo remembers, within one batch (one tables snapshot), the last VRF's
+// FIB and the last tunnel looked up, since a batch mostly holds packets of
+// a few flows: a hit costs a compare instead of a map lookup. It is
+// cleared when the batch ends so that it never outlives its snapshot.
+type memo struct {
+	fibOK  bool
+	vrf    uint32
+	fib    *lpm[fibEntry]
+	tunID  TunnelID
+	tunnel *tunnel
+}
+
+// fib returns vrf's FIB in tb.
+func (w *Worker) fib(tb *tables, vrf uint32) *lpm[fibEntry] {
+	m := &w.memo
+	if !m.fibOK || m.vrf != vrf {
+		m.fibOK, m.vrf, m.fib = true, vrf, tb.fib[vrf]
+	}
+	return m.fib
+}
+
+// tunnel returns tunnel id in tb, or nil.
+func (w *Worker) tunnel(tb *tables, id TunnelID) *tunnel {
+	m := &w.memo
+	if m.tunnel == nil || m.tunID != id {
+		t := tb.tunnel(id)
+		if t == nil {
+			return nil
+		}
+		m.tunID, m.tunnel = id, t
+	}
+	return m.tunnel
 }
 
 // run accumulates the counters of consecutive packets on one SA (and its
@@ -75,6 +110,7 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 }
 
 func (w *Worker) flush() {
+	w.memo = memo{}
 	w.out.flush(true)
 	w.in.flush(false)
 	for r, n := range w.drops {
@@ -163,7 +199,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	fe, ok := tb.fib[p.VRF].lookup(dst)
+	fe, ok := w.fib(tb, p.VRF).lookup(dst)
 	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
@@ -174,7 +210,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		return
 	}
 	fe.touch()
-	t := tb.tunnel(nh.Tunnel)
+	t := w.tunnel(tb, nh.Tunnel)
 	if t == nil {
 		w.drop(p, DropNoTunnel)
 		return
@@ -589,7 +625,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		}
 	}
 	p.SGT, p.VRF = sgt, vrf
-	fe, ok := tb.fib[vrf].lookup(dst)
+	fe, ok := w.fib(tb, vrf).lookup(dst)
 	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
@@ -600,7 +636,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		p.Verdict = VerdictHost
 		return
 	}
-	out := tb.tunnel(nh.Tunnel)
+	out := w.tunnel(tb, nh.Tunnel)
 	if out == nil {
 		w.drop(p, DropNoTunnel)
 		return

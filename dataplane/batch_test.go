@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 )
@@ -121,5 +122,71 @@ func TestInboundBatchOracle(t *testing.T) {
 	}
 	if d := batched.b.Drops(); d[DropReplay] == 0 || d[DropAuth] == 0 || d[DropNoSA] == 0 || d[DropMalformed] == 0 {
 		t.Errorf("the stream did not exercise every drop: %v", d)
+	}
+}
+
+// TestBatchMemo checks the per-batch FIB and tunnel memo: interleaved VRFs
+// and tunnels in one batch each reach their own tunnel, and a change to the
+// tables between batches is seen by the next batch.
+func TestBatchMemo(t *testing.T) {
+	e := NewEngine(Options{})
+	w := e.NewWorker()
+	for i := 1; i <= 3; i++ {
+		id := TunnelID(i)
+		must(t, e.AddTunnel(TunnelConfig{ID: id, Mode: ModeIPsec, Local: v4A, Remote: netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})}))
+		must(t, e.AddSA(SAConfig{SPI: 0x1000 + uint32(i), Direction: Outbound, Tunnel: id, Algorithm: suites[0].alg, EncKey: testKey(20, byte(i))}))
+	}
+	// VRF 0: 198.18.20.0/24 -> 1, 198.18.21.0/24 -> 2; VRF 5: 198.18.20.0/24 -> 3.
+	must(t, e.AddRoute(0, netip.MustParsePrefix("198.18.20.0/24"), NextHop{Kind: NextHopTunnel, Tunnel: 1}))
+	must(t, e.AddRoute(0, netip.MustParsePrefix("198.18.21.0/24"), NextHop{Kind: NextHopTunnel, Tunnel: 2}))
+	must(t, e.AddRoute(5, netip.MustParsePrefix("198.18.20.0/24"), NextHop{Kind: NextHopTunnel, Tunnel: 3}))
+	type flow struct {
+		vrf  uint32
+		dst  string
+		want TunnelID
+	}
+	// The batch starts and ends with tunnel 2 in VRF 0, so that a memo
+	// surviving the batch would be caught.
+	flows := []flow{{0, "198.18.21.1", 2}, {0, "198.18.20.2", 1}, {5, "198.18.20.1", 3}, {7, "198.18.20.1", 0},
+		{0, "198.18.21.1", 2}, {5, "198.18.20.9", 3}, {0, "198.18.20.1", 1}, {0, "198.18.21.1", 2}}
+	run := func() []*Packet {
+		var pkts []*Packet
+		for i, f := range flows {
+			p := NewPacket(DefaultBufferSize)
+			p.SetData(icmpPacket(hostA4, netip.MustParseAddr(f.dst), 64, uint16(i)))
+			p.VRF = f.vrf
+			pkts = append(pkts, p)
+		}
+		w.ProcessOutbound(pkts)
+		return pkts
+	}
+	for i, p := range run() {
+		if f := flows[i]; f.want == 0 {
+			if p.Verdict != VerdictDrop || p.Drop != DropNoRoute {
+				t.Errorf("packet %d (vrf %d): %v %v, want no route", i, f.vrf, p.Verdict, p.Drop)
+			}
+		} else if p.Verdict != VerdictUnderlay || p.Tunnel != f.want {
+			t.Errorf("packet %d (vrf %d to %s): %v %v tunnel %d, want tunnel %d", i, f.vrf, f.dst, p.Verdict, p.Drop, p.Tunnel, f.want)
+		}
+	}
+	// Tunnel 2 goes away: the next batch must not reach it through a
+	// remembered pointer.
+	must(t, e.DeleteTunnel(2))
+	must(t, e.AddRoute(5, netip.MustParsePrefix("198.18.20.0/24"), NextHop{Kind: NextHopTunnel, Tunnel: 1}))
+	flows[2].want, flows[5].want = 1, 1
+	for i, p := range run() {
+		f := flows[i]
+		switch {
+		case f.want == 2:
+			if p.Verdict != VerdictDrop {
+				t.Errorf("packet %d to deleted tunnel 2: %v tunnel %d", i, p.Verdict, p.Tunnel)
+			}
+		case f.want == 0:
+			if p.Drop != DropNoRoute {
+				t.Errorf("packet %d: %v %v", i, p.Verdict, p.Drop)
+			}
+		case p.Verdict != VerdictUnderlay || p.Tunnel != f.want:
+			t.Errorf("packet %d after the change: %v %v tunnel %d, want %d", i, p.Verdict, p.Drop, p.Tunnel, f.want)
+		}
 	}
 }
