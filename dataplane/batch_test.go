@@ -6,7 +6,10 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"sync"
 	"testing"
+
+	"github.com/esphub/esphub/dataplane/hdr"
 )
 
 // TestInboundBatchOracle checks that the phased inbound path (replay check
@@ -188,5 +191,127 @@ func TestBatchMemo(t *testing.T) {
 		case p.Verdict != VerdictUnderlay || p.Tunnel != f.want:
 			t.Errorf("packet %d after the change: %v %v tunnel %d, want %d", i, p.Verdict, p.Drop, p.Tunnel, f.want)
 		}
+	}
+}
+
+// TestSequenceNumbers checks outbound sequence numbers over batches: every
+// packet gets the next number of its SA with no gaps, whatever the mix of
+// SAs in a batch, the SA's counter ends at the last number sent, and
+// without ESN the space runs out at 2^32-1 (RFC 4303 §3.3.3) as a hard
+// expiry reported once, while with ESN it carries on past 2^32.
+func TestSequenceNumbers(t *testing.T) {
+	for _, esn := range []bool{false, true} {
+		pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0], esn: esn})
+		// A second tunnel on A with its own SA, for interleaving.
+		must(t, pr.a.AddTunnel(TunnelConfig{ID: 2, Mode: ModeIPsec, Local: v4A, Remote: netip.MustParseAddr("198.18.0.3")}))
+		must(t, pr.a.AddSA(SAConfig{SPI: 0x2222, Direction: Outbound, Tunnel: 2, Algorithm: suites[0].alg, EncKey: testKey(20, 5), ESN: esn}))
+		must(t, pr.a.AddRoute(0, netip.MustParsePrefix("198.18.21.0/24"), NextHop{Kind: NextHopTunnel, Tunnel: 2}))
+		sa1 := pr.a.tab.Load().tunnel(1).out.Load()
+		sa2 := pr.a.tab.Load().tunnel(2).out.Load()
+		const start = 0xffffff00
+		sa1.seq.Store(start)
+		want := map[uint32]uint64{sa1.spi: start, sa2.spi: 0}
+		r := rand.New(rand.NewPCG(3, 4))
+		expired := 0
+		for bi, n := range []int{1, 67, 3, 257, 64, 5, 64} {
+			var pkts []*Packet
+			var to2 []bool
+			for i := 0; i < n; i++ {
+				dst := hostB4
+				// Runs of one tunnel and interleaving, at random.
+				to2 = append(to2, r.IntN(3) == 0)
+				if to2[i] {
+					dst = netip.MustParseAddr("198.18.21.1")
+				}
+				p := NewPacket(DefaultBufferSize)
+				p.SetData(icmpPacket(hostA4, dst, 64, uint16(i)))
+				pkts = append(pkts, p)
+			}
+			pr.wa.ProcessOutbound(pkts)
+			for i, p := range pkts {
+				spi := sa1.spi
+				if to2[i] {
+					spi = sa2.spi
+				}
+				if p.Verdict == VerdictDrop {
+					if esn || spi != sa1.spi || p.Drop != DropSAExpired || want[spi] < 0xffffffff {
+						t.Fatalf("esn %v batch %d packet %d: dropped %v (spi %#x, last %#x)", esn, bi, i, p.Drop, spi, want[spi])
+					}
+					expired++
+					continue
+				}
+				if !p.StripOuter() {
+					t.Fatal("not ESP")
+				}
+				e := hdr.ESP(p.Data())
+				if e.SPI() != spi {
+					t.Fatalf("batch %d packet %d: spi %#x, want %#x", bi, i, e.SPI(), spi)
+				}
+				want[spi]++
+				if e.Seq() != uint32(want[spi]) {
+					t.Fatalf("esn %v batch %d packet %d spi %#x: seq %#x, want %#x", esn, bi, i, spi, e.Seq(), uint32(want[spi]))
+				}
+			}
+			if s := sa2.seq.Load(); s != want[sa2.spi] {
+				t.Fatalf("batch %d: sa2 counter %d, sent %d", bi, s, want[sa2.spi])
+			}
+			if s := sa1.seq.Load(); s != want[sa1.spi]+uint64(expired) {
+				t.Fatalf("batch %d: sa1 counter %#x, sent up to %#x and %d refused", bi, s, want[sa1.spi], expired)
+			}
+		}
+		hard := 0
+		for len(pr.evA.Lifetimes) > 0 {
+			if ev := <-pr.evA.Lifetimes; ev.Hard && ev.SPI == sa1.spi {
+				hard++
+			}
+		}
+		switch {
+		case esn && (expired != 0 || hard != 0 || want[sa1.spi] <= 0xffffffff):
+			t.Errorf("esn: %d expired, %d hard events, last seq %#x", expired, hard, want[sa1.spi])
+		case !esn && (expired == 0 || hard != 1 || want[sa1.spi] != 0xffffffff):
+			t.Errorf("no esn: %d expired, %d hard events, last seq %#x", expired, hard, want[sa1.spi])
+		}
+	}
+}
+
+// TestSequenceNumbersConcurrent runs workers on one outbound SA at once:
+// whatever their batches interleave, no sequence number is sent twice.
+func TestSequenceNumbersConcurrent(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	const workers, batches = 3, 40
+	seqs := make([][]uint32, workers)
+	var wg sync.WaitGroup
+	for k := range workers {
+		w := pr.a.NewWorker()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				pkts := make([]*Packet, 1+(b*7+k)%67)
+				for i := range pkts {
+					pkts[i] = NewPacket(DefaultBufferSize)
+					pkts[i].SetData(icmpPacket(hostA4, hostB4, 64, uint16(i)))
+				}
+				w.ProcessOutbound(pkts)
+				for _, p := range pkts {
+					if p.Verdict == VerdictUnderlay && p.StripOuter() {
+						seqs[k] = append(seqs[k], hdr.ESP(p.Data()).Seq())
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uint32]bool{}
+	for _, s := range seqs {
+		for _, q := range s {
+			if seen[q] {
+				t.Fatalf("sequence number %d sent twice", q)
+			}
+			seen[q] = true
+		}
+	}
+	if last := pr.a.tab.Load().tunnel(1).out.Load().seq.Load(); last < uint64(len(seen)) {
+		t.Fatalf("counter %d below the %d numbers sent", last, len(seen))
 	}
 }

@@ -171,7 +171,12 @@ func (sa *SA) lifetimeOK(pkts, bytes uint64, ev *eventer) bool {
 // space is exhausted (2^32-1 without ESN, RFC 4303 §3.3.3), which the
 // engine treats as a hard expiry.
 func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
-	s := sa.seq.Add(1)
+	return sa.seqOK(sa.seq.Add(1), ev)
+}
+
+// seqOK checks a reserved sequence number against the sequence space,
+// firing the hard expiry the first time it runs out.
+func (sa *SA) seqOK(s uint64, ev *eventer) (uint64, bool) {
 	if (!sa.esn && s > 0xffffffff) || s == 0 {
 		if sa.hardFired.CompareAndSwap(false, true) {
 			ev.lifetime(sa, true, sa.packets.Load(), sa.bytes.Load())
@@ -179,6 +184,48 @@ func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+// seqBlock is a worker's reservation of consecutive outbound sequence
+// numbers on one SA: one atomic add per run of packets on the SA instead
+// of one per packet. Numbers left over when the run ends are handed back
+// when no other worker has reserved since, so a single worker per SA (the
+// usual case) leaves no gaps and the SA's counter always ends at the last
+// number used; with several workers a leftover may become a gap, which
+// receivers accept (RFC 4303 §3.4.3). No number is ever used twice.
+type seqBlock struct {
+	sa        *SA
+	next, end uint64 // next to hand out; last reserved
+}
+
+// take returns the next sequence number of sa. The first packet on an SA
+// takes a single number; a second one in a row reserves want numbers (the
+// packets that may follow), so that interleaved flows cost what they did
+// before (one atomic add per packet) and runs cost two adds and a
+// compare-and-swap.
+func (b *seqBlock) take(sa *SA, want int, ev *eventer) (uint64, bool) {
+	switch {
+	case b.sa != sa:
+		b.release()
+		s := sa.seq.Add(1)
+		b.sa, b.next, b.end = sa, s, s
+	case b.next > b.end:
+		n := uint64(max(want, 1))
+		end := sa.seq.Add(n)
+		b.next, b.end = end-n+1, end
+	}
+	s := b.next
+	b.next++
+	return sa.seqOK(s, ev)
+}
+
+// release hands the unused rest of the block back if it is still the top
+// of the SA's sequence space, and forgets the SA.
+func (b *seqBlock) release() {
+	if b.sa != nil && b.next <= b.end {
+		b.sa.seq.CompareAndSwap(b.end, b.next-1)
+	}
+	*b = seqBlock{}
 }
 
 func unmapAll(ps []netip.Prefix) []netip.Prefix {

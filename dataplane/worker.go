@@ -20,6 +20,8 @@ type Worker struct {
 	in    run // inbound
 	inb   []inPkt
 	memo  memo
+	seq   seqBlock // outbound sequence numbers reserved for this batch
+	left  int      // packets of the batch not yet encapsulated, this one included
 }
 
 // memo remembers, within one batch (one tables snapshot), the last VRF's
@@ -111,6 +113,7 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 
 func (w *Worker) flush() {
 	w.memo = memo{}
+	w.seq.release()
 	w.out.flush(true)
 	w.in.flush(false)
 	for r, n := range w.drops {
@@ -127,7 +130,8 @@ func (w *Worker) flush() {
 // outer packet, Remote and Local set) or VerdictDrop.
 func (w *Worker) ProcessOutbound(pkts []*Packet) {
 	tb := w.e.tab.Load()
-	for _, p := range pkts {
+	for i, p := range pkts {
+		w.left = len(pkts) - i
 		w.outbound(tb, p)
 	}
 	w.flush()
@@ -150,6 +154,7 @@ func (w *Worker) ProcessInbound(pkts []*Packet) {
 func (w *Worker) EncapsulateTo(p *Packet, id TunnelID, etherType uint16) {
 	tb := w.e.tab.Load()
 	defer w.flush()
+	w.left = 1
 	t := tb.tunnel(id)
 	if t == nil {
 		w.drop(p, DropNoTunnel)
@@ -339,7 +344,7 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 		layout.Encode(b, sgt, nx)
 	}
 	n := p.n
-	seq, ok := sa.nextSeq(&w.e.ev)
+	seq, ok := w.seq.take(sa, w.left, &w.e.ev)
 	if !ok || !w.out.add(sa, t, n, n, &w.e.ev, true) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
@@ -496,6 +501,7 @@ func (w *Worker) inbound(tb *tables, pkts []*Packet) {
 		if sa == nil {
 			continue
 		}
+		w.left = len(pkts) - i // for hairpinned packets
 		if !w.in.add(sa, t, p.n, s.payload, &w.e.ev, false) {
 			sa.drops.Add(1)
 			w.drop(p, DropSAExpired)
