@@ -315,3 +315,73 @@ func TestSequenceNumbersConcurrent(t *testing.T) {
 		t.Fatalf("counter %d below the %d numbers sent", last, len(seen))
 	}
 }
+
+// TestLifetimesBatched checks soft and hard lifetimes, in packets and in
+// bytes, outbound and inbound, when packets come in batches: every packet
+// gets the verdict and every event the figures that one-packet batches
+// give them.
+func TestLifetimesBatched(t *testing.T) {
+	for _, lt := range []Lifetime{
+		{SoftPackets: 100, HardPackets: 150},
+		{SoftPackets: 1, HardPackets: 1},
+		{SoftBytes: 5000, HardBytes: 9000},
+		{SoftPackets: 70, HardBytes: 12000},
+		{HardPackets: 67},
+	} {
+		for _, dir := range []Direction{Outbound, Inbound} {
+			type result struct {
+				verdicts []string
+				events   []LifetimeEvent
+			}
+			runAll := func(sizes []int) result {
+				pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+				if dir == Outbound {
+					must(t, pr.a.UpdateSA(Outbound, pr.spiAB, lt))
+				} else {
+					must(t, pr.b.UpdateSA(Inbound, pr.spiAB, lt))
+				}
+				var res result
+				n := 0
+				for _, size := range sizes {
+					var pkts []*Packet
+					for i := 0; i < size; i++ {
+						p := NewPacket(DefaultBufferSize)
+						p.SetData(icmpPacket(hostA4, hostB4, 40+n%100, uint16(n)))
+						n++
+						pkts = append(pkts, p)
+					}
+					pr.wa.ProcessOutbound(pkts)
+					if dir == Inbound {
+						for _, p := range pkts {
+							wire(t, p)
+						}
+						pr.wb.ProcessInbound(pkts)
+					}
+					for _, p := range pkts {
+						res.verdicts = append(res.verdicts, fmt.Sprint(p.Verdict, p.Drop))
+					}
+				}
+				ev := pr.evA
+				if dir == Inbound {
+					ev = pr.evB
+				}
+				for len(ev.Lifetimes) > 0 {
+					res.events = append(res.events, <-ev.Lifetimes)
+				}
+				return res
+			}
+			batched := runAll([]int{1, 67, 3, 64, 5, 60})
+			var ones []int
+			for range 200 {
+				ones = append(ones, 1)
+			}
+			single := runAll(ones)
+			if !reflect.DeepEqual(batched, single) {
+				t.Errorf("%v %+v:\nbatched %v\nsingle  %v", dir, lt, batched, single)
+			}
+			if len(single.events) == 0 {
+				t.Errorf("%v %+v: no lifetime event", dir, lt)
+			}
+		}
+	}
+}

@@ -167,6 +167,41 @@ func (sa *SA) lifetimeOK(pkts, bytes uint64, ev *eventer) bool {
 	return true
 }
 
+// lifetimeRoom returns how many more packets and bytes the SA can carry,
+// over what it has committed now, before lifetimeOK would have anything
+// to report or refuse: below the hard limits and, until the soft expiry has
+// fired, below the soft ones. Both are 0 once the hard expiry has fired.
+func (sa *SA) lifetimeRoom() (pkts, bytes uint64) {
+	if sa.hardFired.Load() {
+		return 0, 0
+	}
+	lt := sa.lifetime.Load()
+	soft := !sa.softFired.Load()
+	cp, cb := sa.packets.Load(), sa.bytes.Load()
+	return room(cp, lt.HardPackets, lt.SoftPackets, soft), room(cb, lt.HardBytes, lt.SoftBytes, soft)
+}
+
+// room returns how far a total may grow from used while it stays at or
+// below hard (0: none) and, when soft applies, below soft (0: none).
+func room(used, hard, soft uint64, applySoft bool) uint64 {
+	r := ^uint64(0)
+	if hard != 0 {
+		r = sub0(hard, used)
+	}
+	if applySoft && soft != 0 {
+		r = min(r, sub0(soft, used+1))
+	}
+	return r
+}
+
+// sub0 is a-b, or 0 when b > a.
+func sub0(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
 // nextSeq reserves the next outbound sequence number; ok is false when the
 // space is exhausted (2^32-1 without ESN, RFC 4303 §3.3.3), which the
 // engine treats as a hard expiry.

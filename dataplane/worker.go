@@ -67,6 +67,10 @@ type run struct {
 	pkts  uint64
 	bytes uint64 // SA bytes (ESP packet for inbound, payload for outbound)
 	tb    uint64 // tunnel bytes (inner payload)
+	// While the run's totals stay within these, adding them to what the SA
+	// had committed when the run began crosses no lifetime limit, so add
+	// need not check the limits packet by packet.
+	freePkts, freeBytes uint64
 }
 
 // add accounts one packet on sa/t, flushing a previous run first. It returns
@@ -75,10 +79,12 @@ func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool
 	if r.sa != sa {
 		r.flush(tx)
 		r.sa, r.t = sa, t
+		r.freePkts, r.freeBytes = sa.lifetimeRoom()
 	}
 	p := r.pkts + 1
 	b := r.bytes + uint64(saBytes)
-	if !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+	if (p > r.freePkts || b > r.freeBytes) && !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+		r.freePkts, r.freeBytes = 0, 0 // expired: check every later packet
 		return false
 	}
 	r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
