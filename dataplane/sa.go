@@ -229,8 +229,20 @@ func (sa *SA) seqOK(s uint64, ev *eventer) (uint64, bool) {
 // number used; with several workers a leftover may become a gap, which
 // receivers accept (RFC 4303 §3.4.3). No number is ever used twice.
 type seqBlock struct {
-	sa        *SA
-	next, end uint64 // next to hand out; last reserved
+	sa           *SA
+	nextSeq, end uint64 // next to hand out; last reserved
+	limit        uint64 // last that next may hand out: end, or the end of the space
+}
+
+// next returns the next reserved number of sa when the block has one
+// within the sequence space, or 0: the common case, small enough to
+// inline; take does the rest.
+func (b *seqBlock) next(sa *SA) uint64 {
+	if s := b.nextSeq; b.sa == sa && s <= b.limit {
+		b.nextSeq++
+		return s
+	}
+	return 0
 }
 
 // take returns the next sequence number of sa. The first packet on an SA
@@ -243,22 +255,29 @@ func (b *seqBlock) take(sa *SA, want int, ev *eventer) (uint64, bool) {
 	case b.sa != sa:
 		b.release()
 		s := sa.seq.Add(1)
-		b.sa, b.next, b.end = sa, s, s
-	case b.next > b.end:
+		b.sa, b.nextSeq, b.end = sa, s, s
+	case b.nextSeq > b.end:
 		n := uint64(max(want, 1))
 		end := sa.seq.Add(n)
-		b.next, b.end = end-n+1, end
+		b.nextSeq, b.end = end-n+1, end
 	}
-	s := b.next
-	b.next++
+	b.limit = b.end
+	if !sa.esn {
+		b.limit = min(b.limit, 0xffffffff)
+	}
+	if b.nextSeq == 0 {
+		b.limit = 0 // wrapped: seqOK refuses it
+	}
+	s := b.nextSeq
+	b.nextSeq++
 	return sa.seqOK(s, ev)
 }
 
 // release hands the unused rest of the block back if it is still the top
 // of the SA's sequence space, and forgets the SA.
 func (b *seqBlock) release() {
-	if b.sa != nil && b.next <= b.end {
-		b.sa.seq.CompareAndSwap(b.end, b.next-1)
+	if b.sa != nil && b.nextSeq <= b.end {
+		b.sa.seq.CompareAndSwap(b.end, b.nextSeq-1)
 	}
 	*b = seqBlock{}
 }

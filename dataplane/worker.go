@@ -45,17 +45,22 @@ func (w *Worker) fib(tb *tables, vrf uint32) *lpm[fibEntry] {
 	return m.fib
 }
 
-// tunnel returns tunnel id in tb, or nil.
-func (w *Worker) tunnel(tb *tables, id TunnelID) *tunnel {
-	m := &w.memo
-	if m.tunnel == nil || m.tunID != id {
-		t := tb.tunnel(id)
-		if t == nil {
-			return nil
-		}
-		m.tunID, m.tunnel = id, t
+// tunnel returns the remembered tunnel when it is id, or nil: the common
+// case, small enough to inline; lookTunnel does the rest.
+func (w *Worker) tunnel(id TunnelID) *tunnel {
+	if t := w.memo.tunnel; t != nil && w.memo.tunID == id {
+		return t
 	}
-	return m.tunnel
+	return nil
+}
+
+// lookTunnel returns tunnel id in tb, or nil, and remembers it.
+func (w *Worker) lookTunnel(tb *tables, id TunnelID) *tunnel {
+	t := tb.tunnel(id)
+	if t != nil {
+		w.memo.tunID, w.memo.tunnel = id, t
+	}
+	return t
 }
 
 // run accumulates the counters of consecutive packets on one SA (and its
@@ -71,19 +76,32 @@ type run struct {
 	// had committed when the run began crosses no lifetime limit, so add
 	// need not check the limits packet by packet.
 	freePkts, freeBytes uint64
+	ev                  *eventer
+	tx                  bool // outbound: the tunnel's tx counters
+}
+
+// fits accounts one packet when it continues the run within its room
+// (the common case, small enough to inline) and reports whether it did;
+// otherwise add must.
+func (r *run) fits(sa *SA, saBytes, tunBytes int) bool {
+	if p, b := r.pkts+1, r.bytes+uint64(saBytes); r.sa == sa && p <= r.freePkts && b <= r.freeBytes {
+		r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
+		return true
+	}
+	return false
 }
 
 // add accounts one packet on sa/t, flushing a previous run first. It returns
 // false when the packet would pass the SA's hard lifetime.
-func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool) bool {
+func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int) bool {
 	if r.sa != sa {
-		r.flush(tx)
+		r.flush()
 		r.sa, r.t = sa, t
 		r.freePkts, r.freeBytes = sa.lifetimeRoom()
 	}
 	p := r.pkts + 1
 	b := r.bytes + uint64(saBytes)
-	if (p > r.freePkts || b > r.freeBytes) && !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+	if (p > r.freePkts || b > r.freeBytes) && !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, r.ev) {
 		r.freePkts, r.freeBytes = 0, 0 // expired: check every later packet
 		return false
 	}
@@ -91,14 +109,14 @@ func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool
 	return true
 }
 
-func (r *run) flush(tx bool) {
+func (r *run) flush() {
 	if r.sa == nil {
 		return
 	}
 	if r.pkts != 0 {
 		r.sa.packets.Add(r.pkts)
 		r.sa.bytes.Add(r.bytes)
-		if tx {
+		if r.tx {
 			r.t.txPackets.Add(r.pkts)
 			r.t.txBytes.Add(r.tb)
 		} else {
@@ -106,11 +124,13 @@ func (r *run) flush(tx bool) {
 			r.t.rxBytes.Add(r.tb)
 		}
 	}
-	*r = run{}
+	*r = run{ev: r.ev, tx: r.tx}
 }
 
 // NewWorker returns a worker for one queue.
-func (e *Engine) NewWorker() *Worker { return &Worker{e: e} }
+func (e *Engine) NewWorker() *Worker {
+	return &Worker{e: e, out: run{ev: &e.ev, tx: true}, in: run{ev: &e.ev}}
+}
 
 func (w *Worker) drop(p *Packet, r DropReason) {
 	p.Verdict, p.Drop = VerdictDrop, r
@@ -120,8 +140,8 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 func (w *Worker) flush() {
 	w.memo = memo{}
 	w.seq.release()
-	w.out.flush(true)
-	w.in.flush(false)
+	w.out.flush()
+	w.in.flush()
 	for r, n := range w.drops {
 		if n != 0 {
 			w.e.drops[r].Add(n)
@@ -221,7 +241,10 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		return
 	}
 	fe.touch()
-	t := w.tunnel(tb, nh.Tunnel)
+	t := w.tunnel(nh.Tunnel)
+	if t == nil {
+		t = w.lookTunnel(tb, nh.Tunnel)
+	}
 	if t == nil {
 		w.drop(p, DropNoTunnel)
 		return
@@ -350,8 +373,11 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 		layout.Encode(b, sgt, nx)
 	}
 	n := p.n
-	seq, ok := w.seq.take(sa, w.left, &w.e.ev)
-	if !ok || !w.out.add(sa, t, n, n, &w.e.ev, true) {
+	seq, ok := w.seq.next(sa), true
+	if seq == 0 {
+		seq, ok = w.seq.take(sa, w.left, &w.e.ev)
+	}
+	if !ok || !w.out.fits(sa, n, n) && !w.out.add(sa, t, n, n) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
@@ -508,7 +534,7 @@ func (w *Worker) inbound(tb *tables, pkts []*Packet) {
 			continue
 		}
 		w.left = len(pkts) - i // for hairpinned packets
-		if !w.in.add(sa, t, p.n, s.payload, &w.e.ev, false) {
+		if !w.in.fits(sa, p.n, s.payload) && !w.in.add(sa, t, p.n, s.payload) {
 			sa.drops.Add(1)
 			w.drop(p, DropSAExpired)
 			continue
@@ -648,7 +674,10 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		p.Verdict = VerdictHost
 		return
 	}
-	out := w.tunnel(tb, nh.Tunnel)
+	out := w.tunnel(nh.Tunnel)
+	if out == nil {
+		out = w.lookTunnel(tb, nh.Tunnel)
+	}
 	if out == nil {
 		w.drop(p, DropNoTunnel)
 		return
