@@ -291,8 +291,13 @@ func unmapAll(ps []netip.Prefix) []netip.Prefix {
 }
 
 // selects reports whether an inner packet from src to dst is within the
-// SA's traffic selectors.
+// SA's traffic selectors. The check of selectors that allow anything (the
+// FlexVPN default) is small enough to inline.
 func (sa *SA) selects(src, dst netip.Addr) bool {
+	return len(sa.remoteTS)+len(sa.localTS) == 0 || sa.selectsSome(src, dst)
+}
+
+func (sa *SA) selectsSome(src, dst netip.Addr) bool {
 	return inAny(sa.remoteTS, src) && inAny(sa.localTS, dst)
 }
 

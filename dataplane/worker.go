@@ -292,7 +292,10 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if !sa.sgt {
 		sgt = 0
 	}
-	layout := *w.e.cmdLayout.Load()
+	var layout hdr.CMDLayout
+	if sgt != 0 {
+		layout = *w.e.cmdLayout.Load()
+	}
 	ci := sa.cipher
 	push := nh.PushLabel && nh.Label != hdr.LabelImplicitNull
 	var next uint8
