@@ -412,12 +412,11 @@ type inPkt struct {
 // rather than twice per packet.
 type lockRun struct{ sa *SA }
 
+// to moves the lock to sa; callers test l.sa != sa first, which inlines.
 func (l *lockRun) to(sa *SA) {
-	if l.sa != sa {
-		l.release()
-		sa.mu.Lock()
-		l.sa = sa
-	}
+	l.release()
+	sa.mu.Lock()
+	l.sa = sa
 }
 
 func (l *lockRun) release() {
@@ -473,7 +472,9 @@ func (w *Worker) inbound(tb *tables, pkts []*Packet) {
 			w.drop(p, DropNoSA)
 			continue
 		}
-		lk.to(sa)
+		if lk.sa != sa {
+			lk.to(sa)
+		}
 		seq := uint64(e.Seq())
 		if sa.esn {
 			seq = sa.window.InferESN(e.Seq())
@@ -518,7 +519,9 @@ func (w *Worker) inbound(tb *tables, pkts []*Packet) {
 		if sa == nil {
 			continue
 		}
-		lk.to(sa)
+		if lk.sa != sa {
+			lk.to(sa)
+		}
 		// Without anti-replay the window still tracks the highest number
 		// seen, for show commands.
 		if !sa.window.Update(s.seq) && !sa.noReplay {
