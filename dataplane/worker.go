@@ -524,7 +524,7 @@ func (w *Worker) inbound(tb *tables, pkts []*Packet) {
 		}
 		// Without anti-replay the window still tracks the highest number
 		// seen, for show commands.
-		if !sa.window.Update(s.seq) && !sa.noReplay {
+		if !sa.window.Advance(s.seq) && !sa.window.Update(s.seq) && !sa.noReplay {
 			s.sa = nil
 			sa.replays.Add(1)
 			sa.drops.Add(1)
