@@ -75,9 +75,15 @@ type tables struct {
 	bySPI   cow.Map[uint32, inboundRef] // inbound SAs
 	tunnels cow.Map[TunnelID, *tunnel]
 	inbound cow.Map[TunnelID, []*SA] // newest last
-	// outSPI indexes tunnels by the SPI of their outbound SA, for the
-	// control side's DeleteSA and UpdateSA (peers choose outbound SPIs, so
-	// two tunnels may share one).
+	// outbound holds each tunnel's installed outbound SAs, oldest first (at
+	// most MaxOutboundSAs); tunnel.out is the current one, which the packet
+	// path reads. The others are kept so that deleting the current one
+	// falls back to the newest survivor (a rekey collision's loser may be
+	// the current one), and so that a standby SA can be promoted.
+	outbound cow.Map[TunnelID, []*SA]
+	// outSPI indexes tunnels by the SPIs of their installed outbound SAs,
+	// for the control side's DeleteSA, UpdateSA and PromoteSA (peers choose
+	// outbound SPIs, so two tunnels may share one).
 	outSPI cow.Map[uint32, []*tunnel]
 	fib    map[uint32]*lpm[fibEntry]
 	sgt    map[uint32]*lpm[uint16]
@@ -108,6 +114,12 @@ func (t *tables) saTunnel(spi uint32) (*SA, *tunnel) {
 func (t *tables) tunnel(id TunnelID) *tunnel {
 	tn, _ := t.tunnels.Get(cow.Hash64(uint64(id)), id)
 	return tn
+}
+
+// outboundSAs returns tunnel id's installed outbound SAs, oldest first.
+func (t *tables) outboundSAs(id TunnelID) []*SA {
+	out, _ := t.outbound.Get(cow.Hash64(uint64(id)), id)
+	return out
 }
 
 // inboundSAs returns tunnel id's inbound SAs, oldest first.
@@ -158,13 +170,14 @@ func (f *fibEntry) touch() {
 // copy what they touch), the small maps are copied.
 func (t *tables) clone() *tables {
 	n := &tables{
-		bySPI:   t.bySPI,
-		tunnels: t.tunnels,
-		inbound: t.inbound,
-		outSPI:  t.outSPI,
-		fib:     make(map[uint32]*lpm[fibEntry], len(t.fib)),
-		sgt:     make(map[uint32]*lpm[uint16], len(t.sgt)),
-		labels:  make(map[uint32]uint32, len(t.labels)),
+		bySPI:    t.bySPI,
+		tunnels:  t.tunnels,
+		inbound:  t.inbound,
+		outbound: t.outbound,
+		outSPI:   t.outSPI,
+		fib:      make(map[uint32]*lpm[fibEntry], len(t.fib)),
+		sgt:      make(map[uint32]*lpm[uint16], len(t.sgt)),
+		labels:   make(map[uint32]uint32, len(t.labels)),
 	}
 	for k, v := range t.fib {
 		n.fib[k] = v
@@ -290,11 +303,13 @@ func (e *Engine) DeleteTunnel(id TunnelID) error {
 		for _, sa := range tb.inboundSAs(id) {
 			tb.bySPI = tb.bySPI.Del(cow.Hash64(uint64(sa.spi)), sa.spi)
 		}
-		if sa := t.out.Load(); sa != nil {
+		for _, sa := range tb.outboundSAs(id) {
 			tb.unindexOut(sa.spi, t)
 		}
+		t.out.Store(nil)
 		h := cow.Hash64(uint64(id))
 		tb.inbound = tb.inbound.Del(h, id)
+		tb.outbound = tb.outbound.Del(h, id)
 		tb.tunnels = tb.tunnels.Del(h, id)
 		e.log.Info("tunnel deleted", "tunnel", id)
 		return nil
@@ -303,9 +318,12 @@ func (e *Engine) DeleteTunnel(id TunnelID) error {
 
 // AddSA installs an SA on its tunnel. An inbound SA joins the tunnel's
 // inbound set (at most MaxInboundSAs; the control side deletes old ones
-// after a rekey). An outbound SA replaces the tunnel's current one
-// atomically, so a rekey is make-before-break: install the new inbound SA,
-// then the new outbound SA, then delete the old inbound SA.
+// after a rekey). An outbound SA joins the tunnel's outbound set (at most
+// MaxOutboundSAs; the oldest non-current one goes when it is full) and
+// becomes the current one atomically unless SAConfig.Standby is set, so a
+// rekey is make-before-break: install the new inbound SA, then the new
+// outbound SA, then delete the old SAs. Re-adding an installed outbound SPI
+// replaces that SA in place.
 func (e *Engine) AddSA(c SAConfig) error {
 	sa, err := newSA(c)
 	if err != nil {
@@ -317,14 +335,7 @@ func (e *Engine) AddSA(c SAConfig) error {
 			return fmt.Errorf("add sa %#x: tunnel %d: %w", c.SPI, c.Tunnel, ErrNotFound)
 		}
 		if c.Direction == Outbound {
-			old := t.out.Swap(sa)
-			if old != nil {
-				tb.unindexOut(old.spi, t)
-			}
-			tb.indexOut(sa.spi, t)
-			e.log.Info("outbound sa installed", "tunnel", c.Tunnel, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
-				"replaced", old != nil)
-			return nil
+			return e.addOutbound(tb, t, sa, c)
 		}
 		if tb.sa(c.SPI) != nil {
 			return fmt.Errorf("add sa %#x: %w", c.SPI, ErrExists)
@@ -340,17 +351,84 @@ func (e *Engine) AddSA(c SAConfig) error {
 	})
 }
 
+// addOutbound installs outbound sa on t: it becomes current unless
+// c.Standby is set and t has a current SA. When t already holds
+// MaxOutboundSAs outbound SAs the oldest one that is not current goes.
+func (e *Engine) addOutbound(tb *tables, t *tunnel, sa *SA, c SAConfig) error {
+	id := t.cfg.ID
+	outs := slices.Clone(tb.outboundSAs(id))
+	if i := slices.IndexFunc(outs, func(o *SA) bool { return o.spi == c.SPI }); i >= 0 {
+		// Re-installing an SPI (new addresses or keys): replace it in place.
+		old := outs[i]
+		outs[i] = sa
+		if t.out.Load() == old || !c.Standby {
+			t.out.Store(sa)
+		}
+		tb.outbound = tb.outbound.Set(cow.Hash64(uint64(id)), id, outs)
+		e.log.Info("outbound sa installed", "tunnel", id, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
+			"replaced", true, "current", t.out.Load() == sa)
+		return nil
+	}
+	cur := t.out.Load()
+	if len(outs) >= MaxOutboundSAs {
+		i := slices.IndexFunc(outs, func(o *SA) bool { return o != cur })
+		tb.unindexOut(outs[i].spi, t)
+		outs = slices.Delete(outs, i, i+1)
+	}
+	outs = append(outs, sa)
+	tb.outbound = tb.outbound.Set(cow.Hash64(uint64(id)), id, outs)
+	tb.indexOut(sa.spi, t)
+	current := cur == nil || !c.Standby
+	if current {
+		t.out.Store(sa)
+	}
+	e.log.Info("outbound sa installed", "tunnel", id, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
+		"replaced", cur != nil && current, "current", current)
+	return nil
+}
+
 func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
 	if dir == Inbound {
 		return tb.saTunnel(spi)
 	}
 	ts, _ := tb.outSPI.Get(cow.Hash64(uint64(spi)), spi)
 	for _, t := range ts {
-		if sa := t.out.Load(); sa != nil && sa.spi == spi {
-			return sa, t
+		for _, sa := range tb.outboundSAs(t.cfg.ID) {
+			if sa.spi == spi {
+				return sa, t
+			}
 		}
 	}
 	return nil, nil
+}
+
+// PromoteSA makes the installed outbound SA spi its tunnel's current one,
+// unless an outbound SA installed after it already is (a later rekey won).
+// It reports whether spi is current afterwards. A rekey responder installs
+// its new outbound SA with SAConfig.Standby and promotes it when the peer
+// has certainly installed the matching inbound SA.
+func (e *Engine) PromoteSA(spi uint32) (bool, error) {
+	var current bool
+	err := e.update(func(tb *tables) error {
+		sa, t := e.findSA(tb, Outbound, spi)
+		if sa == nil {
+			return fmt.Errorf("promote sa %#x: %w", spi, ErrNotFound)
+		}
+		outs := tb.outboundSAs(t.cfg.ID)
+		cur := t.out.Load()
+		if cur == sa {
+			current = true
+			return nil
+		}
+		if cur != nil && slices.Index(outs, cur) > slices.Index(outs, sa) {
+			return nil
+		}
+		t.out.Store(sa)
+		current = true
+		e.log.Info("outbound sa promoted", "tunnel", t.cfg.ID, "spi", fmt.Sprintf("%#08x", spi))
+		return nil
+	})
+	return current, err
 }
 
 // UpdateSA changes an SA's lifetime limits (for example after the control
@@ -366,8 +444,10 @@ func (e *Engine) UpdateSA(dir Direction, spi uint32, lt Lifetime) error {
 	return nil
 }
 
-// DeleteSA removes an SA. Deleting a tunnel's outbound SA leaves the tunnel
-// without one (its traffic counts DropNoSA) until another is added.
+// DeleteSA removes an SA. Deleting a tunnel's current outbound SA makes
+// the newest outbound SA still installed on the tunnel current; only when
+// none is left does the tunnel's traffic count DropNoSA until another is
+// added.
 func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 	return e.update(func(tb *tables) error {
 		sa, t := e.findSA(tb, dir, spi)
@@ -375,8 +455,27 @@ func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 			return fmt.Errorf("delete sa %#x (%v): %w", spi, dir, ErrNotFound)
 		}
 		if dir == Outbound {
-			if t.out.CompareAndSwap(sa, nil) {
-				tb.unindexOut(spi, t)
+			id := t.cfg.ID
+			outs := tb.outboundSAs(id)
+			i := slices.Index(outs, sa)
+			outs = slices.Delete(slices.Clone(outs), i, i+1)
+			tb.unindexOut(spi, t)
+			if len(outs) == 0 {
+				tb.outbound = tb.outbound.Del(cow.Hash64(uint64(id)), id)
+			} else {
+				tb.outbound = tb.outbound.Set(cow.Hash64(uint64(id)), id, outs)
+			}
+			if t.out.Load() == sa {
+				// Fall back to the newest outbound SA still installed.
+				var next *SA
+				if len(outs) > 0 {
+					next = outs[len(outs)-1]
+				}
+				t.out.Store(next)
+				if next != nil {
+					e.log.Info("outbound sa deleted; newest remaining one is current", "tunnel", id,
+						"spi", fmt.Sprintf("%#08x", spi), "current", fmt.Sprintf("%#08x", next.spi))
+				}
 			}
 			return nil
 		}
@@ -601,7 +700,7 @@ func (e *Engine) SAs() []SAStats {
 	tb := e.tab.Load()
 	var out []SAStats
 	for _, t := range tb.tunnels.All() {
-		if sa := t.out.Load(); sa != nil {
+		for _, sa := range tb.outboundSAs(t.cfg.ID) {
 			out = append(out, sa.stats())
 		}
 		for _, sa := range tb.inboundSAs(t.cfg.ID) {

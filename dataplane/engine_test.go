@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -660,5 +661,99 @@ func TestTunnelPackets(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { pr.b.TunnelPackets(ts[0].Config.ID) }); n != 0 {
 		t.Fatalf("%v allocations per call", n)
+	}
+}
+
+// sentSPI seals one packet from A and returns the SPI it went out on, or 0
+// when A dropped it (reported through drop).
+func sentSPI(t *testing.T, pr *pair) (uint32, DropReason) {
+	t.Helper()
+	p := NewPacket(DefaultBufferSize)
+	p.SetData(icmpPacket(hostA4, hostB4, 64, 1))
+	pr.wa.ProcessOutbound([]*Packet{p})
+	if p.Verdict != VerdictUnderlay {
+		return 0, p.Drop
+	}
+	wire(t, p)
+	return hdr.ESP(p.Data()).SPI(), 0
+}
+
+// TestOutboundFallback is a rekey collision (RFC 7296 §2.8.1) where the
+// loser's SA pair is installed after the winner's: deleting the loser's
+// outbound SA, which is current, must fall back to the winner's rather
+// than leave the tunnel with no outbound SA.
+func TestOutboundFallback(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	alg, key := suites[0].alg, testKey(20, 9)
+	const winner, loser = 0xa0b00010, 0xa0b00020
+	must(t, pr.a.AddSA(SAConfig{SPI: winner, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key}))
+	must(t, pr.a.AddSA(SAConfig{SPI: loser, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key}))
+	if spi, drop := sentSPI(t, pr); spi != loser {
+		t.Fatalf("after both installs: spi %#x drop %v", spi, drop)
+	}
+	must(t, pr.a.DeleteSA(Outbound, loser))
+	if spi, drop := sentSPI(t, pr); spi != winner {
+		t.Fatalf("after deleting the loser: spi %#x drop %v, want the winner %#x", spi, drop, winner)
+	}
+	// The old SA (installed first) goes next: the winner stays current.
+	must(t, pr.a.DeleteSA(Outbound, pr.spiAB))
+	if spi, drop := sentSPI(t, pr); spi != winner {
+		t.Fatalf("after deleting the old sa: spi %#x drop %v", spi, drop)
+	}
+	if err := pr.a.DeleteSA(Outbound, loser); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	must(t, pr.a.DeleteSA(Outbound, winner))
+	if _, drop := sentSPI(t, pr); drop != DropNoSA {
+		t.Fatalf("no outbound sa left: drop %v", drop)
+	}
+	// The set is bounded: the oldest non-current SA makes room.
+	for i := range MaxOutboundSAs + 2 {
+		must(t, pr.a.AddSA(SAConfig{SPI: 0xc0000000 + uint32(i), Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key}))
+	}
+	n := 0
+	for _, s := range pr.a.SAs() {
+		if s.Direction == Outbound {
+			n++
+		}
+	}
+	if n != MaxOutboundSAs {
+		t.Fatalf("%d outbound SAs installed, want %d", n, MaxOutboundSAs)
+	}
+	if err := pr.a.UpdateSA(Outbound, 0xc0000000, Lifetime{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("evicted sa still found: %v", err)
+	}
+}
+
+// TestOutboundStandby is the rekey responder's order: the new outbound SA
+// is installed standing by, the old one stays current until the peer's
+// DELETE removes it (or PromoteSA), and a promotion never goes back past
+// a newer current SA.
+func TestOutboundStandby(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	alg, key := suites[0].alg, testKey(20, 9)
+	must(t, pr.a.AddSA(SAConfig{SPI: 0xa0b00010, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key, Standby: true}))
+	if spi, drop := sentSPI(t, pr); spi != pr.spiAB {
+		t.Fatalf("standby sa used at once: spi %#x drop %v", spi, drop)
+	}
+	must(t, pr.a.DeleteSA(Outbound, pr.spiAB))
+	if spi, drop := sentSPI(t, pr); spi != 0xa0b00010 {
+		t.Fatalf("after the old sa's delete: spi %#x drop %v", spi, drop)
+	}
+	must(t, pr.a.AddSA(SAConfig{SPI: 0xa0b00020, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key, Standby: true}))
+	if ok, err := pr.a.PromoteSA(0xa0b00020); err != nil || !ok {
+		t.Fatalf("promote: %v %v", ok, err)
+	}
+	if spi, _ := sentSPI(t, pr); spi != 0xa0b00020 {
+		t.Fatalf("after promote: spi %#x", spi)
+	}
+	if ok, err := pr.a.PromoteSA(0xa0b00010); err != nil || ok {
+		t.Fatalf("promoting an older sa: %v %v", ok, err)
+	}
+	if spi, _ := sentSPI(t, pr); spi != 0xa0b00020 {
+		t.Fatalf("older sa promoted: spi %#x", spi)
+	}
+	if _, err := pr.a.PromoteSA(0xdead); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("promote unknown: %v", err)
 	}
 }

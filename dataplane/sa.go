@@ -62,6 +62,11 @@ type SAConfig struct {
 	// as FlexVPN's 0.0.0.0/0 selectors do. GRE-mode SAs protect the GRE
 	// endpoints, so their inner packets are not checked.
 	LocalTS, RemoteTS []netip.Prefix
+	// Standby installs an outbound SA without making it the tunnel's
+	// current one (unless the tunnel has none): it becomes current through
+	// PromoteSA, or when the current SA is deleted and it is the newest
+	// remaining. Ignored for inbound SAs.
+	Standby bool
 }
 
 // SA is an installed SA. Its configuration is immutable; counters are

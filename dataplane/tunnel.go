@@ -40,6 +40,11 @@ func (m Mode) String() string {
 // old SAs keep receiving while a rekey (or two) completes: make-before-break.
 const MaxInboundSAs = 4
 
+// MaxOutboundSAs is how many outbound SAs a tunnel keeps installed at once:
+// one current, the others standing by for a rekey to complete or fall back
+// to when the current one is deleted.
+const MaxOutboundSAs = MaxInboundSAs
+
 // TunnelConfig describes a tunnel's underlay and encapsulation.
 type TunnelConfig struct {
 	ID   TunnelID
