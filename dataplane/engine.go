@@ -363,6 +363,8 @@ func (e *Engine) addOutbound(tb *tables, t *tunnel, sa *SA, c SAConfig) error {
 		outs[i] = sa
 		if t.out.Load() == old || !c.Standby {
 			t.out.Store(sa)
+		} else {
+			sa.standby = old.standby
 		}
 		tb.outbound = tb.outbound.Set(cow.Hash64(uint64(id)), id, outs)
 		e.log.Info("outbound sa installed", "tunnel", id, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
@@ -381,6 +383,8 @@ func (e *Engine) addOutbound(tb *tables, t *tunnel, sa *SA, c SAConfig) error {
 	current := cur == nil || !c.Standby
 	if current {
 		t.out.Store(sa)
+	} else {
+		sa.standby = true
 	}
 	e.log.Info("outbound sa installed", "tunnel", id, "spi", fmt.Sprintf("%#08x", c.SPI), "alg", c.Algorithm,
 		"replaced", cur != nil && current, "current", current)
@@ -400,6 +404,26 @@ func (e *Engine) findSA(tb *tables, dir Direction, spi uint32) (*SA, *tunnel) {
 		}
 	}
 	return nil, nil
+}
+
+// fallbackOut chooses the outbound SA to use when the current one goes:
+// the newest one that has been current before (the peer certainly has its
+// inbound half), else the newest standby one, else nil. A standby SA is
+// only known to be installed at the peer once the peer's DELETE of the SA
+// it replaces arrives, which deletes that one and leaves the standby SA
+// the only choice.
+func fallbackOut(outs []*SA) *SA {
+	for i := len(outs) - 1; i >= 0; i-- {
+		if !outs[i].standby {
+			return outs[i]
+		}
+	}
+	if len(outs) > 0 {
+		next := outs[len(outs)-1]
+		next.standby = false
+		return next
+	}
+	return nil
 }
 
 // PromoteSA makes the installed outbound SA spi its tunnel's current one,
@@ -424,6 +448,7 @@ func (e *Engine) PromoteSA(spi uint32) (bool, error) {
 			return nil
 		}
 		t.out.Store(sa)
+		sa.standby = false
 		current = true
 		e.log.Info("outbound sa promoted", "tunnel", t.cfg.ID, "spi", fmt.Sprintf("%#08x", spi))
 		return nil
@@ -445,8 +470,9 @@ func (e *Engine) UpdateSA(dir Direction, spi uint32, lt Lifetime) error {
 }
 
 // DeleteSA removes an SA. Deleting a tunnel's current outbound SA makes
-// the newest outbound SA still installed on the tunnel current; only when
-// none is left does the tunnel's traffic count DropNoSA until another is
+// another outbound SA still installed on the tunnel current (the newest
+// that was current before, else the newest standby one); only when none is
+// left does the tunnel's traffic count DropNoSA until another is
 // added.
 func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 	return e.update(func(tb *tables) error {
@@ -466,11 +492,7 @@ func (e *Engine) DeleteSA(dir Direction, spi uint32) error {
 				tb.outbound = tb.outbound.Set(cow.Hash64(uint64(id)), id, outs)
 			}
 			if t.out.Load() == sa {
-				// Fall back to the newest outbound SA still installed.
-				var next *SA
-				if len(outs) > 0 {
-					next = outs[len(outs)-1]
-				}
+				next := fallbackOut(outs)
 				t.out.Store(next)
 				if next != nil {
 					e.log.Info("outbound sa deleted; newest remaining one is current", "tunnel", id,

@@ -756,4 +756,18 @@ func TestOutboundStandby(t *testing.T) {
 	if _, err := pr.a.PromoteSA(0xdead); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("promote unknown: %v", err)
 	}
+	// A collision's loser goes while a standby SA (whose peer half may not
+	// exist yet) and an SA that was current before are installed: the
+	// tunnel falls back to the one the peer certainly has.
+	must(t, pr.a.AddSA(SAConfig{SPI: 0xa0b00030, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key, Standby: true}))
+	must(t, pr.a.AddSA(SAConfig{SPI: 0xa0b00040, Direction: Outbound, Tunnel: 1, Algorithm: alg, EncKey: key}))
+	must(t, pr.a.DeleteSA(Outbound, 0xa0b00040))
+	if spi, _ := sentSPI(t, pr); spi != 0xa0b00020 {
+		t.Fatalf("fell back to spi %#x, want the confirmed 0xa0b00020", spi)
+	}
+	must(t, pr.a.DeleteSA(Outbound, 0xa0b00020))
+	must(t, pr.a.DeleteSA(Outbound, 0xa0b00010))
+	if spi, _ := sentSPI(t, pr); spi != 0xa0b00030 {
+		t.Fatalf("fell back to spi %#x, want the standby 0xa0b00030", spi)
+	}
 }

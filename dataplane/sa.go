@@ -73,6 +73,10 @@ type SAConfig struct {
 // atomics; the replay window is guarded by mu (one worker normally owns an
 // inbound SA, so the lock is uncontended).
 type SA struct {
+	// standby marks an outbound SA installed with SAConfig.Standby that
+	// has not been current yet; guarded by Engine.mu (the packet path
+	// never reads it).
+	standby  bool
 	spi      uint32
 	dir      Direction
 	tunnel   TunnelID
