@@ -159,9 +159,19 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	}
 	outSA := inSA
 	outSA.SPI, outSA.Direction, outSA.EncKey, outSA.AuthKey = c.OutboundSPI, dataplane.Outbound, c.OutboundKeys.Encr, c.OutboundKeys.Integ
+	// A rekey's responder must not send on the new SA before the initiator
+	// has processed our response and installed the matching inbound SA:
+	// the new outbound SA stands by until the initiator's DELETE of the old
+	// SA removes it (the dataplane then falls back to the newest one), or
+	// rekeyStandby passes without it.
+	promoter, canStandby := d.dp.(saPromoter)
+	outSA.Standby = canStandby && c.Replaces != 0 && !c.Initiator
 	if err := d.dp.AddSA(outSA); err != nil {
 		_ = d.dp.DeleteSA(dataplane.Inbound, c.InboundSPI)
 		return fmt.Errorf("install outbound sa %08x: %w", c.OutboundSPI, err)
+	}
+	if outSA.Standby {
+		d.promoteLater(promoter, c.OutboundSPI)
 	}
 	if w := d.opts.ESPKeyLog; w != nil {
 		writeESPKeys(w, c, alg)
@@ -169,6 +179,47 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	kept := *c
 	kept.InboundKeys, kept.OutboundKeys = ike.ChildKeys{}, ike.ChildKeys{}
 	s.Children[c.InboundSPI] = &kept
+	return nil
+}
+
+// saPromoter is implemented by dataplanes that can install an outbound SA
+// standing by (dataplane.SAConfig.Standby) and switch to it later.
+type saPromoter interface {
+	PromoteSA(spi uint32) (bool, error)
+}
+
+// rekeyStandby is how long a rekey responder keeps sending on the old
+// outbound SA when the initiator's DELETE of the old SA does not come
+// (lost, or a peer that never sends it) before switching to the new one.
+var rekeyStandby = 2 * time.Second
+
+// promoteLater makes the standing-by outbound SA spi current after
+// rekeyStandby, unless it is gone (a collision's loser, or the session
+// ended) or a newer SA is current by then.
+func (d *Daemon) promoteLater(p saPromoter, spi uint32) {
+	time.AfterFunc(rekeyStandby, func() {
+		ok, err := p.PromoteSA(spi)
+		switch {
+		case errors.Is(err, dataplane.ErrNotFound):
+		case err != nil:
+			d.log.Warn("promote outbound sa after rekey", "spi", fmt.Sprintf("%08x", spi), "err", err)
+		case ok:
+			d.log.Debug("outbound sa current after the rekey standby time", "spi", fmt.Sprintf("%08x", spi))
+		}
+	})
+}
+
+// RetireOutbound implements ike.SAOutboundRetirer: before we send a Child
+// SA's Delete the dataplane stops sending on it (the tunnel falls back to
+// another installed outbound SA), so that nothing is in flight on it when
+// the peer removes its inbound half.
+func (in *installer) RetireOutbound(c *ike.ChildSA) error {
+	d := (*Daemon)(in)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.dp.DeleteSA(dataplane.Outbound, c.OutboundSPI); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
+		return fmt.Errorf("retire outbound sa %08x: %w", c.OutboundSPI, err)
+	}
 	return nil
 }
 

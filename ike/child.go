@@ -169,6 +169,20 @@ func (c *childSA) retire() {
 	c.sa.queueTask(&deleteChildTask{children: []*childSA{c}})
 }
 
+// stopSending tells an installer that implements SAOutboundRetirer to stop
+// sending on c before we send its Delete: the peer removes its inbound half
+// as soon as the Delete arrives, while c's inbound half keeps receiving
+// until the answer (RFC 7296 §1.4.1).
+func (c *childSA) stopSending() {
+	r, ok := c.sa.e.cfg.Installer.(SAOutboundRetirer)
+	if !ok {
+		return
+	}
+	if err := r.RetireOutbound(c.public()); err != nil {
+		c.sa.e.log.Warn("stop sending on child sa failed", "in", fmt.Sprintf("%08x", c.inSPI), "err", err)
+	}
+}
+
 // awaitPeerDelete marks c as replaced by a rekey whose initiator is the
 // peer, which deletes it (RFC 7296 §2.8.1). Should that Delete never come
 // (the peer lost track of it), c is deleted by us after two full

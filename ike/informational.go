@@ -66,6 +66,7 @@ func (t *deleteChildTask) build(sa *ikeSA) ([]wire.Payload, error) {
 			moved = append(moved, c)
 		default:
 			c.state = childDeleting
+			c.stopSending()
 			spis = append(spis, c.inSPI)
 			here = append(here, c)
 		}

@@ -184,8 +184,12 @@ type ChildSA struct {
 	Local, Remote netip.AddrPort
 	UDPEncap      bool
 	// Replaces is the inbound SPI of the Child SA this one rekeys, or 0.
-	// Outbound traffic moves to the new SA when it is installed; the old SA
-	// is deleted by a later DeleteChildSA.
+	// The old SA is deleted by a later DeleteChildSA. When Initiator is
+	// set, the peer has installed both halves already, so outbound traffic
+	// may move to the new SA at once; otherwise the peer has not yet
+	// processed our answer, and the installer should keep sending on the
+	// old SA until it is deleted (the initiator's Delete proves the peer
+	// has the new one) or a short time has passed.
 	Replaces  uint32
 	Initiator bool // we initiated the exchange that created it
 	Created   time.Time
@@ -203,6 +207,15 @@ type ChildSA struct {
 type SAInstaller interface {
 	InstallChildSA(sa *ChildSA) error
 	DeleteChildSA(sa *ChildSA) error
+}
+
+// SAOutboundRetirer is optionally implemented by an SAInstaller. The engine
+// calls RetireOutbound when it is about to send the Delete for a Child SA,
+// so that the dataplane stops sending on it (sending on another installed
+// SA of the tunnel, if any) while its inbound half keeps receiving until
+// DeleteChildSA.
+type SAOutboundRetirer interface {
+	RetireOutbound(sa *ChildSA) error
 }
 
 // EventKind says what an Event reports.
