@@ -40,7 +40,12 @@ type Options struct {
 	// measurement writes a heap profile of the process at each session
 	// count, to MemProfile-PATH-N.pprof, for go tool pprof.
 	MemProfile string
-	Logger     *slog.Logger
+	// ChildLifetimeKB, when set, is the Child SA kilobyte lifetime of the
+	// esphubd row of scenario 4 (set security-association lifetime
+	// kilobytes; the IOS default 4,608,000 otherwise): a small one makes
+	// the gateways rekey during the runs, to measure what rekeys cost.
+	ChildLifetimeKB int
+	Logger          *slog.Logger
 }
 
 // QuickSize is the packet size of a quick run.

@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		root      = fs.String("root", "", "esphub source tree, for scenario 7's lab topology and configurations (default: found from the working directory)")
 		esphubd   = fs.String("esphubd", "", "esphubd binary for scenario 7 (default: beside esphub-bench, then PATH)")
 		jsonOut   = fs.Bool("json", false, "also print the JSON report on stdout")
+		childKB   = fs.Int("child-lifetime-kb", 0, "scenario 4's esphubd row: Child SA kilobyte lifetime (default the IOS 4,608,000), small to measure rekeys under load")
 		verbose   = fs.Bool("v", false, "log progress")
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (hub, load generators, harness) to this file, for go tool pprof")
 		memprof   = fs.String("memprofile", "", "scenario 6: write a heap profile at each session count of the memory measurement, to `prefix`-hub-N.pprof (esphubd's hub) and prefix-ike-N.pprof (the IKE engine alone)")
@@ -108,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
-	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " "), MemProfile: *memprof}
+	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, ChildLifetimeKB: *childKB, Command: "esphub-bench " + strings.Join(args, " "), MemProfile: *memprof}
 	if *sizes != "" {
 		o.Sizes = strings.Split(*sizes, ",")
 	}
