@@ -136,9 +136,10 @@ type Daemon struct {
 	// tunnelUsers counts the sessions on each dataplane tunnel: a Tunnel
 	// interface's newer session shares its tunnel with the one it replaces.
 	tunnelUsers map[dataplane.TunnelID]int
-	pendingR    map[netip.AddrPort]*pending // responder: profile chosen in IKE_AUTH, by peer address
-	pendingI    map[netip.Addr]*pending     // initiator: connector waiting for its Child SA, by peer address
-	connectors  map[string]*connector       // by tunnel interface name
+	pendingR    map[netip.AddrPort]*pending   // responder: profile chosen in IKE_AUTH, by peer address
+	lingering   map[uint32]dataplane.TunnelID // deleted Child SAs' inbound SAs still receiving (inboundGrace)
+	pendingI    map[netip.Addr]*pending       // initiator: connector waiting for its Child SA, by peer address
+	connectors  map[string]*connector         // by tunnel interface name
 	vrfIDs      map[string]uint32
 	leases      map[netip.Addr]lease     // pool addresses handed out
 	upInfo      map[uint64]ike.IKESAInfo // IKE SAs up before their first Child SA
@@ -234,6 +235,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		sessions: map[uint64]*Session{}, vaNums: newVANumbers(), respByID: map[string][]*Session{},
 		tunnelUsers: map[dataplane.TunnelID]int{},
 		pendingR:    map[netip.AddrPort]*pending{}, pendingI: map[netip.Addr]*pending{},
+		lingering:  map[uint32]dataplane.TunnelID{},
 		connectors: map[string]*connector{}, vrfIDs: map[string]uint32{rib.DefaultVRF: 0},
 		ifTunnel: map[string]dataplane.TunnelID{},
 		leases:   map[netip.Addr]lease{}, upInfo: map[uint64]ike.IKESAInfo{},

@@ -154,7 +154,14 @@ func (in *installer) InstallChildSA(c *ike.ChildSA) error {
 	inSA := dataplane.SAConfig{SPI: c.InboundSPI, Direction: dataplane.Inbound, Tunnel: s.TunnelID, Algorithm: alg,
 		EncKey: c.InboundKeys.Encr, AuthKey: c.InboundKeys.Integ, ESN: c.Proposal.ESN, Lifetime: lt, ReplayWindow: replay,
 		LocalTS: lts, RemoteTS: rts, SGT: s.SGT}
-	if err := d.dp.AddSA(inSA); err != nil {
+	if _, ok := d.lingering[c.InboundSPI]; ok {
+		d.endLingering(c.InboundSPI) // the SPI is ours again
+	}
+	err = d.dp.AddSA(inSA)
+	if errors.Is(err, dataplane.ErrTooMany) && d.endLingeringOn(s.TunnelID) {
+		err = d.dp.AddSA(inSA)
+	}
+	if err != nil {
 		return fmt.Errorf("install inbound sa %08x: %w", c.InboundSPI, err)
 	}
 	outSA := inSA
@@ -223,13 +230,62 @@ func (in *installer) RetireOutbound(c *ike.ChildSA) error {
 	return nil
 }
 
+// inboundGrace is how long a rekeyed Child SA's inbound SA keeps receiving
+// after the Child SA is deleted: packets the peer sealed before switching
+// to the new SA may still be queued between the peer and our workers.
+var inboundGrace = time.Second
+
+// lingerInbound deletes the inbound SA spi of tunnel after inboundGrace.
+// Called with d.mu held.
+func (d *Daemon) lingerInbound(spi uint32, tunnel dataplane.TunnelID) {
+	d.lingering[spi] = tunnel
+	time.AfterFunc(inboundGrace, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if t, ok := d.lingering[spi]; ok && t == tunnel {
+			d.endLingering(spi)
+		}
+	})
+}
+
+// endLingering deletes the lingering inbound SA spi now. Called with d.mu
+// held.
+func (d *Daemon) endLingering(spi uint32) {
+	delete(d.lingering, spi)
+	if err := d.dp.DeleteSA(dataplane.Inbound, spi); err != nil && !errors.Is(err, dataplane.ErrNotFound) {
+		d.log.Warn("delete rekeyed inbound sa", "spi", fmt.Sprintf("%08x", spi), "err", err)
+	}
+}
+
+// endLingeringOn deletes tunnel's lingering inbound SAs now, to make room
+// for a new one, and reports whether there were any. Called with d.mu held.
+func (d *Daemon) endLingeringOn(tunnel dataplane.TunnelID) bool {
+	found := false
+	for spi, t := range d.lingering {
+		if t == tunnel {
+			d.endLingering(spi)
+			found = true
+		}
+	}
+	return found
+}
+
 // DeleteChildSA implements ike.SAInstaller.
 func (in *installer) DeleteChildSA(c *ike.ChildSA) error {
 	d := (*Daemon)(in)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err1 := d.dp.DeleteSA(dataplane.Inbound, c.InboundSPI)
 	err2 := d.dp.DeleteSA(dataplane.Outbound, c.OutboundSPI)
+	var err1 error
+	if s := d.sessionByIKE(c.IKESA); s != nil && len(s.Children) > 1 {
+		// Another Child SA carries the tunnel on (a rekey): the inbound
+		// half keeps receiving what the peer sent before it switched and
+		// is still queued on the way (an AF_XDP ring holds milliseconds
+		// of traffic at gigabit rates), for inboundGrace.
+		d.lingerInbound(c.InboundSPI, s.TunnelID)
+	} else {
+		err1 = d.dp.DeleteSA(dataplane.Inbound, c.InboundSPI)
+	}
 	if s := d.sessionByIKE(c.IKESA); s != nil {
 		delete(s.Children, c.InboundSPI)
 	}
