@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -17,19 +18,21 @@ import (
 )
 
 // espPump carries overlay traffic both ways between two sides' packet
-// engines without I/O: each round seals one packet on each side and
-// delivers it to the other at once, as a short underlay would.
+// engines without I/O. Each round seals one packet on each side; a packet
+// is delivered lag after it was sealed, in order (a receive ring's backlog
+// delays ESP behind IKE messages on a busy gateway).
 type espPump struct {
 	a, b       *side
 	srcA, srcB netip.Addr // LAN hosts behind a and behind b
+	lag        time.Duration
 	sent       atomic.Uint64
 	lost       atomic.Uint64 // sealed or delivered packets dropped, any reason
 	stop       chan struct{}
 	done       sync.WaitGroup
 }
 
-func startPump(t *testing.T, a, b *side, srcA, srcB netip.Addr) *espPump {
-	p := &espPump{a: a, b: b, srcA: srcA, srcB: srcB, stop: make(chan struct{})}
+func startPump(t *testing.T, a, b *side, srcA, srcB netip.Addr, lag time.Duration) *espPump {
+	p := &espPump{a: a, b: b, srcA: srcA, srcB: srcB, lag: lag, stop: make(chan struct{})}
 	p.done.Add(1)
 	go p.run()
 	t.Cleanup(p.halt)
@@ -45,56 +48,108 @@ func (p *espPump) halt() {
 	p.done.Wait()
 }
 
+// lane is one direction: sealed packets waiting to be delivered.
+type lane struct {
+	from, to *dataplane.Worker
+	src, dst netip.Addr
+	queue    []*dataplane.Packet
+	sealed   []time.Time // when each queued packet was sealed
+	free     []*dataplane.Packet
+}
+
 func (p *espPump) run() {
 	defer p.done.Done()
-	wa, wb := p.a.dp.NewWorker(), p.b.dp.NewWorker()
-	wa2, wb2 := p.a.dp.NewWorker(), p.b.dp.NewWorker()
-	pkt := dataplane.NewPacket(dataplane.DefaultBufferSize)
+	lanes := []*lane{
+		{from: p.a.dp.NewWorker(), to: p.b.dp.NewWorker(), src: p.srcA, dst: p.srcB},
+		{from: p.b.dp.NewWorker(), to: p.a.dp.NewWorker(), src: p.srcB, dst: p.srcA},
+	}
 	for seq := uint16(1); ; seq++ {
 		select {
 		case <-p.stop:
+			for _, l := range lanes { // what is in flight still arrives
+				for len(l.queue) > 0 {
+					p.deliver(l)
+				}
+			}
 			return
 		default:
 		}
-		p.one(pkt, wa, wb2, p.srcA, p.srcB, seq)
-		p.one(pkt, wb, wa2, p.srcB, p.srcA, seq)
+		for _, l := range lanes {
+			now := time.Now()
+			p.seal(l, seq, now)
+			for len(l.queue) > 0 && now.Sub(l.sealed[0]) >= p.lag {
+				p.deliver(l)
+			}
+		}
 		if seq%64 == 0 {
 			time.Sleep(100 * time.Microsecond) // leave the CPU to the daemons too
 		}
 	}
 }
 
-// one seals an ICMP echo from src to dst on from and delivers it to to.
-func (p *espPump) one(pkt *dataplane.Packet, from, to *dataplane.Worker, src, dst netip.Addr, seq uint16) {
+// seal seals an ICMP echo on l's sending side and queues it.
+func (p *espPump) seal(l *lane, seq uint16, now time.Time) {
+	var pkt *dataplane.Packet
+	if n := len(l.free); n > 0 {
+		pkt, l.free = l.free[n-1], l.free[:n-1]
+	} else {
+		pkt = dataplane.NewPacket(dataplane.DefaultBufferSize)
+	}
 	b := make([]byte, 64)
-	hdr.EncodeIPv4(b, 0, uint16(len(b)), seq, 64, 1, src, dst)
+	hdr.EncodeIPv4(b, 0, uint16(len(b)), seq, 64, 1, l.src, l.dst)
 	b[20] = 8
 	binary.BigEndian.PutUint16(b[26:], seq)
 	binary.BigEndian.PutUint16(b[22:], ^hdr.Checksum(b[20:], 0))
 	pkt.SetData(b)
 	p.sent.Add(1)
-	from.ProcessOutbound([]*dataplane.Packet{pkt})
+	l.from.ProcessOutbound([]*dataplane.Packet{pkt})
 	if pkt.Verdict != dataplane.VerdictUnderlay || !pkt.StripOuter() {
 		p.lost.Add(1)
+		l.free = append(l.free, pkt)
 		return
 	}
-	to.ProcessInbound([]*dataplane.Packet{pkt})
+	l.queue = append(l.queue, pkt)
+	l.sealed = append(l.sealed, now)
+}
+
+// deliver hands l's oldest queued packet to the receiving side.
+func (p *espPump) deliver(l *lane) {
+	pkt := l.queue[0]
+	l.queue = append(l.queue[:0], l.queue[1:]...)
+	l.sealed = append(l.sealed[:0], l.sealed[1:]...)
+	l.to.ProcessInbound([]*dataplane.Packet{pkt})
 	if pkt.Verdict != dataplane.VerdictHost {
 		p.lost.Add(1)
 	}
+	l.free = append(l.free, pkt)
 }
 
 // TestRekeyLosesNoPackets sends traffic both ways continuously through
 // Child SA rekeys started by the IKE initiator, by the responder, and by
 // both at once (an RFC 7296 §2.8.1 collision), over an underlay with some
-// delay: no packet may be dropped, no-sa or otherwise, and each tunnel
-// must end on the surviving Child SA's outbound SA. Before the responder
-// held its new outbound SA back until the initiator's DELETE, every rekey
-// dropped the packets sent during the response's flight.
+// delay and a backlog of ESP in each direction: no packet may be dropped,
+// no-sa or otherwise, and each tunnel must end on the surviving Child SA's
+// outbound SA. Before the responder held its new outbound SA back until
+// the initiator's DELETE, every rekey dropped the packets sent during the
+// response's flight; before a deleted Child SA's inbound SA lingered, the
+// backlog sealed on the old SA was dropped when the Delete overtook it.
 func TestRekeyLosesNoPackets(t *testing.T) {
-	for _, who := range []string{"spoke", "hub", "both"} {
-		t.Run(who, func(t *testing.T) {
-			net := transport.NewMemNetwork(transport.MemOptions{Delay: 20 * time.Millisecond})
+	grace := inboundGrace
+	inboundGrace = 300 * time.Millisecond // far beyond the 10 ms backlog
+	t.Cleanup(func() { inboundGrace = grace })
+	for _, tc := range []struct {
+		who        string
+		delay, lag time.Duration // of IKE messages, of ESP
+	}{
+		{"spoke", 20 * time.Millisecond, 0},
+		{"hub", 20 * time.Millisecond, 0},
+		{"both", 20 * time.Millisecond, 0},
+		{"spoke", time.Millisecond, 10 * time.Millisecond},
+		{"both", time.Millisecond, 10 * time.Millisecond},
+	} {
+		who := tc.who
+		t.Run(fmt.Sprintf("%s/ike-%v/esp-%v", who, tc.delay, tc.lag), func(t *testing.T) {
+			net := transport.NewMemNetwork(transport.MemOptions{Delay: tc.delay})
 			hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
 			spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
 			waitFor(t, "sessions", func() bool {
@@ -107,7 +162,7 @@ func TestRekeyLosesNoPackets(t *testing.T) {
 				nh2, ok2 := hub.dp.Lookup(0, spokeLAN)
 				return ok1 && ok2 && nh1.Kind == dataplane.NextHopTunnel && nh2.Kind == dataplane.NextHopTunnel
 			})
-			pump := startPump(t, spoke, hub, spokeLAN, hubLAN)
+			pump := startPump(t, spoke, hub, spokeLAN, hubLAN, tc.lag)
 			waitFor(t, "traffic", func() bool { return pump.sent.Load() > 200 })
 			if n := pump.lost.Load(); n != 0 {
 				t.Fatalf("%d packets lost before any rekey (drops spoke %v hub %v)", n, spoke.dp.Drops(), hub.dp.Drops())
