@@ -36,7 +36,11 @@ type Options struct {
 	Root, Esphubd string
 	// Command is recorded in the report as the way to reproduce it.
 	Command string
-	Logger  *slog.Logger
+	// MemProfile, when set, is a path prefix: scenario 6's memory
+	// measurement writes a heap profile of the process at each session
+	// count, to MemProfile-PATH-N.pprof, for go tool pprof.
+	MemProfile string
+	Logger     *slog.Logger
 }
 
 // QuickSize is the packet size of a quick run.

@@ -179,7 +179,7 @@ type Session struct {
 	Created   time.Time `json:"created"`
 
 	IKESPI   uint64             `json:"ike_spi"`
-	IKE      ike.IKESAInfo      `json:"-"`
+	IKE      ike.IKESAInfo      `json:"-"` // snapshot at setup and rekey, without Children
 	TunnelID dataplane.TunnelID `json:"tunnel_id"`
 	Local    netip.AddrPort     `json:"local"`
 	Remote   netip.AddrPort     `json:"remote"`
@@ -201,6 +201,9 @@ type Session struct {
 	SGT bool `json:"sgt_tagging,omitempty"`
 
 	plan *tunnelPlan
+	// lastRx and lastTx are the tunnel's packet counters at the last
+	// traffic report (reportTraffic), under the daemon's lock.
+	lastRx, lastTx uint64
 }
 
 // New builds the daemon for cfg. It creates the IKE engine on

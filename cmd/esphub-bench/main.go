@@ -80,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jsonOut   = fs.Bool("json", false, "also print the JSON report on stdout")
 		verbose   = fs.Bool("v", false, "log progress")
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (hub, load generators, harness) to this file, for go tool pprof")
+		memprof   = fs.String("memprofile", "", "scenario 6: write a heap profile at each session count of the memory measurement, to `prefix`-hub-N.pprof (esphubd's hub) and prefix-ike-N.pprof (the IKE engine alone)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -107,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
-	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " ")}
+	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " "), MemProfile: *memprof}
 	if *sizes != "" {
 		o.Sizes = strings.Split(*sizes, ",")
 	}
