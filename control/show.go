@@ -1153,11 +1153,10 @@ func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, 
 	}
 	if backendText != "" {
 		b.WriteString(backendText)
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "ESP AES-GCM: %s\n\n", in.ESPGCM)
 	} else {
-		fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+		fmt.Fprintf(&b, "Dataplane backend: %s\nESP AES-GCM: %s\n", in.Backend, in.ESPGCM)
 	}
-	fmt.Fprintf(&b, "ESP AES-GCM: %s\n", in.ESPGCM)
 	fmt.Fprintf(&b, "Tunnels: %d, SAs: %d\n\n", len(in.Tunnels), len(in.SAs))
 	sort.Slice(in.Tunnels, func(i, j int) bool { return in.Tunnels[i].Config.ID < in.Tunnels[j].Config.ID })
 	names := map[dataplane.TunnelID]string{}
