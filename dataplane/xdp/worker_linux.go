@@ -241,7 +241,7 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	if w.b.ioOnly.Load() {
 		for i, p := range w.pp {
 			if dst, ok := ipDst(p.Data()); ok {
-				w.emit(p, w.bases[i], dst)
+				w.emit(p, w.bases[i], 0, dst)
 			} else {
 				w.rel = append(w.rel, afxdp.Desc{Addr: w.bases[i]})
 			}
@@ -433,7 +433,7 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 		base := bases[i]
 		switch p.Verdict {
 		case dataplane.VerdictUnderlay:
-			w.emit(p, base, p.Remote.Addr())
+			w.emit(p, base, 0, p.Remote.Addr())
 		case dataplane.VerdictHost:
 			dst, ok := ipDst(p.Data())
 			switch {
@@ -444,7 +444,7 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 				w.c.ttlExpired.Add(1)
 				w.rel = append(w.rel, afxdp.Desc{Addr: base})
 			default:
-				w.emit(p, base, dst)
+				w.emit(p, base, p.VRF, dst)
 			}
 		case dataplane.VerdictPunt:
 			punted++
@@ -475,9 +475,10 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 
 // emit puts p on the TX list of its egress interface with the neighbour's
 // Ethernet header, or hands it to the kernel when the next hop is not
-// resolved or not ours.
-func (w *worker) emit(p *dataplane.Packet, base uint64, dst netip.Addr) {
-	nh, ok := w.b.neigh.lookup(dst)
+// resolved or not ours. vrf is the table dst is routed in: 0 for the
+// underlay and the global table.
+func (w *worker) emit(p *dataplane.Packet, base uint64, vrf uint32, dst netip.Addr) {
+	nh, ok := w.b.neigh.lookup(vrf, dst)
 	si := -1
 	if ok && nh.resolved {
 		for i, f := range w.ifs {
@@ -489,7 +490,11 @@ func (w *worker) emit(p *dataplane.Packet, base uint64, dst netip.Addr) {
 	}
 	off := p.Offset()
 	if si < 0 || off < ethLen {
-		w.b.kernel.send(p.Data())
+		if vrf != 0 {
+			w.b.kernel.sendVRF(w.b.cfg.VRFs[vrf].Kernel, p.Data())
+		} else {
+			w.b.kernel.send(p.Data())
+		}
 		w.c.toKernel.Add(1)
 		w.rel = append(w.rel, afxdp.Desc{Addr: base})
 		return
