@@ -129,6 +129,9 @@ type Backend struct {
 	mu sync.RWMutex
 	// reconf carries SetInterfaces requests to Run.
 	reconf chan reconfReq
+	// nsFD is the network namespace New ran in, where SetInterfaces
+	// resolves and attaches interfaces; -1 when unknown.
+	nsFD int
 }
 
 // reconfReq asks Run to serve another set of interfaces.
@@ -180,7 +183,7 @@ func New(cfg Config) (_ *Backend, err error) {
 	if cfg.NeighbourRefresh <= 0 {
 		cfg.NeighbourRefresh = time.Second
 	}
-	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger, reconf: make(chan reconfReq)}
+	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger, reconf: make(chan reconfReq), nsFD: -1}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -189,6 +192,10 @@ func New(cfg Config) (_ *Backend, err error) {
 			b.Close()
 		}
 	}()
+	if b.nsFD, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		b.nsFD = -1
+		return nil, fmt.Errorf("xdp backend: network namespace: %w", err)
+	}
 	if b.steer, err = bpf.Load(bpf.Options{Logger: b.log}); err != nil {
 		return nil, fmt.Errorf("xdp backend: %w", err)
 	}
@@ -372,6 +379,34 @@ func (b *Backend) reconfigureLocked(wans []string, lans []LAN) error {
 	if b.closed {
 		return errors.New("xdp backend: closed")
 	}
+	return b.inNamespace(func() error { return b.replaceLocked(wans, lans) })
+}
+
+// inNamespace runs fn on a thread in the backend's network namespace.
+func (b *Backend) inNamespace(fn func() error) error {
+	runtime.LockOSThread()
+	cur, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("xdp backend: network namespace: %w", err)
+	}
+	defer unix.Close(cur)
+	if err := unix.Setns(b.nsFD, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("xdp backend: enter network namespace: %w", err)
+	}
+	ferr := fn()
+	if err := unix.Setns(cur, unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked, so no other goroutine runs in the
+		// wrong namespace; it ends with its goroutine.
+		return errors.Join(ferr, fmt.Errorf("xdp backend: restore network namespace: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// replaceLocked is reconfigureLocked in the backend's namespace.
+func (b *Backend) replaceLocked(wans []string, lans []LAN) error {
 	if b.sameInterfacesLocked(wans, lans) {
 		return nil
 	}
@@ -498,6 +533,10 @@ func (b *Backend) Close() error {
 	}
 	if b.kernel != nil {
 		b.kernel.close()
+	}
+	if b.nsFD >= 0 {
+		unix.Close(b.nsFD)
+		b.nsFD = -1
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("xdp backend: close: %w", err)

@@ -82,8 +82,16 @@ func (b *Backend) newWorker(id, queue, cpu int) (*worker, error) {
 	ring := min(afxdp.DefaultRingSize, frames/(2*len(b.ifaces)))
 	for i := range b.ifaces {
 		f := &b.ifaces[i]
-		s, err := u.Open(afxdp.SocketConfig{Ifindex: f.ifindex, Queue: queue, Mode: b.cfg.BindMode,
-			RXSize: ring, TXSize: ring, FillSize: ring, CompletionSize: ring})
+		sc := afxdp.SocketConfig{Ifindex: f.ifindex, Queue: queue, Mode: b.cfg.BindMode,
+			RXSize: ring, TXSize: ring, FillSize: ring, CompletionSize: ring}
+		s, err := u.Open(sc)
+		// The kernel releases a closed socket's hold on the queue in
+		// deferred work: after SetInterfaces closed the previous sockets,
+		// binding may find the queue busy for a moment.
+		for try := 0; errors.Is(err, unix.EBUSY) && try < 200; try++ {
+			time.Sleep(10 * time.Millisecond)
+			s, err = u.Open(sc)
+		}
 		if err != nil {
 			u.Close()
 			return nil, fmt.Errorf("socket on %s: %w", f.name, err)
