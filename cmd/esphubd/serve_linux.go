@@ -245,8 +245,9 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	// whatever reaches the kernel's sockets.
 	var dp control.Dataplane = be
 	var xb *xdp.Backend
+	vethWarned := map[string]bool{}
 	if backend == xdp.NameAFXDP {
-		xb, err = startXDP(o, imap, engine, late.punt, log)
+		xb, err = startXDP(o, imap, engine, late.punt, vrfs, vethWarned, log)
 		switch {
 		case err != nil && o.backend == "afxdp":
 			return fmt.Errorf("AF_XDP backend: %w", err)
@@ -349,6 +350,11 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 				xdpErr = fmt.Errorf("AF_XDP backend: %w", err)
 				cancel()
 			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			followInterfaces(runCtx, cfg, xb, vrfs, vethWarned, 100*time.Millisecond, log)
 		}()
 	}
 	go func() {
