@@ -3,6 +3,7 @@ package xdp
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -79,7 +80,9 @@ func (b *Backend) newWorker(id, queue, cpu int) (*worker, error) {
 		inject: make(chan injectReq, 16),
 		rx:     make([]afxdp.Desc, n), pkts: make([]dataplane.Packet, n), pp: make([]*dataplane.Packet, 0, n),
 		bases: make([]uint64, 0, n), rel: make([]afxdp.Desc, 0, 2*n), alloc: make([]afxdp.Desc, 1)}
-	ring := min(afxdp.DefaultRingSize, frames/(2*len(b.ifaces)))
+	// Ring sizes are powers of two; with three or more interfaces the
+	// share of frames per ring is not one.
+	ring := 1 << (bits.Len(uint(min(afxdp.DefaultRingSize, frames/(2*len(b.ifaces))))) - 1)
 	for i := range b.ifaces {
 		f := &b.ifaces[i]
 		sc := afxdp.SocketConfig{Ifindex: f.ifindex, Queue: queue, Mode: b.cfg.BindMode,
