@@ -44,7 +44,9 @@ type VRF struct {
 
 // PuntFunc receives control-plane payloads (NHRP from a GRE tunnel, IKE
 // that reached the dataplane on UDP 4500). payload is only valid during the
-// call; the function runs on a worker and must not block.
+// call. Calls come in order from one goroutine of Run's, not from a
+// worker: the function may call Inject, but while it runs, further punted
+// packets wait (up to 256, then they are dropped and counted).
 type PuntFunc func(tunnel dataplane.TunnelID, proto uint16, payload []byte, remote netip.AddrPort)
 
 // Config configures a Backend.
@@ -110,6 +112,7 @@ type Backend struct {
 	workers []*worker
 	neigh   *neighbours
 	kernel  *kernelPath
+	punts   *punter
 	nlev    chan netlink.NeighUpdate
 	nldone  chan struct{}
 
@@ -183,7 +186,7 @@ func New(cfg Config) (_ *Backend, err error) {
 	if cfg.NeighbourRefresh <= 0 {
 		cfg.NeighbourRefresh = time.Second
 	}
-	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger, reconf: make(chan reconfReq), nsFD: -1}
+	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger, reconf: make(chan reconfReq), nsFD: -1, punts: newPunter()}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -358,6 +361,18 @@ func (b *Backend) sameInterfacesLocked(wans []string, lans []LAN) bool {
 // at once when Run is not running).
 func (b *Backend) SetInterfaces(wans []string, lans []LAN) error {
 	req := reconfReq{wans: slices.Clone(wans), lans: slices.Clone(lans), done: make(chan error, 1)}
+	// Most notifications change nothing the backend serves: answer those
+	// without stopping the workers.
+	b.mu.RLock()
+	var same bool
+	err := b.inNamespace(func() error {
+		same = !b.closed && b.sameInterfacesLocked(wans, lans)
+		return nil
+	})
+	b.mu.RUnlock()
+	if err == nil && same {
+		return nil
+	}
 	if b.running.Load() {
 		select {
 		case b.reconf <- req:
@@ -472,6 +487,13 @@ func (b *Backend) Run(ctx context.Context) error {
 		defer nwg.Done()
 		b.neigh.run(ctx, b.cfg.NeighbourRefresh, b.nlev)
 	}()
+	if b.cfg.Punt != nil {
+		nwg.Add(1)
+		go func() {
+			defer nwg.Done()
+			b.punts.run(ctx, b.cfg.Punt)
+		}()
+	}
 	defer nwg.Wait()
 	for {
 		b.mu.RLock()
@@ -670,6 +692,7 @@ func (b *Backend) Status() Status {
 		}
 	}
 	st.KernelPath, st.KernelPathError = b.kernel.sent.Load(), b.kernel.errors.Load()
+	st.PuntDropped = b.punts.dropped.Load()
 	st.Neighbours = b.neigh.snap.Load().Len()
 	st.NeighbourRefreshes = b.neigh.refreshes.Load()
 	return st

@@ -460,7 +460,7 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 		case dataplane.VerdictPunt:
 			punted++
 			if w.b.cfg.Punt != nil {
-				w.b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
+				w.b.punts.enqueue(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
 			} else {
 				w.c.puntNoCallback.Add(1)
 			}
