@@ -154,4 +154,24 @@ func TestXDPInterfaceHotplug(t *testing.T) {
 	if got := w.xdpExchange(s1, hub, spokeSite, hubSite, true, false); len(got) == 0 {
 		t.Error("nothing crossed from spoke1's LAN after lan3 went")
 	}
+
+	// An interface the configuration does not name is not attached until
+	// a reload names it.
+	exec("ip", "link", "add", "lan4", "type", "veth", "peer", "name", "lan4p")
+	exec("ip", "addr", "add", "198.19.4.1/24", "dev", "lan4")
+	exec("ip", "link", "set", "lan4p", "up")
+	exec("ip", "link", "set", "lan4", "up")
+	t.Cleanup(func() { _, _ = l.Exec(context.Background(), "spoke1", "ip", "link", "del", "lan4") })
+	time.Sleep(500 * time.Millisecond) // past the settling time: a wrong attach would show
+	served("wan/wan", "lan/lan")
+	b, err := readFile(s1.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(b, "interface Tunnel0\n")
+	writeCfg(t, s1.cfg, b[:i]+"interface GigabitEthernet4\n ip address 198.19.4.1 255.255.255.0\n!\n"+b[i:])
+	if err := w.exec(s1, nil, "reload"); err != nil {
+		t.Fatal(err)
+	}
+	served("wan/wan", "lan/lan", "lan4/lan")
 }

@@ -164,9 +164,11 @@ func logMapping(m ifaceMap, log *slog.Logger) {
 // re-created, go up or down or change addresses: it listens to netlink
 // link and address notifications and, once they settle (settle after the
 // last one), maps the configuration again and hands the result to
-// SetInterfaces, which does nothing when it is unchanged. It returns when
-// ctx ends.
-func followInterfaces(ctx context.Context, cfg *config.Config, xb *xdp.Backend, vrfs []*vrfHost, warned map[string]bool, settle time.Duration, log *slog.Logger) {
+// SetInterfaces, which does nothing when it is unchanged. A configuration
+// received on reloaded replaces cfg and is mapped at once (LANs in VRFs
+// the reload added are left out until a restart gives them a host side).
+// It returns when ctx ends.
+func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *config.Config, xb *xdp.Backend, vrfs []*vrfHost, warned map[string]bool, settle time.Duration, log *slog.Logger) {
 	done := make(chan struct{})
 	defer close(done)
 	links := make(chan netlink.LinkUpdate, 256)
@@ -204,6 +206,9 @@ func followInterfaces(ctx context.Context, cfg *config.Config, xb *xdp.Backend, 
 				addrs = nil
 				continue
 			}
+			timer.Reset(settle)
+		case nc := <-reloaded:
+			cfg = nc
 			timer.Reset(settle)
 		case <-lost:
 			// A notification may have been lost (socket overrun): look

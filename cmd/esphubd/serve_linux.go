@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
@@ -299,7 +300,20 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return err
 	}
 	late.set(d)
-	rl := &reloader{path: o.config, apply: d.Reload, log: log}
+	// A reloaded configuration may map other interfaces to AF_XDP.
+	reloaded := make(chan *config.Config, 1)
+	apply := func(nc *config.Config) []string {
+		changes := d.Reload(nc)
+		if xb != nil {
+			select {
+			case <-reloaded: // superseded
+			default:
+			}
+			reloaded <- nc
+		}
+		return changes
+	}
+	rl := &reloader{path: o.config, apply: apply, log: log}
 	reload := rl.reload
 
 	if err := os.MkdirAll(filepath.Dir(o.api), 0o755); err != nil {
@@ -354,7 +368,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			followInterfaces(runCtx, cfg, xb, vrfs, vethWarned, 100*time.Millisecond, log)
+			followInterfaces(runCtx, cfg, reloaded, xb, vrfs, vethWarned, 100*time.Millisecond, log)
 		}()
 	}
 	go func() {
