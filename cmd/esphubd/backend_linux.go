@@ -191,6 +191,7 @@ func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *
 	timer := time.NewTimer(settle)
 	timer.Stop()
 	last := ""
+	var gate retryGate
 	for {
 		select {
 		case <-ctx.Done():
@@ -229,9 +230,50 @@ func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *
 				}
 				logMapping(m, log)
 			}
-			if err := xb.SetInterfaces(m.WANs, xdpLANs(m, vrfs, warned, log)); err != nil {
-				log.Warn("AF_XDP: interfaces changed, not all could be attached", "err", err)
+			if wait := gate.wait(key, time.Now()); wait > 0 {
+				// This set failed lately: attaching fires link
+				// notifications of its own, which must not turn a
+				// persistent failure into a rebuild every settle.
+				timer.Reset(wait)
+				continue
+			}
+			err = xb.SetInterfaces(m.WANs, xdpLANs(m, vrfs, warned, log))
+			if backoff := gate.done(key, err, time.Now()); err != nil {
+				log.Warn("AF_XDP: interfaces changed, not all could be attached", "err", err, "retry_in", backoff)
 			}
 		}
 	}
+}
+
+// retryGate spaces out attempts at an interface set that failed: 1 s after
+// the first failure, doubling up to a minute, until an attempt succeeds or
+// another set is wanted.
+type retryGate struct {
+	key      string
+	failures int
+	at       time.Time
+}
+
+// wait returns how long to wait before trying key (0: try now).
+func (g *retryGate) wait(key string, now time.Time) time.Duration {
+	if key != g.key || !now.Before(g.at) {
+		return 0
+	}
+	return g.at.Sub(now)
+}
+
+// done records the result of trying key and returns the wait before the
+// next attempt at it after a failure.
+func (g *retryGate) done(key string, err error, now time.Time) time.Duration {
+	if err == nil {
+		*g = retryGate{}
+		return 0
+	}
+	if key != g.key {
+		*g = retryGate{key: key}
+	}
+	g.failures++
+	backoff := min(time.Second<<min(g.failures-1, 6), time.Minute)
+	g.at = now.Add(backoff)
+	return backoff
 }
