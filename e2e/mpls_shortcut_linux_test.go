@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -299,5 +300,40 @@ func mplsShortcuts(t *testing.T, backends map[string]string) {
 			// (seconds); a healthy exchange takes well under a second.
 			t.Errorf("vrf %s: the shortcut took %v, want a few hundred milliseconds", vrf, took)
 		}
+	}
+
+	// spoke1's red LAN goes down and up: the kernel drops the VRF table's
+	// connected route with the device, and esphubd puts it back (and, on
+	// AF_XDP, attaches the interface again), so red still answers.
+	for _, argv := range [][]string{{"ip", "link", "set", "red", "down"}, {"ip", "link", "set", "red", "up"}} {
+		ctx, cancel := context.WithTimeout(w.ctx, 20*time.Second)
+		out, err := w.lab.Exec(ctx, "spoke1", argv...)
+		cancel()
+		if err != nil {
+			t.Fatalf("spoke1: %v: %v %s", argv, err, out)
+		}
+	}
+	w.eventually(30*time.Second, "red1 reaches red2 after spoke1's red link flapped", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+		defer cancel()
+		out, err := w.lab.Exec(ctx, "red1", "ping", "-n", "-c", "1", "-W", "1", "198.19.2.10")
+		if err != nil {
+			ctx2, cancel2 := context.WithTimeout(w.ctx, 10*time.Second)
+			defer cancel2()
+			rt, _ := w.lab.Exec(ctx2, "spoke1", "ip", "route", "show", "table", "all")
+			return false, string(out) + "\n" + string(rt)
+		}
+		m := ttlRE.FindSubmatch(out)
+		if m == nil {
+			return false, string(out)
+		}
+		ttl, _ := strconv.Atoi(string(m[1]))
+		return ttl <= 64 && ttl >= 56, "a reply from the wrong VRF: " + string(out)
+	})
+	if backends["spoke1"] == "afxdp" {
+		w.eventually(10*time.Second, "spoke1 serves red on AF_XDP again", func() (bool, string) {
+			got, diag := w.xdpInterfaces(s1)
+			return slices.Contains(got, "red/lan"), diag
+		})
 	}
 }

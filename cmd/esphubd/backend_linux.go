@@ -167,7 +167,10 @@ func logMapping(m ifaceMap, log *slog.Logger) {
 // SetInterfaces, which does nothing when it is unchanged. A configuration
 // received on reloaded replaces cfg and is mapped at once (LANs in VRFs
 // the reload added are left out until a restart gives them a host side).
-// It returns when ctx ends.
+// It also puts back the VRF tables' connected routes, which the kernel
+// removes with their device when it goes down or away. xb may be nil
+// (portable backend): then only the routes are kept. It returns when ctx
+// ends.
 func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *config.Config, xb *xdp.Backend, vrfs []*vrfHost, warned map[string]bool, settle time.Duration, log *slog.Logger) {
 	done := make(chan struct{})
 	defer close(done)
@@ -181,7 +184,7 @@ func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *
 		}
 	}
 	if err := netlink.LinkSubscribeWithOptions(links, done, netlink.LinkSubscribeOptions{ErrorCallback: onErr}); err != nil {
-		log.Warn("AF_XDP: no link notifications: interfaces that appear later are not attached", "err", err)
+		log.Warn("no link notifications: interfaces that appear later are not attached to AF_XDP, VRF interfaces that flap lose their connected routes", "err", err)
 		return
 	}
 	if err := netlink.AddrSubscribeWithOptions(addrs, done, netlink.AddrSubscribeOptions{ErrorCallback: onErr}); err != nil {
@@ -216,6 +219,12 @@ func followInterfaces(ctx context.Context, cfg *config.Config, reloaded <-chan *
 			// again, as if one had come.
 			timer.Reset(settle)
 		case <-timer.C:
+			for _, v := range vrfs {
+				v.refreshRoutes(cfg, log)
+			}
+			if xb == nil {
+				continue
+			}
 			host, err := hostInterfaces()
 			if err != nil {
 				log.Warn("AF_XDP: interfaces changed but cannot be listed", "err", err)

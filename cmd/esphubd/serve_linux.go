@@ -304,13 +304,11 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	reloaded := make(chan *config.Config, 1)
 	apply := func(nc *config.Config) []string {
 		changes := d.Reload(nc)
-		if xb != nil {
-			select {
-			case <-reloaded: // superseded
-			default:
-			}
-			reloaded <- nc
+		select {
+		case <-reloaded: // superseded (or nobody follows interfaces)
+		default:
 		}
+		reloaded <- nc // reloads are serialised: never blocks
 		return changes
 	}
 	rl := &reloader{path: o.config, apply: apply, log: log}
@@ -365,6 +363,8 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 				cancel()
 			}
 		}()
+	}
+	if xb != nil || len(vrfs) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
