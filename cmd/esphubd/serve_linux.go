@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
@@ -245,8 +246,9 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	// whatever reaches the kernel's sockets.
 	var dp control.Dataplane = be
 	var xb *xdp.Backend
+	vethWarned := map[string]bool{}
 	if backend == xdp.NameAFXDP {
-		xb, err = startXDP(o, imap, engine, late.punt, log)
+		xb, err = startXDP(o, imap, engine, late.punt, vrfs, vethWarned, log)
 		switch {
 		case err != nil && o.backend == "afxdp":
 			return fmt.Errorf("AF_XDP backend: %w", err)
@@ -298,7 +300,18 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return err
 	}
 	late.set(d)
-	rl := &reloader{path: o.config, apply: d.Reload, log: log}
+	// A reloaded configuration may map other interfaces to AF_XDP.
+	reloaded := make(chan *config.Config, 1)
+	apply := func(nc *config.Config) []string {
+		changes := d.Reload(nc)
+		select {
+		case <-reloaded: // superseded (or nobody follows interfaces)
+		default:
+		}
+		reloaded <- nc // reloads are serialised: never blocks
+		return changes
+	}
+	rl := &reloader{path: o.config, apply: apply, log: log}
 	reload := rl.reload
 
 	if err := os.MkdirAll(filepath.Dir(o.api), 0o755); err != nil {
@@ -349,6 +362,13 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 				xdpErr = fmt.Errorf("AF_XDP backend: %w", err)
 				cancel()
 			}
+		}()
+	}
+	if xb != nil || len(vrfs) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			followInterfaces(runCtx, cfg, reloaded, xb, vrfs, vethWarned, 100*time.Millisecond, log)
 		}()
 	}
 	go func() {
