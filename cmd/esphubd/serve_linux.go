@@ -24,6 +24,7 @@ import (
 	"github.com/esphub/esphub/control"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/dataplane/portable"
 	"github.com/esphub/esphub/dataplane/xdp"
 	"github.com/esphub/esphub/ike/transport"
@@ -181,7 +182,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err != nil {
 		return err
 	}
-	log.Info("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason)
+	log.Info("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason, "esp_gcm", esp.GCMImplementation())
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		log.Warn("IPv4 forwarding is off: hosts behind this router cannot use the tunnels (sysctl net.ipv4.ip_forward=1)")
 	}
