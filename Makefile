@@ -14,7 +14,7 @@ DEB_GEN   := clang llvm libbpf-dev gcc-multilib linux-libc-dev
 TEST_TIMEOUT ?= 18m
 FUZZTIME  ?= 5s
 
-.PHONY: all build test test-unit lint vet generate deps deps-generate fuzz-smoke demo bench bench-go clean
+.PHONY: all build test test-unit lint vet generate deps deps-generate fuzz-smoke demo bench bench-readme bench-go clean
 
 all: build
 
@@ -58,6 +58,11 @@ demo: build
 
 bench: build
 	$(BIN)/esphub-bench -v -out bench/results
+
+# Copies the summary of the newest full report in bench/results into the
+# README's "Latest figures" table (measures nothing).
+bench-readme: build
+	$(BIN)/esphub-bench -readme README.md -from bench/results
 
 # Go micro-benchmarks of every package (packet path, crypto, codecs), with allocations.
 bench-go:

@@ -12,12 +12,17 @@
 // on: the generator seals every packet just before sending it.
 //
 // Scenarios return Results; a Report collects them with the machine's facts
-// and renders them. Every packet-rate figure is the median of Options.Runs
+// and renders them. The Markdown report opens with a summary of headline
+// figures (WriteSummary), which is also what the README shows: ReplaceSummary
+// puts it between the README's markers (esphub-bench -readme, make
+// bench-readme), from the newest full report (LatestFullReport). Every packet-rate figure is the median of Options.Runs
 // runs with the minimum and maximum beside it. CPU per packet is the CPU time
 // of the thread doing the work (getrusage RUSAGE_THREAD, user+sys) divided by
 // the packets it handled, so that other load on a shared machine does not
 // inflate it; for a backend whose workers are not the measuring thread, it
-// is the process's CPU minus the generator's and the sink's threads. Kernel
+// is the process's CPU minus the generator's and the sink's threads, whose
+// own CPU each packet row reports too (percent of a core: what the device
+// under test did not get on a small machine). Kernel
 // work charged to other threads (softirq on the peer's CPU) is not in it.
 //
 // The package never exits or parses flags; cmd/esphub-bench does. Functions

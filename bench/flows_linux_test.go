@@ -15,12 +15,10 @@ func TestFlowsOnOwnerQueues(t *testing.T) {
 	for _, c := range []xdpCase{
 		{kind: kindEncrypt, workers: 1}, {kind: kindEncrypt, workers: 2}, {kind: kindDecrypt, workers: 2},
 		{kind: kindDecrypt, portable: true, workers: 2}, {kind: kindHairpin, workers: 1},
+		{kind: kindHairpin, workers: 2}, {kind: kindHairpin, portable: true, workers: 2},
 	} {
 		fs := flowsFor(c, 101)
 		want := max(c.workers, 1)
-		if c.kind == kindHairpin {
-			want = 1
-		}
 		if len(fs) != want {
 			t.Errorf("%s w%d: %d flows, want %d", c.path(), c.workers, len(fs), want)
 		}
@@ -35,6 +33,10 @@ func TestFlowsOnOwnerQueues(t *testing.T) {
 			}
 			if !f.prefix.Contains(f.dst) || !lanB.Contains(f.dst) {
 				t.Errorf("flow %d: destination %v outside %v or %v", i, f.dst, f.prefix, lanB)
+			}
+			if o := f.hairpinOut(len(fs)); c.kind == kindHairpin && !c.portable &&
+				(int(o.spi)%n != f.queue || int(o.tunnel)%n != f.queue || o.spi>>8 != xdpSPIBase>>8) {
+				t.Errorf("%s w%d flow %d: outbound spi %#x and tunnel %d not on worker %d (or outside the sink's SPIs)", c.path(), c.workers, i, o.spi, o.tunnel, f.queue)
 			}
 			for j, g := range fs[:i] {
 				if f.prefix.Overlaps(g.prefix) || f.spi == g.spi || f.tunnel == g.tunnel {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -419,6 +420,11 @@ func (l *ikeLab) fillMemory(ctx context.Context, o *Options, daemon bool, limit 
 		full = up < n
 		withSAs, settledN := heapSettled(wait)
 		settled = settled && settledN
+		if o.MemProfile != "" {
+			if err := writeHeapProfile(fmt.Sprintf("%s-%s-%d.pprof", o.MemProfile, map[bool]string{true: "hub", false: "ike"}[daemon], up)); err != nil {
+				o.Logger.Warn("heap profile", "err", err)
+			}
+		}
 		if up == 0 {
 			return out, fmt.Errorf("memory at %d sessions: none established: %v", n, lastErr)
 		}
@@ -460,9 +466,15 @@ type fillSample struct {
 // a second after a minute more.
 func heapSettled(wait time.Duration) (uint64, bool) {
 	time.Sleep(wait)
+	step := time.Second
+	if wait == 0 {
+		// A quick run (which does not wait for timers either): its
+		// figures only show that the measurement works.
+		step = 200 * time.Millisecond
+	}
 	prev := heapInUse()
 	for range 60 {
-		time.Sleep(time.Second)
+		time.Sleep(step)
 		h := heapInUse()
 		if h >= prev || prev-h < prev/100 {
 			return min(h, prev), true
@@ -470,6 +482,20 @@ func heapSettled(wait time.Duration) (uint64, bool) {
 		prev = h
 	}
 	return prev, false
+}
+
+// writeHeapProfile writes the heap profile (as of the last collection) to
+// file.
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // heapInUse returns HeapInuse after two collections.

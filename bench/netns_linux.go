@@ -157,55 +157,6 @@ func (l *netLab) vethQueues(nsA, nameA, nsB, nameB string, subnet byte, queues i
 	return a, b, nil
 }
 
-// bridge creates bridge br0 in namespace nsBr, the shared segment of the
-// hairpin topology.
-func (l *netLab) bridge(nsBr string) error {
-	for _, args := range [][]string{
-		{"-n", nsBr, "link", "add", "br0", "type", "bridge", "ageing_time", "0"},
-		{"-n", nsBr, "link", "set", "br0", "up"},
-	} {
-		if err := ipRun(args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// bridgePort joins namespace ns to br0 in nsBr with a veth pair (name in
-// ns, "p"+name on the bridge), gives name the address 198.18.SUBNET.HOST/24
-// and a locally administered MAC, and adds a static forwarding entry so
-// that the bridge sends frames for that MAC to this port only (the
-// benchmark's sinks never transmit, so the bridge could not learn them).
-func (l *netLab) bridgePort(nsBr, ns, name string, subnet, host byte) (*end, error) {
-	e := &end{ns: ns, name: name, mac: net.HardwareAddr{0x02, 0xeb, 1, subnet, 0, host}, ip4: netip.AddrFrom4([4]byte{198, 18, subnet, host})}
-	port := "p" + name
-	for _, args := range [][]string{
-		{"-n", nsBr, "link", "add", "name", port, "type", "veth", "peer", "name", name, "address", e.mac.String(), "netns", ns},
-		{"-n", nsBr, "link", "set", port, "master", "br0", "up"},
-		{"-n", ns, "addr", "add", e.ip4.String() + "/24", "dev", name},
-		{"-n", ns, "link", "set", "dev", name, "up"},
-	} {
-		if err := ipRun(args...); err != nil {
-			return nil, err
-		}
-	}
-	if out, err := exec.Command("bridge", "-n", nsBr, "fdb", "replace", e.mac.String(), "dev", port, "master", "static").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("bridge fdb for %s: %w: %s", name, err, strings.TrimSpace(string(out)))
-	}
-	err := inNetns(ns, func() error {
-		ifi, err := net.InterfaceByName(name)
-		if err != nil {
-			return err
-		}
-		e.ifindex = ifi.Index
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %w", name, err)
-	}
-	return e, nil
-}
-
 // neigh adds a permanent neighbour entry on e: addr is at mac.
 func (e *end) neigh(addr netip.Addr, mac net.HardwareAddr) error {
 	return ipRun("-n", e.ns, "neigh", "replace", addr.String(), "lladdr", mac.String(), "dev", e.name, "nud", "permanent")

@@ -16,12 +16,8 @@ func platformSteps() []step {
 		{ScenarioESP, "af_xdp decrypt, 2 workers", xdpStep(xdpCase{kind: kindDecrypt, workers: 2})},
 		{ScenarioESP, "portable encrypt, 2 workers", xdpStep(xdpCase{kind: kindEncrypt, portable: true, workers: 2})},
 		{ScenarioESP, "portable decrypt, 2 workers", xdpStep(xdpCase{kind: kindDecrypt, portable: true, workers: 2})},
-		{ScenarioESP, "hairpin, 2 workers", func(_ context.Context, o *Options) ([]Result, error) {
-			return []Result{
-				{Scenario: ScenarioESP, Path: PathXDPHairpin, Workers: 2, Skipped: hairpin2Reason},
-				{Scenario: ScenarioESP, Path: PathPortableHairpin, Workers: 2, Skipped: hairpin2PortableReason},
-			}, nil
-		}},
+		{ScenarioESP, "af_xdp hairpin, 2 workers", xdpStep(xdpCase{kind: kindHairpin, workers: 2})},
+		{ScenarioESP, "portable hairpin, 2 workers", xdpStep(xdpCase{kind: kindHairpin, portable: true, workers: 2})},
 		{ScenarioTCP, "iperf3 through esphub af_xdp", xdpTCP},
 		{ScenarioTCP, "iperf3 through esphubd af_xdp", daemonTCP},
 		{ScenarioTCP, "iperf3 through esphub portable", portableTCP},
@@ -31,13 +27,6 @@ func platformSteps() []step {
 		{ScenarioShortcut, "time to shortcut", shortcutLatency},
 	}
 }
-
-// hairpin2Reason and hairpin2PortableReason say why the hairpin has no
-// two-worker rows.
-const (
-	hairpin2Reason         = "the hairpin's inbound SA and outbound tunnel belong to different AF_XDP workers (SPI and tunnel ID modulo 2), so every packet would cross the hand-off ring, and the bridge in front of the hub picks its queue by hash, not by SA; the row would measure the hand-off, not two workers' scaling (not built)"
-	hairpin2PortableReason = "a single hairpin flow arrives on one UDP socket; a second reader goroutine would only contend for it (the 2-worker portable decrypt row shows that case), so not built"
-)
 
 // xdpStep is the step of one AF_XDP-topology case.
 func xdpStep(c xdpCase) func(context.Context, *Options) ([]Result, error) {

@@ -86,6 +86,11 @@ type Result struct {
 	CPUNsPerPkt Stat `json:"cpu_ns_per_packet,omitzero"`
 	OfferedPPS  Stat `json:"offered_pps,omitzero"`
 	LossPct     Stat `json:"loss_percent,omitzero"`
+	// GenCPUPct and SinkCPUPct are the generator's and the sink's CPU in
+	// percent of one core while the row was measured: what they took from
+	// the cores the device under test shares with them.
+	GenCPUPct  Stat `json:"generator_cpu_percent,omitzero"`
+	SinkCPUPct Stat `json:"sink_cpu_percent,omitzero"`
 
 	// Value and Unit carry measurements that are not packet rates
 	// (Mbit/s of TCP, handshakes/s, bytes per session, milliseconds).
@@ -331,6 +336,13 @@ func (r *Report) WriteMarkdown(w io.Writer, plotFile string) error {
 		b.WriteString(" (quick: one size, one run each; figures are indicative only)")
 	}
 	fmt.Fprintf(&b, ". Duration %s.\n\n", r.Duration.Round(time.Second))
+	// The summary first: the README's table is this section (esphub-bench
+	// -readme copies it there).
+	b.WriteString("## Summary\n\n")
+	if err := r.WriteSummary(&b, ""); err != nil {
+		return err
+	}
+	b.WriteString("\n")
 	b.WriteString("## Machine\n\n| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| CPU | %s (%d logical cores, %d physical) |\n", m.CPUModel, m.LogicalCores, m.PhysicalCores)
 	fmt.Fprintf(&b, "| CPU flags that matter | %s |\n", strings.Join(m.RelevantFlags, " "))
@@ -387,6 +399,12 @@ func (r *Report) WriteMarkdown(w io.Writer, plotFile string) error {
 					notes = append(notes, gen)
 				}
 			}
+			if !x.GenCPUPct.IsZero() {
+				gen := fmt.Sprintf("gen / sink CPU %% is the CPU time of the generator's and the sink's threads in percent of one core (medians): on this %d-core machine that is CPU the device under test did not get.", r.Machine.LogicalCores)
+				if !slices.Contains(notes, gen) {
+					notes = append(notes, gen)
+				}
+			}
 			if x.GeneratorBound {
 				gb := "The generator was the bottleneck for the rows marked (gen): the path under test kept up with all it was offered."
 				if !slices.Contains(notes, gb) {
@@ -416,21 +434,36 @@ func isPacketScenario(rows []Result) bool {
 }
 
 func (r *Report) packetTable(b *strings.Builder, rows []Result) {
-	b.WriteString("| path | size (B) | workers | pps median (min–max) | Gbit/s | CPU ns/pkt | offered pps | loss % | vs I/O ceiling | vs crypto ceiling |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| path | size (B) | workers | pps median (min–max) | Gbit/s | CPU ns/pkt | offered pps | loss % | gen / sink CPU % | vs I/O ceiling | vs crypto ceiling |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range rows {
 		if x.Skipped != "" {
-			fmt.Fprintf(b, "| %s | %s | %s | not measured: %s | | | | | | |\n", x.Path, x.Size, workers(x.Workers), x.Skipped)
+			fmt.Fprintf(b, "| %s | %s | %s | not measured: %s | | | | | | | |\n", x.Path, x.Size, workers(x.Workers), x.Skipped)
 			continue
 		}
 		pps := fmtStat(x.PPS)
 		if x.GeneratorBound {
 			pps += " (gen)"
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Path, x.Size, workers(x.Workers), pps,
-			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.OfferedPPS), fmtStat(x.LossPct), r.ioRatio(x), r.cryptoRatio(x))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Path, x.Size, workers(x.Workers), pps,
+			fmtStat(x.Gbps), fmtStat(x.CPUNsPerPkt), fmtStat(x.OfferedPPS), fmtStat(x.LossPct), genSinkCPU(x), r.ioRatio(x), r.cryptoRatio(x))
 	}
 	b.WriteString("\n")
+}
+
+// genSinkCPU formats the generator's and the sink's median CPU, "" for
+// rows without them.
+func genSinkCPU(x Result) string {
+	if x.GenCPUPct.IsZero() && x.SinkCPUPct.IsZero() {
+		return ""
+	}
+	f := func(s Stat) string {
+		if s.IsZero() {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", s.Median)
+	}
+	return f(x.GenCPUPct) + " / " + f(x.SinkCPUPct)
 }
 
 func workers(n int) string {

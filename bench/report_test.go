@@ -32,7 +32,7 @@ func TestSummarize(t *testing.T) {
 
 func TestPacketResult(t *testing.T) {
 	s := []Sample{
-		{Packets: 1000, Bytes: 64000, Offered: 1000, Elapsed: time.Millisecond, CPU: 500 * time.Microsecond},
+		{Packets: 1000, Bytes: 64000, Offered: 1000, Elapsed: time.Millisecond, CPU: 500 * time.Microsecond, GenCPU: 900 * time.Microsecond, SinkCPU: 200 * time.Microsecond},
 		{Packets: 2000, Bytes: 128000, Offered: 2500, Elapsed: time.Millisecond},
 		{Packets: 3000, Bytes: 192000, Offered: 3000, Elapsed: time.Millisecond, CPU: time.Millisecond},
 	}
@@ -50,6 +50,10 @@ func TestPacketResult(t *testing.T) {
 	if math.Abs(r.LossPct.Max-20) > 1e-9 || r.LossPct.Min != 0 {
 		t.Errorf("loss %+v", r.LossPct)
 	}
+	// Generator and sink CPU measured on one run: 90% and 20% of a core.
+	if r.GenCPUPct.N != 1 || math.Abs(r.GenCPUPct.Median-90) > 1e-9 || math.Abs(r.SinkCPUPct.Median-20) > 1e-9 {
+		t.Errorf("generator %+v sink %+v", r.GenCPUPct, r.SinkCPUPct)
+	}
 }
 
 func sampleReport() *Report {
@@ -59,7 +63,8 @@ func sampleReport() *Report {
 	r.Add(
 		Result{Scenario: ScenarioCrypto, Path: PathGCMSeal, Size: "64", PPS: st(7e6), Gbps: st(3.6)},
 		Result{Scenario: ScenarioIO, Path: PathXDPForward, Size: "64", PPS: st(300e3), Gbps: st(0.15)},
-		Result{Scenario: ScenarioESP, Path: PathXDPEncrypt, Size: "64", Workers: 1, PPS: st(240e3), Gbps: st(0.12), GeneratorBound: true},
+		Result{Scenario: ScenarioESP, Path: PathXDPEncrypt, Size: "64", Workers: 1, PPS: st(240e3), Gbps: st(0.12), GeneratorBound: true,
+			GenCPUPct: st(95), SinkCPUPct: st(30)},
 		Result{Scenario: ScenarioESP, Path: PathXDPDecrypt, Size: "1400", Workers: 1, Skipped: "backend missing"},
 		Result{Scenario: ScenarioSwan, Path: PathTCPSwan, Value: st(300), Unit: "Mbit/s"},
 		Result{Scenario: ScenarioTCP, Path: PathTCPEsphub, Value: st(900), Unit: "Mbit/s"},
@@ -110,7 +115,8 @@ func TestMarkdown(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"| af_xdp encrypt | 64 | 1 | 240k (216k–264k) (gen) |",
-		"| 80% | 3% |", // vs I/O ceiling, vs crypto ceiling
+		"| 95 / 30 | 80% | 3% |", // gen / sink CPU, vs I/O ceiling, vs crypto ceiling
+		"gen / sink CPU % is the CPU time of the generator's and the sink's threads in percent of one core (medians): on this 2-core machine",
 		"not measured: backend missing",
 		"## 7. Spoke-to-spoke time to shortcut\n\nNot measured yet.",
 		"The generator was the bottleneck",

@@ -22,6 +22,10 @@ type Options struct {
 	Sizes []string
 	// Scenarios to run by number (default all).
 	Scenarios []int
+	// Parts, when set, runs only the parts of the selected scenarios whose
+	// name contains one of these strings (case-insensitive), e.g.
+	// "hairpin" or "esphubd": to re-measure a few rows without the rest.
+	Parts []string
 	// Sessions are the session counts of the memory-per-session
 	// measurement (default 1,000, 10,000, 50,000; 200 when Quick).
 	Sessions []int
@@ -32,7 +36,11 @@ type Options struct {
 	Root, Esphubd string
 	// Command is recorded in the report as the way to reproduce it.
 	Command string
-	Logger  *slog.Logger
+	// MemProfile, when set, is a path prefix: scenario 6's memory
+	// measurement writes a heap profile of the process at each session
+	// count, to MemProfile-PATH-N.pprof, for go tool pprof.
+	MemProfile string
+	Logger     *slog.Logger
 }
 
 // QuickSize is the packet size of a quick run.
@@ -68,8 +76,29 @@ func (o *Options) defaults() {
 	}
 }
 
-func (o *Options) want(n int) bool {
-	return len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, n)
+func (o *Options) want(st step) bool {
+	if len(o.Scenarios) > 0 && !slices.Contains(o.Scenarios, st.scenario) {
+		return false
+	}
+	if len(o.Parts) == 0 {
+		return true
+	}
+	for _, p := range o.Parts {
+		if strings.Contains(strings.ToLower(st.name), strings.ToLower(strings.TrimSpace(p))) {
+			return true
+		}
+	}
+	return false
+}
+
+// PartNames returns the names of the benchmark's parts by scenario, in the
+// order a run takes them: what Options.Parts selects from.
+func PartNames() map[int][]string {
+	out := map[int][]string{}
+	for _, st := range steps() {
+		out[st.scenario] = append(out[st.scenario], st.name)
+	}
+	return out
 }
 
 // step is one part of the run: a scenario (or a part of one) that returns
@@ -105,7 +134,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	rep := &Report{Started: time.Now(), Command: o.Command, Quick: o.Quick, Machine: CollectMachine()}
 	for _, st := range steps() {
-		if !o.want(st.scenario) {
+		if !o.want(st) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

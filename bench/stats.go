@@ -52,6 +52,19 @@ type Sample struct {
 	// CPU is the CPU time (user+sys) of the thread(s) doing the measured
 	// work; zero when not measured.
 	CPU time.Duration
+	// GenCPU and SinkCPU are the CPU times of the traffic generator's and
+	// the sink's threads during the run (zero when there are none): CPU
+	// that, on a small machine, the device under test did not get.
+	GenCPU, SinkCPU time.Duration
+}
+
+// cpuPct returns d as a percentage of one core over the sample's elapsed
+// time, NaN when d is zero.
+func (s Sample) cpuPct(d time.Duration) float64 {
+	if d == 0 || s.Elapsed <= 0 {
+		return math.NaN()
+	}
+	return float64(d) / float64(s.Elapsed) * 100
 }
 
 // PPS returns packets per second.
@@ -80,7 +93,7 @@ func (s Sample) Loss() float64 {
 // PacketResult summarizes samples into a Result for one path and size.
 func PacketResult(scenario int, path, size string, samples []Sample) Result {
 	r := Result{Scenario: scenario, Path: path, Size: size, Runs: len(samples)}
-	var pps, gbps, cpu, off, loss []float64
+	var pps, gbps, cpu, off, loss, gen, sink []float64
 	for _, s := range samples {
 		if s.Elapsed <= 0 {
 			continue
@@ -88,6 +101,8 @@ func PacketResult(scenario int, path, size string, samples []Sample) Result {
 		pps = append(pps, s.PPS())
 		gbps = append(gbps, s.Gbps())
 		cpu = append(cpu, s.CPUPerPacket())
+		gen = append(gen, s.cpuPct(s.GenCPU))
+		sink = append(sink, s.cpuPct(s.SinkCPU))
 		if s.Offered > 0 {
 			off = append(off, float64(s.Offered)/s.Elapsed.Seconds())
 			loss = append(loss, s.Loss()*100)
@@ -95,5 +110,6 @@ func PacketResult(scenario int, path, size string, samples []Sample) Result {
 	}
 	r.PPS, r.Gbps, r.CPUNsPerPkt = Summarize(pps), Summarize(gbps), Summarize(cpu)
 	r.OfferedPPS, r.LossPct = Summarize(off), Summarize(loss)
+	r.GenCPUPct, r.SinkCPUPct = Summarize(gen), Summarize(sink)
 	return r
 }

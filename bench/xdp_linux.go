@@ -32,10 +32,18 @@ import (
 // program on s0 and counts, in AF_XDP sockets, what arrives, checking every
 // frame. Generator and sink each run on their own OS thread.
 //
-// The hub hairpin puts the generator, the hub's WAN and the sink on one
-// bridge (a fourth namespace) instead: spoke A (the generator) sends ESP to
-// the hub, which decrypts it, routes it into spoke B's tunnel, encrypts it
-// again and sends it to spoke B (the sink).
+// The hub hairpin has two namespaces: the hub (dut, WAN d0) and the spokes
+// (gen), joined by one veth pair with a queue per worker:
+//
+//	spokes (g0) ── 198.18.101.0/24 ── (d0) hub
+//
+// Spoke A_k (the generator, 198.18.101.10+k) sends ESP to the hub, which
+// decrypts it, routes it into spoke B_k's tunnel, encrypts it again and
+// sends it back out of d0 to spoke B_k (198.18.101.20+k), which is the sink
+// on g0. Generator and sink share g0's AF_XDP sockets, one per queue (a
+// queue takes one UMEM), and take turns on them under a lock. A veth hands
+// a frame sent on queue k to its peer's queue k, so flow k stays on worker
+// k both ways: no bridge re-hashes it onto another queue.
 
 // xdpKind is what the DUT does with each packet.
 type xdpKind int
@@ -81,12 +89,27 @@ const xdpMTU = 1600
 // and the sink accepts ESP whose SPI shares the upper 24 bits.
 const xdpSPIBase = 0xbe000100
 
-// Hairpin spoke addresses on the shared segment 198.18.101.0/24.
-var (
-	hairpinSpokeA = netip.MustParseAddr("198.18.101.10")
-	hairpinSpokeB = netip.MustParseAddr("198.18.101.20")
-	spokeALAN     = netip.MustParsePrefix("198.18.10.0/24")
-)
+// spokeALAN is the hairpin's spoke-A LAN, the inner packets' source
+// (innerSrc); with several flows each spoke A_k has a part of it.
+var spokeALAN = netip.MustParsePrefix("198.18.10.0/24")
+
+// hairpinSpokeA and hairpinSpokeB return the WAN addresses of flow k's
+// spokes: A_k sends (the generator), B_k receives (the sink).
+func hairpinSpokeA(k int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 101, byte(10 + k)}) }
+func hairpinSpokeB(k int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 101, byte(20 + k)}) }
+
+// splitPrefix returns part k of p cut into n equal parts (n a power of
+// two): p itself when n is 1.
+func splitPrefix(p netip.Prefix, k, n int) netip.Prefix {
+	bits := 0
+	for 1<<bits < n {
+		bits++
+	}
+	a := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(a[:]) | uint32(k)<<(32-p.Bits()-bits)
+	binary.BigEndian.PutUint32(a[:], v)
+	return netip.PrefixFrom(netip.AddrFrom4(a), p.Bits()+bits)
+}
 
 // flow is one tunnel's share of the traffic. With two AF_XDP workers the
 // DUT runs two tunnels, and the generator sends each one's packets on the
@@ -102,11 +125,17 @@ type flow struct {
 	dst    netip.Addr         // inner destination the generator uses
 }
 
+// hairpinOut returns the hub's side of flow f toward spoke B in a hairpin
+// of n flows: tunnel and outbound SPI are f's plus n, so that the worker
+// owning f's inbound SA (SPI mod n) owns the outbound tunnel too.
+func (f flow) hairpinOut(n int) flow {
+	f.tunnel += dataplane.TunnelID(n)
+	f.spi += uint32(n)
+	return f
+}
+
 func flowsFor(c xdpCase, peerNet byte) []flow {
 	n := max(c.workers, 1)
-	if c.kind == kindHairpin {
-		n = 1
-	}
 	out := make([]flow, n)
 	for k := range out {
 		f := flow{tunnel: dataplane.TunnelID(10 + k), spi: xdpSPIBase + uint32(k),
@@ -165,6 +194,11 @@ type xdpTopo struct {
 	// fresh sequence number and the DUT runs with anti-replay on.
 	sealer *EnginePair
 
+	// shared is set when generator and sink use the same sockets (the
+	// hairpin's g0); ioMu then serializes their use of sockets and UMEM.
+	shared bool
+	ioMu   sync.Mutex
+
 	stop     atomic.Bool
 	wg       sync.WaitGroup
 	sinkGood atomic.Uint64
@@ -204,34 +238,25 @@ func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	nsS, err := lab.ns("sink")
-	if err != nil {
-		return nil, err
+	var nsS string
+	if c.kind != kindHairpin {
+		if nsS, err = lab.ns("sink"); err != nil {
+			return nil, err
+		}
 	}
 	q := c.queues()
 	if c.kind == kindHairpin {
-		nsW, err := lab.ns("wan")
-		if err != nil {
+		// Spokes A and B both live on g0, the hub WAN's veth peer.
+		if t.g0, t.d0, err = lab.vethQueues(nsG, "g0", nsD, "d0", 101, q); err != nil {
 			return nil, err
 		}
-		if err := lab.bridge(nsW); err != nil {
-			return nil, err
-		}
-		if t.g0, err = lab.bridgePort(nsW, nsG, "g0", 101, 10); err != nil {
-			return nil, err
-		}
-		if t.d0, err = lab.bridgePort(nsW, nsD, "d0", 101, 1); err != nil {
-			return nil, err
-		}
-		if t.s0, err = lab.bridgePort(nsW, nsS, "s0", 101, 20); err != nil {
-			return nil, err
-		}
-		// The hub reaches spoke A at the generator and spoke B at the sink.
-		if err := t.d0.neigh(hairpinSpokeA, t.g0.mac); err != nil {
-			return nil, err
-		}
-		if err := t.d0.neigh(hairpinSpokeB, t.s0.mac); err != nil {
-			return nil, err
+		t.s0, t.shared = t.g0, true
+		for k := range c.workers {
+			for _, a := range []netip.Addr{hairpinSpokeA(k), hairpinSpokeB(k)} {
+				if err := t.d0.neigh(a, t.g0.mac); err != nil {
+					return nil, err
+				}
+			}
 		}
 	} else {
 		if t.g0, t.d0, err = lab.vethQueues(nsG, "g0", nsD, "d0", 101, q); err != nil {
@@ -244,21 +269,13 @@ func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 	// MTU 1600 on every link: IMIX's 1500-byte packets become about 1560
 	// bytes of ESP, which a 1500-byte link would drop (the lab stands for
 	// an underlay that carries full-size tunnelled packets).
-	links := []*end{t.g0, t.d0, t.s0}
+	links := []*end{t.g0, t.d0}
 	if t.d1 != nil {
-		links = append(links, t.d1)
+		links = append(links, t.d1, t.s0)
 	}
 	for _, e := range links {
 		if err := ipRun("-n", e.ns, "link", "set", "dev", e.name, "mtu", strconv.Itoa(xdpMTU)); err != nil {
 			return nil, err
-		}
-	}
-	if c.kind == kindHairpin {
-		nsW := lab.nss[len(lab.nss)-1]
-		for _, dev := range []string{"pg0", "pd0", "ps0", "br0"} {
-			if err := ipRun("-n", nsW, "link", "set", "dev", dev, "mtu", strconv.Itoa(xdpMTU)); err != nil {
-				return nil, err
-			}
 		}
 	}
 	t.flows = flowsFor(c, map[bool]byte{true: 101, false: 102}[c.seals()])
@@ -272,8 +289,13 @@ func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 	}
 
 	// Generator: a UMEM and one TX socket per queue; no program (copy-mode
-	// TX needs none).
-	if t.gen.umem, err = afxdp.NewUMEM(afxdp.UMEMConfig{Frames: 8192}); err != nil {
+	// TX needs none). Shared with the sink, the UMEM also feeds the
+	// sockets' fill rings.
+	genFrames := 8192
+	if t.shared {
+		genFrames = 16384
+	}
+	if t.gen.umem, err = afxdp.NewUMEM(afxdp.UMEMConfig{Frames: genFrames}); err != nil {
 		return nil, fmt.Errorf("generator umem: %w", err)
 	}
 	if err = inNetns(nsG, func() error {
@@ -294,7 +316,12 @@ func newXDPTopo(c xdpCase) (t *xdpTopo, err error) {
 	if c.kind == kindEncrypt || c.kind == kindHairpin {
 		sinkRole = bpf.RoleWAN
 	}
-	if err = openXDPNode(&t.sink, t.s0, sinkRole, q, nil, 0); err != nil {
+	if t.shared {
+		err = shareXDPNode(&t.sink, t.s0, sinkRole, t.gen.socks)
+	} else {
+		err = openXDPNode(&t.sink, t.s0, sinkRole, q, nil, 0)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
 	if c.seals() {
@@ -375,6 +402,40 @@ func openXDPNode(n *xdpNode, e *end, role bpf.Role, queues int, out *end, frames
 	return nil
 }
 
+// shareXDPNode makes n receive on sockets another node opened (and owns) on
+// e: it loads the steering program, attaches it to e and registers the
+// sockets by queue. n.umem stays nil, so closing n leaves the sockets to
+// their owner.
+func shareXDPNode(n *xdpNode, e *end, role bpf.Role, socks []*afxdp.Socket) error {
+	var err error
+	if n.steer, err = bpf.Load(bpf.Options{}); err != nil {
+		return fmt.Errorf("load steering: %w", err)
+	}
+	err = inNetns(e.ns, func() error {
+		var err error
+		if role == bpf.RoleWAN {
+			_, err = n.steer.AttachWAN(e.ifindex, bpf.AttachDriver)
+		} else {
+			_, err = n.steer.AttachLAN(e.ifindex, 0, bpf.AttachDriver)
+		}
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", e.name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n.socks = socks
+	for i, s := range socks {
+		if err := n.steer.RegisterSocket(e.ifindex, i, s.FD()); err != nil {
+			return fmt.Errorf("register socket: %w", err)
+		}
+		s.Refill()
+	}
+	return nil
+}
+
 // benchKey is the AES-128-GCM key and salt of every scenario SA.
 func benchKey() []byte {
 	key := make([]byte, 20)
@@ -391,10 +452,7 @@ func benchKey() []byte {
 func (t *xdpTopo) setupSealer() error {
 	s := dataplane.NewEngine(dataplane.Options{})
 	for k, f := range t.flows {
-		peer := f.peer
-		if t.c.kind == kindHairpin {
-			peer = hairpinSpokeA
-		}
+		peer := f.peer // spoke A_k for the hairpin (flowsFor's 198.18.101.10+k)
 		for _, step := range []func() error{
 			func() error {
 				tc := dataplane.TunnelConfig{ID: f.tunnel, Mode: dataplane.ModeIPsec, Local: peer, Remote: t.d0.ip4, Encap: t.c.portable}
@@ -451,28 +509,34 @@ func (t *xdpTopo) program(c dataplane.Control) error {
 		}
 		add(func() error { return c.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopHost}) })
 	case kindHairpin:
-		// Spoke A's tunnel (inbound SA) and spoke B's (outbound SA): what
-		// arrives from A for B's LAN is routed into B's tunnel.
-		in, out := t.flows[0], t.flows[0]
-		out.tunnel, out.spi = in.tunnel+1, in.spi+1
-		add(func() error {
-			return c.AddTunnel(dataplane.TunnelConfig{ID: in.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeA, Encap: encap})
-		})
-		add(func() error {
-			return c.AddTunnel(dataplane.TunnelConfig{ID: out.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeB, Encap: encap})
-		})
-		add(func() error {
-			return c.AddSA(dataplane.SAConfig{SPI: in.spi, Direction: dataplane.Inbound, Tunnel: in.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
-		})
-		add(func() error {
-			return c.AddSA(dataplane.SAConfig{SPI: out.spi, Direction: dataplane.Outbound, Tunnel: out.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
-		})
-		add(func() error {
-			return c.AddRoute(0, spokeALAN, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: in.tunnel})
-		})
-		add(func() error {
-			return c.AddRoute(0, lanB, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: out.tunnel})
-		})
+		// Per flow, spoke A_k's tunnel (inbound SA) and spoke B_k's
+		// (outbound SA): what arrives from A_k for B_k's LAN is routed into
+		// B_k's tunnel. B_k's tunnel ID and SPI are A_k's plus the flow
+		// count, so both are k modulo the worker count: one worker owns
+		// the flow's inbound SA and outbound tunnel, and no packet is
+		// handed between workers.
+		n := len(t.flows)
+		for k, in := range t.flows {
+			out := in.hairpinOut(n)
+			add(func() error {
+				return c.AddTunnel(dataplane.TunnelConfig{ID: in.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeA(k), Encap: encap})
+			})
+			add(func() error {
+				return c.AddTunnel(dataplane.TunnelConfig{ID: out.tunnel, Mode: dataplane.ModeIPsec, Local: t.d0.ip4, Remote: hairpinSpokeB(k), Encap: encap})
+			})
+			add(func() error {
+				return c.AddSA(dataplane.SAConfig{SPI: in.spi, Direction: dataplane.Inbound, Tunnel: in.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+			})
+			add(func() error {
+				return c.AddSA(dataplane.SAConfig{SPI: out.spi, Direction: dataplane.Outbound, Tunnel: out.tunnel, Algorithm: esp.AESGCM16, EncKey: key})
+			})
+			add(func() error {
+				return c.AddRoute(0, splitPrefix(spokeALAN, k, n), dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: in.tunnel})
+			})
+			add(func() error {
+				return c.AddRoute(0, in.prefix, dataplane.NextHop{Kind: dataplane.NextHopTunnel, Tunnel: out.tunnel})
+			})
+		}
 	}
 	for _, f := range steps {
 		if err := f(); err != nil {
@@ -671,6 +735,9 @@ func (t *xdpTopo) runSink() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	u := t.sink.umem
+	if t.shared {
+		u = t.gen.umem
+	}
 	descs := make([]afxdp.Desc, batchSize)
 	poll := afxdp.NewPoller(t.sink.socks...)
 	esp := t.c.kind == kindEncrypt || t.c.kind == kindHairpin
@@ -681,6 +748,7 @@ func (t *xdpTopo) runSink() {
 			t.sinkCPU.Store(int64(ThreadCPU()))
 		}
 		got := 0
+		t.lockIO()
 		for _, s := range t.sink.socks {
 			n := s.Receive(descs)
 			if n == 0 {
@@ -705,6 +773,7 @@ func (t *xdpTopo) runSink() {
 			t.sinkGood.Add(uint64(n - bad))
 			t.sinkBad.Add(uint64(bad))
 		}
+		t.unlockIO()
 		if got == 0 {
 			t.sinkCPU.Store(int64(ThreadCPU()))
 			poll.Wait(time.Millisecond)
@@ -745,8 +814,10 @@ func (t *xdpTopo) generate(d time.Duration) (sent uint64, elapsed, cpu time.Dura
 		}
 		fi := round % len(t.flows)
 		s, inner := t.gen.socks[t.flows[fi].queue], t.inner[fi]
+		t.lockIO()
 		s.Complete()
 		m := u.Alloc(tx)
+		t.unlockIO()
 		k := next[fi]
 		ok = ok[:0]
 		if t.sealer == nil {
@@ -775,7 +846,9 @@ func (t *xdpTopo) generate(d time.Duration) (sent uint64, elapsed, cpu time.Dura
 				off := p.Offset() - 14
 				if p.Verdict != dataplane.VerdictUnderlay || off < 0 || !u.SetFrameData(&tx[i], off, 14+p.Len()) {
 					t.genBad++
+					t.lockIO()
 					u.Release(tx[i : i+1])
+					t.unlockIO()
 					continue
 				}
 				e := frames[i][off:]
@@ -786,29 +859,49 @@ func (t *xdpTopo) generate(d time.Duration) (sent uint64, elapsed, cpu time.Dura
 			}
 		}
 		next[fi] = k
+		t.lockIO()
 		took := s.Transmit(ok)
 		u.Release(ok[took:])
-		sent += uint64(took)
 		if took < len(ok) || m == 0 {
 			s.Flush()
+			t.unlockIO()
 			runtime.Gosched()
+		} else {
+			t.unlockIO()
 		}
+		sent += uint64(took)
 	}
 	elapsed = time.Since(start)
 	// Let the TX rings drain so their packets count as offered in this run.
 	for i := 0; i < 200; i++ {
 		pending := 0
+		t.lockIO()
 		for _, s := range t.gen.socks {
 			s.Flush()
 			s.Complete()
 			pending += s.TXPending()
 		}
+		t.unlockIO()
 		if pending == 0 {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
 	return sent, elapsed, ThreadCPU() - cpu0
+}
+
+// lockIO and unlockIO serialize generator and sink on shared sockets; they
+// do nothing when each has its own.
+func (t *xdpTopo) lockIO() {
+	if t.shared {
+		t.ioMu.Lock()
+	}
+}
+
+func (t *xdpTopo) unlockIO() {
+	if t.shared {
+		t.ioMu.Unlock()
+	}
 }
 
 // waitQuiet waits until the sink count stops moving (100 ms without change,
@@ -844,7 +937,8 @@ func (t *xdpTopo) measure(d time.Duration) Sample {
 	for i := uint64(0); i < got; i++ {
 		bytes += uint64(t.sizes[i%uint64(len(t.sizes))])
 	}
-	return Sample{Packets: got, Offered: sent, Bytes: bytes, Elapsed: elapsed, CPU: cpu}
+	return Sample{Packets: got, Offered: sent, Bytes: bytes, Elapsed: elapsed, CPU: cpu,
+		GenCPU: genCPU, SinkCPU: time.Duration(t.sinkCPU.Load() - sink0)}
 }
 
 // warmUp sends until the sink sees traffic (the AF_XDP backend learns its
@@ -879,10 +973,24 @@ func (c xdpCase) harness() string {
 	switch {
 	case c.kind == kindForward:
 		return gen + " → DUT: minimal AF_XDP forwarder (one thread, two sockets on one UMEM, MAC rewrite only), XDP steering on the ingress veth → " + sink + "; gen, DUT and sink in three namespaces; CPU is the DUT thread's only"
-	case c.kind == kindHairpin && c.portable:
-		return gen + " as spoke A → bridge → hub: esphub's portable backend (ESP-in-UDP socket, one reader goroutine, no daemon) decrypts and re-encrypts into spoke B's tunnel → bridge → " + sink + " as spoke B; CPU is the process's minus the generator's and sink's threads"
 	case c.kind == kindHairpin:
-		return gen + " as spoke A → bridge → hub: esphub's AF_XDP backend (one worker, in place in UMEM, no daemon) decrypts and re-encrypts into spoke B's tunnel → bridge → " + sink + " as spoke B; CPU is the process's minus the generator's and sink's threads"
+		spokes := " as spoke A"
+		if c.workers > 1 {
+			spokes = fmt.Sprintf(" as spokes A1..A%d, one flow each", c.workers)
+		}
+		var hub string
+		switch {
+		case c.portable && c.workers > 1:
+			hub = fmt.Sprintf("esphub's portable backend (%d ESP-in-UDP sockets, ports 4500 upwards, one reader goroutine each, flow k sent to socket k; no daemon)", c.workers)
+		case c.portable:
+			hub = "esphub's portable backend (ESP-in-UDP socket, one reader goroutine, no daemon)"
+		case c.workers > 1:
+			hub = fmt.Sprintf("esphub's AF_XDP backend (%d workers, one per queue; flow k's inbound SA and spoke B_k's tunnel both owned by worker k, sent on queue k, so no hand-offs; in place in UMEM, no daemon)", c.workers)
+		default:
+			hub = "esphub's AF_XDP backend (one worker, in place in UMEM, no daemon)"
+		}
+		return gen + spokes + " → veth → hub: " + hub + " decrypts and re-encrypts into spoke B's tunnel → the same veth → " + sink +
+			" as spoke B, sharing the generator's sockets on the hub WAN's veth peer (no bridge, so each flow keeps its queue both ways); CPU is the process's minus the generator's and sink's threads"
 	case c.portable:
 		if c.workers > 1 {
 			return gen + fmt.Sprintf(" → DUT namespace with kernel forwarding and esphub's portable backend (TUN esp0 with %d reader goroutines; %d ESP-in-UDP sockets, ports 4500 upwards, one reader each, flow k sent to socket k; no daemon) → ", c.workers, c.workers) + sink + "; CPU is the process's minus the generator's and sink's threads"

@@ -19,10 +19,11 @@ import (
 func TestXDPCases(t *testing.T) {
 	testenv.Short(t)
 	testenv.NeedRoot(t)
-	testenv.NeedCommands(t, "ip", "bridge")
+	testenv.NeedCommands(t, "ip")
 	cases := []xdpCase{
 		{kind: kindDecrypt, workers: 2},
-		{kind: kindHairpin, workers: 1},
+		{kind: kindHairpin, workers: 2},
+		{kind: kindHairpin, portable: true, workers: 2},
 		{kind: kindDecrypt, portable: true, workers: 2},
 	}
 	if os.Getenv("ESPHUB_BENCH_ALL_CASES") != "" {
@@ -38,6 +39,8 @@ func TestXDPCases(t *testing.T) {
 			{kind: kindHairpin, portable: true, workers: 1},
 			{kind: kindEncrypt, portable: true, workers: 2},
 			{kind: kindDecrypt, portable: true, workers: 2},
+			{kind: kindHairpin, workers: 2},
+			{kind: kindHairpin, portable: true, workers: 2},
 		}
 	}
 	for _, c := range cases {

@@ -179,7 +179,7 @@ type Session struct {
 	Created   time.Time `json:"created"`
 
 	IKESPI   uint64             `json:"ike_spi"`
-	IKE      ike.IKESAInfo      `json:"-"`
+	IKE      ike.IKESAInfo      `json:"-"` // snapshot at setup and rekey, without Children
 	TunnelID dataplane.TunnelID `json:"tunnel_id"`
 	Local    netip.AddrPort     `json:"local"`
 	Remote   netip.AddrPort     `json:"remote"`
@@ -201,6 +201,9 @@ type Session struct {
 	SGT bool `json:"sgt_tagging,omitempty"`
 
 	plan *tunnelPlan
+	// lastRx and lastTx are the tunnel's packet counters at the last
+	// traffic report (reportTraffic), under the daemon's lock.
+	lastRx, lastTx uint64
 }
 
 // New builds the daemon for cfg. It creates the IKE engine on
@@ -326,6 +329,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.syncConnectors(nil, d.cfg)
 	d.mu.Unlock()
 	go d.nhrp.runHairpins(connCtx)
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.runLifetimes(connCtx) }()
 	mplsDone := make(chan struct{})
 	go func() { defer close(mplsDone); d.mpls.run(connCtx) }()
 	defer func() { stopConns(); <-mplsDone }()

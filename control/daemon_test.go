@@ -17,6 +17,7 @@ import (
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/control/rib"
 	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/transport"
 )
@@ -594,10 +595,10 @@ func TestShowDataplaneBackendStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(r.Text, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\n\nTunnels: 0") || strings.Contains(r.Text, "Drops by reason") {
+	if !strings.HasPrefix(r.Text, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\nESP AES-GCM: "+esp.GCMImplementation()+"\n\nTunnels: 0") || strings.Contains(r.Text, "Drops by reason") {
 		t.Errorf("text:\n%s", r.Text)
 	}
-	if in, ok := r.Data.(DataplaneInfo); !ok || in.BackendStatus != (report{Queues: 2}) {
+	if in, ok := r.Data.(DataplaneInfo); !ok || in.BackendStatus != (report{Queues: 2}) || in.ESPGCM != esp.GCMImplementation() {
 		t.Errorf("data %#v", r.Data)
 	}
 }
@@ -637,5 +638,62 @@ func TestNewSessionReplacesOlderOfSameIdentity(t *testing.T) {
 	waitFor(t, "no session on the hub", func() bool { return len(hub.d.Sessions()) == 0 })
 	if n := indexed(); n != 0 {
 		t.Errorf("%d sessions still indexed by identity after all went down", n)
+	}
+}
+
+// TestKilobyteLifetimeRekeys checks that a Child SA whose kilobyte
+// lifetime the dataplane reports crossed is rekeyed, once, and that the
+// session ends up on a new Child SA on both sides with an outbound SA and
+// its routes. With both ends reporting (as both ends of a busy tunnel do)
+// the IKE initiator (the spoke) rekeys; with only the hub reporting (a peer
+// that does not count bytes) the hub does, after responderRekeyDelay.
+func TestKilobyteLifetimeRekeys(t *testing.T) {
+	delay := responderRekeyDelay
+	responderRekeyDelay = 200 * time.Millisecond
+	t.Cleanup(func() { responderRekeyDelay = delay })
+	for _, both := range []bool{true, false} {
+		net := transport.NewMemNetwork(transport.MemOptions{})
+		hub := startSide(t, net, "198.18.0.2", parse(t, "hub.cfg", hubCfg))
+		spoke := startSide(t, net, "198.18.1.2", parse(t, "s1.cfg", spokeCfg))
+		waitFor(t, "sessions", func() bool { return len(hub.d.Sessions()) == 1 && len(spoke.d.Sessions()) == 1 })
+		ss := spoke.d.Sessions()[0]
+		var oldIn, oldOut uint32
+		for spi, c := range ss.Children {
+			oldIn, oldOut = spi, c.OutboundSPI
+		}
+		if both {
+			spoke.d.DataplaneEvents().SALifetime(dataplane.LifetimeEvent{SPI: oldIn, Direction: dataplane.Inbound, Bytes: 1 << 30})
+		}
+		hub.d.DataplaneEvents().SALifetime(dataplane.LifetimeEvent{SPI: oldIn, Direction: dataplane.Outbound, Bytes: 1 << 30})
+		// A report for an SA no session has is ignored.
+		hub.d.DataplaneEvents().SALifetime(dataplane.LifetimeEvent{SPI: 0x0bad0bad, Direction: dataplane.Inbound})
+		waitFor(t, "a new child SA on both sides", func() bool {
+			s, h := spoke.d.Sessions(), hub.d.Sessions()
+			if len(s) != 1 || len(h) != 1 || len(s[0].Children) != 1 || len(h[0].Children) != 1 {
+				return false
+			}
+			_, spokeOld := s[0].Children[oldIn]
+			_, hubOld := h[0].Children[oldOut]
+			return !spokeOld && !hubOld && len(spoke.dp.SAs()) == 2 && len(hub.dp.SAs()) == 2
+		})
+		// No second rekey follows (the responder's delayed one finds the
+		// Child SA gone).
+		newIn := spoke.d.Sessions()[0].Children
+		time.Sleep(2 * responderRekeyDelay)
+		for spi := range spoke.d.Sessions()[0].Children {
+			if _, ok := newIn[spi]; !ok {
+				t.Errorf("both=%v: a second rekey replaced the child SA", both)
+			}
+		}
+		for name, side := range map[string]*side{"hub": hub, "spoke": spoke} {
+			for _, ts := range side.dp.Tunnels() {
+				if ts.OutboundSPI == 0 || ts.OutboundSPI == oldOut || ts.OutboundSPI == oldIn {
+					t.Errorf("both=%v: %s tunnel %d outbound SA %08x after the rekey", both, name, ts.Config.ID, ts.OutboundSPI)
+				}
+			}
+		}
+		if _, ok := hub.d.RIB().Best("", netip.MustParsePrefix("198.19.1.0/24")); !ok {
+			t.Errorf("both=%v: routes lost across the rekey", both)
+		}
 	}
 }

@@ -429,42 +429,79 @@ type trafficRep struct {
 	in, out bool
 }
 
-// tunnelsDP lets a test set the dataplane's tunnel counters.
+// tunnelsDP lets a test set the dataplane's tunnel counters, as a
+// snapshot only: it embeds the interface, so it has no TunnelPackets.
 type tunnelsDP struct {
-	memDP
+	Dataplane
 	tunnels []dataplane.TunnelStats
 }
 
 func (t *tunnelsDP) Tunnels() []dataplane.TunnelStats { return t.tunnels }
 
+// packetsDP is a dataplane with per-tunnel counters (tunnelPackets).
+type packetsDP struct {
+	memDP
+	counters map[dataplane.TunnelID][2]uint64
+}
+
+func (p *packetsDP) TunnelPackets(id dataplane.TunnelID) (rx, tx uint64, ok bool) {
+	c, ok := p.counters[id]
+	return c[0], c[1], ok
+}
+
 // TestTrafficReports: the on-demand DPD feed reports a session's IKE SA
-// when its tunnel's counters moved, in the direction they moved.
+// when its tunnel's counters moved, in the direction they moved, from a
+// snapshot of every tunnel or from per-tunnel counters, and the latter
+// allocates nothing in a round.
 func TestTrafficReports(t *testing.T) {
-	dp := &tunnelsDP{}
-	d := &Daemon{dp: dp, sessions: map[uint64]*Session{
-		0xa: {TunnelID: 1}, 0xb: {TunnelID: 2},
-	}}
-	var got []trafficRep
-	report := func(spi uint64, in, out bool) { got = append(got, trafficRep{spi, in, out}) }
-	tr := &trafficReporter{last: map[uint64][2]uint64{}}
-	round := func(rx1, tx1, rx2, tx2 uint64) []trafficRep {
-		got = nil
-		dp.tunnels = []dataplane.TunnelStats{
-			{Config: dataplane.TunnelConfig{ID: 1}, RxPackets: rx1, TxPackets: tx1},
-			{Config: dataplane.TunnelConfig{ID: 2}, RxPackets: rx2, TxPackets: tx2},
-			{Config: dataplane.TunnelConfig{ID: 3}, RxPackets: 9, TxPackets: 9}, // no session
-		}
-		d.reportTraffic(tr, report)
-		return got
-	}
-	if r := round(0, 0, 0, 0); len(r) != 0 {
-		t.Fatalf("idle tunnels reported: %+v", r)
-	}
-	if r := round(5, 0, 0, 3); len(r) != 2 || !containsRep(r, 0xa, true, false) || !containsRep(r, 0xb, false, true) {
-		t.Fatalf("first traffic: %+v", r)
-	}
-	if r := round(5, 1, 0, 3); len(r) != 1 || !containsRep(r, 0xa, false, true) {
-		t.Fatalf("outbound only on a: %+v", r)
+	type counts struct{ rx1, tx1, rx2, tx2 uint64 }
+	snapshot := &tunnelsDP{}
+	perTunnel := &packetsDP{}
+	for _, c := range []struct {
+		name string
+		dp   Dataplane
+		set  func(counts)
+	}{
+		{"snapshot", snapshot, func(n counts) {
+			snapshot.tunnels = []dataplane.TunnelStats{
+				{Config: dataplane.TunnelConfig{ID: 1}, RxPackets: n.rx1, TxPackets: n.tx1},
+				{Config: dataplane.TunnelConfig{ID: 2}, RxPackets: n.rx2, TxPackets: n.tx2},
+				{Config: dataplane.TunnelConfig{ID: 3}, RxPackets: 9, TxPackets: 9}, // no session
+			}
+		}},
+		{"per tunnel", perTunnel, func(n counts) {
+			perTunnel.counters = map[dataplane.TunnelID][2]uint64{1: {n.rx1, n.tx1}, 2: {n.rx2, n.tx2}, 3: {9, 9}}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &Daemon{dp: c.dp, sessions: map[uint64]*Session{
+				0xa: {IKESPI: 0xa, TunnelID: 1}, 0xb: {IKESPI: 0xb, TunnelID: 2}, 0xc: {IKESPI: 0xc, TunnelID: 4}, // 4: no tunnel
+			}}
+			var got []trafficRep
+			report := func(spi uint64, in, out bool) { got = append(got, trafficRep{spi, in, out}) }
+			tr := &trafficReporter{last: map[uint64][2]uint64{}}
+			round := func(n counts) []trafficRep {
+				got = nil
+				c.set(n)
+				d.reportTraffic(tr, report)
+				return got
+			}
+			if r := round(counts{0, 0, 0, 0}); len(r) != 0 {
+				t.Fatalf("idle tunnels reported: %+v", r)
+			}
+			if r := round(counts{5, 0, 0, 3}); len(r) != 2 || !containsRep(r, 0xa, true, false) || !containsRep(r, 0xb, false, true) {
+				t.Fatalf("first traffic: %+v", r)
+			}
+			if r := round(counts{5, 1, 0, 3}); len(r) != 1 || !containsRep(r, 0xa, false, true) {
+				t.Fatalf("outbound only on a: %+v", r)
+			}
+			if c.dp == Dataplane(perTunnel) {
+				idle := func(uint64, bool, bool) { t.Error("idle round reported") }
+				if n := testing.AllocsPerRun(50, func() { d.reportTraffic(tr, idle) }); n != 0 {
+					t.Errorf("%v allocations per idle round", n)
+				}
+			}
+		})
 	}
 }
 
@@ -506,6 +543,51 @@ func TestCertificateProfileRefusesPSK(t *testing.T) {
 			}
 			if (ip.RemotePSK != nil) != c.psk || ip.LocalPSK != nil || ip.Trustpoint == nil || ip.LocalCredential == nil {
 				t.Fatalf("remote key %v (want %v), local key %v, trustpoint %v, credential %v", ip.RemotePSK != nil, c.psk, ip.LocalPSK != nil, ip.Trustpoint != nil, ip.LocalCredential != nil)
+			}
+		})
+	}
+}
+
+// BenchmarkTrafficReport is one round of the on-demand DPD feed on a hub
+// with 50,000 sessions, from per-tunnel counters (dataplane.Engine) and
+// from a snapshot of every tunnel (dataplanes without TunnelPackets).
+func BenchmarkTrafficReport(b *testing.B) {
+	const n = 50000
+	e := dataplane.NewEngine(dataplane.Options{})
+	d := &Daemon{dp: memDP{e}, sessions: make(map[uint64]*Session, n)}
+	local := netip.MustParseAddr("198.18.0.1")
+	for i := range n {
+		id := dataplane.TunnelID(i + 1)
+		remote := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+		if err := e.AddTunnel(dataplane.TunnelConfig{ID: id, Mode: dataplane.ModeIPsec, Local: local, Remote: remote}); err != nil {
+			b.Fatal(err)
+		}
+		d.sessions[uint64(i+1)] = &Session{IKESPI: uint64(i + 1), TunnelID: id}
+	}
+	report := func(uint64, bool, bool) {}
+	for _, c := range []struct {
+		name string
+		dp   Dataplane
+	}{{"per-tunnel", memDP{e}}, {"snapshot", &tunnelsDP{Dataplane: memDP{e}}}} {
+		b.Run(c.name, func(b *testing.B) {
+			d.dp = c.dp
+			tr := &trafficReporter{last: map[uint64][2]uint64{}}
+			if snap, ok := c.dp.(*tunnelsDP); ok {
+				snap.tunnels = e.Tunnels()
+				b.Cleanup(func() { snap.tunnels = nil })
+				// The snapshot itself is what the real dataplane builds
+				// every round: count it.
+				b.ReportAllocs()
+				for b.Loop() {
+					snap.tunnels = e.Tunnels()
+					d.reportTraffic(tr, report)
+				}
+				return
+			}
+			d.reportTraffic(tr, report) // sizes the reused buffers
+			b.ReportAllocs()
+			for b.Loop() {
+				d.reportTraffic(tr, report)
 			}
 		})
 	}

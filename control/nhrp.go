@@ -45,6 +45,10 @@ type nhrpState struct {
 	hairpins      chan dataplane.HairpinEvent
 	hairpinsLost  uint64 // guarded by mu
 	lifetimesSeen uint64 // guarded by mu
+	lifetimesLost uint64 // guarded by mu
+	// lifetimes queues the dataplane's SA lifetime reports for the
+	// daemon's runLifetimes, which rekeys.
+	lifetimes chan dataplane.LifetimeEvent
 	// unknownLabel counts NHRP packets whose VRF label names no VRF of
 	// ours. Guarded by mu.
 	unknownLabel uint64
@@ -81,7 +85,8 @@ type nhrpNode struct {
 
 func newNHRPState(d *Daemon) *nhrpState {
 	return &nhrpState{d: d, nodes: map[string]*nhrpNode{}, attached: map[string]string{}, vrfNodes: map[string]*nhrpNode{},
-		installed: map[shortcutKey]nhrp.RouteKind{}, uses: map[usageKey]uint64{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue)}
+		installed: map[shortcutKey]nhrp.RouteKind{}, uses: map[usageKey]uint64{}, hairpins: make(chan dataplane.HairpinEvent, nhrpHairpinQueue),
+		lifetimes: make(chan dataplane.LifetimeEvent, lifetimeQueue)}
 }
 
 // nhrpConfigs derives the NHRP instances a configuration asks for, by VRF:
@@ -569,12 +574,20 @@ func (e *nhrpEvents) Hairpin(ev dataplane.HairpinEvent) {
 	}
 }
 
-// SALifetime implements dataplane.EventSink. Rekeys are the IKE engine's
-// business (it tracks lifetimes by time); byte lifetimes are only counted.
-func (e *nhrpEvents) SALifetime(dataplane.LifetimeEvent) {
+// SALifetime implements dataplane.EventSink: the report is counted and
+// queued, never blocking a worker, for the daemon's runLifetimes, which
+// rekeys the Child SA (the IKE engine rekeys on time only).
+func (e *nhrpEvents) SALifetime(ev dataplane.LifetimeEvent) {
 	e.mu.Lock()
 	e.lifetimesSeen++
 	e.mu.Unlock()
+	select {
+	case e.lifetimes <- ev:
+	default:
+		e.mu.Lock()
+		e.lifetimesLost++
+		e.mu.Unlock()
+	}
 }
 
 // runHairpins delivers queued hairpin events to the Node of the ingress

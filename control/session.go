@@ -295,6 +295,15 @@ func (d *Daemon) sessionFor(c *ike.ChildSA) (*Session, error) {
 	return s, nil
 }
 
+// sessionInfo is the part of an IKE SA snapshot a Session keeps: not its
+// Child SAs, which Session.Children holds without keys (show commands ask
+// the engine). The snapshot's copy of each Child SA carried its keys and
+// some 380 bytes per idle session.
+func sessionInfo(info ike.IKESAInfo) ike.IKESAInfo {
+	info.Children = nil
+	return info
+}
+
 // onEvent receives the engine's state changes (engine goroutine: no
 // blocking, no synchronous engine calls).
 func (d *Daemon) onEvent(ev ike.Event) {
@@ -304,9 +313,9 @@ func (d *Daemon) onEvent(ev ike.Event) {
 		d.mu.Lock()
 		s := d.sessions[ev.IKE.LocalSPI]
 		if s != nil {
-			s.IKE = ev.IKE
+			s.IKE = sessionInfo(ev.IKE)
 		} else {
-			d.upInfo[ev.IKE.LocalSPI] = ev.IKE
+			d.upInfo[ev.IKE.LocalSPI] = sessionInfo(ev.IKE)
 		}
 		d.mu.Unlock()
 		d.event("IKEV2", logging.Notification, "SA_UP", fmt.Sprintf("SA UP: local %v remote %v id %v", ev.IKE.Local, ev.IKE.Remote, ev.IKE.RemoteID))
@@ -325,7 +334,7 @@ func (d *Daemon) onEvent(ev ike.Event) {
 		d.mu.Lock()
 		if s := d.sessions[ev.OldSPI]; s != nil {
 			delete(d.sessions, ev.OldSPI)
-			s.IKESPI, s.IKE = ev.IKE.LocalSPI, ev.IKE
+			s.IKESPI, s.IKE = ev.IKE.LocalSPI, sessionInfo(ev.IKE)
 			d.sessions[ev.IKE.LocalSPI] = s
 		}
 		d.mu.Unlock()

@@ -639,6 +639,19 @@ func (e *Engine) Tunnels() []TunnelStats {
 	return out
 }
 
+// TunnelPackets returns a tunnel's received and sent packet counters; ok
+// is false for an unknown tunnel. It allocates nothing: a caller that polls
+// every tunnel (the control plane's traffic reports for on-demand DPD)
+// uses it instead of the Tunnels snapshot, whose copies of every tunnel
+// cost over 1 KB each per round.
+func (e *Engine) TunnelPackets(id TunnelID) (rx, tx uint64, ok bool) {
+	t := e.tab.Load().tunnel(id)
+	if t == nil {
+		return 0, 0, false
+	}
+	return t.rxPackets.Load(), t.txPackets.Load(), true
+}
+
 // TunnelEndpoints returns a tunnel's underlay addresses (ports set when it
 // uses ESP in UDP) and whether it encapsulates; ok is false for an unknown
 // tunnel.

@@ -637,3 +637,28 @@ func TestRouteOutboundTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelPackets: the per-tunnel counters agree with the Tunnels
+// snapshot, an unknown tunnel says so, and reading them allocates nothing.
+func TestTunnelPackets(t *testing.T) {
+	pr := newPair(t, pairSpec{mode: ModeIPsec, suite: suites[0]})
+	p := seal(t, pr, hostA4, hostB4, 100)
+	pr.wb.ProcessInbound([]*Packet{p})
+	if p.Verdict != VerdictHost {
+		t.Fatalf("packet: %v %v", p.Verdict, p.Drop)
+	}
+	ts := pr.b.Tunnels()
+	if len(ts) != 1 {
+		t.Fatalf("%d tunnels", len(ts))
+	}
+	rx, tx, ok := pr.b.TunnelPackets(ts[0].Config.ID)
+	if !ok || rx != ts[0].RxPackets || tx != ts[0].TxPackets || rx != 1 {
+		t.Fatalf("TunnelPackets = %d, %d, %v; snapshot rx %d tx %d", rx, tx, ok, ts[0].RxPackets, ts[0].TxPackets)
+	}
+	if _, _, ok := pr.b.TunnelPackets(ts[0].Config.ID + 1000); ok {
+		t.Fatal("unknown tunnel found")
+	}
+	if n := testing.AllocsPerRun(100, func() { pr.b.TunnelPackets(ts[0].Config.ID) }); n != 0 {
+		t.Fatalf("%v allocations per call", n)
+	}
+}

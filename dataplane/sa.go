@@ -68,18 +68,21 @@ type SAConfig struct {
 // atomics; the replay window is guarded by mu (one worker normally owns an
 // inbound SA, so the lock is uncontended).
 type SA struct {
-	spi       uint32
-	dir       Direction
-	tunnel    TunnelID
-	esn, sgt  bool
-	noReplay  bool
-	localTS   []netip.Prefix
-	remoteTS  []netip.Prefix
-	lifetime  atomic.Pointer[Lifetime]
-	cipher    *esp.Cipher
-	seq       atomic.Uint64 // outbound: last sequence number used
-	mu        sync.Mutex
-	window    replay.Window // inbound
+	spi      uint32
+	dir      Direction
+	tunnel   TunnelID
+	esn, sgt bool
+	noReplay bool
+	localTS  []netip.Prefix
+	remoteTS []netip.Prefix
+	lifetime atomic.Pointer[Lifetime]
+	cipher   *esp.Cipher
+	seq      atomic.Uint64 // outbound: last sequence number used
+	mu       sync.Mutex
+	// window is the inbound SA's anti-replay window (nil on outbound
+	// SAs: at 1 KiB it is most of an SA's size, and a hub holds one
+	// outbound SA per idle session).
+	window    *replay.Window
 	packets   atomic.Uint64
 	bytes     atomic.Uint64
 	drops     atomic.Uint64
@@ -102,6 +105,9 @@ func newSA(c SAConfig) (*SA, error) {
 	}
 	sa := &SA{spi: c.SPI, dir: c.Direction, tunnel: c.Tunnel, esn: c.ESN, sgt: c.SGT, cipher: ci,
 		noReplay: c.ReplayWindow < 0, localTS: unmapAll(c.LocalTS), remoteTS: unmapAll(c.RemoteTS)}
+	if c.Direction == Inbound {
+		sa.window = new(replay.Window)
+	}
 	lt := c.Lifetime
 	sa.lifetime.Store(&lt)
 	return sa, nil

@@ -28,9 +28,9 @@ func idPayload(id Identity, responder bool) *wire.ID {
 func (sa *ikeSA) pskAuth(psk []byte, initiatorSide bool, id *wire.ID) []byte {
 	var msg, nonce []byte
 	if initiatorSide {
-		msg, nonce = sa.initReq, sa.nr
+		msg, nonce = sa.hs.initReq, sa.hs.nr
 	} else {
-		msg, nonce = sa.initResp, sa.ni
+		msg, nonce = sa.hs.initResp, sa.hs.ni
 	}
 	var body [256]byte
 	return suite.PSKAuthWithPad(sa.prf, sa.e.pskPad(sa.prop.PRF, sa.prf, psk), sa.skp(initiatorSide), msg, nonce, id.AppendBody(body[:0]))
@@ -177,8 +177,9 @@ func (t *authTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 
 	var childErr error
 	if len(prof.Child.Proposals) > 0 {
-		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.ni, sa.nr, nil, 0, false)
+		childErr = sa.acceptChild(m, prof.Child, t.childSPI, sa.hs.ni, sa.hs.nr, nil, 0, false)
 	}
+	sa.forgetAuthState()
 	if t.done != nil {
 		t.done(childErr)
 		t.done = nil
@@ -281,7 +282,7 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 		ps = append(ps, cp)
 	}
 	if m.sa() != nil && childOK {
-		_, cps := sa.respondChild(m, prof.Child, sa.ni, sa.nr, 0, nil)
+		_, cps := sa.respondChild(m, prof.Child, sa.hs.ni, sa.hs.nr, 0, nil)
 		ps = append(ps, cps...)
 	}
 	ps = append(ps, notifyUint32(wire.NotifySetWindowSize, e.cfg.WindowSize))
@@ -301,7 +302,24 @@ func (sa *ikeSA) respondAuth(m *inMessage) ([]wire.Payload, func()) {
 	e.log.Info("ike sa up", "spi", hexSPI(sa.localSPI()), "peer", sa.remote, "id", sa.remoteID.String(),
 		"proposal", sa.prop.String(), "nat", sa.udpEncap())
 	sa.startTimers()
+	sa.forgetAuthState()
 	return ps, nil
+}
+
+// forgetAuthState drops what only IKE_AUTH needed once the SA is
+// established: the IKE_SA_INIT messages and nonces the AUTH payloads sign
+// (RFC 7296 §2.15) and SK_pi/SK_pr, which are wiped. The first Child SA's
+// keys are derived by then, rekeys bring their own nonces, and a late
+// retransmission of the IKE_SA_INIT request is dropped (the initiator
+// cannot have sent IKE_AUTH without our response). On a hub this is
+// several hundred bytes per idle session, and keys that are not kept
+// cannot leak.
+func (sa *ikeSA) forgetAuthState() {
+	if sa.hs != nil {
+		clear(sa.hs.skpi)
+		clear(sa.hs.skpr)
+		sa.hs = nil
+	}
 }
 
 // respondChild negotiates a Child SA as responder (IKE_AUTH or

@@ -77,9 +77,9 @@ func (sa *ikeSA) notePeerCertReq(m *inMessage) {
 
 // signedOctets are the octets one side's AUTH covers (RFC 7296 §2.15).
 func (sa *ikeSA) signedOctets(initiatorSide bool, id *wire.ID) []byte {
-	msg, nonce := sa.initResp, sa.ni
+	msg, nonce := sa.hs.initResp, sa.hs.ni
 	if initiatorSide {
-		msg, nonce = sa.initReq, sa.nr
+		msg, nonce = sa.hs.initReq, sa.hs.nr
 	}
 	return suite.SignedOctets(sa.prf, sa.skp(initiatorSide), msg, nonce, id.AppendBody(nil))
 }

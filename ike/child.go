@@ -36,6 +36,7 @@ type childSA struct {
 	created   time.Time
 	replaces  uint32
 	timers    []Timer
+	lifeTimer Timer // soft rekey, then hard expiry (armChildTimers)
 
 	// peerRekey records a rekey of this SA the peer completed while ours
 	// was outstanding (RFC 7296 §2.8.1), to resolve the collision when our
@@ -65,6 +66,10 @@ func (c *childSA) stopTimers() {
 		t.Stop()
 	}
 	c.timers = nil
+	if c.lifeTimer != nil {
+		c.lifeTimer.Stop()
+		c.lifeTimer = nil
+	}
 }
 
 // childParams describe a Child SA negotiated by an exchange.
@@ -86,7 +91,7 @@ func (sa *ikeSA) makeChild(p childParams) (*childSA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("child keys: %w", err)
 	}
-	km := suite.ChildKeyMaterial(sa.prf, sa.keys.SKd, p.shared, p.ni, p.nr, 2*(encr+integ))
+	km := suite.ChildKeyMaterial(sa.prf, sa.keys.skd(), p.shared, p.ni, p.nr, 2*(encr+integ))
 	i2r := ChildKeys{Encr: km[:encr:encr], Integ: km[encr : encr+integ : encr+integ]}
 	r2i := ChildKeys{Encr: km[encr+integ : 2*encr+integ : 2*encr+integ], Integ: km[2*encr+integ : 2*(encr+integ)]}
 	c := &childSA{
@@ -131,18 +136,23 @@ func (sa *ikeSA) armChildTimers(c *childSA) {
 	if soft <= 0 || c.cfg.RekeyMargin <= 0 {
 		soft = lt * 9 / 10
 	}
-	c.timers = append(c.timers,
-		sa.e.afterFunc(soft, func() {
-			if c.state == childInstalled && c.sa.state == stateEstablished {
-				c.sa.queueTask(&childRekeyTask{old: c, auto: true})
-			}
-		}),
-		sa.e.afterFunc(lt, func() {
+	// One timer at a time (the soft one arms the hard one): a hub keeps
+	// these for every idle session.
+	e := sa.e
+	c.lifeTimer = e.afterFunc(soft, func() {
+		if c.state == childInstalled && c.sa.state == stateEstablished {
+			c.sa.queueTask(&childRekeyTask{old: c, auto: true})
+		}
+		if c.state == childRemoved || c.sa.state == stateDead {
+			return
+		}
+		c.lifeTimer = e.afterFunc(max(c.created.Add(lt).Sub(e.clock.Now()), 0), func() {
 			if c.state != childRemoved && c.sa.state != stateDead {
-				sa.e.log.Info("child sa expired", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
+				e.log.Info("child sa expired", "ike", hexSPI(c.sa.localSPI()), "in", fmt.Sprintf("%08x", c.inSPI))
 				c.sa.queueTask(&deleteChildTask{children: []*childSA{c}})
 			}
-		}))
+		})
+	})
 }
 
 // retire marks c as replaced or redundant and deletes it. From now on the

@@ -482,11 +482,12 @@ func (t *ikeRekeyTask) fail(sa *ikeSA, err error) {
 // no Child SAs and no timers until adopt makes it sa's successor.
 func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uint64, ni, nr, shared []byte) (*ikeSA, error) {
 	e := sa.e
-	keys, err := suite.DeriveRekeyedIKEKeys(prop, sa.prop.PRF, sa.keys.SKd, shared, ni, nr, spii, spir)
+	keys, err := suite.DeriveRekeyedIKEKeys(prop, sa.prop.PRF, sa.keys.skd(), shared, ni, nr, spii, spir)
 	if err != nil {
 		return nil, fmt.Errorf("rekey ike sa: %w", err)
 	}
 	n := e.newIKESA(weInitiated, sa.local, sa.remote)
+	n.hs = nil // authenticated already: no IKE_AUTH
 	n.spii, n.spir = spii, spir
 	if err := n.setProposal(prop); err != nil {
 		return nil, err
@@ -494,7 +495,6 @@ func (sa *ikeSA) rekeyedSA(prop suite.Proposal, weInitiated bool, spii, spir uin
 	if err := n.installKeys(keys); err != nil {
 		return nil, err
 	}
-	n.ni, n.nr = bytes.Clone(ni), bytes.Clone(nr)
 	n.profile, n.localID, n.remoteID = sa.profile, sa.localID, sa.remoteID
 	n.natLocal, n.natRemote, n.peerVendorIDs = sa.natLocal, sa.natRemote, sa.peerVendorIDs
 	n.localVendorIDs = sa.localVendorIDs

@@ -144,6 +144,7 @@ type Engine struct {
 	halfOpen         map[halfOpenKey]*ikeSA // responder SAs by their IKE_SA_INIT's (peer, SPIi), for retransmissions
 	halfOpenN        int                    // responder SAs still waiting for IKE_AUTH
 	tombstones       map[uint64]*tombstone  // removed SAs' last answers, by our SPI
+	vendorIDs        vidCache               // shared Vendor ID lists (natt.go)
 	cookies          cookieJar              // cookie.go
 	halfOpenBySource map[netip.Addr]int
 	certRejects      certRejects // refused peer certificates by pki.Reason     // half-open SAs per peer address

@@ -86,7 +86,11 @@ func (sa *ikeSA) fragmentOut(exch wire.ExchangeType, id uint32, response bool, p
 	if !sa.frag.enabled || exch == wire.ExchangeIKESAInit || len(ps) == 0 || len(pkt) <= sa.fragmentMaxLen() {
 		return nil, nil
 	}
-	frags, err := wire.AppendFragments(sa.header(exch, id, response), ps, sa.skOut, sa.e.rand, sa.fragmentMaxLen())
+	out, err := sa.outCipher()
+	if err != nil {
+		return nil, err
+	}
+	frags, err := wire.AppendFragments(sa.header(exch, id, response), ps, out, sa.e.rand, sa.fragmentMaxLen())
 	if err != nil {
 		return nil, fmt.Errorf("fragment %s: %w", exch, err)
 	}
@@ -130,7 +134,8 @@ func (sa *ikeSA) handleFragment(in *inMessage, f *wire.EncryptedFragment) {
 	e := sa.e
 	response := in.hdr.IsResponse()
 	id := in.hdr.MessageID
-	if !sa.frag.enabled || sa.skIn == nil {
+	skIn, err := sa.inCipher()
+	if !sa.frag.enabled || err != nil {
 		e.stats.inc(CounterDropFragment)
 		return
 	}
@@ -140,13 +145,13 @@ func (sa *ikeSA) handleFragment(in *inMessage, f *wire.EncryptedFragment) {
 			return
 		}
 	} else {
-		if cached, ok := sa.responses[id]; ok {
+		if cached, ok := sa.response(id); ok {
 			// RFC 7383 §2.6.1: a retransmitted request gets the response
 			// again once, on its first fragment; the others are ignored.
 			if f.Number != 1 {
 				return
 			}
-			if _, err := sa.skIn.Open(nil, f.AAD, f.Body); err != nil {
+			if _, err := skIn.Open(nil, f.AAD, f.Body); err != nil {
 				e.stats.inc(CounterDropBadICV)
 				return
 			}
@@ -164,7 +169,7 @@ func (sa *ikeSA) handleFragment(in *inMessage, f *wire.EncryptedFragment) {
 		}
 	}
 	// Only authenticated fragments may influence reassembly.
-	pt, err := sa.skIn.Open(nil, f.AAD, f.Body)
+	pt, err := skIn.Open(nil, f.AAD, f.Body)
 	if err != nil {
 		e.stats.inc(CounterDropBadICV)
 		return

@@ -63,7 +63,12 @@ func FuzzFragmentedRequest(f *testing.F) {
 			sa := fuzzSA(t, e, prof)
 			sa.frag.enabled = true
 			h := wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, Flags: wire.FlagInitiator, MessageID: sa.nextPeerID}
-			frags, err := wire.AppendFragments(h, ps, sa.skIn, rand.Reader, maxLen)
+			peerOut, err := sa.inCipher() // the peer seals with what we open
+			if err != nil {
+				t.Errorf("fuzz sa cipher: %v", err)
+				return
+			}
+			frags, err := wire.AppendFragments(h, ps, peerOut, rand.Reader, maxLen)
 			if err != nil {
 				return
 			}

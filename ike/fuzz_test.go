@@ -23,11 +23,11 @@ func fuzzSA(t testing.TB, e *Engine, prof *Profile) *ikeSA {
 		t.Fatal(err)
 	}
 	sa.spir = spir
-	sa.ni, sa.nr = bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	sa.hs.ni, sa.hs.nr = bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	if err := sa.setProposal(propGCM); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := suite.DeriveIKEKeys(propGCM, sa.ni, sa.nr, bytes.Repeat([]byte{3}, 32), sa.spii, sa.spir)
+	keys, err := suite.DeriveIKEKeys(propGCM, sa.hs.ni, sa.hs.nr, bytes.Repeat([]byte{3}, 32), sa.spii, sa.spir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func fuzzSA(t testing.TB, e *Engine, prof *Profile) *ikeSA {
 		t.Fatal(err)
 	}
 	if _, err := sa.makeChild(childParams{cfg: prof.Child, prop: espGCM, inSPI: in, outSPI: 0x11223344,
-		ni: sa.ni, nr: sa.nr, localTS: prof.Child.LocalTS, remoteTS: prof.Child.RemoteTS}); err != nil {
+		ni: sa.hs.ni, nr: sa.hs.nr, localTS: prof.Child.LocalTS, remoteTS: prof.Child.RemoteTS}); err != nil {
 		t.Fatal(err)
 	}
 	return sa
@@ -112,7 +112,7 @@ func FuzzResponderRequest(f *testing.F) {
 			sa := fuzzSA(t, e, prof)
 			if exch == wire.ExchangeIKEAuth {
 				sa.state, sa.nextPeerID = stateConnecting, 1
-				sa.initReq, sa.initResp = []byte("init request"), []byte("init response")
+				sa.hs.initReq, sa.hs.initResp = []byte("init request"), []byte("init response")
 			}
 			m := &inMessage{
 				hdr:      wire.Header{SPIi: sa.spii, SPIr: sa.spir, Exchange: exch, Flags: wire.FlagInitiator, MessageID: sa.nextPeerID},

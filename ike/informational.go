@@ -201,17 +201,21 @@ func (sa *ikeSA) startTimers() {
 		if prof.RekeyMargin <= 0 || soft <= 0 {
 			soft = lt * 9 / 10
 		}
-		sa.addTimer(e.afterFunc(soft, func() {
-			if sa.state == stateEstablished {
-				sa.queueTask(&ikeRekeyTask{auto: true})
+		// One timer at a time (the soft one arms the hard one), counted
+		// from now: a rekeyed SA starts its own lifetime here too.
+		hard := e.clock.Now().Add(lt)
+		sa.lifeTimer = e.afterFunc(soft, func() {
+			if sa.state != stateEstablished {
+				return
 			}
-		}))
-		sa.addTimer(e.afterFunc(lt, func() {
-			if sa.state == stateEstablished {
-				e.log.Info("ike sa expired", "spi", hexSPI(sa.localSPI()))
-				sa.queueTask(&deleteIKETask{})
-			}
-		}))
+			sa.queueTask(&ikeRekeyTask{auto: true})
+			sa.lifeTimer = e.afterFunc(max(hard.Sub(e.clock.Now()), 0), func() {
+				if sa.state == stateEstablished {
+					e.log.Info("ike sa expired", "spi", hexSPI(sa.localSPI()))
+					sa.queueTask(&deleteIKETask{})
+				}
+			})
+		})
 	}
 	if pc := sa.peerCert; pc != nil && prof.CertLifetime && !pc.NotAfter.IsZero() {
 		d := max(pc.NotAfter.Sub(e.clock.Now()), 0)

@@ -41,12 +41,12 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 		}
 		t.kex = kex
 	}
-	if sa.ni == nil {
+	if sa.hs.ni == nil {
 		ni, err := e.random(nonceLen)
 		if err != nil {
 			return nil, err
 		}
-		sa.ni = ni
+		sa.hs.ni = ni
 	}
 	var ps []wire.Payload
 	if t.cookie != nil {
@@ -54,7 +54,7 @@ func (t *initTask) build(sa *ikeSA) ([]wire.Payload, error) {
 	}
 	ps = append(ps, wireSA(wire.ProtocolIKE, nil, props, true),
 		&wire.KE{Group: t.group, Data: t.kex.Public()},
-		&wire.Nonce{Data: sa.ni})
+		&wire.Nonce{Data: sa.hs.ni})
 	ps = append(ps, e.natdPayloads(sa.spii, 0, sa.local, sa.remote, sa.profile.ForceEncap)...)
 	ps = append(ps, e.fragmentationSupported()...)
 	ps = append(ps, sa.redirectNotifies()...)
@@ -110,12 +110,12 @@ func (t *initTask) process(sa *ikeSA, m *inMessage) (bool, error) {
 		return false, fmt.Errorf("ike_sa_init: %w", err)
 	}
 	sa.spir = m.hdr.SPIr
-	sa.nr = bytes.Clone(nr)
-	sa.initResp = bytes.Clone(m.raw)
+	sa.hs.nr = bytes.Clone(nr)
+	sa.hs.initResp = bytes.Clone(m.raw)
 	if err := sa.setProposal(prop); err != nil {
 		return false, err
 	}
-	keys, err := suite.DeriveIKEKeys(prop, sa.ni, sa.nr, shared, sa.spii, sa.spir)
+	keys, err := suite.DeriveIKEKeys(prop, sa.hs.ni, sa.hs.nr, shared, sa.spii, sa.spir)
 	if err != nil {
 		return false, fmt.Errorf("ike_sa_init: %w", err)
 	}
@@ -176,8 +176,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	if sa := e.halfOpen[key]; sa != nil {
 		// A retransmission: the cached response again (RFC 7296 §2.1).
 		e.stats.inc(CounterDupRequests)
-		if sa.initResp != nil {
-			e.send(p.Local, p.Remote, sa.initResp)
+		if sa.hs != nil && sa.hs.initResp != nil {
+			e.send(p.Local, p.Remote, sa.hs.initResp)
 		}
 		return
 	}
@@ -235,14 +235,14 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	if sa.spir, err = e.newSPI(); err != nil {
 		return
 	}
-	if sa.nr, err = e.random(nonceLen); err != nil {
+	if sa.hs.nr, err = e.random(nonceLen); err != nil {
 		return
 	}
-	sa.ni = bytes.Clone(ni)
+	sa.hs.ni = bytes.Clone(ni)
 	if err := sa.setProposal(prop); err != nil {
 		return
 	}
-	keys, err := suite.DeriveIKEKeys(prop, sa.ni, sa.nr, shared, sa.spii, sa.spir)
+	keys, err := suite.DeriveIKEKeys(prop, sa.hs.ni, sa.hs.nr, shared, sa.spii, sa.spir)
 	if err != nil {
 		return
 	}
@@ -254,7 +254,7 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	ps := []wire.Payload{
 		&wire.SA{Proposals: []wire.Proposal{wireProposal(op.Number, wire.ProtocolIKE, nil, prop, true)}},
 		&wire.KE{Group: prop.DH, Data: kex.Public()},
-		&wire.Nonce{Data: sa.nr},
+		&wire.Nonce{Data: sa.hs.nr},
 	}
 	if natOK {
 		ps = append(ps, e.natdPayloads(sa.spii, sa.spir, p.Local, p.Remote, false)...)
@@ -276,8 +276,8 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 		e.log.Warn("ike_sa_init: encode response", "err", err)
 		return
 	}
-	sa.initReq = bytes.Clone(p.Data)
-	sa.initResp = resp
+	sa.hs.initReq = bytes.Clone(p.Data)
+	sa.hs.initResp = resp
 	sa.nextPeerID = 1
 	sa.peerVendorIDs = nil
 	sa.reportVendorIDs(m.vendorIDs())
@@ -285,10 +285,10 @@ func (e *Engine) handleInitRequest(p transport.Packet) {
 	e.halfOpen[key] = sa
 	sa.initKey = key
 	e.enterHalfOpen(sa)
-	sa.addTimer(e.afterFunc(e.cfg.HalfOpenTimeout, func() {
+	sa.halfOpenTimer = e.afterFunc(e.cfg.HalfOpenTimeout, func() {
 		if sa.state == stateConnecting {
 			sa.destroy(errors.New("half-open SA timed out waiting for IKE_AUTH"))
 		}
-	}))
+	})
 	e.send(p.Local, p.Remote, resp)
 }

@@ -165,7 +165,11 @@ func (sa *ikeSA) encode(exch wire.ExchangeType, id uint32, response bool, ps []w
 		m := wire.Message{Header: h, Payloads: ps}
 		return m.Encode()
 	}
-	return wire.AppendProtected(make([]byte, 0, 256), h, nil, ps, sa.skOut, sa.e.rand)
+	out, err := sa.outCipher()
+	if err != nil {
+		return nil, err
+	}
+	return wire.AppendProtected(make([]byte, 0, 256), h, nil, ps, out, sa.e.rand)
 }
 
 // queueTask appends t to the SA's queue and starts what the window allows.
@@ -228,7 +232,7 @@ func (sa *ikeSA) buildRequest(p *pendingReq) error {
 		return err
 	}
 	if p.task.exchange() == wire.ExchangeIKESAInit {
-		sa.initReq = pkt
+		sa.hs.initReq = pkt
 	}
 	if p.frags, err = sa.fragmentOut(p.task.exchange(), p.id, false, ps, pkt); err != nil {
 		return err
@@ -317,7 +321,7 @@ func (sa *ikeSA) handleResponse(m *inMessage) {
 func (sa *ikeSA) handleRequest(m *inMessage) {
 	e := sa.e
 	id := m.hdr.MessageID
-	if cached, ok := sa.responses[id]; ok {
+	if cached, ok := sa.response(id); ok {
 		e.stats.inc(CounterDupRequests)
 		sa.sendResponse(id, cached)
 		return
@@ -353,20 +357,8 @@ func (sa *ikeSA) handleRequest(m *inMessage) {
 		e.log.Warn("ike fragment response failed", "spi", hexSPI(sa.localSPI()), "err", err)
 	}
 	sa.storeResponseFragments(id, frags)
-	sa.responses[id] = pkt
-	sa.lastReq, sa.lastResp = m.raw, pkt
-	for {
-		if _, ok := sa.responses[sa.nextPeerID]; !ok {
-			break
-		}
-		sa.nextPeerID++
-	}
-	for old := range sa.responses {
-		if old+e.cfg.WindowSize < sa.nextPeerID {
-			delete(sa.responses, old)
-			delete(sa.frag.resp, old)
-		}
-	}
+	sa.storeResponse(id, pkt)
+	sa.lastReq, sa.lastResp = reqDigest(m.raw), pkt
 	sa.sendResponse(id, pkt)
 	if after != nil {
 		after()
@@ -428,7 +420,7 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	}
 	sa := e.sas[spi]
 	if sa == nil || (sa.initiator == (hb.Flags()&wire.FlagInitiator != 0)) {
-		if tb := e.tombstones[spi]; tb != nil && !response && bytes.Equal(tb.req, p.Data) {
+		if tb := e.tombstones[spi]; tb != nil && !response && tb.req == reqDigest(p.Data) {
 			// The peer did not get our answer to its last request (typically
 			// its Delete); answer again although the SA is gone.
 			e.stats.inc(CounterDupRequests)
@@ -452,7 +444,8 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	if msg.Header.Exchange == wire.ExchangeIKESAInit {
 		in.payloads = msg.Payloads
 	} else {
-		if sa.skIn == nil {
+		skIn, err := sa.inCipher()
+		if err != nil {
 			e.stats.inc(CounterDropUnexpected)
 			return
 		}
@@ -462,7 +455,7 @@ func (e *Engine) handlePacket(p transport.Packet) {
 				return
 			}
 		}
-		ps, _, err := wire.Open(msg, sa.skIn, nil)
+		ps, _, err := wire.Open(msg, skIn, nil)
 		if err != nil {
 			var we *wire.Error
 			if errors.As(err, &we) && !response {
@@ -487,25 +480,20 @@ func (e *Engine) handlePacket(p transport.Packet) {
 	} else {
 		sa.handleRequest(in)
 	}
+	sa.releaseCiphers()
 }
 
 // answerError answers an authenticated but malformed request with an error
 // notify, consuming its message ID like any other request.
 func (sa *ikeSA) answerError(in *inMessage, we *wire.Error) {
 	id := in.hdr.MessageID
-	if _, ok := sa.responses[id]; ok || id < sa.nextPeerID || id-sa.nextPeerID >= sa.e.cfg.WindowSize {
+	if _, ok := sa.response(id); ok || id < sa.nextPeerID || id-sa.nextPeerID >= sa.e.cfg.WindowSize {
 		return
 	}
 	pkt, err := sa.encode(in.hdr.Exchange, id, true, []wire.Payload{notify(we.Notify, we.Data)})
 	if err != nil {
 		return
 	}
-	sa.responses[id] = pkt
-	for {
-		if _, ok := sa.responses[sa.nextPeerID]; !ok {
-			break
-		}
-		sa.nextPeerID++
-	}
+	sa.storeResponse(id, pkt)
 	sa.e.send(in.local, in.remote, pkt)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"net/netip"
+	"slices"
 
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
@@ -33,42 +34,75 @@ type VendorIDPolicy interface {
 // in sa.localVendorIDs.
 func (e *Engine) ourVendorIDs(sa *ikeSA, p *Profile) []wire.Payload {
 	var ps []wire.Payload
-	sa.localVendorIDs = nil
-	add := func(v []byte) {
-		ps = append(ps, &wire.VendorID{Data: v})
-		sa.localVendorIDs = append(sa.localVendorIDs, v)
-	}
+	var ours [][]byte
 	if !e.cfg.DisableCiscoVendorIDs {
-		for _, v := range knownVendorIDs {
-			add(v)
-		}
+		ours = knownVendorIDs[:len(knownVendorIDs):len(knownVendorIDs)]
 	}
 	if p != nil {
-		for _, v := range p.VendorIDs {
-			add(v)
-		}
+		ours = append(ours, p.VendorIDs...)
 	} else if vp, ok := e.cfg.Policy.(VendorIDPolicy); ok {
 		for _, v := range vp.ResponderVendorIDs(sa.local, sa.remote) {
-			add(bytes.Clone(v))
+			ours = append(ours, bytes.Clone(v))
 		}
 	}
+	for _, v := range ours {
+		ps = append(ps, &wire.VendorID{Data: v})
+	}
+	sa.localVendorIDs = e.vendorIDs.intern(ours)
 	return ps
 }
 
+// vidCache shares Vendor ID lists between IKE SAs: a hub's spokes mostly
+// run the same software, so their lists (and ours to them) repeat, and
+// each SA keeping its own copy cost a few hundred bytes per idle session.
+// The lists are read-only once interned. Owned by the Run goroutine.
+type vidCache struct {
+	lists [][][]byte // the most recently interned lists, newest last
+}
+
+// intern returns a shared list equal to vs (nil for none), keeping vs if
+// it is new. vs must not be changed afterwards.
+func (c *vidCache) intern(vs [][]byte) [][]byte {
+	if len(vs) == 0 {
+		return nil
+	}
+	for _, l := range c.lists {
+		if slices.EqualFunc(l, vs, bytes.Equal) {
+			return l
+		}
+	}
+	vs = slices.Clip(vs)
+	if len(c.lists) == 8 {
+		copy(c.lists, c.lists[1:])
+		c.lists = c.lists[:7]
+	}
+	c.lists = append(c.lists, vs)
+	return vs
+}
+
 // reportVendorIDs hands the peer's unknown Vendor IDs to the caller.
+// The list kept is shared (vidCache) and holds copies, not views of the
+// message.
 func (sa *ikeSA) reportVendorIDs(vs [][]byte) {
+	if len(vs) == 0 {
+		return
+	}
+	all := make([][]byte, 0, len(sa.peerVendorIDs)+len(vs))
+	all = append(all, sa.peerVendorIDs...)
+	var unknown [][]byte
 	for _, v := range vs {
-		known := false
-		for _, k := range knownVendorIDs {
-			if bytes.Equal(v, k) {
-				known = true
-				break
-			}
+		i := slices.IndexFunc(knownVendorIDs, func(k []byte) bool { return bytes.Equal(v, k) })
+		if i >= 0 {
+			all = append(all, knownVendorIDs[i])
+			continue
 		}
-		sa.peerVendorIDs = append(sa.peerVendorIDs, v)
-		if !known {
-			sa.e.emit(Event{Kind: EventVendorID, IKE: sa.info(), Data: v})
-		}
+		v = bytes.Clone(v)
+		all = append(all, v)
+		unknown = append(unknown, v)
+	}
+	sa.peerVendorIDs = sa.e.vendorIDs.intern(all)
+	for _, v := range unknown {
+		sa.e.emit(Event{Kind: EventVendorID, IKE: sa.info(), Data: v})
 	}
 }
 

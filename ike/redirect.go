@@ -175,7 +175,7 @@ func (t *initTask) followInitRedirect(sa *ikeSA, n *wire.Notify) (bool, error) {
 	if !sa.e.cfg.FollowRedirects {
 		return false, fmt.Errorf("ike_sa_init: gateway redirects us but redirect client is not configured")
 	}
-	to, err := sa.nextGateway(n, sa.ni)
+	to, err := sa.nextGateway(n, sa.hs.ni)
 	if errors.Is(err, errRedirectNonce) {
 		return true, nil // not an answer to our request: send it again
 	}
@@ -183,7 +183,7 @@ func (t *initTask) followInitRedirect(sa *ikeSA, n *wire.Notify) (bool, error) {
 		return false, fmt.Errorf("ike_sa_init: %w", err)
 	}
 	sa.setRemote(netip.AddrPortFrom(to, wire.PortIKE))
-	sa.ni, sa.spir, t.cookie, t.rounds = nil, 0, nil, 0
+	sa.hs.ni, sa.spir, t.cookie, t.rounds = nil, 0, nil, 0
 	return true, nil
 }
 

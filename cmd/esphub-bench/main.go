@@ -45,6 +45,8 @@ Examples:
   esphub-bench -quick                 smoke test, under a minute
   esphub-bench                        everything: 4 sizes, 3 runs each
   esphub-bench -scenarios 1,3 -sizes 64,1400 -runs 5
+  esphub-bench -scenarios 3 -parts hairpin   the hairpin rows only (-list names the parts)
+  esphub-bench -readme README.md      copy the newest full report's summary into the README
 
 Flags:
 `
@@ -66,6 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		dur       = fs.Duration("duration", 0, "length of one packet run (default 2s, 300ms with -quick)")
 		sizes     = fs.String("sizes", "", "packet sizes, comma-separated: 64,512,1400,imix (default all)")
 		scenarios = fs.String("scenarios", "", "scenario numbers to run, comma-separated (default all)")
+		parts     = fs.String("parts", "", "run only the parts whose name contains one of these comma-separated strings, e.g. hairpin or esphubd (-list shows them)")
+		list      = fs.Bool("list", false, "list the parts of each scenario and exit")
+		readme    = fs.String("readme", "", "measure nothing: rewrite the summary table between this file's bench-summary markers (README.md) from the report -from names, and exit")
+		from      = fs.String("from", "bench/results", "with -readme or -summary: a report's .json, or a directory whose newest full (not -quick) report is used")
+		summary   = fs.Bool("summary", false, "measure nothing: print the summary table of the report -from names, and exit")
 		sessions  = fs.String("sessions", "", "session counts for memory per session (default 1000,10000,50000)")
 		out       = fs.String("out", "bench/results", "directory for the report files")
 		root      = fs.String("root", "", "esphub source tree, for scenario 7's lab topology and configurations (default: found from the working directory)")
@@ -73,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jsonOut   = fs.Bool("json", false, "also print the JSON report on stdout")
 		verbose   = fs.Bool("v", false, "log progress")
 		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (hub, load generators, harness) to this file, for go tool pprof")
+		memprof   = fs.String("memprofile", "", "scenario 6: write a heap profile at each session count of the memory measurement, to `prefix`-hub-N.pprof (esphubd's hub) and prefix-ike-N.pprof (the IKE engine alone)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,13 +88,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if *list {
+		names := bench.PartNames()
+		for n := 1; n <= bench.ScenarioShortcut; n++ {
+			for _, name := range names[n] {
+				fmt.Fprintf(stdout, "%d  %s\n", n, name)
+			}
+		}
+		return 0
+	}
+	if *readme != "" || *summary {
+		if err := writeSummary(*readme, *from, stdout); err != nil {
+			fmt.Fprintf(stderr, "esphub-bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "esphub-bench: unexpected argument %q (see -h)\n", fs.Arg(0))
 		return 2
 	}
-	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " ")}
+	o := bench.Options{Quick: *quick, Runs: *runs, Duration: *dur, Root: *root, Esphubd: *esphubd, Command: "esphub-bench " + strings.Join(args, " "), MemProfile: *memprof}
 	if *sizes != "" {
 		o.Sizes = strings.Split(*sizes, ",")
+	}
+	if *parts != "" {
+		o.Parts = strings.Split(*parts, ",")
 	}
 	var err error
 	if o.Scenarios, err = ints(*scenarios); err != nil {
@@ -144,6 +171,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// writeSummary renders the summary of the report at from (a .json file,
+// or the newest full report in a directory) and writes it into readme
+// between the summary markers, or to stdout when readme is "".
+func writeSummary(readme, from string, stdout io.Writer) error {
+	path := from
+	var rep *bench.Report
+	var err error
+	if st, serr := os.Stat(from); serr == nil && st.IsDir() {
+		path, rep, err = bench.LatestFullReport(from)
+	} else {
+		rep, err = bench.ReadReport(from)
+	}
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if err := rep.WriteSummary(&b, strings.TrimSuffix(path, ".json")+".md"); err != nil {
+		return err
+	}
+	if readme == "" {
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		return err
+	}
+	out, err := bench.ReplaceSummary(doc, []byte(b.String()))
+	if err != nil {
+		return fmt.Errorf("%s: %w", readme, err)
+	}
+	if err := os.WriteFile(readme, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "esphub-bench: %s now shows the figures of %s\n", readme, path)
+	return nil
 }
 
 // ints parses a comma-separated list of positive integers.

@@ -28,6 +28,33 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestList checks that -list names every part, hairpins with 2 workers
+// included, by scenario.
+func TestList(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-list"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"1  crypto ceiling\n", "3  engine in process\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-list lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestParts runs one part of scenario 1 by name: the crypto ceiling, and
+// nothing else of the scenarios asked for.
+func TestParts(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"-scenarios", "1,3", "-parts", "CRYPTO", "-sizes", "64", "-runs", "1", "-duration", "20ms", "-out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "| aes-gcm seal | 64 |") || strings.Contains(out.String(), "| engine encrypt (no I/O) |") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}
+
 // TestScenarioOne runs the in-process crypto scenario only (no root
 // needed) and checks the files it writes.
 func TestScenarioOne(t *testing.T) {
