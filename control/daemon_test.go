@@ -17,6 +17,7 @@ import (
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/control/rib"
 	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/transport"
 )
@@ -594,10 +595,10 @@ func TestShowDataplaneBackendStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(r.Text, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\n\nTunnels: 0") || strings.Contains(r.Text, "Drops by reason") {
+	if !strings.HasPrefix(r.Text, "Dataplane backend: af_xdp\n  Queue 0 on CPU 1\nESP AES-GCM: "+esp.GCMImplementation()+"\n\nTunnels: 0") || strings.Contains(r.Text, "Drops by reason") {
 		t.Errorf("text:\n%s", r.Text)
 	}
-	if in, ok := r.Data.(DataplaneInfo); !ok || in.BackendStatus != (report{Queues: 2}) {
+	if in, ok := r.Data.(DataplaneInfo); !ok || in.BackendStatus != (report{Queues: 2}) || in.ESPGCM != esp.GCMImplementation() {
 		t.Errorf("data %#v", r.Data)
 	}
 }

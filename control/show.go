@@ -15,6 +15,7 @@ import (
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/control/rib"
 	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/ike"
 	"github.com/esphub/esphub/ike/suite"
 	"github.com/esphub/esphub/ike/wire"
@@ -1120,7 +1121,10 @@ func identStr(ts []ike.TrafficSelector) string {
 
 // DataplaneInfo is the -o json form of `show dataplane`.
 type DataplaneInfo struct {
-	Backend string                  `json:"backend"`
+	Backend string `json:"backend"`
+	// ESPGCM is the AES-GCM implementation of the ESP packet path:
+	// "vaes-avx512" (our own) or "stdlib" (crypto/cipher).
+	ESPGCM  string                  `json:"esp_gcm"`
 	Tunnels []dataplane.TunnelStats `json:"tunnels"`
 	SAs     []dataplane.SAStats     `json:"sas"`
 	Drops   map[string]uint64       `json:"drops"`
@@ -1130,7 +1134,7 @@ type DataplaneInfo struct {
 }
 
 func (d *Daemon) dataplaneInfo() DataplaneInfo {
-	in := DataplaneInfo{Backend: d.opts.Backend, Tunnels: d.dp.Tunnels(), SAs: d.dp.SAs(), Drops: map[string]uint64{}, Routes: map[string]int{}}
+	in := DataplaneInfo{Backend: d.opts.Backend, ESPGCM: esp.GCMImplementation(), Tunnels: d.dp.Tunnels(), SAs: d.dp.SAs(), Drops: map[string]uint64{}, Routes: map[string]int{}}
 	for r, n := range d.dp.Drops() {
 		in.Drops[r.String()] = n
 	}
@@ -1149,9 +1153,9 @@ func (d *Daemon) showDataplane(ctx context.Context, args []string) (api.Result, 
 	}
 	if backendText != "" {
 		b.WriteString(backendText)
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "ESP AES-GCM: %s\n\n", in.ESPGCM)
 	} else {
-		fmt.Fprintf(&b, "Dataplane backend: %s\n", in.Backend)
+		fmt.Fprintf(&b, "Dataplane backend: %s\nESP AES-GCM: %s\n", in.Backend, in.ESPGCM)
 	}
 	fmt.Fprintf(&b, "Tunnels: %d, SAs: %d\n\n", len(in.Tunnels), len(in.SAs))
 	sort.Slice(in.Tunnels, func(i, j int) bool { return in.Tunnels[i].Config.ID < in.Tunnels[j].Config.ID })

@@ -52,8 +52,16 @@ func readMPLSExample(t *testing.T, name string) string {
 // mplsWorld starts esphubd on the hub and both spokes of mpls-2spokes with
 // examples/mpls (edited by edit, if set), each writing its ESP keys for
 // tshark, and waits until the spokes named in wait hold the other spoke's
-// VRF routes (both spokes when wait is nil).
+// VRF routes (both spokes when wait is nil). Every node runs the portable
+// backend.
 func mplsWorld(t *testing.T, edit func(node, cfg string) string, wait ...string) (*world, *node, *node, *node) {
+	t.Helper()
+	return mplsWorldOn(t, nil, edit, wait...)
+}
+
+// mplsWorldOn is mplsWorld with a -backend per node name (portable for the
+// nodes backends does not name).
+func mplsWorldOn(t *testing.T, backends map[string]string, edit func(node, cfg string) string, wait ...string) (*world, *node, *node, *node) {
 	t.Helper()
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip", "ping", "tcpdump", "tshark")
@@ -64,7 +72,7 @@ func mplsWorld(t *testing.T, edit func(node, cfg string) string, wait ...string)
 	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
 	for _, n := range []string{"hub", "spoke1", "spoke2"} {
 		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log"),
-			extra: []string{"-esp-keylog", filepath.Join(dir, n+".keys")}}
+			extra: []string{"-esp-keylog", filepath.Join(dir, n+".keys")}, backend: backends[n]}
 	}
 	t.Cleanup(func() {
 		for _, n := range w.nodes {

@@ -17,11 +17,14 @@ type hostIface struct {
 // ifaceMap is where the AF_XDP backend attaches: the Linux interfaces that
 // carry the configuration's IOS WAN and LAN interfaces.
 type ifaceMap struct {
-	// WAN is the Linux interface of the first tunnel source.
-	WAN string
+	// WANs are the Linux interfaces of the tunnel sources, in
+	// configuration order.
+	WANs []string
 	// LANs are the Linux interfaces of the other addressed physical
-	// interfaces in the global routing table.
+	// interfaces.
 	LANs []string
+	// LANVRF names the VRF of each LAN in one (Linux name -> VRF name).
+	LANVRF map[string]string
 	// Pairs says which IOS interface became which Linux interface
 	// (IOS name -> Linux name), for the log.
 	Pairs map[string]string
@@ -35,14 +38,15 @@ type ifaceMap struct {
 // when there is one (hosts may rename their NICs to IOS names), otherwise to
 // the Linux interface that holds one of its configured addresses.
 //
-// The WAN is the interface a tunnel or virtual template names as its
+// WANs are the interfaces a tunnel or virtual template names as its
 // `tunnel source` (by interface or by address); LANs are the other
-// addressed physical interfaces. Interfaces that are shut down, in a VRF
-// (the daemon programs the global table only), unmapped, or WANs after the
-// first are not attached; traffic through them takes the kernel and the
-// portable path, and a note says so. It is an error when no WAN maps.
+// addressed physical interfaces, in the global table or in a VRF (`vrf
+// forwarding`). Interfaces that are shut down or unmapped (host lists only
+// the interfaces that are up) are not attached; traffic through them takes
+// the kernel and the portable path, and a note says so. It is an error
+// when no WAN maps.
 func mapInterfaces(cfg *config.Config, host []hostIface) (ifaceMap, error) {
-	m := ifaceMap{Pairs: map[string]string{}}
+	m := ifaceMap{Pairs: map[string]string{}, LANVRF: map[string]string{}}
 	byAddr := map[netip.Addr]string{}
 	byName := map[string]bool{}
 	for _, h := range host {
@@ -91,13 +95,10 @@ func mapInterfaces(cfg *config.Config, host []hostIface) (ifaceMap, error) {
 	}
 	used := map[string]string{} // Linux name -> IOS name
 	addWAN := func(ios, linux string) {
-		switch {
-		case m.WAN == "":
-			m.WAN = linux
+		if !slices.Contains(m.WANs, linux) {
+			m.WANs = append(m.WANs, linux)
 			used[linux] = ios
 			m.Pairs[ios] = linux
-		case m.WAN != linux:
-			m.Notes = append(m.Notes, fmt.Sprintf("%s (%s) is a second tunnel source: the AF_XDP backend serves one WAN interface (%s), ESP arriving on %s takes the kernel path", ios, linux, m.WAN, linux))
 		}
 	}
 	for _, i := range cfg.Interfaces {
@@ -125,8 +126,7 @@ func mapInterfaces(cfg *config.Config, host []hostIface) (ifaceMap, error) {
 			continue
 		}
 		if i.VRF != "" {
-			m.Notes = append(m.Notes, fmt.Sprintf("%s (%s) is in vrf %s: esphubd's dataplane carries the global table only, not attached", i.Name, linux, i.VRF))
-			continue
+			m.LANVRF[linux] = i.VRF
 		}
 		used[linux] = i.Name
 		m.Pairs[i.Name] = linux
@@ -138,7 +138,7 @@ func mapInterfaces(cfg *config.Config, host []hostIface) (ifaceMap, error) {
 			addWAN("tunnel source "+a.String(), linux)
 		}
 	}
-	if m.WAN == "" {
+	if len(m.WANs) == 0 {
 		return m, fmt.Errorf("no WAN interface: no tunnel source maps to a Linux interface (by name or address)")
 	}
 	return m, nil

@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/esphub/esphub/config"
 	"github.com/esphub/esphub/control"
 	"github.com/esphub/esphub/control/api"
 	"github.com/esphub/esphub/dataplane"
+	"github.com/esphub/esphub/dataplane/esp"
 	"github.com/esphub/esphub/dataplane/portable"
 	"github.com/esphub/esphub/dataplane/xdp"
 	"github.com/esphub/esphub/ike/transport"
@@ -180,7 +182,7 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	if err != nil {
 		return err
 	}
-	log.Info("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason)
+	log.Info("dataplane backend chosen", "backend", backend, "requested", o.backend, "why", reason, "esp_gcm", esp.GCMImplementation())
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		log.Warn("IPv4 forwarding is off: hosts behind this router cannot use the tunnels (sysctl net.ipv4.ip_forward=1)")
 	}
@@ -245,8 +247,9 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 	// whatever reaches the kernel's sockets.
 	var dp control.Dataplane = be
 	var xb *xdp.Backend
+	vethWarned := map[string]bool{}
 	if backend == xdp.NameAFXDP {
-		xb, err = startXDP(o, imap, engine, late.punt, log)
+		xb, err = startXDP(o, imap, engine, late.punt, vrfs, vethWarned, log)
 		switch {
 		case err != nil && o.backend == "afxdp":
 			return fmt.Errorf("AF_XDP backend: %w", err)
@@ -298,7 +301,18 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 		return err
 	}
 	late.set(d)
-	rl := &reloader{path: o.config, apply: d.Reload, log: log}
+	// A reloaded configuration may map other interfaces to AF_XDP.
+	reloaded := make(chan *config.Config, 1)
+	apply := func(nc *config.Config) []string {
+		changes := d.Reload(nc)
+		select {
+		case <-reloaded: // superseded (or nobody follows interfaces)
+		default:
+		}
+		reloaded <- nc // reloads are serialised: never blocks
+		return changes
+	}
+	rl := &reloader{path: o.config, apply: apply, log: log}
 	reload := rl.reload
 
 	if err := os.MkdirAll(filepath.Dir(o.api), 0o755); err != nil {
@@ -349,6 +363,13 @@ func serve(ctx context.Context, o options, hup <-chan os.Signal, stderr io.Write
 				xdpErr = fmt.Errorf("AF_XDP backend: %w", err)
 				cancel()
 			}
+		}()
+	}
+	if xb != nil || len(vrfs) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			followInterfaces(runCtx, cfg, reloaded, xb, vrfs, vethWarned, 100*time.Millisecond, log)
 		}()
 	}
 	go func() {

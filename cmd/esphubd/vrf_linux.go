@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -38,8 +39,53 @@ type vrfHost struct {
 	table int
 
 	once   sync.Once
+	mu     sync.Mutex // guards routes and closed
+	closed bool
 	rules  []*netlink.Rule
 	routes []*netlink.Route
+}
+
+// connectedRoutes returns the routes of the VRF table for the connected
+// subnets of ifc, which the host has as link l.
+func (v *vrfHost) connectedRoutes(ifc *config.Interface, l netlink.Link) []*netlink.Route {
+	var out []*netlink.Route
+	for _, p := range ifc.Addresses {
+		if p.Bits() == 32 {
+			continue
+		}
+		out = append(out, &netlink.Route{LinkIndex: l.Attrs().Index, Table: v.table, Scope: netlink.SCOPE_LINK, Protocol: rtProtoEsphub,
+			Dst: &net.IPNet{IP: p.Masked().Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}, Src: p.Addr().AsSlice()})
+	}
+	return out
+}
+
+// refreshRoutes puts back the connected routes of the VRF's interfaces
+// that are up: the kernel removes a device's routes when it goes down or
+// away, and a re-created device has a new index.
+func (v *vrfHost) refreshRoutes(cfg *config.Config, log *slog.Logger) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return
+	}
+	for _, ifc := range cfg.Interfaces {
+		if ifc.VRF != v.name || ifc.Shutdown {
+			continue
+		}
+		l, err := netlink.LinkByName(ifc.Name)
+		if err != nil || l.Attrs().Flags&net.FlagUp == 0 {
+			continue
+		}
+		for _, r := range v.connectedRoutes(ifc, l) {
+			if err := netlink.RouteReplace(r); err != nil {
+				log.Warn("VRF connected route", "vrf", v.name, "route", r.Dst, "dev", ifc.Name, "err", err)
+				continue
+			}
+			if !slices.ContainsFunc(v.routes, func(x *netlink.Route) bool { return x.Equal(*r) }) {
+				v.routes = append(v.routes, r)
+			}
+		}
+	}
 }
 
 // setupVRFs builds the host side of every VRF in cfg. Interfaces the
@@ -83,14 +129,9 @@ func setupVRFs(cfg *config.Config, tunBase string, mtu int, log *slog.Logger) (o
 				continue
 			}
 			ifaces = append(ifaces, ifc.Name)
-			for _, p := range ifc.Addresses {
-				if p.Bits() == 32 {
-					continue
-				}
-				r := &netlink.Route{LinkIndex: l.Attrs().Index, Table: v.table, Scope: netlink.SCOPE_LINK, Protocol: rtProtoEsphub,
-					Dst: &net.IPNet{IP: p.Masked().Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}, Src: p.Addr().AsSlice()}
+			for _, r := range v.connectedRoutes(ifc, l) {
 				if err := netlink.RouteReplace(r); err != nil {
-					return out, fmt.Errorf("vrf %s: connected route %v dev %s: %w", vd.Name, p.Masked(), ifc.Name, err)
+					return out, fmt.Errorf("vrf %s: connected route %v dev %s: %w", vd.Name, r.Dst, ifc.Name, err)
 				}
 				v.routes = append(v.routes, r)
 			}
@@ -114,6 +155,9 @@ func setupVRFs(cfg *config.Config, tunBase string, mtu int, log *slog.Logger) (o
 func closeVRFs(vs []*vrfHost) {
 	for _, v := range vs {
 		v.once.Do(func() {
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			v.closed = true
 			var errs []error
 			for _, r := range v.rules {
 				errs = append(errs, netlink.RuleDel(r))

@@ -51,9 +51,9 @@ func TestPacketPathNoAllocs(t *testing.T) {
 	s2.program(t, peer, dataplane.ModeGRE, false, true)
 	h1, h2 := netip.MustParseAddr("198.19.1.10"), netip.MustParseAddr("198.19.2.10")
 	mac := [6]byte{0x02, 0, 0, 0, 0, 1}
-	var snap cow.Map[netip.Addr, nextHop]
-	snap = snap.Set(addrHash(s1.peer4), s1.peer4, nextHop{ifindex: wanIdx, dst: mac, resolved: true})
-	snap = snap.Set(addrHash(h1), h1, nextHop{ifindex: lanIdx, dst: mac, resolved: true})
+	var snap cow.Map[nkey, nextHop]
+	snap = snap.Set(keyHash(nkey{0, s1.peer4}), nkey{0, s1.peer4}, nextHop{ifindex: wanIdx, dst: mac, resolved: true})
+	snap = snap.Set(keyHash(nkey{0, h1}), nkey{0, h1}, nextHop{ifindex: lanIdx, dst: mac, resolved: true})
 	b.neigh.snap.Store(&snap)
 
 	w := b.workers[0]

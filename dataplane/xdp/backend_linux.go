@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -27,9 +28,25 @@ type LAN struct {
 	VRF  uint32
 }
 
+// VRF is the host side of a VRF whose LAN interfaces the backend serves.
+type VRF struct {
+	// Table is the kernel routing table of the VRF: the next hops of its
+	// destinations (on its LAN interfaces) are looked up there.
+	Table int
+	// Kernel, when set, takes whole IP packets of the VRF whose next hop
+	// the backend cannot address yet (no neighbour entry): a device whose
+	// received packets the kernel routes in the VRF's table (esphubd's VRF
+	// TUN). Without it such packets are dropped and counted as kernel path
+	// errors: the global table's raw socket would route them in the wrong
+	// table.
+	Kernel io.Writer
+}
+
 // PuntFunc receives control-plane payloads (NHRP from a GRE tunnel, IKE
 // that reached the dataplane on UDP 4500). payload is only valid during the
-// call; the function runs on a worker and must not block.
+// call. Calls come in order from one goroutine of Run's, not from a
+// worker: the function may call Inject, but while it runs, further punted
+// packets wait (up to 256, then they are dropped and counted).
 type PuntFunc func(tunnel dataplane.TunnelID, proto uint16, payload []byte, remote netip.AddrPort)
 
 // Config configures a Backend.
@@ -43,6 +60,14 @@ type Config struct {
 	// WAN is the underlay interface; LANs the overlay-facing ones.
 	WAN  string
 	LANs []LAN
+	// WANs are further underlay interfaces (tunnel sources on other
+	// interfaces). ESP arriving on any WAN goes to the workers; every
+	// packet leaves through the interface of the kernel's route to its
+	// destination, with that interface's neighbour.
+	WANs []string
+	// VRFs are the host sides of the VRFs of LANs (VRF id -> VRF); a LAN
+	// in a VRF not listed resolves its next hops in the main table.
+	VRFs map[uint32]VRF
 	// Queues is the number of receive queues served (queues 0..Queues-1
 	// of every interface), one worker each; 1 when zero.
 	Queues int
@@ -87,6 +112,7 @@ type Backend struct {
 	workers []*worker
 	neigh   *neighbours
 	kernel  *kernelPath
+	punts   *punter
 	nlev    chan netlink.NeighUpdate
 	nldone  chan struct{}
 
@@ -99,6 +125,23 @@ type Backend struct {
 	// with the Ethernet rewrite, skipping the engine: the measurement of
 	// this path's I/O ceiling sets it. Never set in production.
 	ioOnly atomic.Bool
+
+	// mu guards ifaces, attach and workers, which SetInterfaces replaces
+	// while the workers are stopped; Status, Inject and route changes read
+	// them.
+	mu sync.RWMutex
+	// reconf carries SetInterfaces requests to Run.
+	reconf chan reconfReq
+	// nsFD is the network namespace New ran in, where SetInterfaces
+	// resolves and attaches interfaces; -1 when unknown.
+	nsFD int
+}
+
+// reconfReq asks Run to serve another set of interfaces.
+type reconfReq struct {
+	wans []string
+	lans []LAN
+	done chan error
 }
 
 // iface is one interface the backend owns.
@@ -143,7 +186,7 @@ func New(cfg Config) (_ *Backend, err error) {
 	if cfg.NeighbourRefresh <= 0 {
 		cfg.NeighbourRefresh = time.Second
 	}
-	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger}
+	b := &Backend{Engine: cfg.Engine, cfg: cfg, log: cfg.Logger, reconf: make(chan reconfReq), nsFD: -1, punts: newPunter()}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -152,26 +195,18 @@ func New(cfg Config) (_ *Backend, err error) {
 			b.Close()
 		}
 	}()
-	names := []string{cfg.WAN}
-	for _, l := range cfg.LANs {
-		names = append(names, l.Name)
-	}
-	for i, name := range names {
-		ni, err := net.InterfaceByName(name)
-		if err != nil {
-			return nil, fmt.Errorf("xdp backend: interface %s: %w", name, err)
-		}
-		f := iface{name: name, ifindex: ni.Index, wan: i == 0}
-		copy(f.mac[:], ni.HardwareAddr)
-		if i > 0 {
-			f.vrf = cfg.LANs[i-1].VRF
-		}
-		b.ifaces = append(b.ifaces, f)
+	if b.nsFD, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		b.nsFD = -1
+		return nil, fmt.Errorf("xdp backend: network namespace: %w", err)
 	}
 	if b.steer, err = bpf.Load(bpf.Options{Logger: b.log}); err != nil {
 		return nil, fmt.Errorf("xdp backend: %w", err)
 	}
-	if b.neigh, err = newNeighbours(b.log); err != nil {
+	tables := map[uint32]int{}
+	for id, v := range cfg.VRFs {
+		tables[id] = v.Table
+	}
+	if b.neigh, err = newNeighbours(b.log, tables); err != nil {
 		return nil, fmt.Errorf("xdp backend: %w", err)
 	}
 	if b.kernel, err = openKernelPath(); err != nil {
@@ -182,6 +217,41 @@ func New(cfg Config) (_ *Backend, err error) {
 		b.log.Warn("xdp backend: no neighbour notifications, refreshing periodically only", "err", err)
 		b.nlev = nil
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.setupLocked(append([]string{cfg.WAN}, cfg.WANs...), cfg.LANs); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// setupLocked resolves the interfaces, opens the workers' sockets and
+// attaches the steering programs. The backend must have no interfaces
+// (new, or after teardownLocked).
+func (b *Backend) setupLocked(wans []string, lans []LAN) error {
+	cfg := b.cfg
+	names := slices.Clone(wans)
+	for _, l := range lans {
+		names = append(names, l.Name)
+	}
+	for i, name := range names {
+		ni, err := net.InterfaceByName(name)
+		if err != nil {
+			return fmt.Errorf("xdp backend: interface %s: %w", name, err)
+		}
+		f := iface{name: name, ifindex: ni.Index, wan: i < len(wans)}
+		copy(f.mac[:], ni.HardwareAddr)
+		if !f.wan {
+			f.vrf = lans[i-len(wans)].VRF
+		}
+		if slices.ContainsFunc(b.ifaces, func(x iface) bool { return x.ifindex == f.ifindex }) {
+			return fmt.Errorf("xdp backend: interface %s given twice", name)
+		}
+		b.ifaces = append(b.ifaces, f)
+	}
+	if len(b.ifaces) == 0 {
+		return nil // nothing to serve: no workers
+	}
 	cpus := cfg.CPUs
 	if len(cpus) == 0 {
 		cpus = allowedCPUs()
@@ -189,7 +259,7 @@ func New(cfg Config) (_ *Backend, err error) {
 	for q := range cfg.Queues {
 		w, err := b.newWorker(q, q, cpus[q%len(cpus)])
 		if err != nil {
-			return nil, fmt.Errorf("xdp backend: queue %d: %w", q, err)
+			return fmt.Errorf("xdp backend: queue %d: %w", q, err)
 		}
 		b.workers = append(b.workers, w)
 	}
@@ -206,28 +276,179 @@ func New(cfg Config) (_ *Backend, err error) {
 	// Attach after the sockets exist so that steered packets find them.
 	for _, f := range b.ifaces {
 		var a *bpf.Attachment
+		var err error
 		if f.wan {
 			a, err = b.steer.AttachWAN(f.ifindex, cfg.AttachMode)
 		} else {
 			a, err = b.steer.AttachLAN(f.ifindex, f.vrf, cfg.AttachMode)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("xdp backend: attach %s: %w", f.name, err)
+			return fmt.Errorf("xdp backend: attach %s: %w", f.name, err)
 		}
 		b.attach = append(b.attach, a)
 		for _, w := range b.workers {
 			if err := b.steer.RegisterSocket(f.ifindex, w.queue, w.socks[slices.IndexFunc(w.ifs, func(x *iface) bool { return x.ifindex == f.ifindex })].FD()); err != nil {
-				return nil, fmt.Errorf("xdp backend: %s queue %d: %w", f.name, w.queue, err)
+				return fmt.Errorf("xdp backend: %s queue %d: %w", f.name, w.queue, err)
 			}
 		}
-		b.log.Info("xdp backend: attached", "iface", f.name, "role", a.Role(), "mode", a.Mode(), "queues", cfg.Queues)
+		b.log.Info("xdp backend: attached", "iface", f.name, "role", a.Role(), "mode", a.Mode(), "queues", cfg.Queues, "vrf", f.vrf)
 	}
-	for _, l := range cfg.LANs {
+	b.routeMu.Lock()
+	defer b.routeMu.Unlock()
+	for _, l := range lans {
 		if err := b.syncProtected(l.VRF); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return b, nil
+	return nil
+}
+
+// teardownLocked detaches every interface and closes the workers' sockets
+// and UMEMs; the workers must be stopped.
+func (b *Backend) teardownLocked() error {
+	var errs []error
+	for _, a := range b.attach {
+		errs = append(errs, a.Close())
+	}
+	for _, w := range b.workers {
+		errs = append(errs, w.umem.Close())
+		// Injections queued for this worker will not be served.
+	drain:
+		for {
+			select {
+			case r := <-w.inject:
+				r.done <- errors.New("interfaces are being reconfigured")
+			default:
+				break drain
+			}
+		}
+	}
+	b.attach, b.workers, b.ifaces = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// sameInterfaces reports whether the backend already serves exactly these
+// interfaces, with the same indexes (a re-created interface has a new one).
+func (b *Backend) sameInterfacesLocked(wans []string, lans []LAN) bool {
+	if len(b.ifaces) != len(wans)+len(lans) {
+		return false
+	}
+	for i, f := range b.ifaces {
+		var name string
+		var vrf uint32
+		if i < len(wans) {
+			name = wans[i]
+		} else {
+			name, vrf = lans[i-len(wans)].Name, lans[i-len(wans)].VRF
+		}
+		ni, err := net.InterfaceByName(name)
+		if err != nil || f.name != name || f.wan != (i < len(wans)) || f.vrf != vrf || f.ifindex != ni.Index {
+			return false
+		}
+	}
+	return true
+}
+
+// SetInterfaces makes the backend serve these WAN and LAN interfaces
+// instead of the ones it has (interfaces that appeared, disappeared or
+// were re-created). It does nothing when the set is unchanged; otherwise
+// the workers stop between batches, every interface is detached and the
+// new set attached with fresh sockets, and the workers start again: a
+// pause of milliseconds, in which steered packets are lost. Engine state
+// (SAs, routes), the neighbour cache and the protected-prefix maps are
+// kept. An interface that no longer exists is left out with an error; the
+// others are served. It waits for Run to apply the change (or applies it
+// at once when Run is not running).
+func (b *Backend) SetInterfaces(wans []string, lans []LAN) error {
+	req := reconfReq{wans: slices.Clone(wans), lans: slices.Clone(lans), done: make(chan error, 1)}
+	// Most notifications change nothing the backend serves: answer those
+	// without stopping the workers.
+	b.mu.RLock()
+	var same bool
+	err := b.inNamespace(func() error {
+		same = !b.closed && b.sameInterfacesLocked(wans, lans)
+		return nil
+	})
+	b.mu.RUnlock()
+	if err == nil && same {
+		return nil
+	}
+	if b.running.Load() {
+		select {
+		case b.reconf <- req:
+			return <-req.done
+		case <-time.After(10 * time.Second):
+			return errors.New("xdp backend: set interfaces: backend did not answer")
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.reconfigureLocked(req.wans, req.lans)
+}
+
+// reconfigureLocked applies SetInterfaces with the workers stopped. When
+// the new set cannot be attached as a whole, it retries with the
+// interfaces that still exist, one at a time, so that one interface
+// vanishing in the middle does not leave the others unserved.
+func (b *Backend) reconfigureLocked(wans []string, lans []LAN) error {
+	if b.closed {
+		return errors.New("xdp backend: closed")
+	}
+	return b.inNamespace(func() error { return b.replaceLocked(wans, lans) })
+}
+
+// inNamespace runs fn on a thread in the backend's network namespace.
+func (b *Backend) inNamespace(fn func() error) error {
+	runtime.LockOSThread()
+	cur, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("xdp backend: network namespace: %w", err)
+	}
+	defer unix.Close(cur)
+	if err := unix.Setns(b.nsFD, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("xdp backend: enter network namespace: %w", err)
+	}
+	ferr := fn()
+	if err := unix.Setns(cur, unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked, so no other goroutine runs in the
+		// wrong namespace; it ends with its goroutine.
+		return errors.Join(ferr, fmt.Errorf("xdp backend: restore network namespace: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// replaceLocked is reconfigureLocked in the backend's namespace.
+func (b *Backend) replaceLocked(wans []string, lans []LAN) error {
+	if b.sameInterfacesLocked(wans, lans) {
+		return nil
+	}
+	var errs []error
+	errs = append(errs, b.teardownLocked())
+	err := b.setupLocked(wans, lans)
+	if err == nil {
+		b.log.Info("xdp backend: interfaces changed", "wan", wans, "lan", lans)
+		return errors.Join(errs...)
+	}
+	errs = append(errs, err, b.teardownLocked())
+	var okW []string
+	var okL []LAN
+	for _, n := range wans {
+		if _, err := net.InterfaceByName(n); err == nil {
+			okW = append(okW, n)
+		}
+	}
+	for _, l := range lans {
+		if _, err := net.InterfaceByName(l.Name); err == nil {
+			okL = append(okL, l)
+		}
+	}
+	if err := b.setupLocked(okW, okL); err != nil {
+		errs = append(errs, err, b.teardownLocked())
+	}
+	return fmt.Errorf("xdp backend: set interfaces: %w", errors.Join(errs...))
 }
 
 // allowedCPUs returns the CPUs the process may run on.
@@ -251,7 +472,8 @@ func allowedCPUs() []int {
 
 // Run starts the workers and the neighbour resolver and blocks until ctx
 // ends and every worker has stopped; workers stop between batches, so every
-// frame is back on a ring or in its pool.
+// frame is back on a ring or in its pool. It applies SetInterfaces
+// requests between two runs of the workers.
 func (b *Backend) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("xdp backend: already running")
@@ -259,28 +481,57 @@ func (b *Backend) Run(ctx context.Context) error {
 	defer b.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
+	var nwg sync.WaitGroup
+	nwg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer nwg.Done()
 		b.neigh.run(ctx, b.cfg.NeighbourRefresh, b.nlev)
 	}()
-	var stop atomic.Bool
-	errs := make([]error, len(b.workers))
-	for i, w := range b.workers {
-		wg.Add(1)
+	if b.cfg.Punt != nil {
+		nwg.Add(1)
 		go func() {
-			defer wg.Done()
-			errs[i] = w.run(&stop)
-			if errs[i] != nil {
-				cancel()
-			}
+			defer nwg.Done()
+			b.punts.run(ctx, b.cfg.Punt)
 		}()
 	}
-	<-ctx.Done()
-	stop.Store(true)
-	wg.Wait()
-	return errors.Join(errs...)
+	defer nwg.Wait()
+	for {
+		b.mu.RLock()
+		workers := b.workers
+		b.mu.RUnlock()
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		errs := make([]error, len(workers))
+		for i, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = w.run(&stop)
+				if errs[i] != nil {
+					cancel()
+				}
+			}()
+		}
+		var req reconfReq
+		var again bool
+		select {
+		case <-ctx.Done():
+		case req = <-b.reconf:
+			again = true
+		}
+		stop.Store(true)
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil || !again {
+			if again {
+				req.done <- errors.New("xdp backend: stopped")
+			}
+			return err
+		}
+		b.mu.Lock()
+		err := b.reconfigureLocked(req.wans, req.lans)
+		b.mu.Unlock()
+		req.done <- err
+	}
 }
 
 // Close detaches the programs and releases sockets, UMEMs and maps. Call it
@@ -290,13 +541,9 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
-	var errs []error
-	for _, a := range b.attach {
-		errs = append(errs, a.Close())
-	}
-	for _, w := range b.workers {
-		errs = append(errs, w.umem.Close())
-	}
+	b.mu.Lock()
+	errs := []error{b.teardownLocked()}
+	b.mu.Unlock()
 	if b.steer != nil {
 		errs = append(errs, b.steer.Close())
 	}
@@ -308,6 +555,10 @@ func (b *Backend) Close() error {
 	}
 	if b.kernel != nil {
 		b.kernel.close()
+	}
+	if b.nsFD >= 0 {
+		unix.Close(b.nsFD)
+		b.nsFD = -1
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("xdp backend: close: %w", err)
@@ -370,12 +621,19 @@ func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte)
 		return fmt.Errorf("inject into tunnel %d: %d bytes do not fit a frame", t, len(payload))
 	}
 	req := injectReq{tunnel: t, etherType: etherType, payload: slices.Clone(payload), done: make(chan error, 1)}
+	b.mu.RLock()
+	if len(b.workers) == 0 {
+		b.mu.RUnlock()
+		return fmt.Errorf("inject into tunnel %d: no interface served", t)
+	}
 	w := b.workers[int(uint32(t)%uint32(len(b.workers)))]
 	select {
 	case w.inject <- req:
 	default:
+		b.mu.RUnlock()
 		return fmt.Errorf("inject into tunnel %d: worker queue full", t)
 	}
+	b.mu.RUnlock()
 	select {
 	case err := <-req.done:
 		if err != nil {
@@ -391,6 +649,8 @@ func (b *Backend) Inject(t dataplane.TunnelID, etherType uint16, payload []byte)
 // with Run.
 func (b *Backend) Status() Status {
 	st := Status{Backend: "af_xdp", Drops: map[string]uint64{}, Features: ProbeFeatures()}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	for i, f := range b.ifaces {
 		is := InterfaceStatus{Name: f.name, Ifindex: f.ifindex, Role: "lan", VRF: f.vrf}
 		if f.wan {
@@ -432,6 +692,7 @@ func (b *Backend) Status() Status {
 		}
 	}
 	st.KernelPath, st.KernelPathError = b.kernel.sent.Load(), b.kernel.errors.Load()
+	st.PuntDropped = b.punts.dropped.Load()
 	st.Neighbours = b.neigh.snap.Load().Len()
 	st.NeighbourRefreshes = b.neigh.refreshes.Load()
 	return st

@@ -1,6 +1,7 @@
 // Package xdp is esphub's fast dataplane backend: the XDP steering programs
-// (package bpf) send ESP arriving on the WAN interface and protected
-// traffic arriving on LAN interfaces to AF_XDP sockets (package afxdp), and
+// (package bpf) send ESP arriving on the WAN interfaces and protected
+// traffic arriving on LAN interfaces (each matched against its VRF's
+// protected prefixes) to AF_XDP sockets (package afxdp), and
 // one worker per receive queue, pinned to a CPU, runs the shared packet
 // engine (dataplane.Worker) over each received batch in place in UMEM,
 // rewrites the Ethernet header from the kernel's neighbour table and
@@ -12,7 +13,20 @@
 // interface the backend does not own) are handed to the kernel through a raw
 // IP socket, so the kernel resolves ARP/ND and routes them; the neighbour
 // table the workers read is refreshed from netlink notifications and
-// periodically.
+// periodically. Next hops are looked up per VRF: the global table through
+// the kernel's own route lookup, a VRF in its kernel routing table
+// (Config.VRFs); a VRF's packets to unresolved next hops go to the VRF's
+// device (Config.VRFs[id].Kernel) so that the kernel routes them in the
+// VRF.
+//
+// Interfaces: SetInterfaces replaces the served WANs and LANs while Run
+// runs (hotplug); the workers stop between batches, every interface is
+// detached and the new set attached, and engine state, the neighbour cache
+// and the protected-prefix maps are kept.
+//
+// Punts: control-plane packets the engine punts (NHRP) are copied into
+// preallocated slots and delivered to Config.Punt by one goroutine, so the
+// callback may call Inject, which waits for a worker.
 //
 // Checksums: XDP sees a frame's bytes only, not the kernel's note that a
 // TCP or UDP checksum is still to be filled in by the device. Frames from

@@ -64,3 +64,61 @@ func TestLabInject(t *testing.T) {
 		t.Logf("missing tunnel: %v", err)
 	}
 }
+
+// TestLabPuntMayInject: the control plane answers a punted packet by
+// injecting one (an NHRP reply), from within the punt callback. The
+// worker that punted must not be the one waiting for it: the injection
+// succeeds at once, and the answer reaches the peer.
+func TestLabPuntMayInject(t *testing.T) {
+	testenv.NeedRoot(t)
+	l := labtest.Up(t, twoSites)
+	s1, s2 := sites()
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, 16)
+	s1.punt = func(tunnel dataplane.TunnelID, proto uint16, payload []byte, _ netip.AddrPort) {
+		start := time.Now()
+		err := s1.xdp.Inject(tunnel, proto, append([]byte("re:"), payload...))
+		select {
+		case results <- result{err, time.Since(start)}:
+		default:
+		}
+	}
+	answers := make(chan string, 16)
+	s2.punt = func(_ dataplane.TunnelID, _ uint16, payload []byte, _ netip.AddrPort) {
+		select {
+		case answers <- string(payload):
+		default:
+		}
+	}
+	s1.startXDP(t, l, dataplane.ModeGRE, false, false)
+	s2.startXDP(t, l, dataplane.ModeGRE, false, false)
+	var got result
+	deadline := time.Now().Add(20 * time.Second)
+	for sent := false; !sent; {
+		if err := s2.xdp.Inject(1, hdr.EtherTypeNHRP, []byte("nhrp-probe")); err != nil {
+			t.Fatalf("s2: inject: %v", err)
+		}
+		select {
+		case got = <-results:
+			sent = true
+		case <-time.After(time.Second):
+			if time.Now().After(deadline) {
+				t.Fatalf("s1 never punted the probe\n%s\n%s", s1.diag(), s2.diag())
+			}
+		}
+	}
+	if got.err != nil || got.took > 2*time.Second {
+		t.Fatalf("inject from the punt callback: %v after %v", got.err, got.took)
+	}
+	select {
+	case a := <-answers:
+		if a != "re:nhrp-probe" {
+			t.Errorf("s2 got %q", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("s2 never got the answer\n%s\n%s", s1.diag(), s2.diag())
+	}
+}

@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"fmt"
+	"io"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +61,24 @@ func (k *kernelPath) send(b []byte) {
 		return
 	}
 	if err != nil {
+		k.errors.Add(1)
+		return
+	}
+	k.sent.Add(1)
+}
+
+// sendVRF hands the IP packet b of a VRF to the kernel through the VRF's
+// device, which makes the kernel route it in the VRF's table. The packet's
+// TTL was already decremented for this hop, and the kernel will do so
+// again as it forwards from the device: restore it first. Without a device
+// the packet is counted as an error.
+func (k *kernelPath) sendVRF(dev io.Writer, b []byte) {
+	if dev == nil {
+		k.errors.Add(1)
+		return
+	}
+	incTTL(b)
+	if _, err := dev.Write(b); err != nil {
 		k.errors.Add(1)
 		return
 	}

@@ -78,6 +78,7 @@ type gateway struct {
 	xdp           *Backend
 	port          *portable.Backend
 	queues        int
+	punt          PuntFunc // the AF_XDP backend's, when set
 }
 
 func sites() (*gateway, *gateway) {
@@ -131,7 +132,7 @@ func (g *gateway) startXDP(t testing.TB, l *lab.Lab, mode dataplane.Mode, outer6
 	err := l.Do(g.node, func() error {
 		var err error
 		b, err = New(Config{Engine: dataplane.NewEngine(dataplane.Options{}), WAN: "wan", LANs: []LAN{{Name: "lan"}},
-			Queues: max(g.queues, 1), Debug: true, NeighbourRefresh: 200 * time.Millisecond})
+			Queues: max(g.queues, 1), Debug: true, NeighbourRefresh: 200 * time.Millisecond, Punt: g.punt})
 		return err
 	})
 	if err != nil {

@@ -23,6 +23,8 @@ var (
 		"Bytes the XDP steering programs classified, by verdict.", []string{"verdict"}, nil)
 	descKernelPath = prometheus.NewDesc("esphub_dataplane_kernel_path_packets_total",
 		"Packets handed to the kernel because their next hop was not resolved, by result (sent, error).", []string{"result"}, nil)
+	descPuntDropped = prometheus.NewDesc("esphub_dataplane_punt_dropped_total",
+		"Control packets (NHRP, IKE) the AF_XDP workers dropped because the control plane lagged or they were too large.", nil, nil)
 )
 
 // Collector exports a backend's Status as Prometheus metrics, read at
@@ -39,7 +41,7 @@ func NewCollector(status func() Status) *Collector { return &Collector{status: s
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descQueuePackets, descQueuePath, descQueueDrops, descFrames,
-		descVerdictPackets, descVerdictBytes, descKernelPath} {
+		descVerdictPackets, descVerdictBytes, descKernelPath, descPuntDropped} {
 		ch <- d
 	}
 }
@@ -79,5 +81,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if st.Backend == NameAFXDP {
 		counter(descKernelPath, st.KernelPath, "sent")
 		counter(descKernelPath, st.KernelPathError, "error")
+		counter(descPuntDropped, st.PuntDropped)
 	}
 }

@@ -63,6 +63,7 @@ func (s Status) WriteText(w io.Writer) error {
 	if s.Backend == NameAFXDP {
 		fmt.Fprintf(tw, "\nKernel path: %d packets, %d errors; neighbour cache %d entries, %d refreshes\n",
 			s.KernelPath, s.KernelPathError, s.Neighbours, s.NeighbourRefreshes)
+		fmt.Fprintf(tw, "Control packets dropped (control plane lagging): %d\n", s.PuntDropped)
 	}
 	return tw.Flush()
 }

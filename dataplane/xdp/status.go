@@ -18,6 +18,9 @@ type Status struct {
 	// KernelPath counts packets handed to the kernel (unresolved next hop).
 	KernelPath      uint64 `json:"kernel_path"`
 	KernelPathError uint64 `json:"kernel_path_errors"`
+	// PuntDropped counts control-plane packets dropped because the control
+	// plane lagged (all punt slots full) or they were too large.
+	PuntDropped uint64 `json:"punt_dropped"`
 	// Neighbours is the size of the next-hop cache, NeighbourRefreshes how
 	// often it was rebuilt.
 	Neighbours         int      `json:"neighbours"`

@@ -3,6 +3,7 @@ package xdp
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -79,11 +80,21 @@ func (b *Backend) newWorker(id, queue, cpu int) (*worker, error) {
 		inject: make(chan injectReq, 16),
 		rx:     make([]afxdp.Desc, n), pkts: make([]dataplane.Packet, n), pp: make([]*dataplane.Packet, 0, n),
 		bases: make([]uint64, 0, n), rel: make([]afxdp.Desc, 0, 2*n), alloc: make([]afxdp.Desc, 1)}
-	ring := min(afxdp.DefaultRingSize, frames/(2*len(b.ifaces)))
+	// Ring sizes are powers of two; with three or more interfaces the
+	// share of frames per ring is not one.
+	ring := 1 << (bits.Len(uint(min(afxdp.DefaultRingSize, frames/(2*len(b.ifaces))))) - 1)
 	for i := range b.ifaces {
 		f := &b.ifaces[i]
-		s, err := u.Open(afxdp.SocketConfig{Ifindex: f.ifindex, Queue: queue, Mode: b.cfg.BindMode,
-			RXSize: ring, TXSize: ring, FillSize: ring, CompletionSize: ring})
+		sc := afxdp.SocketConfig{Ifindex: f.ifindex, Queue: queue, Mode: b.cfg.BindMode,
+			RXSize: ring, TXSize: ring, FillSize: ring, CompletionSize: ring}
+		s, err := u.Open(sc)
+		// The kernel releases a closed socket's hold on the queue in
+		// deferred work: after SetInterfaces closed the previous sockets,
+		// binding may find the queue busy for a moment.
+		for try := 0; errors.Is(err, unix.EBUSY) && try < 200; try++ {
+			time.Sleep(10 * time.Millisecond)
+			s, err = u.Open(sc)
+		}
 		if err != nil {
 			u.Close()
 			return nil, fmt.Errorf("socket on %s: %w", f.name, err)
@@ -241,7 +252,7 @@ func (w *worker) rxBatch(si int, descs []afxdp.Desc) {
 	if w.b.ioOnly.Load() {
 		for i, p := range w.pp {
 			if dst, ok := ipDst(p.Data()); ok {
-				w.emit(p, w.bases[i], dst)
+				w.emit(p, w.bases[i], 0, dst)
 			} else {
 				w.rel = append(w.rel, afxdp.Desc{Addr: w.bases[i]})
 			}
@@ -433,7 +444,7 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 		base := bases[i]
 		switch p.Verdict {
 		case dataplane.VerdictUnderlay:
-			w.emit(p, base, p.Remote.Addr())
+			w.emit(p, base, 0, p.Remote.Addr())
 		case dataplane.VerdictHost:
 			dst, ok := ipDst(p.Data())
 			switch {
@@ -444,12 +455,12 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 				w.c.ttlExpired.Add(1)
 				w.rel = append(w.rel, afxdp.Desc{Addr: base})
 			default:
-				w.emit(p, base, dst)
+				w.emit(p, base, p.VRF, dst)
 			}
 		case dataplane.VerdictPunt:
 			punted++
 			if w.b.cfg.Punt != nil {
-				w.b.cfg.Punt(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
+				w.b.punts.enqueue(p.Tunnel, p.PuntProto, p.Data(), p.Remote)
 			} else {
 				w.c.puntNoCallback.Add(1)
 			}
@@ -475,9 +486,10 @@ func (w *worker) dispatch(pkts []*dataplane.Packet, bases []uint64) {
 
 // emit puts p on the TX list of its egress interface with the neighbour's
 // Ethernet header, or hands it to the kernel when the next hop is not
-// resolved or not ours.
-func (w *worker) emit(p *dataplane.Packet, base uint64, dst netip.Addr) {
-	nh, ok := w.b.neigh.lookup(dst)
+// resolved or not ours. vrf is the table dst is routed in: 0 for the
+// underlay and the global table.
+func (w *worker) emit(p *dataplane.Packet, base uint64, vrf uint32, dst netip.Addr) {
+	nh, ok := w.b.neigh.lookup(vrf, dst)
 	si := -1
 	if ok && nh.resolved {
 		for i, f := range w.ifs {
@@ -489,7 +501,11 @@ func (w *worker) emit(p *dataplane.Packet, base uint64, dst netip.Addr) {
 	}
 	off := p.Offset()
 	if si < 0 || off < ethLen {
-		w.b.kernel.send(p.Data())
+		if vrf != 0 {
+			w.b.kernel.sendVRF(w.b.cfg.VRFs[vrf].Kernel, p.Data())
+		} else {
+			w.b.kernel.send(p.Data())
+		}
 		w.c.toKernel.Add(1)
 		w.rel = append(w.rel, afxdp.Desc{Addr: base})
 		return
