@@ -267,7 +267,8 @@ func (e *Engine) AddTunnel(c TunnelConfig) error {
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("add tunnel: %w", err)
 	}
-	t := &tunnel{cfg: c, local: netip.AddrPortFrom(c.Local, c.LocalPort), remote: netip.AddrPortFrom(c.Remote, c.RemotePort)}
+	t := &tunnel{cfg: c, local: netip.AddrPortFrom(c.Local, c.LocalPort), remote: netip.AddrPortFrom(c.Remote, c.RemotePort),
+		outer: hdr.NewOuter(c.Local, c.Remote, c.TTL, c.Encap, c.LocalPort, c.RemotePort)}
 	return e.update(func(tb *tables) error {
 		if tb.tunnel(c.ID) != nil {
 			return fmt.Errorf("add tunnel %d: %w", c.ID, ErrExists)

@@ -173,11 +173,51 @@ func (sa *SA) lifetimeOK(pkts, bytes uint64, ev *eventer) bool {
 	return true
 }
 
+// lifetimeRoom returns how many more packets and bytes the SA can carry,
+// over what it has committed now, before lifetimeOK would have anything
+// to report or refuse: below the hard limits and, until the soft expiry has
+// fired, below the soft ones. Both are 0 once the hard expiry has fired.
+func (sa *SA) lifetimeRoom() (pkts, bytes uint64) {
+	if sa.hardFired.Load() {
+		return 0, 0
+	}
+	lt := sa.lifetime.Load()
+	soft := !sa.softFired.Load()
+	cp, cb := sa.packets.Load(), sa.bytes.Load()
+	return room(cp, lt.HardPackets, lt.SoftPackets, soft), room(cb, lt.HardBytes, lt.SoftBytes, soft)
+}
+
+// room returns how far a total may grow from used while it stays at or
+// below hard (0: none) and, when soft applies, below soft (0: none).
+func room(used, hard, soft uint64, applySoft bool) uint64 {
+	r := ^uint64(0)
+	if hard != 0 {
+		r = sub0(hard, used)
+	}
+	if applySoft && soft != 0 {
+		r = min(r, sub0(soft, used+1))
+	}
+	return r
+}
+
+// sub0 is a-b, or 0 when b > a.
+func sub0(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
 // nextSeq reserves the next outbound sequence number; ok is false when the
 // space is exhausted (2^32-1 without ESN, RFC 4303 §3.3.3), which the
 // engine treats as a hard expiry.
 func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
-	s := sa.seq.Add(1)
+	return sa.seqOK(sa.seq.Add(1), ev)
+}
+
+// seqOK checks a reserved sequence number against the sequence space,
+// firing the hard expiry the first time it runs out.
+func (sa *SA) seqOK(s uint64, ev *eventer) (uint64, bool) {
 	if (!sa.esn && s > 0xffffffff) || s == 0 {
 		if sa.hardFired.CompareAndSwap(false, true) {
 			ev.lifetime(sa, true, sa.packets.Load(), sa.bytes.Load())
@@ -185,6 +225,67 @@ func (sa *SA) nextSeq(ev *eventer) (uint64, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+// seqBlock is a worker's reservation of consecutive outbound sequence
+// numbers on one SA: one atomic add per run of packets on the SA instead
+// of one per packet. Numbers left over when the run ends are handed back
+// when no other worker has reserved since, so a single worker per SA (the
+// usual case) leaves no gaps and the SA's counter always ends at the last
+// number used; with several workers a leftover may become a gap, which
+// receivers accept (RFC 4303 §3.4.3). No number is ever used twice.
+type seqBlock struct {
+	sa           *SA
+	nextSeq, end uint64 // next to hand out; last reserved
+	limit        uint64 // last that next may hand out: end, or the end of the space
+}
+
+// next returns the next reserved number of sa when the block has one
+// within the sequence space, or 0: the common case, small enough to
+// inline; take does the rest.
+func (b *seqBlock) next(sa *SA) uint64 {
+	if s := b.nextSeq; b.sa == sa && s <= b.limit {
+		b.nextSeq++
+		return s
+	}
+	return 0
+}
+
+// take returns the next sequence number of sa. The first packet on an SA
+// takes a single number; a second one in a row reserves want numbers (the
+// packets that may follow), so that interleaved flows cost what they did
+// before (one atomic add per packet) and runs cost two adds and a
+// compare-and-swap.
+func (b *seqBlock) take(sa *SA, want int, ev *eventer) (uint64, bool) {
+	switch {
+	case b.sa != sa:
+		b.release()
+		s := sa.seq.Add(1)
+		b.sa, b.nextSeq, b.end = sa, s, s
+	case b.nextSeq > b.end:
+		n := uint64(max(want, 1))
+		end := sa.seq.Add(n)
+		b.nextSeq, b.end = end-n+1, end
+	}
+	b.limit = b.end
+	if !sa.esn {
+		b.limit = min(b.limit, 0xffffffff)
+	}
+	if b.nextSeq == 0 {
+		b.limit = 0 // wrapped: seqOK refuses it
+	}
+	s := b.nextSeq
+	b.nextSeq++
+	return sa.seqOK(s, ev)
+}
+
+// release hands the unused rest of the block back if it is still the top
+// of the SA's sequence space, and forgets the SA.
+func (b *seqBlock) release() {
+	if b.sa != nil && b.nextSeq <= b.end {
+		b.sa.seq.CompareAndSwap(b.end, b.nextSeq-1)
+	}
+	*b = seqBlock{}
 }
 
 func unmapAll(ps []netip.Prefix) []netip.Prefix {
@@ -196,8 +297,13 @@ func unmapAll(ps []netip.Prefix) []netip.Prefix {
 }
 
 // selects reports whether an inner packet from src to dst is within the
-// SA's traffic selectors.
+// SA's traffic selectors. The check of selectors that allow anything (the
+// FlexVPN default) is small enough to inline.
 func (sa *SA) selects(src, dst netip.Addr) bool {
+	return len(sa.remoteTS)+len(sa.localTS) == 0 || sa.selectsSome(src, dst)
+}
+
+func (sa *SA) selectsSome(src, dst netip.Addr) bool {
 	return inAny(sa.remoteTS, src) && inAny(sa.localTS, dst)
 }
 

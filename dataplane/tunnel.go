@@ -114,6 +114,7 @@ type tunnel struct {
 	cfg    TunnelConfig
 	local  netip.AddrPort
 	remote netip.AddrPort
+	outer  hdr.Outer // the outer IP (and UDP) header, built once
 	out    atomic.Pointer[SA]
 	// Counters of traffic by direction, independent of SA rekeys.
 	txPackets, txBytes atomic.Uint64

@@ -18,6 +18,49 @@ type Worker struct {
 	drops [numDropReasons]uint64
 	out   run // outbound SA and tunnel counters pending flush
 	in    run // inbound
+	inb   []inPkt
+	memo  memo
+	seq   seqBlock // outbound sequence numbers reserved for this batch
+	left  int      // packets of the batch not yet encapsulated, this one included
+}
+
+// memo remembers, within one batch (one tables snapshot), the last VRF's
+// FIB and the last tunnel looked up, since a batch mostly holds packets of
+// a few flows: a hit costs a compare instead of a map lookup. It is
+// cleared when the batch ends so that it never outlives its snapshot.
+type memo struct {
+	fibOK  bool
+	vrf    uint32
+	fib    *lpm[fibEntry]
+	tunID  TunnelID
+	tunnel *tunnel
+}
+
+// fib returns vrf's FIB in tb.
+func (w *Worker) fib(tb *tables, vrf uint32) *lpm[fibEntry] {
+	m := &w.memo
+	if !m.fibOK || m.vrf != vrf {
+		m.fibOK, m.vrf, m.fib = true, vrf, tb.fib[vrf]
+	}
+	return m.fib
+}
+
+// tunnel returns the remembered tunnel when it is id, or nil: the common
+// case, small enough to inline; lookTunnel does the rest.
+func (w *Worker) tunnel(id TunnelID) *tunnel {
+	if t := w.memo.tunnel; t != nil && w.memo.tunID == id {
+		return t
+	}
+	return nil
+}
+
+// lookTunnel returns tunnel id in tb, or nil, and remembers it.
+func (w *Worker) lookTunnel(tb *tables, id TunnelID) *tunnel {
+	t := tb.tunnel(id)
+	if t != nil {
+		w.memo.tunID, w.memo.tunnel = id, t
+	}
+	return t
 }
 
 // run accumulates the counters of consecutive packets on one SA (and its
@@ -29,32 +72,51 @@ type run struct {
 	pkts  uint64
 	bytes uint64 // SA bytes (ESP packet for inbound, payload for outbound)
 	tb    uint64 // tunnel bytes (inner payload)
+	// While the run's totals stay within these, adding them to what the SA
+	// had committed when the run began crosses no lifetime limit, so add
+	// need not check the limits packet by packet.
+	freePkts, freeBytes uint64
+	ev                  *eventer
+	tx                  bool // outbound: the tunnel's tx counters
+}
+
+// fits accounts one packet when it continues the run within its room
+// (the common case, small enough to inline) and reports whether it did;
+// otherwise add must.
+func (r *run) fits(sa *SA, saBytes, tunBytes int) bool {
+	if p, b := r.pkts+1, r.bytes+uint64(saBytes); r.sa == sa && p <= r.freePkts && b <= r.freeBytes {
+		r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
+		return true
+	}
+	return false
 }
 
 // add accounts one packet on sa/t, flushing a previous run first. It returns
 // false when the packet would pass the SA's hard lifetime.
-func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int, ev *eventer, tx bool) bool {
+func (r *run) add(sa *SA, t *tunnel, saBytes, tunBytes int) bool {
 	if r.sa != sa {
-		r.flush(tx)
+		r.flush()
 		r.sa, r.t = sa, t
+		r.freePkts, r.freeBytes = sa.lifetimeRoom()
 	}
 	p := r.pkts + 1
 	b := r.bytes + uint64(saBytes)
-	if !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, ev) {
+	if (p > r.freePkts || b > r.freeBytes) && !sa.lifetimeOK(sa.packets.Load()+p, sa.bytes.Load()+b, r.ev) {
+		r.freePkts, r.freeBytes = 0, 0 // expired: check every later packet
 		return false
 	}
 	r.pkts, r.bytes, r.tb = p, b, r.tb+uint64(tunBytes)
 	return true
 }
 
-func (r *run) flush(tx bool) {
+func (r *run) flush() {
 	if r.sa == nil {
 		return
 	}
 	if r.pkts != 0 {
 		r.sa.packets.Add(r.pkts)
 		r.sa.bytes.Add(r.bytes)
-		if tx {
+		if r.tx {
 			r.t.txPackets.Add(r.pkts)
 			r.t.txBytes.Add(r.tb)
 		} else {
@@ -62,11 +124,13 @@ func (r *run) flush(tx bool) {
 			r.t.rxBytes.Add(r.tb)
 		}
 	}
-	*r = run{}
+	*r = run{ev: r.ev, tx: r.tx}
 }
 
 // NewWorker returns a worker for one queue.
-func (e *Engine) NewWorker() *Worker { return &Worker{e: e} }
+func (e *Engine) NewWorker() *Worker {
+	return &Worker{e: e, out: run{ev: &e.ev, tx: true}, in: run{ev: &e.ev}}
+}
 
 func (w *Worker) drop(p *Packet, r DropReason) {
 	p.Verdict, p.Drop = VerdictDrop, r
@@ -74,8 +138,10 @@ func (w *Worker) drop(p *Packet, r DropReason) {
 }
 
 func (w *Worker) flush() {
-	w.out.flush(true)
-	w.in.flush(false)
+	w.memo = memo{}
+	w.seq.release()
+	w.out.flush()
+	w.in.flush()
 	for r, n := range w.drops {
 		if n != 0 {
 			w.e.drops[r].Add(n)
@@ -90,7 +156,8 @@ func (w *Worker) flush() {
 // outer packet, Remote and Local set) or VerdictDrop.
 func (w *Worker) ProcessOutbound(pkts []*Packet) {
 	tb := w.e.tab.Load()
-	for _, p := range pkts {
+	for i, p := range pkts {
+		w.left = len(pkts) - i
 		w.outbound(tb, p)
 	}
 	w.flush()
@@ -103,10 +170,7 @@ func (w *Worker) ProcessOutbound(pkts []*Packet) {
 // VerdictUnderlay (hairpinned into another tunnel), VerdictPunt,
 // VerdictConsumed or VerdictDrop.
 func (w *Worker) ProcessInbound(pkts []*Packet) {
-	tb := w.e.tab.Load()
-	for _, p := range pkts {
-		w.inbound(tb, p)
-	}
+	w.inbound(w.e.tab.Load(), pkts)
 	w.flush()
 }
 
@@ -116,6 +180,7 @@ func (w *Worker) ProcessInbound(pkts []*Packet) {
 func (w *Worker) EncapsulateTo(p *Packet, id TunnelID, etherType uint16) {
 	tb := w.e.tab.Load()
 	defer w.flush()
+	w.left = 1
 	t := tb.tunnel(id)
 	if t == nil {
 		w.drop(p, DropNoTunnel)
@@ -165,7 +230,7 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		w.drop(p, DropMalformed)
 		return
 	}
-	fe, ok := tb.fib[p.VRF].lookup(dst)
+	fe, ok := w.fib(tb, p.VRF).lookup(dst)
 	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
@@ -176,7 +241,10 @@ func (w *Worker) outbound(tb *tables, p *Packet) {
 		return
 	}
 	fe.touch()
-	t := tb.tunnel(nh.Tunnel)
+	t := w.tunnel(nh.Tunnel)
+	if t == nil {
+		t = w.lookTunnel(tb, nh.Tunnel)
+	}
 	if t == nil {
 		w.drop(p, DropNoTunnel)
 		return
@@ -224,7 +292,10 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	if !sa.sgt {
 		sgt = 0
 	}
-	layout := *w.e.cmdLayout.Load()
+	var layout hdr.CMDLayout
+	if sgt != 0 {
+		layout = *w.e.cmdLayout.Load()
+	}
 	ci := sa.cipher
 	push := nh.PushLabel && nh.Label != hdr.LabelImplicitNull
 	var next uint8
@@ -305,8 +376,11 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 		layout.Encode(b, sgt, nx)
 	}
 	n := p.n
-	seq, ok := sa.nextSeq(&w.e.ev)
-	if !ok || !w.out.add(sa, t, n, n, &w.e.ev, true) {
+	seq, ok := w.seq.next(sa), true
+	if seq == 0 {
+		seq, ok = w.seq.take(sa, w.left, &w.e.ev)
+	}
+	if !ok || !w.out.fits(sa, n, n) && !w.out.add(sa, t, n, n) {
 		sa.drops.Add(1)
 		w.drop(p, DropSAExpired)
 		return
@@ -314,97 +388,168 @@ func (w *Worker) encapsulate(tb *tables, p *Packet, t *tunnel, nh NextHop, src n
 	p.prepend(ci.PayloadOffset())
 	espLen := ci.Seal(p.buf[p.off:], sa.spi, seq, sa.esn, n, next, &w.s)
 	p.n = espLen
-	outerProto := hdr.ProtoESP
-	if t.cfg.Encap {
-		b, _ := p.prepend(hdr.UDPLen)
-		hdr.EncodeUDP(b, t.cfg.LocalPort, t.cfg.RemotePort, uint16(p.n))
-		outerProto = hdr.ProtoUDP
-	}
-	if t.cfg.Remote.Is4() {
-		b, _ := p.prepend(hdr.IPv4MinLen)
-		hdr.EncodeIPv4(b, tos, uint16(p.n), uint16(seq), t.cfg.TTL, outerProto, t.cfg.Local, t.cfg.Remote)
-	} else {
-		b, _ := p.prepend(hdr.IPv6Len)
-		hdr.EncodeIPv6(b, tos, uint16(p.n-hdr.IPv6Len), outerProto, t.cfg.TTL, t.cfg.Local, t.cfg.Remote)
-	}
+	b, _ := p.prepend(t.outer.Len())
+	t.outer.Encode(b, tos, uint16(seq), espLen)
 	if sgt != 0 {
 		w.e.sgtTx[sgt].Add(1)
 	}
 	p.Verdict, p.Tunnel, p.Local, p.Remote, p.Encap, p.SGT = VerdictUnderlay, t.cfg.ID, t.local, t.remote, t.cfg.Encap, sgt
 }
 
-func (w *Worker) inbound(tb *tables, p *Packet) {
-	p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
-	outerECN := p.OuterECN
-	p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
-	d := p.Data()
-	if p.Encap {
-		if hdr.IsNATKeepalive(d) {
-			w.e.keepalives.Add(1)
-			p.Verdict = VerdictConsumed
-			return
-		}
-		if hdr.IsNonESPMarker(d) {
-			p.Verdict = VerdictPunt // IKE on 4500 that reached the dataplane
-			return
-		}
-	}
-	e := hdr.ESP(d)
-	if !e.Valid() {
-		w.drop(p, DropMalformed)
-		return
-	}
-	sa, t := tb.saTunnel(e.SPI())
-	if sa == nil {
-		w.drop(p, DropNoSA)
-		return
-	}
+// inPkt is a packet's state between the phases of ProcessInbound; sa is
+// nil once the packet has its verdict.
+type inPkt struct {
+	sa       *SA
+	t        *tunnel
+	seq      uint64
+	outerECN uint8
+	next     uint8
+	payload  int // length of the decrypted payload
+}
+
+// lockRun holds one SA's replay-window lock across consecutive packets of
+// that SA, so that a batch from one peer takes the lock once per phase
+// rather than twice per packet.
+type lockRun struct{ sa *SA }
+
+// to moves the lock to sa; callers test l.sa != sa first, which inlines.
+func (l *lockRun) to(sa *SA) {
+	l.release()
 	sa.mu.Lock()
-	seq := uint64(e.Seq())
-	if sa.esn {
-		seq = sa.window.InferESN(e.Seq())
+	l.sa = sa
+}
+
+func (l *lockRun) release() {
+	if l.sa != nil {
+		l.sa.mu.Unlock()
+		l.sa = nil
 	}
-	fresh := sa.noReplay || sa.window.Check(seq)
-	sa.mu.Unlock()
-	if !fresh {
-		sa.replays.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropReplay)
-		return
+}
+
+// inbound decapsulates a batch in three phases, as VPP does: parse, look
+// up the SA and check the replay window for every packet; authenticate and
+// decrypt; then advance the windows and route. Only packets that passed
+// the check cost a decryption, only verified ones move a window, and a
+// run of packets on one SA takes its window lock once per phase.
+func (w *Worker) inbound(tb *tables, pkts []*Packet) {
+	if cap(w.inb) < len(pkts) {
+		w.inb = make([]inPkt, len(pkts))
 	}
-	payload, next, r := sa.cipher.Open(d, seq, sa.esn, &w.s)
-	switch r {
-	case esp.AuthFail:
-		sa.authFails.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropAuth)
-		return
-	case esp.Malformed:
-		sa.drops.Add(1)
-		w.drop(p, DropMalformed)
-		return
-	case esp.BadPad:
-		sa.drops.Add(1)
-		w.drop(p, DropPadding)
-		return
+	st := w.inb[:len(pkts)]
+	var lk lockRun
+	var lastSPI uint32
+	var lastSA *SA
+	var lastT *tunnel
+	for i, p := range pkts {
+		s := &st[i]
+		*s = inPkt{outerECN: p.OuterECN}
+		p.Verdict, p.Drop, p.SGT, p.PuntProto = VerdictDrop, DropNone, 0, 0
+		p.OuterECN = 0 // consumed here; a hairpinned packet must not carry it on
+		d := p.Data()
+		if p.Encap {
+			if hdr.IsNATKeepalive(d) {
+				w.e.keepalives.Add(1)
+				p.Verdict = VerdictConsumed
+				continue
+			}
+			if hdr.IsNonESPMarker(d) {
+				p.Verdict = VerdictPunt // IKE on 4500 that reached the dataplane
+				continue
+			}
+		}
+		e := hdr.ESP(d)
+		if !e.Valid() {
+			w.drop(p, DropMalformed)
+			continue
+		}
+		spi := e.SPI()
+		if lastSA == nil || spi != lastSPI {
+			lastSA, lastT = tb.saTunnel(spi)
+			lastSPI = spi
+		}
+		sa := lastSA
+		if sa == nil {
+			w.drop(p, DropNoSA)
+			continue
+		}
+		if lk.sa != sa {
+			lk.to(sa)
+		}
+		seq := uint64(e.Seq())
+		if sa.esn {
+			seq = sa.window.InferESN(e.Seq())
+		}
+		if !sa.noReplay && !sa.window.Check(seq) {
+			sa.replays.Add(1)
+			sa.drops.Add(1)
+			w.drop(p, DropReplay)
+			continue
+		}
+		s.sa, s.t, s.seq = sa, lastT, seq
 	}
-	sa.mu.Lock()
-	fresh = sa.window.Update(seq) || sa.noReplay
-	sa.mu.Unlock()
-	if !fresh {
-		sa.replays.Add(1)
-		sa.drops.Add(1)
-		w.drop(p, DropReplay)
-		return
+	lk.release()
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa := s.sa
+		if sa == nil {
+			continue
+		}
+		payload, next, r := sa.cipher.Open(p.Data(), s.seq, sa.esn, &w.s)
+		if r != esp.OK {
+			sa.drops.Add(1)
+			s.sa = nil
+			switch r {
+			case esp.AuthFail:
+				sa.authFails.Add(1)
+				w.drop(p, DropAuth)
+			case esp.BadPad:
+				w.drop(p, DropPadding)
+			default:
+				w.drop(p, DropMalformed)
+			}
+			continue
+		}
+		s.next, s.payload = next, len(payload)
 	}
-	if !w.in.add(sa, t, len(d), len(payload), &w.e.ev, false) {
-		sa.drops.Add(1)
-		w.drop(p, DropSAExpired)
-		return
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa := s.sa
+		if sa == nil {
+			continue
+		}
+		if lk.sa != sa {
+			lk.to(sa)
+		}
+		// Without anti-replay the window still tracks the highest number
+		// seen, for show commands.
+		if !sa.window.Advance(s.seq) && !sa.window.Update(s.seq) && !sa.noReplay {
+			s.sa = nil
+			sa.replays.Add(1)
+			sa.drops.Add(1)
+			w.drop(p, DropReplay)
+		}
 	}
-	p.setView(sa.cipher.PayloadOffset(), len(payload))
-	p.Tunnel = t.cfg.ID
-	w.decapsulate(tb, p, t, sa, next, outerECN)
+	lk.release()
+
+	for i, p := range pkts {
+		s := &st[i]
+		sa, t := s.sa, s.t
+		if sa == nil {
+			continue
+		}
+		w.left = len(pkts) - i // for hairpinned packets
+		if !w.in.fits(sa, p.n, s.payload) && !w.in.add(sa, t, p.n, s.payload) {
+			sa.drops.Add(1)
+			w.drop(p, DropSAExpired)
+			continue
+		}
+		p.setView(sa.cipher.PayloadOffset(), s.payload)
+		p.Tunnel = t.cfg.ID
+		w.decapsulate(tb, p, t, sa, s.next, s.outerECN)
+	}
+	clear(st) // keep no SA or tunnel alive past the batch
 }
 
 // decapsulate strips CMD, GRE and MPLS from a decrypted payload and routes
@@ -524,7 +669,7 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		}
 	}
 	p.SGT, p.VRF = sgt, vrf
-	fe, ok := tb.fib[vrf].lookup(dst)
+	fe, ok := w.fib(tb, vrf).lookup(dst)
 	nh := fe.nh
 	if !ok || nh.Kind == NextHopDrop {
 		w.drop(p, DropNoRoute)
@@ -535,7 +680,10 @@ func (w *Worker) decapsulate(tb *tables, p *Packet, t *tunnel, sa *SA, next uint
 		p.Verdict = VerdictHost
 		return
 	}
-	out := tb.tunnel(nh.Tunnel)
+	out := w.tunnel(nh.Tunnel)
+	if out == nil {
+		out = w.lookTunnel(tb, nh.Tunnel)
+	}
 	if out == nil {
 		w.drop(p, DropNoTunnel)
 		return

@@ -9,7 +9,7 @@
 //	seq := w.InferESN(low)     // or uint64(low) without ESN
 //	if !w.Check(seq) { drop }  // before spending a decryption on it
 //	... verify the ICV and decrypt ...
-//	if !w.Update(seq) { drop } // a duplicate raced past Check
+//	if !w.Advance(seq) && !w.Update(seq) { drop } // a duplicate raced past Check
 //
 // so forged packets never move the window.
 package replay
@@ -76,6 +76,19 @@ func (w *Window) Update(seq uint64) bool {
 		}
 		w.last = seq
 	}
+	w.ring[(seq>>blockBitLog)&blockMask] |= 1 << (seq & bitMask)
+	return true
+}
+
+// Advance records seq when it is the next number in order and falls in
+// the same 64-bit block as the highest one seen (no block to clear), and
+// reports whether it did. It is Update's common case, small enough to
+// inline: call Update when it returns false.
+func (w *Window) Advance(seq uint64) bool {
+	if seq != w.last+1 || seq&bitMask == 0 {
+		return false
+	}
+	w.last = seq
 	w.ring[(seq>>blockBitLog)&blockMask] |= 1 << (seq & bitMask)
 	return true
 }
