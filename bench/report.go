@@ -46,6 +46,8 @@ func ScenarioTitle(n int) string {
 const (
 	PathGCMSeal          = "aes-gcm seal"
 	PathGCMOpen          = "aes-gcm open"
+	PathGCMSealStdlib    = "go crypto/cipher aes-gcm seal (reference)"
+	PathGCMOpenStdlib    = "go crypto/cipher aes-gcm open (reference)"
 	PathEngineEncrypt    = "engine encrypt (no I/O)"
 	PathEngineDecrypt    = "engine decrypt (no I/O)"
 	PathXDPForward       = "af_xdp forward"
