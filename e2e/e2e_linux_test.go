@@ -89,6 +89,32 @@ type world struct {
 	ctx   context.Context
 }
 
+// newWorld sets up esphubd nodes of these names on l, each with its
+// config, control socket and log in one fresh directory, and stops every
+// node of w.nodes (also those added later) at cleanup, printing their
+// logs' tails when the test failed.
+func newWorld(t *testing.T, l *lab.Lab, bin string, names ...string) *world {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+	for _, n := range names {
+		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
+	}
+	t.Cleanup(func() {
+		for _, n := range w.nodes {
+			w.stop(n)
+		}
+		cancel()
+		if t.Failed() {
+			for name, n := range w.nodes {
+				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
+			}
+		}
+	})
+	return w
+}
+
 // start runs esphubd on n (again, if it was stopped).
 func (w *world) start(n *node) {
 	w.t.Helper()
@@ -346,23 +372,7 @@ func TestHubAndSpokes(t *testing.T) {
 	testenv.NeedCommands(t, "ip", "ping", "nft")
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-3spokes-nat"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, n := range []string{"hub", "spoke1", "spoke2", "spoke3"} {
-		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
-	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2", "spoke3")
 	hub, s1, s2, s3 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"], w.nodes["spoke3"]
 	fullHub := readExample(t, "hub.cfg")
 	// The hub starts without spoke3's key; a reload adds it later.
@@ -562,23 +572,8 @@ func TestStrongSwanAlongsideSpokes(t *testing.T) {
 	testenv.NeedCommands(t, "ip", "ping", "nft", swan.Charon, swan.Swanctl)
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-3spokes-nat"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, n := range []string{"hub", "spoke1", "spoke2"} {
-		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
-	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2")
+	ctx := w.ctx
 	hub, s1, s2 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"]
 	hubCfg := strings.Replace(readExample(t, "hub.cfg"), " peer spoke1\n",
 		" peer swan\n  identity fqdn swan.lab.example\n  pre-shared-key 0 lab-swan-key-0123456789\n peer spoke1\n", 1)
@@ -644,29 +639,14 @@ func TestGREModeDualStack(t *testing.T) {
 	testenv.NeedCommands(t, "ip", "ping")
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-2spokes"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, name := range []string{"hub", "spoke1", "spoke2"} {
-		n := &node{name: name, cfg: filepath.Join(dir, name+".cfg"), sock: filepath.Join(dir, name+".sock"), log: filepath.Join(dir, name+".log")}
-		w.nodes[name] = n
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2")
+	for name, n := range w.nodes {
 		b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "hub-2spokes", name+".cfg"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		writeCfg(t, n.cfg, string(b))
 	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
 	hub := w.nodes["hub"]
 	for _, n := range w.nodes {
 		w.start(n)

@@ -67,24 +67,11 @@ func mplsWorldOn(t *testing.T, backends map[string]string, edit func(node, cfg s
 	testenv.NeedCommands(t, "ip", "ping", "tcpdump", "tshark")
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("mpls-2spokes"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, n := range []string{"hub", "spoke1", "spoke2"} {
-		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log"),
-			extra: []string{"-esp-keylog", filepath.Join(dir, n+".keys")}, backend: backends[n]}
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2")
+	dir := w.dir
+	for name, n := range w.nodes {
+		n.extra, n.backend = []string{"-esp-keylog", filepath.Join(dir, name+".keys")}, backends[name]
 	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
 	for _, name := range []string{"hub", "spoke1", "spoke2"} {
 		n := w.nodes[name]
 		cfg := readMPLSExample(t, name+".cfg")

@@ -179,23 +179,7 @@ func nhrpWorld(t *testing.T, edit func(string) string) (*world, *node, *node, *n
 	testenv.NeedCommands(t, "ip", "ping", "nft", "tcpdump")
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-3spokes-nat"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, n := range []string{"hub", "spoke1", "spoke2"} {
-		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
-	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2")
 	hub, s1, s2 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"]
 	for _, n := range []*node{hub, s1, s2} {
 		// The shortest liveness check IOS allows (10 s, retry 2 s), so

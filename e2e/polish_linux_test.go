@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
@@ -27,9 +26,8 @@ func TestSpokeNegotiatedAddressAndReloadHash(t *testing.T) {
 	testenv.NeedCommands(t, "ip", "ping")
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-2spokes"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
+	w := newWorld(t, l, bin, "hub", "spoke1")
+	ctx := w.ctx
 	cfgs := map[string]string{}
 	for _, name := range []string{"hub", "spoke1"} {
 		b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "hub-2spokes", name+".cfg"))
@@ -49,21 +47,8 @@ func TestSpokeNegotiatedAddressAndReloadHash(t *testing.T) {
 	cfgs["hub"] = replace(cfgs["hub"], "\nend", "\nip local pool spokes 198.19.100.1 198.19.100.20\nend")
 	cfgs["spoke1"] = replace(cfgs["spoke1"], "interface Tunnel0\n description to the hub\n ip unnumbered Loopback0\n", "interface Tunnel0\n description to the hub\n ip address negotiated\n")
 	for name, text := range cfgs {
-		n := &node{name: name, cfg: filepath.Join(dir, name+".cfg"), sock: filepath.Join(dir, name+".sock"), log: filepath.Join(dir, name+".log")}
-		w.nodes[name] = n
-		writeCfg(t, n.cfg, text)
+		writeCfg(t, w.nodes[name].cfg, text)
 	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
 	hub, spoke := w.nodes["hub"], w.nodes["spoke1"]
 	w.start(hub)
 	w.start(spoke)

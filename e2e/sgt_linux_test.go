@@ -59,12 +59,8 @@ func sgtScenario(t *testing.T, hubBackend string) {
 	testenv.NeedCommands(t, "ip", "ping", "nft", "tcpdump", "tshark", "ethtool", swan.Charon, swan.Swanctl)
 	bin := buildDaemon(t)
 	l := labtest.Up(t, labtest.Topology("hub-3spokes-nat"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, n := range []string{"hub", "spoke1", "spoke2"} {
-		w.nodes[n] = &node{name: n, cfg: filepath.Join(dir, n+".cfg"), sock: filepath.Join(dir, n+".sock"), log: filepath.Join(dir, n+".log")}
-	}
+	w := newWorld(t, l, bin, "hub", "spoke1", "spoke2")
+	ctx, dir := w.ctx, w.dir
 	keylog := filepath.Join(dir, "esp_sa")
 	w.nodes["hub"].extra = []string{"-esp-keylog", keylog}
 	w.nodes["hub"].backend = hubBackend
@@ -75,17 +71,6 @@ func sgtScenario(t *testing.T, hubBackend string) {
 			t.Fatalf("hubhost: ethtool: %v %s", err, out)
 		}
 	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
 	hub, s1, s2 := w.nodes["hub"], w.nodes["spoke1"], w.nodes["spoke2"]
 	hubCfg := strings.Replace(readExample(t, "hub.cfg"), " peer spoke1\n",
 		" peer swan\n  identity fqdn swan.lab.example\n  pre-shared-key 0 lab-swan-key-0123456789\n peer spoke1\n", 1)

@@ -57,24 +57,11 @@ func TestXDPInterfaceHotplug(t *testing.T) {
 		}
 	}
 	l := labtest.Up(t, strings.Join(spec, "\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, name := range []string{"hub", "spoke1"} {
-		w.nodes[name] = &node{name: name, cfg: filepath.Join(dir, name+".cfg"), sock: filepath.Join(dir, name+".sock"),
-			log: filepath.Join(dir, name+".log"), backend: "afxdp"}
+	w := newWorld(t, l, bin, "hub", "spoke1")
+	ctx := w.ctx
+	for _, n := range w.nodes {
+		n.backend = "afxdp"
 	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
 	hub, s1 := w.nodes["hub"], w.nodes["spoke1"]
 	for _, n := range []*node{hub, s1} {
 		b, err := readFile(filepath.Join(repoRoot(), "examples", "hub-2spokes", n.name+".cfg"))

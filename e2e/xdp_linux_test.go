@@ -53,23 +53,7 @@ func TestXDPSameAsPortable(t *testing.T) {
 		}
 	}
 	l := labtest.Up(t, strings.Join(spec, "\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	w := &world{t: t, lab: l, bin: bin, dir: dir, nodes: map[string]*node{}, ctx: ctx}
-	for _, name := range []string{"hub", "spoke1"} {
-		w.nodes[name] = &node{name: name, cfg: filepath.Join(dir, name+".cfg"), sock: filepath.Join(dir, name+".sock"), log: filepath.Join(dir, name+".log")}
-	}
-	t.Cleanup(func() {
-		for _, n := range w.nodes {
-			w.stop(n)
-		}
-		cancel()
-		if t.Failed() {
-			for name, n := range w.nodes {
-				t.Logf("--- esphubd on %s:\n%s", name, w.logTail(n))
-			}
-		}
-	})
+	w := newWorld(t, l, bin, "hub", "spoke1")
 	hubSite := xdpSite{router: "hub", host: "hubhost", addr4: netip.MustParseAddr("198.19.0.10"), addr6: netip.MustParseAddr("2001:db8:1::10")}
 	spokeSite := xdpSite{router: "spoke1", host: "host1", addr4: netip.MustParseAddr("198.19.1.10"), addr6: netip.MustParseAddr("2001:db8:1:1::10")}
 	hub, s1 := w.nodes["hub"], w.nodes["spoke1"]

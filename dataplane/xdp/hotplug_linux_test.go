@@ -29,17 +29,7 @@ func TestLabSetInterfaces(t *testing.T) {
 	}))
 	s1.xdp = b
 	s1.program(t, b, dataplane.ModeGRE, false, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("s1: run: %v", err)
-		}
-		checkLedger(t, "s1", b)
-		must(t, b.Close())
-	})
+	runBackend(t, "s1", b)
 	s2.startXDP(t, l, dataplane.ModeGRE, false, false)
 	waitRunning(t, b)
 

@@ -140,17 +140,7 @@ func (g *gateway) startXDP(t testing.TB, l *lab.Lab, mode dataplane.Mode, outer6
 	}
 	g.xdp = b
 	g.program(t, b, mode, outer6, encap)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: run: %v", g.node, err)
-		}
-		checkLedger(t, g.node, b)
-		must(t, b.Close())
-	})
+	runBackend(t, g.node, b)
 }
 
 // checkLedger asserts that a stopped backend's workers hold no frame
@@ -571,3 +561,20 @@ func normaliseProbe(b []byte, prefix string) []byte {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// runBackend runs b until the test ends, then stops it, checks that no
+// frame leaked (checkLedger) and closes it; node names it in failures.
+func runBackend(t testing.TB, node string, b *Backend) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s: run: %v", node, err)
+		}
+		checkLedger(t, node, b)
+		must(t, b.Close())
+	})
+}

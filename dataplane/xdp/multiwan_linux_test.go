@@ -1,7 +1,6 @@
 package xdp
 
 import (
-	"context"
 	"net/netip"
 	"slices"
 	"testing"
@@ -98,17 +97,7 @@ func TestLabTwoWANs(t *testing.T) {
 		for _, p := range s.lan {
 			must(t, b.AddRoute(0, p, dataplane.NextHop{Kind: dataplane.NextHopHost}))
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- b.Run(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("%s: run: %v", s.node, err)
-			}
-			checkLedger(t, s.node, b)
-			must(t, b.Close())
-		})
+		runBackend(t, s.node, b)
 	}
 	b := backends["s1"]
 	diag := func() string {
