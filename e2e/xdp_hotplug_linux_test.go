@@ -45,18 +45,7 @@ func TestXDPInterfaceHotplug(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip")
 	bin := buildDaemon(t)
-	topo, err := os.ReadFile(labtest.Topology("hub-2spokes"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec []string
-	for _, line := range strings.Split(string(topo), "\n") {
-		spec = append(spec, line)
-		if strings.Contains(line, "b: {node: ") && strings.Contains(line, "iface: eth0,") {
-			spec = append(spec, "    offload: off") // see TestXDPSameAsPortable
-		}
-	}
-	l := labtest.Up(t, strings.Join(spec, "\n"))
+	l := labtest.Up(t, hostsOffloadOff(t, "hub-2spokes"))
 	w := newWorld(t, l, bin, "hub", "spoke1")
 	ctx := w.ctx
 	for _, n := range w.nodes {

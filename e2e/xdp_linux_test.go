@@ -27,6 +27,27 @@ type xdpSite struct {
 	addr4, addr6 netip.Addr // the host's
 }
 
+// hostsOffloadOff returns the lab topology name with transmit checksum
+// offload off on the hosts' side of their links (eth0): the hosts' veths
+// would otherwise hand the routers' XDP programs UDP datagrams whose
+// checksum is left to the device (dataplane/xdp explains why), which real
+// NICs never deliver.
+func hostsOffloadOff(t *testing.T, name string) string {
+	t.Helper()
+	topo, err := os.ReadFile(labtest.Topology(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec []string
+	for _, line := range strings.Split(string(topo), "\n") {
+		spec = append(spec, line)
+		if strings.Contains(line, "b: {node: ") && strings.Contains(line, "iface: eth0,") {
+			spec = append(spec, "    offload: off")
+		}
+	}
+	return strings.Join(spec, "\n")
+}
+
 // TestXDPSameAsPortable runs the hub and spoke1 of hub-2spokes with the
 // portable backend and then with the AF_XDP backend on both, in GRE mode
 // (IPv4 and IPv6 inside) and IPsec mode (ipsec ipv4, and ipsec ipv4
@@ -38,21 +59,7 @@ func TestXDPSameAsPortable(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedCommands(t, "ip")
 	bin := buildDaemon(t)
-	// The hosts' veths would hand the routers' XDP programs UDP datagrams
-	// whose checksum is left to the device (dataplane/xdp explains why);
-	// offload: off makes them finish it, as real NICs deliver it.
-	topo, err := os.ReadFile(labtest.Topology("hub-2spokes"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec []string
-	for _, line := range strings.Split(string(topo), "\n") {
-		spec = append(spec, line)
-		if strings.Contains(line, "b: {node: ") && strings.Contains(line, "iface: eth0,") {
-			spec = append(spec, "    offload: off")
-		}
-	}
-	l := labtest.Up(t, strings.Join(spec, "\n"))
+	l := labtest.Up(t, hostsOffloadOff(t, "hub-2spokes"))
 	w := newWorld(t, l, bin, "hub", "spoke1")
 	hubSite := xdpSite{router: "hub", host: "hubhost", addr4: netip.MustParseAddr("198.19.0.10"), addr6: netip.MustParseAddr("2001:db8:1::10")}
 	spokeSite := xdpSite{router: "spoke1", host: "host1", addr4: netip.MustParseAddr("198.19.1.10"), addr6: netip.MustParseAddr("2001:db8:1:1::10")}
