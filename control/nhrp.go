@@ -382,8 +382,8 @@ func (ns *nhrpState) tunnelUp(s Session) {
 
 // redundantGrace is how long the redundant one of two spoke-to-spoke
 // sessions with the same peer stays up after both are: packets already
-// sent over it (a resolution reply among them) arrive, and NHRP's entries
-// move to the survivor when it goes.
+// sent over it (a resolution reply among them) arrive; NHRP's entries move
+// to the survivor half-way through.
 const redundantGrace = time.Second
 
 // redundantCheck bounds the liveness check on the kept session before the
@@ -397,9 +397,10 @@ const redundantCheck = 5 * time.Second
 // whose IKE SPIs hold the lowest of the four SPIs is redundant (RFC 7296
 // §2.8.1 resolves a simultaneous rekey the same way with nonces; SPIs are
 // equally random and, unlike addresses behind NAT, both sides see the same
-// values). The spoke that initiated the redundant session deletes it after
-// redundantGrace, once the peer has answered a liveness check on the kept
-// one; the other side learns of it from the Delete.
+// values). Half of redundantGrace after the setup each side checks that
+// the peer answers on the kept session and moves NHRP's entries to it; the
+// spoke that initiated the redundant session deletes it when the grace
+// ends, so that no packet is routed to it while it is removed.
 func (ns *nhrpState) closeRedundant(s Session) {
 	d := ns.d
 	if s.IKE.LocalSPI == 0 || s.IKE.RemoteSPI == 0 {
@@ -428,9 +429,6 @@ func (ns *nhrpState) closeRedundant(s Session) {
 	if lowest(twin) < lowest(&s) {
 		loser, kept, keptSPI = twin, s.Interface, s.IKESPI
 	}
-	if !loser.Initiator {
-		return // the peer initiated it and deletes it
-	}
 	spi := loser.IKESPI
 	ns.mu.Lock()
 	if ns.closing == nil {
@@ -442,8 +440,10 @@ func (ns *nhrpState) closeRedundant(s Session) {
 	}
 	ns.closing[spi] = true
 	ns.mu.Unlock()
-	d.log.Info("nhrp: closing the redundant spoke-to-spoke session of a simultaneous setup",
-		"interface", loser.Interface, "peer", loser.Remote, "kept", kept)
+	if loser.Initiator {
+		d.log.Info("nhrp: closing the redundant spoke-to-spoke session of a simultaneous setup",
+			"interface", loser.Interface, "peer", loser.Remote, "kept", kept)
+	}
 	d.mu.Lock()
 	ctx := d.ctx
 	d.mu.Unlock()
@@ -458,13 +458,14 @@ func (ns *nhrpState) closeRedundant(s Session) {
 			delete(ns.closing, spi)
 			ns.mu.Unlock()
 		}()
+		start := time.Now()
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(redundantGrace):
+		case <-time.After(redundantGrace / 2):
 		}
-		// Delete the redundant session only once the peer has answered on
-		// the one we keep: should the peer have dropped that one unseen
+		// Move NHRP's entries to the kept session only once the peer has
+		// answered on it: should the peer have dropped that one unseen
 		// (an INITIAL_CONTACT crossing our IKE_AUTH), closing ours would
 		// leave the spokes with no session at all.
 		cctx, cancel := context.WithTimeout(ctx, redundantCheck)
@@ -474,6 +475,18 @@ func (ns *nhrpState) closeRedundant(s Session) {
 			d.log.Warn("nhrp: the peer did not confirm the session kept after a simultaneous setup; keeping both",
 				"kept", kept, "redundant", loser.Interface, "err", err)
 			return
+		}
+		// Both sides move their entries half a grace before the initiator
+		// deletes the redundant session, so that no packet is routed to
+		// it while its SAs and tunnel are being removed.
+		ns.tunnelDown(loser.Interface)
+		if !loser.Initiator {
+			return // the peer initiated it and deletes it
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(redundantGrace))):
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
